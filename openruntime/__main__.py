@@ -1,0 +1,3 @@
+from openruntime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,549 @@
+"""A local Lambda: the Runtime API a bootstrap polls, and the Invoke API callers use.
+
+Faithful to Lambda and to AWS's Runtime Interface Emulator (RIE), see
+docs/emulator.md: the bootstrap (ours or anybody's) is started lazily on the first invoke
+in its own process group, with the environment Lambda gives; invocations are served one
+at a time; the function timeout is enforced by killing the bootstrap and answering with
+Lambda's timeout error; a bootstrap that dies is started again on the next invoke.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from openruntime import lambda_errors as errors
+from openruntime.httpserver import LoopbackHTTPServer, Request, Response
+from openruntime.processes import kill_group, spawn, stop_group
+
+RUNTIME_PREFIX = "/2018-06-01/runtime/"
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+ACCOUNT_ID = "012345678912"
+JSON = "application/json"
+_OK = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """What Lambda knows about the function (and puts in the bootstrap's environment)."""
+
+    name: str = "test_function"
+    version: str = "$LATEST"
+    memory_mb: int = 3008
+    timeout_s: float = 300.0
+    region: str = "us-east-1"
+    handler: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
+
+
+@dataclass
+class InvokeResult:
+    """What a caller of Lambda's Invoke API gets back."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    request_id: str
+
+    @property
+    def function_error(self) -> str | None:
+        return self.headers.get("x-amz-function-error")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class _Outcome:
+    body: bytes
+    content_type: str
+    function_error: bool
+
+
+@dataclass
+class _Invocation:
+    request_id: str
+    invocation_id: str
+    payload: bytes
+    deadline_ms: int
+    headers: list[tuple[str, str]]
+    delivered: bool = False
+    outcome: _Outcome | None = None
+
+
+@dataclass
+class _Runtime:
+    process: subprocess.Popen[bytes]
+    generation: int
+    started_at: float
+    polled: bool = False  # has called /next: init is over, /init/error no longer allowed
+    init_error: _Outcome | None = None
+    init_duration_ms: float | None = None
+
+
+LogFn = Callable[[str], None]
+
+
+def _stderr_log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Emulator:
+    """A single Lambda execution environment on loopback.
+
+    Use as a context manager; `invoke()` is the in-process Invoke API and
+    `serve_invoke_api()` exposes it over HTTP like the RIE's port 8080.
+    """
+
+    command: Sequence[str]
+    cwd: str | os.PathLike[str] | None = None
+    env: Mapping[str, str] | None = None
+    timeout_s: float = 300.0
+    function: FunctionSettings | None = None
+    runtime_api_port: int = 0
+    inherit_env: bool = True
+    child_stdout: int | IO[Any] | None = None
+    child_stderr: int | IO[Any] | None = None
+    log: LogFn = _stderr_log
+    _server: LoopbackHTTPServer | None = field(default=None, init=False)
+    _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.function is None:
+            self.function = FunctionSettings(timeout_s=self.timeout_s)
+        self._cond = threading.Condition()
+        self._invoke_lock = threading.Lock()
+        self._runtime: _Runtime | None = None
+        self._generation = 0
+        self._current: _Invocation | None = None
+        self._answered: deque[str] = deque(maxlen=64)
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> "Emulator":
+        self._server = LoopbackHTTPServer(
+            self._handle_runtime_api,
+            port=self.runtime_api_port,
+            max_body=errors.MAX_RESPONSE_BYTES,
+            name="runtime-api",
+        ).start()
+        return self
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def runtime_api(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        return self._server.address
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            runtime, self._runtime = self._runtime, None
+            self._generation += 1
+            self._cond.notify_all()
+        if runtime is not None:
+            stop_group(runtime.process, grace_s=0.3)
+        for server in (self._invoke_server, self._server):
+            if server is not None:
+                server.close()
+
+    @property
+    def runtime_pid(self) -> int | None:
+        runtime = self._runtime
+        return runtime.process.pid if runtime else None
+
+    # -- the bootstrap process ------------------------------------------------------
+
+    def _child_env(self) -> dict[str, str]:
+        fn = self.function
+        assert fn is not None
+        env: dict[str, str] = dict(os.environ) if self.inherit_env else {}
+        # The RIE forwards its own environment; Lambda's reserved variables win over it.
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/")
+                + f"[{fn.version}]{secrets.token_hex(16)}",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": env.get("AWS_REGION", fn.region),
+                "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", fn.region),
+                "LAMBDA_TASK_ROOT": os.fspath(self.cwd or os.getcwd()),
+                "LAMBDA_RUNTIME_DIR": env.get("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+                "TZ": env.get("TZ", "UTC"),
+            }
+        )
+        if fn.handler:
+            env["_HANDLER"] = fn.handler
+        env.update(self.env or {})
+        env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api
+        return env
+
+    def _start_runtime(self) -> _Runtime:
+        process = spawn(
+            self.command,
+            env=self._child_env(),
+            cwd=self.cwd,
+            stdout=self.child_stdout,
+            stderr=self.child_stderr,
+        )
+        with self._cond:
+            self._generation += 1
+            runtime = _Runtime(process, self._generation, time.monotonic())
+            self._runtime = runtime
+        threading.Thread(
+            target=self._watch_runtime, args=(runtime,), name="runtime-watch", daemon=True
+        ).start()
+        return runtime
+
+    def _watch_runtime(self, runtime: _Runtime) -> None:
+        status = runtime.process.wait()
+        with self._cond:
+            if self._runtime is runtime:
+                self._runtime = None
+                self._generation += 1
+            current = self._current
+            if current is not None and current.outcome is None:
+                current.outcome = runtime.init_error or _Outcome(
+                    errors.error_body(
+                        "Runtime.ExitError",
+                        errors.exit_error_message(current.request_id, status),
+                    ),
+                    JSON,
+                    True,
+                )
+            self._cond.notify_all()
+
+    def _reset_runtime(self) -> None:
+        """Kill the bootstrap's whole process group; the next invoke starts it again."""
+        with self._cond:
+            runtime, self._runtime = self._runtime, None
+            self._generation += 1
+            self._cond.notify_all()
+        if runtime is not None:
+            kill_group(runtime.process)
+            runtime.process.wait()
+
+    # -- the Invoke API --------------------------------------------------------------
+
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        cognito_identity: str | None = None,
+        trace_id: str | None = None,
+        tenant_id: str | None = None,
+        content_type: str = JSON,
+        timeout_s: float | None = None,
+    ) -> InvokeResult:
+        """One synchronous invocation, as `aws lambda invoke` would do it."""
+        fn = self.function
+        assert fn is not None
+        request_id = str(uuid.uuid4())
+        if len(payload) > errors.MAX_REQUEST_BYTES:
+            body = errors.error_body(
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
+                "InvokeFunction operation",
+            )
+            return InvokeResult(413, body, {"content-type": JSON}, request_id)
+        timeout = fn.timeout_s if timeout_s is None else timeout_s
+        with self._invoke_lock:
+            return self._invoke_locked(
+                request_id,
+                payload,
+                content_type,
+                timeout,
+                client_context,
+                cognito_identity,
+                trace_id or _new_trace_id(),
+                tenant_id,
+            )
+
+    def _invoke_locked(
+        self,
+        request_id: str,
+        payload: bytes,
+        content_type: str,
+        timeout: float,
+        client_context: str | None,
+        cognito_identity: str | None,
+        trace_id: str,
+        tenant_id: str | None,
+    ) -> InvokeResult:
+        fn = self.function
+        assert fn is not None
+        began = time.monotonic()
+        runtime = self._runtime or self._start_runtime()
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        headers = [
+            ("Lambda-Runtime-Aws-Request-Id", request_id),
+            ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+            ("Lambda-Runtime-Invoked-Function-Arn", fn.arn),
+            ("Lambda-Runtime-Trace-Id", trace_id),
+        ]
+        if client_context is not None:
+            headers.append(("Lambda-Runtime-Client-Context", client_context))
+        if cognito_identity is not None:
+            headers.append(("Lambda-Runtime-Cognito-Identity", cognito_identity))
+        if tenant_id is not None:
+            headers.append(("Lambda-Runtime-Aws-Tenant-Id", tenant_id))
+        invocation_id = secrets.token_hex(16)
+        headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
+        headers.append(("Content-Type", content_type))
+        invocation = _Invocation(request_id, invocation_id, payload, deadline_ms, headers)
+        self.log(f"START RequestId: {request_id} Version: {fn.version}")
+        timed_out = False
+        with self._cond:
+            self._current = invocation
+            self._cond.notify_all()
+            end = began + timeout
+            while invocation.outcome is None and not self._closed:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                self._cond.wait(remaining)
+            self._current = None
+            self._answered.append(request_id)
+        outcome = invocation.outcome
+        if timed_out or outcome is None:
+            outcome = _Outcome(
+                errors.error_body("Sandbox.Timedout", errors.timeout_message(request_id, timeout)),
+                JSON,
+                True,
+            )
+        if timed_out or runtime.init_error is not None:
+            self._reset_runtime()  # Lambda re-initialises the environment after both
+        duration_ms = (time.monotonic() - began) * 1000
+        self.log(f"END RequestId: {request_id}")
+        self.log(self._report_line(request_id, runtime, duration_ms))
+        headers_out = {
+            "content-type": outcome.content_type or JSON,
+            "x-amz-executed-version": fn.version,
+            "x-amzn-requestid": request_id,
+        }
+        if outcome.function_error:
+            headers_out["x-amz-function-error"] = "Unhandled"
+        return InvokeResult(200, outcome.body, headers_out, request_id)
+
+    def _report_line(self, request_id: str, runtime: _Runtime, duration_ms: float) -> str:
+        fn = self.function
+        assert fn is not None
+        parts = [f"REPORT RequestId: {request_id}"]
+        if runtime.init_duration_ms is not None:
+            parts.append(f"Init Duration: {runtime.init_duration_ms:.2f} ms")
+            runtime.init_duration_ms = None  # reported once, with the first invoke
+        parts.append(f"Duration: {duration_ms:.2f} ms")
+        parts.append(f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms")
+        parts.append(f"Memory Size: {fn.memory_mb} MB")
+        return "\t".join(parts)
+
+    # -- the Runtime API ----------------------------------------------------------------
+
+    def _handle_runtime_api(self, request: Request) -> Response:
+        path = request.path
+        if not path.startswith(RUNTIME_PREFIX):
+            if path == "/2018-06-01/ping":
+                return Response(200, b"pong")
+            return _error_response(404, "NotFound", f"no route for {request.method} {path}")
+        route = path[len(RUNTIME_PREFIX) :]
+        if route == "invocation/next" and request.method == "GET":
+            return self._next(request)
+        if route == "init/error" and request.method == "POST":
+            return self._init_error(request)
+        parts = route.split("/")
+        if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
+            if parts[2] == "response":
+                return self._post_result(request, parts[1], is_error=False)
+            if parts[2] == "error":
+                return self._post_result(request, parts[1], is_error=True)
+        return _error_response(404, "NotFound", f"no route for {request.method} {path}")
+
+    def _next(self, request: Request) -> Response:
+        with self._cond:
+            runtime = self._runtime
+            generation = self._generation
+            if runtime is not None:
+                if not runtime.polled:
+                    runtime.polled = True
+                    runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
+            while True:
+                if self._closed or self._generation != generation:
+                    # The process that asked is gone (killed or reset): answer nobody.
+                    return _error_response(500, "Runtime.Reset", "the environment was reset")
+                current = self._current
+                if current is not None and current.outcome is None:
+                    if request.peer_closed():
+                        return _error_response(500, "Runtime.Reset", "client went away")
+                    # A second /next while one is in flight renders the same event (RAPID).
+                    current.delivered = True
+                    return Response(200, current.payload, current.headers)
+                self._cond.wait()
+
+    def _post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
+        mode = request.header("lambda-runtime-function-response-mode")
+        with self._cond:
+            current = self._current
+            if current is None or current.request_id != request_id or not current.delivered:
+                if request_id in self._answered or (current and current.outcome is not None):
+                    return _invalid_state()
+                return _error_response(400, "InvalidRequestID", "Invalid request ID")
+            if current.outcome is not None:
+                return _invalid_state()
+            echoed = request.header("lambda-runtime-invocation-id")
+            if echoed is not None and echoed != current.invocation_id:
+                return _error_response(410, "InvalidInvocationID", "Invocation ID is stale")
+            size = request.oversize if request.oversize is not None else len(request.body)
+            if is_error:
+                current.outcome = _Outcome(
+                    _error_body_from(request), JSON, True
+                )
+                response = _OK
+            elif mode and mode != "streaming":
+                current.outcome = _Outcome(
+                    errors.error_body(
+                        "Runtime.InvalidResponseModeHeader",
+                        f"Invalid response mode header value: {mode}",
+                    ),
+                    JSON,
+                    True,
+                )
+                response = _error_response(
+                    400, "InvalidFunctionResponseMode", f"invalid response mode {mode!r}"
+                )
+            elif size > errors.MAX_RESPONSE_BYTES:
+                current.outcome = _Outcome(
+                    errors.error_body(
+                        "Function.ResponseSizeTooLarge", errors.response_too_large_message(size)
+                    ),
+                    JSON,
+                    True,
+                )
+                response = _error_response(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"Exceeded maximum allowed payload size ({errors.MAX_RESPONSE_BYTES} bytes).",
+                )
+            else:
+                current.outcome = _Outcome(
+                    request.body, request.header("content-type") or JSON, False
+                )
+                response = _OK
+            self._cond.notify_all()
+            return response
+
+    def _init_error(self, request: Request) -> Response:
+        with self._cond:
+            runtime = self._runtime
+            if runtime is None or runtime.polled:
+                return _invalid_state()
+            runtime.init_error = _Outcome(_error_body_from(request), JSON, True)
+            current = self._current
+            if current is not None and current.outcome is None:
+                current.outcome = runtime.init_error
+            self._cond.notify_all()
+        return _OK
+
+    # -- the Invoke API over HTTP ----------------------------------------------------------
+
+    def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
+        self._invoke_server = LoopbackHTTPServer(
+            self._handle_invoke_api, port=port, max_body=errors.MAX_REQUEST_BYTES, name="invoke-api"
+        ).start()
+        return self._invoke_server
+
+    def _handle_invoke_api(self, request: Request) -> Response:
+        if INVOKE_PATH.match(request.path) is None:
+            return _error_response(
+                404, "ResourceNotFoundException", f"no route for {request.method} {request.path}"
+            )
+        if request.oversize is not None:
+            return _error_response(
+                413,
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
+                "InvokeFunction operation",
+            )
+        client_context = request.header("x-amz-client-context")
+        if client_context is not None:
+            try:
+                client_context = base64.b64decode(client_context, validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                return _error_response(
+                    400, "InvalidRequestContentException", "X-Amz-Client-Context must be base64 JSON"
+                )
+        kwargs: dict[str, Any] = {
+            "client_context": client_context,
+            "trace_id": request.header("x-amzn-trace-id"),
+            "tenant_id": request.header("x-amz-tenant-id"),
+        }
+        invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return Response(204)
+        if invocation_type == "Event":
+            threading.Thread(
+                target=self.invoke, args=(request.body,), kwargs=kwargs, daemon=True
+            ).start()
+            return Response(202)
+        result = self.invoke(request.body, **kwargs)
+        headers = [(_canonical(k), v) for k, v in result.headers.items()]
+        return Response(result.status, result.body, headers)
+
+
+def _canonical(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-")).replace("Amzn-Requestid", "Amzn-RequestId")
+
+
+def _error_body_from(request: Request) -> bytes:
+    """The error a runtime posted; Lambda builds one from the header when there is none."""
+    error_type = request.header("lambda-runtime-function-error-type")
+    if request.body:
+        return request.body
+    return errors.error_body(error_type or "Runtime.Unknown", "")
+
+
+def _error_response(status: int, error_type: str, message: str) -> Response:
+    return Response(status, errors.error_body(error_type, message), [("Content-Type", JSON)])
+
+
+def _invalid_state() -> Response:
+    return _error_response(
+        403,
+        "InvalidStateTransition",
+        "State transition from RuntimeResponseSentState to InvocationResponse failed for "
+        "runtime. Error: State transition is not allowed",
+    )
+
+
+def _new_trace_id() -> str:
+    return (
+        f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+        f"Parent={secrets.token_hex(8)};Sampled=0"
+    )

@@ -1,0 +1,302 @@
+"""A small threaded HTTP/1.1 server for loopback use.
+
+Both the local Runtime API proxy (on the hot path of every invocation) and the emulator
+speak HTTP/1.1 to Lambda runtime clients. `http.server` parses headers with the email
+package and costs a few hundred microseconds a request; this server reads with C-level
+buffered I/O, keeps connections alive (runtime clients reuse one connection) and gives
+every connection its own thread, so a long-polling `GET /next` never blocks another
+request. Only what Runtime API clients send is supported: Content-Length and chunked
+bodies, keep-alive, `Connection: close`. Anything malformed gets a 400 and the
+connection is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_COUNT = 200
+_READ_CHUNK = 256 * 1024
+
+REASONS = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+class MalformedRequest(Exception):
+    """The bytes on the connection are not a valid HTTP/1.1 request."""
+
+
+def _never_closed() -> bool:
+    return False
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    # Set when the body was larger than the server's limit: the body was read and
+    # dropped (so the connection stays usable) and only its size is kept.
+    oversize: int | None = None
+    # Long-polling handlers ask this before answering, so that an event is never handed
+    # to a client that has gone away (a killed runtime) while it waited.
+    peer_closed: Callable[[], bool] = _never_closed
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def encode_head(self, keep_alive: bool) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Status')}"]
+        for key, value in self.headers:
+            lines.append(f"{key}: {value}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        if not keep_alive:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+Handler = Callable[[Request], Response]
+
+
+def read_request(reader: BinaryIO, max_body: int) -> Request | None:
+    """Read one request; None on a clean end of stream before any byte."""
+    line = reader.readline(MAX_HEADER_BYTES + 1)
+    while line in (b"\r\n", b"\n"):  # tolerated: stray CRLF between requests
+        line = reader.readline(MAX_HEADER_BYTES + 1)
+    if not line:
+        return None
+    if len(line) > MAX_HEADER_BYTES or not line.endswith(b"\n"):
+        raise MalformedRequest("request line too long or truncated")
+    parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1]:
+        raise MalformedRequest(f"bad request line {line[:100]!r}")
+    method, target, _version = parts
+    headers = _read_headers(reader)
+    body, oversize = _read_body(reader, headers, max_body)
+    return Request(method, target, headers, body, oversize)
+
+
+def _read_headers(reader: BinaryIO) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    total = 0
+    while True:
+        line = reader.readline(MAX_HEADER_BYTES + 1)
+        total += len(line)
+        if not line or total > MAX_HEADER_BYTES:
+            raise MalformedRequest("headers truncated or too large")
+        if line in (b"\r\n", b"\n"):
+            return headers
+        name, sep, value = line.decode("latin-1").partition(":")
+        if not sep or not name or name != name.strip() or len(headers) >= MAX_HEADER_COUNT:
+            raise MalformedRequest(f"bad header line {line[:100]!r}")
+        headers.append((name, value.strip()))
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _read_body(
+    reader: BinaryIO, headers: list[tuple[str, str]], max_body: int
+) -> tuple[bytes, int | None]:
+    encoding = _header(headers, "transfer-encoding")
+    if encoding is not None:
+        if encoding.lower() != "chunked":
+            raise MalformedRequest(f"unsupported Transfer-Encoding {encoding!r}")
+        return _read_chunked(reader, max_body)
+    length_text = _header(headers, "content-length")
+    if length_text is None:
+        return b"", None
+    if not length_text.isdigit():
+        raise MalformedRequest(f"bad Content-Length {length_text!r}")
+    length = int(length_text)
+    if length > max_body:
+        _discard(reader, length)
+        return b"", length
+    body = reader.read(length)
+    if len(body) != length:
+        raise MalformedRequest(f"body truncated: {len(body)} of {length} bytes")
+    return body, None
+
+
+def _read_chunked(reader: BinaryIO, max_body: int) -> tuple[bytes, int | None]:
+    chunks: list[bytes] = []
+    size_seen = 0
+    while True:
+        size_line = reader.readline(1024)
+        if not size_line.endswith(b"\n"):
+            raise MalformedRequest("chunked body truncated")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise MalformedRequest(f"bad chunk size {size_line[:40]!r}") from None
+        if size == 0:
+            _read_headers(reader)  # trailers, ignored
+            break
+        size_seen += size
+        if size_seen > max_body:
+            _discard(reader, size)
+        else:
+            chunk = reader.read(size)
+            if len(chunk) != size:
+                raise MalformedRequest("chunked body truncated")
+            chunks.append(chunk)
+        if reader.readline(3) not in (b"\r\n", b"\n"):
+            raise MalformedRequest("chunk not followed by CRLF")
+    if size_seen > max_body:
+        return b"", size_seen
+    return b"".join(chunks), None
+
+
+def _discard(reader: BinaryIO, length: int) -> None:
+    remaining = length
+    while remaining:
+        chunk = reader.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            raise MalformedRequest("body truncated")
+        remaining -= len(chunk)
+
+
+class LoopbackHTTPServer:
+    """Serves `handler` on 127.0.0.1, one thread per connection."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        port: int = 0,
+        max_body: int = 64 * 1024 * 1024,
+        name: str = "http",
+    ) -> None:
+        self._handler = handler
+        self._max_body = max_body
+        self._name = name
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", port))
+        self._listener.listen(64)
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "LoopbackHTTPServer":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._connections.add(conn)
+            threading.Thread(
+                target=self._serve_connection, args=(conn,), name=f"{self._name}-conn", daemon=True
+            ).start()
+
+    def _serve_connection(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb", buffering=_READ_CHUNK)
+        try:
+            while not self._closed:
+                try:
+                    request = read_request(reader, self._max_body)
+                except MalformedRequest as exc:
+                    body = json.dumps(
+                        {"errorType": "MalformedRequest", "errorMessage": str(exc)}
+                    ).encode()
+                    _send(conn, Response(400, body, [("Content-Type", "application/json")]), False)
+                    return
+                if request is None:
+                    return
+                request.peer_closed = lambda: _peer_closed(conn)
+                response = self._handler(request)
+                keep_alive = (request.header("connection") or "").lower() != "close"
+                _send(conn, response, keep_alive)
+                if not keep_alive:
+                    return
+        except OSError:
+            return  # peer went away: nothing to answer
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+            reader.close()
+            conn.close()
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _send(conn: socket.socket, response: Response, keep_alive: bool) -> None:
+    head = response.encode_head(keep_alive)
+    if len(response.body) < 65536:
+        conn.sendall(head + response.body)  # one segment: small answers are the hot path
+    else:
+        conn.sendall(head)  # large bodies go out without being copied into the head
+        conn.sendall(response.body)
