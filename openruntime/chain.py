@@ -1,0 +1,101 @@
+"""The onion: `before` hooks in order, the handler, then `after`/`error` hooks in reverse.
+
+Only the layers that were entered are unwound: when middleware i short-circuits or
+fails in `before`, the handler is skipped and only middlewares 0..i-1 see `after`/`error`.
+An `error` hook that answers `respond` recovers the invocation; the layers further out
+then see `after`, since what they get is a response again.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from openruntime.invocation import Invocation, Outcome
+from openruntime.lambda_errors import error_type_of
+from openruntime.middleware import HookResult, InvocationScope, Middleware, MiddlewareFailure, check_output
+
+HandlerCall = Callable[[bytes, str], Outcome]
+ERROR_CONTENT_TYPE = "application/json"
+
+
+class Chain:
+    def __init__(self, middlewares: Sequence[Middleware], grace_ms: int = 0) -> None:
+        self.middlewares = list(middlewares)
+        self.grace_ms = grace_ms
+
+    def run(self, invocation: Invocation, call_handler: HandlerCall, timings: dict[str, float]) -> Outcome:
+        scope = InvocationScope()
+        try:
+            payload, content_type = invocation.body, invocation.content_type
+            outcome: Outcome | None = None
+            entered = len(self.middlewares)
+            for index, middleware in enumerate(self.middlewares):
+                if not middleware.handles("before"):
+                    continue
+                try:
+                    result = self._call(middleware, "before", payload, content_type, invocation, scope, timings)
+                except MiddlewareFailure as failure:
+                    if middleware.config.on_error == "skip":
+                        _log_skip(invocation, failure)
+                        continue
+                    outcome, entered = Outcome.error(failure.body(invocation.request_id), failure.error_type), index
+                    break
+                if result.respond:
+                    outcome, entered = Outcome(result.payload, result.content_type), index
+                    break
+                payload, content_type = result.payload, result.content_type
+            if outcome is None:
+                started = time.perf_counter()
+                outcome = call_handler(payload, content_type)
+                timings["handler"] = time.perf_counter() - started
+            return self._unwind(self.middlewares[:entered], outcome, invocation, scope, timings)
+        finally:
+            scope.close()
+
+    def _unwind(
+        self, layers: Sequence[Middleware], outcome: Outcome, invocation: Invocation,
+        scope: InvocationScope, timings: dict[str, float],
+    ) -> Outcome:
+        for middleware in reversed(layers):
+            hook = "error" if outcome.is_error else "after"
+            if not middleware.handles(hook):
+                continue
+            content_type = ERROR_CONTENT_TYPE if outcome.is_error else outcome.content_type
+            try:
+                result = self._call(middleware, hook, outcome.body, content_type, invocation, scope, timings)
+            except MiddlewareFailure as failure:
+                if middleware.config.on_error == "skip":
+                    _log_skip(invocation, failure)
+                    continue
+                outcome = Outcome.error(failure.body(invocation.request_id), failure.error_type)
+                continue
+            if outcome.is_error and not result.respond:
+                outcome = Outcome.error(result.payload, error_type_of(result.payload, outcome.error_type))
+            else:
+                outcome = Outcome(result.payload, result.content_type)
+        return outcome
+
+    def _call(
+        self, middleware: Middleware, hook: str, payload: bytes, content_type: str,
+        invocation: Invocation, scope: InvocationScope, timings: dict[str, float],
+    ) -> HookResult:
+        name = middleware.config.name
+        # A hook never gets more time than the invocation has left before the grace period.
+        remaining_s = (invocation.remaining_ms() - self.grace_ms) / 1000
+        timeout_s = min(middleware.config.timeout_ms / 1000, max(remaining_s, 0.001))
+        started = time.perf_counter()
+        try:
+            result = middleware.call(hook, payload, content_type, invocation, scope, timeout_s)
+            check_output(result.payload, result.content_type, name, hook)
+        finally:
+            timings[f"{name}.{hook}"] = time.perf_counter() - started
+        return result
+
+
+def _log_skip(invocation: Invocation, failure: MiddlewareFailure) -> None:
+    sys.stderr.write(
+        f"[openruntime] {invocation.request_id} on_error=skip: {failure.message}; continuing without it\n"
+    )
+    sys.stderr.flush()

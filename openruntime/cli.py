@@ -1,0 +1,246 @@
+"""`openruntime …`: invoke, serve, bootstrap, validate (and the layer/middleware tools).
+
+Each command imports what it needs when it runs: `openruntime bootstrap` is on the cold
+start of every Lambda sandbox and must not pay for the emulator or the layer builder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from openruntime import __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    runtime_command: list[str] = []
+    if "--" in args_list:  # everything after `--` is a command line, not our options
+        cut = args_list.index("--")
+        args_list, runtime_command = args_list[:cut], args_list[cut + 1 :]
+    args = parser.parse_args(args_list)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    args.runtime_command = runtime_command
+    return int(args.run(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openruntime",
+        description="Pipeline middleware runtime for AWS Lambda, with a local emulator.",
+    )
+    parser.add_argument("--version", action="version", version=f"openruntime {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one invocation through emulator, orchestrator, middlewares and runtime",
+        description="Start the emulator with the orchestrator as bootstrap, send one event, print "
+        "the response body. Exit status 1 (and the error JSON) on a function error.",
+    )
+    _add_pipeline_options(invoke)
+    invoke.add_argument("--event", default=None, metavar="FILE",
+                        help="event JSON file, or - for standard input (default: {})")
+    invoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                        help="function timeout in seconds (default: 300, like the RIE)")
+    invoke.set_defaults(run=_run_invoke)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the emulator: Invoke API on 127.0.0.1:PORT",
+        description="Long-running local Lambda. Runs the orchestrator with --pipeline, or any "
+        "bootstrap given after `--` (like aws-lambda-rie CMD ARGS…). Invoke with: curl -d '{}' "
+        "http://127.0.0.1:8080/2015-03-31/functions/function/invocations",
+    )
+    _add_pipeline_options(serve)
+    serve.add_argument("--port", type=int, default=8080, help="Invoke API port (default 8080)")
+    serve.add_argument("--runtime-api-port", type=int, default=0,
+                       help="Runtime API port (default: any free port)")
+    serve.add_argument("--timeout", type=float,
+                       default=float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")),
+                       metavar="S", help="function timeout in seconds (default: 300)")
+    serve.set_defaults(run=_run_serve)
+
+    bootstrap = commands.add_parser(
+        "bootstrap",
+        help="the orchestrator, as a layer's bootstrap runs it",
+        description="Serve invocations from $AWS_LAMBDA_RUNTIME_API through the pipeline. "
+        "Command after `--` replaces the runtime (exec-wrapper mode).",
+    )
+    bootstrap.add_argument("--pipeline", metavar="FILE",
+                           help="pipeline file (default: $OPENRUNTIME_PIPELINE, "
+                           "$LAMBDA_TASK_ROOT/pipeline.yml, /opt/pipeline.json, or SLSMIDDLEWARES)")
+    bootstrap.set_defaults(run=_run_bootstrap)
+
+    validate = commands.add_parser("validate", help="check a pipeline file",
+                                   description="Validate a pipeline file and resolve its runtime and middlewares.")
+    validate.add_argument("file", help="pipeline file (.yml/.yaml/.json)")
+    validate.set_defaults(run=_run_validate)
+
+    for extension in ("openruntime.cli_layer", "openruntime.cli_middleware", "openruntime.cli_bench"):
+        _add_optional_commands(commands, extension)
+    return parser
+
+
+def _add_optional_commands(commands: argparse._SubParsersAction, module_name: str) -> None:  # type: ignore[type-arg]
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    register = getattr(module, "add_commands", None) or getattr(module, "add_layer_commands")
+    register(commands)
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline", metavar="FILE", help="pipeline file (pipeline.yml)")
+    parser.add_argument("--handler", help="handler, overrides the pipeline's runtime.handler")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment variable for the function (repeatable)")
+    parser.add_argument("--layer", action="append", default=[], metavar="ZIP",
+                        help="run with this layer stack extracted as /opt (repeatable, in order)")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"openruntime: {message}\n")
+    return 1
+
+
+# -- invoke / serve ---------------------------------------------------------------------------
+
+
+def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
+    """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
+    from openruntime.config import ConfigError, load_pipeline
+    from openruntime.emulator import Emulator, FunctionSettings
+
+    env: dict[str, str] = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(_fail(f"--env expects NAME=VALUE, got {item!r}"))
+        env[name] = value
+    if args.layer:
+        env["OPENRUNTIME_OPT"] = str(_extract_layers(args.layer))
+    cwd = os.getcwd()
+    handler = args.handler
+    if args.runtime_command:
+        command = list(args.runtime_command)
+    else:
+        pipeline_path = Path(args.pipeline or "pipeline.yml")
+        try:
+            pipeline = load_pipeline(pipeline_path)
+        except ConfigError as exc:
+            raise SystemExit(_fail(str(exc))) from None
+        env["OPENRUNTIME_PIPELINE"] = str(pipeline_path.resolve())
+        if pipeline.runtime.task_root:
+            cwd = pipeline.resolve_path(pipeline.runtime.task_root)
+        handler = handler or pipeline.runtime.handler
+        if args.layer:
+            command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
+        else:
+            command = [sys.executable, "-m", "openruntime", "bootstrap"]
+    function = FunctionSettings(timeout_s=timeout, handler=handler)
+    return Emulator(
+        command=command,
+        cwd=cwd,
+        env=env,
+        function=function,
+        runtime_api_port=getattr(args, "runtime_api_port", 0),
+        child_stdout=sys.stderr if stdout_to_stderr else None,
+    )
+
+
+def _extract_layers(zips: list[str]) -> Path:
+    """The layer stack extracted, in order, into a temporary /opt (removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from openruntime.layers.extract import extract_stack
+
+    root = Path(tempfile.mkdtemp(prefix="openruntime-opt-"))
+    atexit.register(shutil.rmtree, root, True)
+    return Path(extract_stack([Path(z) for z in zips], root))
+
+
+def _read_event(spec: str | None) -> bytes:
+    if spec is None:
+        return b"{}"
+    if spec == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(spec).read_bytes()
+    except OSError as exc:
+        raise SystemExit(_fail(f"cannot read event file: {exc}")) from None
+
+
+def _run_invoke(args: argparse.Namespace) -> int:
+    event = _read_event(args.event)
+    with _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
+        result = emulator.invoke(event)
+    out = sys.stdout.buffer
+    out.write(result.body)
+    if not result.body.endswith(b"\n"):
+        out.write(b"\n")
+    out.flush()
+    return 1 if result.function_error or result.status >= 400 else 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _emulator_for(args, args.timeout, stdout_to_stderr=False) as emulator:
+        try:
+            server = emulator.serve_invoke_api(args.port)
+        except OSError as exc:
+            return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc}")
+        sys.stderr.write(
+            f"openruntime: emulator ready: curl -d '{{}}' "
+            f"http://127.0.0.1:{server.port}/2015-03-31/functions/function/invocations\n"
+            f"openruntime: Runtime API on {emulator.runtime_api}\n"
+        )
+        sys.stderr.flush()
+        stop.wait()
+    return 0
+
+
+# -- bootstrap / validate ------------------------------------------------------------------------
+
+
+def _run_bootstrap(args: argparse.Namespace) -> int:
+    from openruntime.bootstrap import run_bootstrap
+
+    return run_bootstrap(args.pipeline, args.runtime_command or None)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from openruntime.config import ConfigError, load_pipeline
+    from openruntime.orchestrator import InitFailure, build_middleware, plan_runtime
+
+    try:
+        pipeline = load_pipeline(args.file)
+        launch = plan_runtime(pipeline, os.environ)
+        middlewares = [build_middleware(m, pipeline, os.environ) for m in pipeline.middlewares]
+    except (ConfigError, InitFailure) as exc:
+        return _fail(str(exc))
+    print(f"{args.file}: OK")
+    print(f"  runtime: {' '.join(launch.command)} (cwd {launch.cwd})")
+    for middleware in middlewares:
+        c = middleware.config
+        print(f"  middleware {c.name}: {' '.join(getattr(middleware, 'command', []))} "
+              f"[{c.mode}; hooks {', '.join(c.hooks)}; timeout {c.timeout_ms} ms; on_error {c.on_error}]")
+    return 0

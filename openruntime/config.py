@@ -1,0 +1,306 @@
+"""The pipeline file: YAML (or its compiled JSON form) → a typed, validated Pipeline.
+
+Validation walks PyYAML's node tree rather than the loaded dict, so that every error can
+name the file, the line and the field (`pipeline.yml:7: middlewares[1].timeout_ms: …`).
+The schema is documented in docs/pipeline.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOOKS = ("before", "after", "error")
+MODES = ("exec", "persistent")
+ON_ERROR = ("fail", "skip")
+DEFAULT_HOOKS = ("before", "after")
+DEFAULT_MIDDLEWARE_TIMEOUT_MS = 10_000
+DEFAULT_GRACE_MS = 200
+
+
+class ConfigError(Exception):
+    """A pipeline that cannot run; the message says where and what was expected."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.file, self.line, self.field, self.detail = file, line, field, message
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{field + ': ' if field else ''}{message}")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    name: str | None = None
+    command: tuple[str, ...] | None = None
+    handler: str | None = None
+    task_root: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    grace_ms: int = DEFAULT_GRACE_MS
+
+
+@dataclass(frozen=True)
+class MiddlewareConfig:
+    name: str
+    command: tuple[str, ...] | None = None
+    hooks: tuple[str, ...] = DEFAULT_HOOKS
+    mode: str = "exec"
+    timeout_ms: int = DEFAULT_MIDDLEWARE_TIMEOUT_MS
+    on_error: str = "fail"
+    env: dict[str, str] = field(default_factory=dict)
+    env_allow: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    runtime: RuntimeConfig
+    middlewares: tuple[MiddlewareConfig, ...] = ()
+    # Folder that relative paths in the file resolve against.
+    base_dir: str = "."
+    source: str | None = None
+
+    def resolve_path(self, value: str) -> str:
+        """A path from the file, made absolute against the file's folder."""
+        return value if os.path.isabs(value) else os.path.normpath(os.path.join(self.base_dir, value))
+
+    def resolve_command(self, command: tuple[str, ...]) -> list[str]:
+        """Only a program given as a path (it has a slash) is relative to the file."""
+        program = command[0]
+        if "/" in program:
+            program = self.resolve_path(program)
+        return [program, *command[1:]]
+
+    def to_json(self) -> str:
+        """The compiled form shipped in layers, so the cold start parses no YAML."""
+        data = {"runtime": asdict(self.runtime), "middlewares": [asdict(m) for m in self.middlewares]}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
+    """Load and validate a pipeline file (.yml, .yaml or compiled .json)."""
+    file = os.fspath(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("pipeline file not found", file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read pipeline file: {exc}", file) from None
+    base_dir = os.path.dirname(os.path.abspath(file))
+    if file.endswith(".json"):
+        return _from_json(text, file, base_dir)
+    return parse_pipeline(text, file, base_dir)
+
+
+def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> Pipeline:
+    import yaml  # only needed when a YAML file is parsed: compiled pipelines skip it
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ConfigError(
+            f"not valid YAML: {exc.problem}", file, mark.line + 1 if mark else None
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file) from None
+    if root is None:
+        raise ConfigError("the file is empty; expected a mapping with a 'runtime' key", file, 1)
+    reader = _NodeReader(file)
+    top = reader.mapping(root, "", {"runtime", "middlewares"})
+    runtime = reader.runtime(top.get("runtime"), root)
+    middlewares_node = top.get("middlewares")
+    middlewares: tuple[MiddlewareConfig, ...] = ()
+    if middlewares_node is not None and reader.tag(middlewares_node) != "null":
+        middlewares = reader.middlewares(middlewares_node)
+    return Pipeline(runtime, middlewares, base_dir, file)
+
+
+def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
+    try:
+        data = json.loads(text)
+        rt = dict(data["runtime"])
+        rt["command"] = tuple(rt["command"]) if rt.get("command") else None
+        runtime = RuntimeConfig(**rt)
+        middlewares = []
+        for entry in data.get("middlewares", []):
+            m = dict(entry)
+            m["command"] = tuple(m["command"]) if m.get("command") else None
+            m["hooks"] = tuple(m["hooks"])
+            m["env_allow"] = tuple(m["env_allow"]) if m.get("env_allow") is not None else None
+            middlewares.append(MiddlewareConfig(**m))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a compiled pipeline: {exc}", file) from None
+    return Pipeline(runtime, tuple(middlewares), base_dir, file)
+
+
+class _NodeReader:
+    """Typed reads from YAML nodes; every failure becomes a ConfigError with a line."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, node: Any, field: str, message: str) -> ConfigError:
+        return ConfigError(message, self.file, node.start_mark.line + 1, field or "(top level)")
+
+    @staticmethod
+    def tag(node: Any) -> str:
+        return str(node.tag).rsplit(":", 1)[-1]
+
+    def mapping(self, node: Any, field: str, allowed: set[str]) -> dict[str, Any]:
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, field, f"expected a mapping, got {self._kind(node)}")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            where = f"{field}.{key}" if field else key
+            if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
+                raise self.fail(
+                    key_node, where, f"unknown field; expected one of: {', '.join(sorted(allowed))}"
+                )
+            if key in result:
+                raise self.fail(key_node, where, "given twice")
+            result[key] = value_node
+        return result
+
+    def _kind(self, node: Any) -> str:
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        return f"{self.tag(node)} {node.value!r}"
+
+    def string(self, node: Any, field: str) -> str:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or self.tag(node) in ("null",) or node.value == "":
+            raise self.fail(node, field, f"expected a non-empty string, got {self._kind(node)}")
+        return str(node.value)
+
+    def integer(self, node: Any, field: str, minimum: int) -> int:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or self.tag(node) != "int":
+            raise self.fail(node, field, f"expected a whole number, got {self._kind(node)}")
+        value = int(node.value.replace("_", ""), 0)
+        if value < minimum:
+            raise self.fail(node, field, f"expected a number >= {minimum}, got {value}")
+        return value
+
+    def choice(self, node: Any, field: str, choices: tuple[str, ...]) -> str:
+        value = self.string(node, field)
+        if value not in choices:
+            raise self.fail(node, field, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def string_list(self, node: Any, field: str) -> tuple[str, ...]:
+        import yaml
+
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, field, f"expected a list of strings, got {self._kind(node)}")
+        return tuple(self.string(item, f"{field}[{i}]") for i, item in enumerate(node.value))
+
+    def command(self, node: Any, field: str) -> tuple[str, ...]:
+        import yaml
+
+        if isinstance(node, yaml.ScalarNode):
+            parts = tuple(shlex.split(self.string(node, field)))
+        else:
+            parts = self.string_list(node, field)
+        if not parts:
+            raise self.fail(node, field, "expected a command, got an empty list")
+        return parts
+
+    def env(self, node: Any, field: str) -> dict[str, str]:
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, field, f"expected a mapping of names to values, got {self._kind(node)}")
+        env: dict[str, str] = {}
+        for key_node, value_node in node.value:
+            name = self.string(key_node, f"{field}")
+            if not isinstance(value_node, yaml.ScalarNode) or self.tag(value_node) == "null":
+                raise self.fail(value_node, f"{field}.{name}", "expected a scalar value")
+            env[name] = str(value_node.value)
+        return env
+
+    def runtime(self, node: Any, root: Any) -> RuntimeConfig:
+        if node is None:
+            raise self.fail(root, "runtime", "missing; expected a mapping with 'name' or 'command'")
+        fields = self.mapping(node, "runtime", {"name", "command", "handler", "task_root", "env", "grace_ms"})
+        name = self.string(fields["name"], "runtime.name") if "name" in fields else None
+        command = self.command(fields["command"], "runtime.command") if "command" in fields else None
+        if (name is None) == (command is None):
+            raise self.fail(node, "runtime", "expected exactly one of 'name' (a bundled runtime) or 'command'")
+        return RuntimeConfig(
+            name=name,
+            command=command,
+            handler=self.string(fields["handler"], "runtime.handler") if "handler" in fields else None,
+            task_root=self.string(fields["task_root"], "runtime.task_root") if "task_root" in fields else None,
+            env=self.env(fields["env"], "runtime.env") if "env" in fields else {},
+            grace_ms=self.integer(fields["grace_ms"], "runtime.grace_ms", 0) if "grace_ms" in fields else DEFAULT_GRACE_MS,
+        )
+
+    def middlewares(self, node: Any) -> tuple[MiddlewareConfig, ...]:
+        import yaml
+
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, "middlewares", f"expected a list, got {self._kind(node)}")
+        result = []
+        seen: set[str] = set()
+        for index, item in enumerate(node.value):
+            where = f"middlewares[{index}]"
+            if isinstance(item, yaml.ScalarNode):  # shorthand: just the name
+                middleware = MiddlewareConfig(name=self.string(item, where))
+            else:
+                middleware = self.middleware(item, where)
+            if middleware.name in seen:
+                raise self.fail(item, f"{where}.name", f"the name {middleware.name!r} is used twice")
+            seen.add(middleware.name)
+            result.append(middleware)
+        return tuple(result)
+
+    def middleware(self, node: Any, where: str) -> MiddlewareConfig:
+        allowed = {"name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow"}
+        fields = self.mapping(node, where, allowed)
+        if "name" not in fields:
+            raise self.fail(node, f"{where}.name", "missing; every middleware needs a name")
+        hooks = DEFAULT_HOOKS
+        if "hooks" in fields:
+            hooks = self.string_list(fields["hooks"], f"{where}.hooks")
+            for i, hook in enumerate(hooks):
+                if hook not in HOOKS:
+                    raise self.fail(
+                        fields["hooks"].value[i], f"{where}.hooks[{i}]",
+                        f"expected one of {', '.join(HOOKS)}, got {hook!r}",
+                    )
+            if not hooks:
+                raise self.fail(fields["hooks"], f"{where}.hooks", "expected at least one hook")
+        return MiddlewareConfig(
+            name=self.string(fields["name"], f"{where}.name"),
+            command=self.command(fields["command"], f"{where}.command") if "command" in fields else None,
+            hooks=tuple(dict.fromkeys(hooks)),
+            mode=self.choice(fields["mode"], f"{where}.mode", MODES) if "mode" in fields else "exec",
+            timeout_ms=self.integer(fields["timeout_ms"], f"{where}.timeout_ms", 1)
+            if "timeout_ms" in fields else DEFAULT_MIDDLEWARE_TIMEOUT_MS,
+            on_error=self.choice(fields["on_error"], f"{where}.on_error", ON_ERROR) if "on_error" in fields else "fail",
+            env=self.env(fields["env"], f"{where}.env") if "env" in fields else {},
+            env_allow=self.string_list(fields["env_allow"], f"{where}.env_allow") if "env_allow" in fields else None,
+        )
+
+
+def pipeline_from_env(environ: dict[str, str] | os._Environ[str]) -> Pipeline:
+    """No pipeline file: the original Serverless Open Runtime's `SLSMIDDLEWARES=a,b`."""
+    names = [n.strip() for n in environ.get("SLSMIDDLEWARES", "").split(",") if n.strip()]
+    runtime = RuntimeConfig(name=environ.get("OPENRUNTIME_RUNTIME", "python"))
+    return Pipeline(runtime, tuple(MiddlewareConfig(name=n) for n in names), os.getcwd(), None)

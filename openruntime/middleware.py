@@ -1,0 +1,204 @@
+"""Exec-mode middlewares (protocol v1): one process per hook call, payload over STDIN/STDOUT.
+
+See docs/middleware-protocol.md. Exit status 0 continues with STDOUT as the new payload,
+3 answers with STDOUT as the response, anything else fails the invocation with an error
+that names the middleware, the hook, the status and the tail of STDERR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from openruntime.config import MiddlewareConfig
+from openruntime.invocation import Invocation, is_json_type
+from openruntime.lambda_errors import error_body
+from openruntime.processes import kill_group
+
+EXIT_RESPOND = 3
+STDERR_TAIL_BYTES = 2048
+
+# Always passed through an env allow-list: without them nothing runs at all.
+ESSENTIAL_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH")
+# The function's variables a middleware must never see or use.
+HIDDEN_ENV = ("AWS_LAMBDA_RUNTIME_API",)
+
+
+class MiddlewareFailure(Exception):
+    """A middleware hook failed; becomes a Lambda-shaped error naming the middleware."""
+
+    def __init__(self, error_type: str, message: str, name: str, hook: str, **details: Any) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.details: dict[str, Any] = {"name": name, "hook": hook, **details}
+
+    def body(self, request_id: str) -> bytes:
+        return error_body(self.error_type, self.message, request_id, middleware=self.details)
+
+
+@dataclass(slots=True)
+class HookResult:
+    payload: bytes
+    content_type: str
+    respond: bool = False  # short-circuit (before) or recover (error)
+
+
+@dataclass
+class InvocationScope:
+    """Per-invocation state of every middleware (exec: files; persistent: JSON values)."""
+
+    _dir: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def state_file(self, name: str) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="openruntime-state-")
+        return os.path.join(self._dir, f"{name}.state")
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+class Middleware(Protocol):
+    config: MiddlewareConfig
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def handles(self, hook: str) -> bool: ...
+
+    def call(
+        self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+        scope: InvocationScope, timeout_s: float,
+    ) -> HookResult: ...
+
+
+def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """The function's environment as this middleware may see it, plus its own `env`."""
+    visible = {k: v for k, v in environ.items() if k not in HIDDEN_ENV}
+    if config.env_allow is not None:
+        allowed = set(config.env_allow) | set(ESSENTIAL_ENV)
+        visible = {k: v for k, v in visible.items() if k in allowed}
+    visible.update(config.env)
+    visible["OPENRUNTIME_MIDDLEWARE"] = config.name
+    return visible
+
+
+def context_env(hook: str, invocation: Invocation, content_type: str) -> dict[str, str]:
+    env = {
+        "OPENRUNTIME_HOOK": hook,
+        "OPENRUNTIME_REQUEST_ID": invocation.request_id,
+        "OPENRUNTIME_DEADLINE_MS": str(invocation.deadline_ms),
+        "OPENRUNTIME_FUNCTION_ARN": invocation.function_arn,
+        "OPENRUNTIME_CONTENT_TYPE": content_type,
+    }
+    if invocation.trace_id:
+        env["_X_AMZN_TRACE_ID"] = invocation.trace_id
+    return env
+
+
+def check_output(
+    payload: bytes, content_type: str, name: str, hook: str
+) -> None:
+    """Where the payload is JSON, a middleware must have written JSON."""
+    if not is_json_type(content_type):
+        return
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        preview = payload[:200].decode("utf-8", "replace")
+        raise MiddlewareFailure(
+            "Middleware.InvalidOutput",
+            f"middleware '{name}' hook '{hook}' printed invalid JSON ({exc}): {preview!r}",
+            name, hook,
+        ) from None
+
+
+def log_stderr(name: str, request_id: str, data: bytes) -> None:
+    """A middleware's STDERR goes to the function's log, tagged so it can be found."""
+    if not data:
+        return
+    text = data.decode("utf-8", "replace")
+    lines = [f"[{name}] {request_id} {line}" for line in text.splitlines()]
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+def tail(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
+    return data[-limit:].decode("utf-8", "replace").strip()
+
+
+class ExecMiddleware:
+    """`EXECUTABLE <hook>` once per call, in its own process group."""
+
+    def __init__(self, config: MiddlewareConfig, command: list[str], environ: Mapping[str, str]) -> None:
+        self.config = config
+        self.command = command
+        self.base_env = middleware_env(config, environ)
+
+    def start(self) -> None:
+        pass  # nothing runs between calls
+
+    def stop(self) -> None:
+        pass
+
+    def handles(self, hook: str) -> bool:
+        return hook in self.config.hooks
+
+    def call(
+        self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+        scope: InvocationScope, timeout_s: float,
+    ) -> HookResult:
+        name = self.config.name
+        env = dict(self.base_env)
+        env.update(context_env(hook, invocation, content_type))
+        env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
+        try:
+            process = subprocess.Popen(
+                [*self.command, hook],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, start_new_session=True,
+            )
+        except OSError as exc:
+            raise MiddlewareFailure(
+                "Middleware.ExitError", f"middleware '{name}' hook '{hook}' could not start: {exc}",
+                name, hook,
+            ) from None
+        try:
+            stdout, stderr = process.communicate(payload, timeout=max(timeout_s, 0.001))
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            _, stderr = process.communicate()
+            log_stderr(name, invocation.request_id, stderr)
+            raise MiddlewareFailure(
+                "Middleware.Timeout",
+                f"middleware '{name}' hook '{hook}' did not finish within {timeout_s * 1000:.0f} ms",
+                name, hook, stderrTail=tail(stderr),
+            ) from None
+        finally:
+            kill_group(process)  # children it left behind must not outlive the call
+        log_stderr(name, invocation.request_id, stderr)
+        status = process.returncode
+        if status not in (0, EXIT_RESPOND):
+            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            stderr_tail = tail(stderr)
+            message = f"middleware '{name}' hook '{hook}' {how}"
+            raise MiddlewareFailure(
+                "Middleware.ExitError", f"{message}: {stderr_tail}" if stderr_tail else message,
+                name, hook, exitStatus=status, stderrTail=stderr_tail,
+            )
+        # A trailing newline is forgiven (echo adds one), unless the input had it too.
+        if stdout.endswith(b"\n") and not payload.endswith(b"\n"):
+            stdout = stdout[:-1]
+        return HookResult(stdout, content_type, respond=status == EXIT_RESPOND and hook != "after")

@@ -1,0 +1,287 @@
+"""The bootstrap's loop: upstream `/next` → middlewares → sub-runtime → middlewares → post.
+
+Init starts the sub-runtime first (it boots while the middlewares are prepared), then
+waits for its first `/next`, which is when Lambda considers a runtime initialised; an
+init failure of any part is posted to `/runtime/init/error` and the bootstrap exits 1.
+After that, every failure becomes an error post for the invocation at hand and the loop
+goes on: a sub-runtime that crashes or overruns the deadline is killed and started again
+(within a restart budget), a middleware that fails is reported by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from openruntime import lambda_errors as errors
+from openruntime.chain import Chain
+from openruntime.config import MiddlewareConfig, Pipeline
+from openruntime.invocation import Invocation, Outcome
+from openruntime.invocation_log import write_invocation_log
+from openruntime.locate import find_middleware, find_runtime, middleware_dirs, runtime_dirs
+from openruntime.middleware import ExecMiddleware, Middleware
+from openruntime.proxy import InitState, RuntimeAPIProxy
+from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
+from openruntime.subruntime import SubRuntime
+
+MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
+
+
+class InitFailure(Exception):
+    def __init__(self, error_type: str, message: str, body: bytes | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.body = body if body is not None else errors.error_body(error_type, message)
+
+
+class ShutdownRequested(BaseException):
+    """SIGTERM/SIGINT: stop everything cleanly (BaseException so no handler swallows it)."""
+
+
+@dataclass(frozen=True)
+class RuntimeLaunch:
+    command: list[str]
+    env: dict[str, str]
+    cwd: str
+
+
+def plan_runtime(
+    pipeline: Pipeline, environ: Mapping[str, str], override: Sequence[str] | None = None
+) -> RuntimeLaunch:
+    """The sub-runtime's command line, environment and working directory."""
+    rt = pipeline.runtime
+    handler = rt.handler or environ.get("_HANDLER", "")
+    task_root = (
+        pipeline.resolve_path(rt.task_root) if rt.task_root else environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    )
+    if override:
+        command = list(override)  # exec wrapper: the managed runtime's own command line
+    elif rt.command:
+        # Official clients take the handler as their argument (awslambdaric, aws-lambda-ric).
+        command = pipeline.resolve_command(rt.command) + ([handler] if handler else [])
+    else:
+        assert rt.name is not None
+        try:
+            bootstrap = find_runtime(rt.name, runtime_dirs(environ))
+        except LookupError as exc:
+            raise InitFailure("Runtime.InvalidEntrypoint", str(exc)) from None
+        command = [str(bootstrap)] + ([handler] if handler else [])
+    if not os.path.isdir(task_root):
+        raise InitFailure("Runtime.InvalidWorkingDir", f"task root {task_root!r} is not a directory")
+    env = dict(environ)
+    env.update(rt.env)
+    env["LAMBDA_TASK_ROOT"] = task_root
+    if handler:
+        env["_HANDLER"] = handler
+    return RuntimeLaunch(command, env, task_root)
+
+
+def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapping[str, str]) -> Middleware:
+    if config.command:
+        command = pipeline.resolve_command(config.command)
+        program = command[0]
+        if "/" in program and not os.access(program, os.X_OK):
+            raise InitFailure(
+                "Middleware.NotFound",
+                f"middleware {config.name!r}: {program} does not exist or is not executable",
+            )
+    else:
+        pipeline_dir = pipeline.base_dir if pipeline.source else None
+        try:
+            command = [str(find_middleware(config.name, middleware_dirs(environ, pipeline_dir)))]
+        except LookupError as exc:
+            raise InitFailure("Middleware.NotFound", str(exc)) from None
+    if config.mode == "persistent":
+        from openruntime.persistent import PersistentMiddleware
+
+        return PersistentMiddleware(config, command, environ)
+    return ExecMiddleware(config, command, environ)
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        upstream: RuntimeAPIClient,
+        environ: Mapping[str, str] | None = None,
+        runtime_override: Sequence[str] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.upstream = upstream
+        self.environ = dict(os.environ if environ is None else environ)
+        self.runtime_override = runtime_override
+        self.grace_ms = pipeline.runtime.grace_ms
+        self.proxy = RuntimeAPIProxy()
+        self.runtime: SubRuntime | None = None
+        self.middlewares: list[Middleware] = []
+        self.chain = Chain([], self.grace_ms)
+        self._runtime_dead = False
+        self._crashes = 0
+
+    # -- init -------------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Everything before the first upstream `/next`; raises InitFailure."""
+        self.proxy.start()
+        launch = plan_runtime(self.pipeline, self.environ, self.runtime_override)
+        env = dict(launch.env)
+        env["AWS_LAMBDA_RUNTIME_API"] = self.proxy.address
+        self.runtime = SubRuntime(launch.command, env, launch.cwd, self._on_runtime_exit)
+        self.proxy.new_generation()
+        try:
+            self.runtime.start()  # first: it boots while the middlewares are prepared
+        except OSError as exc:
+            raise InitFailure(
+                "Runtime.InvalidEntrypoint", f"cannot start runtime {launch.command[0]!r}: {exc}"
+            ) from None
+        self.middlewares = [build_middleware(m, self.pipeline, self.environ) for m in self.pipeline.middlewares]
+        for middleware in self.middlewares:
+            middleware.start()
+        self.chain = Chain(self.middlewares, self.grace_ms)
+        self._await_runtime_ready()
+
+    def _await_runtime_ready(self) -> None:
+        assert self.runtime is not None
+        state, init_error = self.proxy.wait_ready()
+        if state is InitState.READY:
+            return
+        if state is InitState.INIT_ERROR:
+            assert init_error is not None
+            self.runtime.stop()
+            raise InitFailure(init_error.error_type or "Runtime.Unknown", "runtime init failed", init_error.body)
+        tail = self.runtime.stderr_tail()
+        message = f"runtime {self.runtime.command[0]!r} exited before it asked for an event"
+        raise InitFailure("Runtime.ExitError", f"{message}: {tail}" if tail else message)
+
+    def _on_runtime_exit(self, runtime: SubRuntime, status: int) -> None:
+        """Called from the watcher thread when the sub-runtime dies on its own."""
+        self._runtime_dead = True
+        tail = runtime.stderr_tail()
+        current = self.proxy.current_request_id()
+        message = errors.exit_error_message(current, status)
+        if tail:
+            message = f"{message}; stderr: {tail[-512:]}"
+        body = errors.error_body("Runtime.ExitError", message, current, exitStatus=status, stderrTail=tail)
+        self.proxy.runtime_exited(Outcome.error(body, "Runtime.ExitError"))
+
+    def _restart_runtime(self) -> None:
+        assert self.runtime is not None
+        self._crashes += 1
+        if self._crashes > MAX_CONSECUTIVE_CRASHES:
+            raise FatalUpstreamError(
+                f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
+            )
+        self.proxy.new_generation()
+        self._runtime_dead = False
+        self.runtime.start()
+        try:
+            self._await_runtime_ready()
+        except InitFailure as failure:
+            # Past init, Lambda takes no init error: exit and let it start afresh.
+            raise FatalUpstreamError(f"the restarted runtime failed to initialise: {failure}") from None
+
+    # -- invocations ----------------------------------------------------------------------------
+
+    def handle(self, invocation: Invocation) -> Outcome:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        outcome = self.chain.run(invocation, lambda payload, ctype: self._call_runtime(invocation, payload, ctype), timings)
+        write_invocation_log(invocation, outcome, time.perf_counter() - started, timings)
+        return outcome
+
+    def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
+        assert self.runtime is not None
+        if self._runtime_dead:
+            self._restart_runtime()
+        started = time.monotonic()
+        self.proxy.dispatch(invocation, payload, content_type)
+        until = started + (invocation.remaining_ms() - self.grace_ms) / 1000
+        outcome = self.proxy.wait_outcome(until)
+        if outcome is not None:
+            if not self._runtime_dead:
+                self._crashes = 0
+            return outcome
+        # Deadline (less the grace period) reached: answer before Lambda kills the sandbox.
+        self.runtime.kill()
+        self.proxy.runtime_exited(None)
+        self._runtime_dead = True
+        elapsed = time.monotonic() - started
+        body = errors.error_body(
+            "Sandbox.Timedout", errors.timeout_message(invocation.request_id, elapsed), invocation.request_id
+        )
+        return Outcome.error(body, "Sandbox.Timedout")
+
+    def post(self, invocation: Invocation, outcome: Outcome) -> None:
+        status, body = self.upstream.post_outcome(invocation, outcome)
+        if status == 413 and not outcome.is_error:
+            size = len(outcome.body)
+            error = errors.error_body(
+                "Function.ResponseSizeTooLarge", errors.response_too_large_message(size), invocation.request_id
+            )
+            status, body = self.upstream.post_outcome(invocation, Outcome.error(error, "Function.ResponseSizeTooLarge"))
+        if status not in (200, 202):
+            log(f"{invocation.request_id}: the Runtime API refused the answer ({status}): {body[:300]!r}")
+
+    def serve_forever(self) -> None:
+        while True:
+            if self._runtime_dead:
+                self._restart_runtime()
+            invocation = self.upstream.next_invocation()
+            outcome = self.handle(invocation)
+            self.post(invocation, outcome)
+
+    # -- whole life --------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        previous = _install_signal_handlers()
+        try:
+            try:
+                self.init()
+            except InitFailure as failure:
+                log(f"init failed: {failure.error_type}: {failure}")
+                self.upstream.post_init_error(failure.body, failure.error_type)
+                return 1
+            self.serve_forever()
+            return 0  # not reached: serve_forever only leaves by an exception
+        except ShutdownRequested:
+            return 0
+        except FatalUpstreamError as exc:
+            log(f"fatal: {exc}")
+            return 1
+        finally:
+            self.shutdown()
+            _restore_signal_handlers(previous)
+
+    def shutdown(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        for middleware in self.middlewares:
+            middleware.stop()
+        self.proxy.close()
+        self.upstream.close()
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[openruntime] {message}\n")
+    sys.stderr.flush()
+
+
+def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    raise ShutdownRequested(signum)
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, _raise_shutdown)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]

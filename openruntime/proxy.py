@@ -1,0 +1,224 @@
+"""The loopback Runtime API that the sub-runtime polls (the "Runtime API proxy" pattern).
+
+The orchestrator hands it one invocation at a time (`dispatch`) and waits for the
+sub-runtime's answer (`wait_outcome`). To the sub-runtime it answers exactly as Lambda's
+Runtime API would: every `Lambda-Runtime-*` header passed through, 202 for accepted
+posts, 400 for an unknown request id, 403 for a second answer or a late init error, 413
+for a response over 6 MB (and the caller then gets `Function.ResponseSizeTooLarge`).
+
+Each sub-runtime process is a "generation": a `/next` still waiting from a process that
+was killed is answered 500 and never handed an event, so no event is lost to a dead
+connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from openruntime import lambda_errors as errors
+from openruntime.httpserver import LoopbackHTTPServer, Request, Response
+from openruntime.invocation import Invocation, Outcome
+
+PREFIX = "/2018-06-01/runtime/"
+JSON = "application/json"
+_ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
+
+
+class InitState(Enum):
+    READY = "ready"  # the sub-runtime polled /next: its init is over
+    INIT_ERROR = "init_error"  # it posted /init/error
+    EXITED = "exited"  # it died first
+    TIMED_OUT = "timed_out"
+
+
+@dataclass
+class _InFlight:
+    invocation: Invocation
+    payload: bytes
+    headers: list[tuple[str, str]]
+    delivered: bool = False
+    outcome: Outcome | None = None
+
+
+class RuntimeAPIProxy:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._generation = 0
+        self._polled = False
+        self._exited = False
+        self._init_error: Outcome | None = None
+        self._current: _InFlight | None = None
+        self._answered: deque[str] = deque(maxlen=64)
+        self._closed = False
+        self._server = LoopbackHTTPServer(
+            self._handle, max_body=errors.MAX_RESPONSE_BYTES, name="runtime-proxy"
+        )
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    def start(self) -> "RuntimeAPIProxy":
+        self._server.start()
+        return self
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._server.close()
+
+    # -- orchestrator side ------------------------------------------------------------
+
+    def new_generation(self) -> None:
+        """A new sub-runtime process is about to start; forget the old one."""
+        with self._cond:
+            self._generation += 1
+            self._polled = False
+            self._exited = False
+            self._init_error = None
+            self._cond.notify_all()
+
+    def runtime_exited(self, exit_outcome: Outcome | None) -> None:
+        """The sub-runtime died; the in-flight invocation (if any) fails with `exit_outcome`."""
+        with self._cond:
+            self._exited = True
+            self._generation += 1  # its pending /next (if any) must not get an event
+            current = self._current
+            if current is not None and current.outcome is None and exit_outcome is not None:
+                current.outcome = exit_outcome
+            self._cond.notify_all()
+
+    def current_request_id(self) -> str | None:
+        current = self._current
+        return current.invocation.request_id if current else None
+
+    def wait_ready(self, timeout_s: float | None = None) -> tuple[InitState, Outcome | None]:
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                if self._init_error is not None:
+                    return InitState.INIT_ERROR, self._init_error
+                if self._polled:
+                    return InitState.READY, None
+                if self._exited:
+                    return InitState.EXITED, None
+                remaining = None if end is None else end - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return InitState.TIMED_OUT, None
+                self._cond.wait(remaining)
+
+    def dispatch(self, invocation: Invocation, payload: bytes, content_type: str) -> None:
+        headers = list(invocation.runtime_headers)
+        headers.append(("Content-Type", content_type))
+        with self._cond:
+            self._current = _InFlight(invocation, payload, headers)
+            self._cond.notify_all()
+
+    def wait_outcome(self, until_monotonic: float) -> Outcome | None:
+        """The sub-runtime's answer, or None when `until_monotonic` passed first."""
+        with self._cond:
+            current = self._current
+            assert current is not None, "dispatch() first"
+            while current.outcome is None:
+                remaining = until_monotonic - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    break
+                self._cond.wait(remaining)
+            self._current = None
+            self._answered.append(current.invocation.request_id)
+            return current.outcome
+
+    # -- sub-runtime side ----------------------------------------------------------------
+
+    def _handle(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith(PREFIX):
+            route = path[len(PREFIX):]
+            if route == "invocation/next" and request.method == "GET":
+                return self._next(request)
+            if route == "init/error" and request.method == "POST":
+                return self._post_init_error(request)
+            parts = route.split("/")
+            if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
+                if parts[2] == "response":
+                    return self._post(request, parts[1], is_error=False)
+                if parts[2] == "error":
+                    return self._post(request, parts[1], is_error=True)
+        return _error(404, "NotFound", f"no route for {request.method} {path}")
+
+    def _next(self, request: Request) -> Response:
+        with self._cond:
+            generation = self._generation
+            if not self._polled:
+                self._polled = True
+                self._cond.notify_all()
+            while True:
+                if self._closed or generation != self._generation:
+                    return _error(500, "Runtime.Reset", "this runtime process was replaced; exit")
+                current = self._current
+                if current is not None and current.outcome is None:
+                    if request.peer_closed():
+                        return _error(500, "Runtime.Reset", "client went away")
+                    # A second /next while one is in flight gets the same event again,
+                    # as Lambda's RAPID does; its answer still counts only once.
+                    current.delivered = True
+                    return Response(200, current.payload, current.headers)
+                self._cond.wait()
+
+    def _post(self, request: Request, request_id: str, is_error: bool) -> Response:
+        with self._cond:
+            current = self._current
+            if current is None or current.invocation.request_id != request_id or not current.delivered:
+                if request_id in self._answered:
+                    return _invalid_state()
+                return _error(400, "InvalidRequestID", "Invalid request ID")
+            if current.outcome is not None:
+                return _invalid_state()
+            size = request.oversize if request.oversize is not None else len(request.body)
+            response = _ACCEPTED
+            if is_error:
+                header_type = request.header("lambda-runtime-function-error-type")
+                body = request.body or errors.error_body(header_type or "Runtime.Unknown", "", request_id)
+                current.outcome = Outcome.error(body, errors.error_type_of(body, header_type))
+            elif size > errors.MAX_RESPONSE_BYTES:
+                current.outcome = Outcome.error(
+                    errors.error_body(
+                        "Function.ResponseSizeTooLarge", errors.response_too_large_message(size)
+                    ),
+                    "Function.ResponseSizeTooLarge",
+                )
+                response = _error(
+                    413, "RequestEntityTooLarge",
+                    f"Exceeded maximum allowed payload size ({errors.MAX_RESPONSE_BYTES} bytes).",
+                )
+            else:
+                current.outcome = Outcome(request.body, request.header("content-type") or JSON)
+            self._cond.notify_all()
+            return response
+
+    def _post_init_error(self, request: Request) -> Response:
+        with self._cond:
+            if self._polled:
+                return _invalid_state()
+            header_type = request.header("lambda-runtime-function-error-type")
+            body = request.body or errors.error_body(header_type or "Runtime.Unknown", "")
+            self._init_error = Outcome.error(body, header_type or errors.error_type_of(body))
+            self._cond.notify_all()
+        return _ACCEPTED
+
+
+def _error(status: int, error_type: str, message: str) -> Response:
+    return Response(status, errors.error_body(error_type, message), [("Content-Type", JSON)])
+
+
+def _invalid_state() -> Response:
+    return _error(
+        403, "InvalidStateTransition",
+        "State transition from RuntimeResponseSentState to InvocationResponse failed for "
+        "runtime. Error: State transition is not allowed",
+    )

@@ -1,0 +1,93 @@
+"""Start, watch and restart the language runtime behind the proxy.
+
+The sub-runtime is any Runtime API client. It runs in its own process group (a kill
+takes its children too), with `AWS_LAMBDA_RUNTIME_API` pointing at the proxy and the
+task root as working directory, as AWS starts runtimes. Its STDERR is copied to ours
+line by line (it is the function's log) while the last few KB are kept, so that a crash
+can be reported with what the runtime said last.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from openruntime.processes import kill_group, spawn, stop_group
+
+TAIL_BYTES = 4096
+ExitCallback = Callable[["SubRuntime", int], None]
+
+
+class SubRuntime:
+    def __init__(
+        self, command: Sequence[str], env: Mapping[str, str], cwd: str | None, on_exit: ExitCallback
+    ) -> None:
+        self.command = list(command)
+        self.env = dict(env)
+        self.cwd = cwd
+        self._on_exit = on_exit
+        self._process: subprocess.Popen[bytes] | None = None
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        self._tail.clear()
+        self._tail_size = 0
+        self._stopping = False
+        process = spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE)
+        self._process = process
+        copier = threading.Thread(target=self._copy_stderr, args=(process,), name="runtime-stderr", daemon=True)
+        copier.start()
+        threading.Thread(
+            target=self._watch, args=(process, copier), name="runtime-watch", daemon=True
+        ).start()
+
+    def _copy_stderr(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stderr is not None
+        fd = process.stderr.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            try:
+                os.write(2, chunk)
+            except OSError:
+                pass
+            self._tail.append(chunk)
+            self._tail_size += len(chunk)
+            while self._tail_size - len(self._tail[0]) >= TAIL_BYTES and len(self._tail) > 1:
+                self._tail_size -= len(self._tail.popleft())
+        process.stderr.close()
+
+    def _watch(self, process: subprocess.Popen[bytes], copier: threading.Thread) -> None:
+        status = process.wait()
+        copier.join(0.5)  # its last words, unless a grandchild still holds the pipe
+        if self._process is process and not self._stopping:
+            self._on_exit(self, status)
+
+    def stderr_tail(self, limit: int = 1024) -> str:
+        data = b"".join(self._tail)[-limit:]
+        return data.decode("utf-8", "replace").strip()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (a wedged runtime gets no say); no exit callback."""
+        process, self._stopping = self._process, True
+        if process is not None:
+            kill_group(process)
+            process.wait()
+
+    def stop(self, grace_s: float = 0.3) -> None:
+        process, self._stopping = self._process, True
+        if process is not None:
+            stop_group(process, grace_s)
