@@ -94,6 +94,7 @@ class _Runtime:
     polled: bool = False  # has called /next: init is over, /init/error no longer allowed
     init_error: _Outcome | None = None
     init_duration_ms: float | None = None
+    exit_status: int | None = None
 
 
 LogFn = Callable[[str], None]
@@ -224,20 +225,22 @@ class Emulator:
     def _watch_runtime(self, runtime: _Runtime) -> None:
         status = runtime.process.wait()
         with self._cond:
+            runtime.exit_status = status
             if self._runtime is runtime:
                 self._runtime = None
                 self._generation += 1
-            current = self._current
-            if current is not None and current.outcome is None:
-                current.outcome = runtime.init_error or _Outcome(
-                    errors.error_body(
-                        "Runtime.ExitError",
-                        errors.exit_error_message(current.request_id, status),
-                    ),
-                    JSON,
-                    True,
-                )
             self._cond.notify_all()
+
+    @staticmethod
+    def _exit_outcome(runtime: _Runtime, request_id: str) -> _Outcome:
+        """What the caller gets when the bootstrap died during its invocation."""
+        return runtime.init_error or _Outcome(
+            errors.error_body(
+                "Runtime.ExitError", errors.exit_error_message(request_id, runtime.exit_status)
+            ),
+            JSON,
+            True,
+        )
 
     def _reset_runtime(self) -> None:
         """Kill the bootstrap's whole process group; the next invoke starts it again."""
@@ -261,8 +264,13 @@ class Emulator:
         tenant_id: str | None = None,
         content_type: str = JSON,
         timeout_s: float | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> InvokeResult:
-        """One synchronous invocation, as `aws lambda invoke` would do it."""
+        """One synchronous invocation, as `aws lambda invoke` would do it.
+
+        `extra_headers` are added to the runtime's `/next` answer: headers that a future
+        Lambda may send, for checking that a runtime (or proxy) passes them on.
+        """
         fn = self.function
         assert fn is not None
         request_id = str(uuid.uuid4())
@@ -284,6 +292,7 @@ class Emulator:
                 cognito_identity,
                 trace_id or _new_trace_id(),
                 tenant_id,
+                extra_headers,
             )
 
     def _invoke_locked(
@@ -296,6 +305,7 @@ class Emulator:
         cognito_identity: str | None,
         trace_id: str,
         tenant_id: str | None,
+        extra_headers: Sequence[tuple[str, str]],
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
@@ -316,6 +326,7 @@ class Emulator:
             headers.append(("Lambda-Runtime-Aws-Tenant-Id", tenant_id))
         invocation_id = secrets.token_hex(16)
         headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
+        headers.extend(extra_headers)
         headers.append(("Content-Type", content_type))
         invocation = _Invocation(request_id, invocation_id, payload, deadline_ms, headers)
         self.log(f"START RequestId: {request_id} Version: {fn.version}")
@@ -325,6 +336,9 @@ class Emulator:
             self._cond.notify_all()
             end = began + timeout
             while invocation.outcome is None and not self._closed:
+                if runtime.exit_status is not None:
+                    invocation.outcome = self._exit_outcome(runtime, request_id)
+                    break
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     timed_out = True

@@ -74,6 +74,8 @@ class Middleware(Protocol):
 
     def start(self) -> None: ...
 
+    def await_ready(self) -> None: ...
+
     def stop(self) -> None: ...
 
     def handles(self, hook: str) -> bool: ...
@@ -149,6 +151,9 @@ class ExecMiddleware:
 
     def start(self) -> None:
         pass  # nothing runs between calls
+
+    def await_ready(self) -> None:
+        pass
 
     def stop(self) -> None:
         pass

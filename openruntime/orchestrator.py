@@ -24,7 +24,7 @@ from openruntime.config import MiddlewareConfig, Pipeline
 from openruntime.invocation import Invocation, Outcome
 from openruntime.invocation_log import write_invocation_log
 from openruntime.locate import find_middleware, find_runtime, middleware_dirs, runtime_dirs
-from openruntime.middleware import ExecMiddleware, Middleware
+from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure
 from openruntime.proxy import InitState, RuntimeAPIProxy
 from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
 from openruntime.subruntime import SubRuntime
@@ -142,6 +142,11 @@ class Orchestrator:
         self.middlewares = [build_middleware(m, self.pipeline, self.environ) for m in self.pipeline.middlewares]
         for middleware in self.middlewares:
             middleware.start()
+        for middleware in self.middlewares:  # they all boot in parallel with the runtime
+            try:
+                middleware.await_ready()
+            except MiddlewareFailure as failure:
+                raise InitFailure(failure.error_type, failure.message) from None
         self.chain = Chain(self.middlewares, self.grace_ms)
         self._await_runtime_ready()
 

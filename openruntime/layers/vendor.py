@@ -1,0 +1,147 @@
+"""Copy openruntime and its pure-Python dependencies out of the installed distributions.
+
+The orchestrator layer carries them under `python/` (→ `/opt/python`), so the layer works
+on `provided.al2023` and under a managed runtime without a pip step. Files come from each
+distribution's RECORD (importlib.metadata), so only what pip installed is copied. Compiled
+extension modules are skipped and reported: they are built for the build machine, not for
+Lambda's architecture and Python version (PyYAML, for one, falls back to pure Python).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openruntime.layers.collect import tree_entries
+from openruntime.layers.errors import LayerError
+from openruntime.layers.zipbuild import ZipEntry
+
+# pyproject's runtime dependencies; used when openruntime itself is not installed.
+FALLBACK_REQUIREMENTS: tuple[str, ...] = ("pyyaml>=6", "httpx>=0.27", "cloudevents>=2.0")
+# Lambda's Python runtimes we support: a conditional dependency needed by any of them is
+# vendored, whatever Python runs the build.
+TARGET_PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13", "3.14")
+_COMPILED = re.compile(r"\.(so|pyd|dylib|dll)(\.[0-9.]+)?$")  # foo.cpython-311-x86_64-linux-gnu.so, libx.so.1
+# Install bookkeeping that differs per machine (direct_url.json holds a local path).
+_SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+@dataclass
+class VendorResult:
+    entries: list[ZipEntry] = field(default_factory=list)
+    distributions: list[str] = field(default_factory=list)  # "name==version", sorted
+    compiled_skipped: dict[str, list[str]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _needed(requirement: str) -> str | None:
+    """Project name of a requirement that applies on Lambda, or None (extras, old Pythons)."""
+    from packaging.requirements import Requirement  # a dependency of cloudevents' deps
+
+    req = Requirement(requirement)
+    if req.marker is not None:
+        envs = [
+            {"python_version": v, "python_full_version": f"{v}.0", "sys_platform": "linux",
+             "platform_system": "Linux", "os_name": "posix",
+             "platform_python_implementation": "CPython", "implementation_name": "cpython",
+             "extra": ""}
+            for v in TARGET_PYTHONS
+        ]
+        if not any(req.marker.evaluate(env) for env in envs):
+            return None
+    return req.name
+
+
+def root_requirements() -> list[str]:
+    try:
+        reqs = md.requires("openruntime")
+    except md.PackageNotFoundError:
+        reqs = None
+    return list(reqs) if reqs is not None else list(FALLBACK_REQUIREMENTS)
+
+
+def resolve(requirements: Iterable[str]) -> tuple[list[md.Distribution], list[str]]:
+    """Installed distributions in the dependency closure of `requirements`, and missing names."""
+    queue = [n for r in requirements if (n := _needed(r))]
+    seen: dict[str, md.Distribution] = {}
+    missing: list[str] = []
+    while queue:
+        name = canonical(queue.pop())
+        if name in seen or name in missing or name == "openruntime":
+            continue
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            missing.append(name)
+            continue
+        seen[name] = dist
+        queue.extend(n for r in dist.requires or () if (n := _needed(r)))
+    return [seen[k] for k in sorted(seen)], sorted(missing)
+
+
+def _is_editable(dist: md.Distribution) -> bool:
+    try:
+        info = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        return False
+    return bool(isinstance(info, dict) and info.get("dir_info", {}).get("editable"))
+
+
+def dist_entries(dist: md.Distribution, prefix: str) -> tuple[list[ZipEntry], list[str]]:
+    """Entries for one distribution's installed files, and the compiled files skipped."""
+    name = dist.metadata["Name"]
+    if dist.files is None:
+        raise LayerError(f"{name}: installed without a RECORD file; cannot tell its files")
+    if _is_editable(dist):
+        raise LayerError(f"{name}: installed in editable mode; install it normally to vendor it")
+    entries: list[ZipEntry] = []
+    compiled: list[str] = []
+    for rel in dist.files:
+        parts = rel.parts
+        if not parts or parts[0] == ".." or "__pycache__" in parts:
+            continue  # scripts in bin/, byte-code caches
+        text = rel.as_posix()
+        if len(parts) == 1 and not text.endswith(".py"):
+            continue  # a wheel's stray top-level README/CHANGELOG would clash in /opt/python
+        if text.endswith((".pyc", ".pyo", ".pth")) or (
+            parts[0].endswith(".dist-info") and parts[-1] in _SKIPPED_METADATA
+        ):
+            continue
+        if _COMPILED.search(parts[-1]):
+            compiled.append(text)
+            continue
+        src = Path(str(dist.locate_file(rel)))
+        if not src.is_file():
+            continue  # listed in RECORD but removed since; nothing to copy
+        entries.append(ZipEntry(f"{prefix}/{text}", source=src))
+    return entries, compiled
+
+
+def package_entries(prefix: str) -> list[ZipEntry]:
+    """The openruntime package itself, from its source tree (works for editable installs)."""
+    import openruntime
+
+    return tree_entries(Path(openruntime.__file__).resolve().parent, f"{prefix}/openruntime")
+
+
+def vendor(prefix: str = "python", requirements: Sequence[str] | None = None) -> VendorResult:
+    """openruntime plus the closure of its requirements, as entries under `prefix/`."""
+    result = VendorResult(entries=package_entries(prefix))
+    dists, result.missing = resolve(root_requirements() if requirements is None else requirements)
+    for dist in dists:
+        entries, compiled = dist_entries(dist, prefix)
+        name = dist.metadata["Name"]
+        result.entries.extend(entries)
+        result.distributions.append(f"{name}=={dist.version}")
+        if compiled:
+            result.compiled_skipped[name] = compiled
+    return result

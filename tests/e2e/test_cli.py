@@ -1,0 +1,141 @@
+"""The command line as a user types it: invoke, serve (curl), validate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO, write_executable, write_pipeline
+
+OPENRUNTIME = [sys.executable, "-m", "openruntime"]
+EXAMPLE_EVENT = REPO / "examples" / "events" / "hello.json"
+
+
+def run_cli(*args: str, stdin: bytes | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*OPENRUNTIME, *args], input=stdin, capture_output=True, cwd=cwd, timeout=60)
+
+
+def test_invoke_example_pipeline_prints_the_transformed_response() -> None:
+    done = run_cli("invoke", "--pipeline", "pipeline.example.yml", "--event", str(EXAMPLE_EVENT))
+    assert done.returncode == 0, done.stderr.decode()
+    body = json.loads(done.stdout)
+    assert body["meta"]["wrappedBy"] == "envelope (python)"
+    assert body["data"]["message"] == "Hello, openruntime!"
+    assert body["data"]["seenByHandler"]["stamp_before"]["by"] == "stamp (bash)"
+    assert b"START RequestId" in done.stderr  # logs go to stderr, the body alone to stdout
+
+
+def test_invoke_reads_the_event_from_stdin_and_exits_1_on_function_error(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    raise RuntimeError(event['why'])\n")
+    pipeline = write_pipeline(tmp_path, f"runtime: {{name: python, handler: app.handler, task_root: {app}}}\n")
+    done = run_cli("invoke", "--pipeline", str(pipeline), "--event", "-", stdin=b'{"why": "no luck"}')
+    assert done.returncode == 1
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "RuntimeError" and error["errorMessage"] == "no luck"
+
+
+def test_validate_reports_file_line_and_field(tmp_path: Path) -> None:
+    pipeline = write_pipeline(tmp_path, """
+        runtime:
+          name: python
+        middlewares:
+          - name: a
+            hooks: [before, sideways]
+    """)
+    done = run_cli("validate", str(pipeline))
+    assert done.returncode == 1
+    assert f"{pipeline}:5: middlewares[0].hooks[1]: expected one of before, after, error, got 'sideways'" \
+        in done.stderr.decode()
+    ok = run_cli("validate", "pipeline.example.yml")
+    assert ok.returncode == 0 and b"middleware stamp" in ok.stdout
+
+
+def test_every_command_has_help() -> None:
+    for command in ("invoke", "serve", "bootstrap", "validate"):
+        done = run_cli(command, "--help")
+        assert done.returncode == 0 and b"usage: openruntime " + command.encode() in done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(*args: str, cwd: Path = REPO) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), *args], cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+
+
+def curl(url: str, data: str) -> tuple[dict[str, str], bytes]:
+    done = subprocess.run(["curl", "-sS", "-D", "-", "-d", data, url], capture_output=True, timeout=30)
+    head, _, body = done.stdout.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode().split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return headers, body
+
+
+def test_serve_answers_curl_for_our_pipeline() -> None:
+    with serving("--pipeline", "pipeline.example.yml") as url:
+        _, body = curl(url, '{"x":1}')
+        again = httpx.post(url, content=b'{"name": "curl"}', timeout=30)
+    first = json.loads(body)
+    assert first["data"]["seenByHandler"]["x"] == 1
+    assert again.json()["data"]["message"] == "Hello, curl!"
+
+
+def test_serve_runs_a_plain_bash_bootstrap_like_the_rie(tmp_path: Path) -> None:
+    # The bootstrap from the AWS custom runtime tutorial, with an error path added.
+    bootstrap = write_executable(tmp_path / "bootstrap", r"""
+        #!/bin/bash
+        set -euo pipefail
+        while true; do
+          HEADERS="$(mktemp)"
+          EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+          REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+          if [[ "$EVENT_DATA" == *fail* ]]; then
+            curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/error" \
+              -H "Lambda-Runtime-Function-Error-Type: Function.Bash" \
+              -d '{"errorType":"Function.Bash","errorMessage":"asked to fail"}' > /dev/null
+          else
+            curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" \
+              -d "{\"echo\": $EVENT_DATA, \"handler\": \"$_HANDLER\"}" > /dev/null
+          fi
+        done
+    """)
+    with serving("--handler", "function.handler", "--", str(bootstrap), cwd=tmp_path) as url:
+        headers, body = curl(url, '{"x":1}')
+        error_headers, error_body = curl(url, '{"fail":1}')
+    assert json.loads(body) == {"echo": {"x": 1}, "handler": "function.handler"}
+    assert "x-amz-function-error" not in headers
+    assert error_headers["x-amz-function-error"] == "Unhandled"
+    assert json.loads(error_body) == {"errorType": "Function.Bash", "errorMessage": "asked to fail"}

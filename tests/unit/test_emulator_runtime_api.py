@@ -1,0 +1,98 @@
+"""The emulator's Runtime API status codes, driven by a hand-written runtime client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from openruntime.emulator import Emulator, FunctionSettings
+from tests.conftest import write_executable
+
+BASE = "/2018-06-01/runtime"
+
+
+def request(address: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    host, port = address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, dict((k.lower(), v) for k, v in response.getheaders()), data
+
+
+def test_status_codes_follow_lambda(tmp_path: Path) -> None:
+    # A runtime that sleeps: the test itself plays the Runtime API client.
+    idle = write_executable(tmp_path / "idle", "#!/bin/sh\nexec sleep 60\n")
+    with Emulator(command=[str(idle)], cwd=tmp_path, function=FunctionSettings(timeout_s=10),
+                  log=lambda _: None) as emulator:
+        api = emulator.runtime_api
+        results: dict[str, object] = {}
+        big = threading.Thread(target=lambda: results.update(first=emulator.invoke(b'{"n": 1}')))
+        big.start()
+        while emulator.runtime_pid is None:  # the bootstrap starts lazily, with the invoke
+            time.sleep(0.01)
+        status, headers, body = request(api, "GET", f"{BASE}/invocation/next")
+        assert status == 200 and body == b'{"n": 1}'
+        request_id = headers["lambda-runtime-aws-request-id"]
+        assert int(headers["lambda-runtime-deadline-ms"]) > 0
+        assert headers["lambda-runtime-invoked-function-arn"].endswith(":function:test_function")
+        assert headers["content-type"] == "application/json"
+        # init/error after /next is a state violation
+        assert request(api, "POST", f"{BASE}/init/error", b"{}")[0] == 403
+        assert request(api, "POST", f"{BASE}/invocation/not-the-id/response", b"{}")[0] == 400
+        too_big = b"x" * (6 * 1024 * 1024 + 101)
+        status, _, body = request(api, "POST", f"{BASE}/invocation/{request_id}/response", too_big)
+        assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
+        big.join()
+        first = results["first"]
+        assert first.function_error == "Unhandled"  # type: ignore[attr-defined]
+        assert first.json()["errorType"] == "Function.ResponseSizeTooLarge"  # type: ignore[attr-defined]
+        assert "(6291557 bytes)" in first.json()["errorMessage"]  # type: ignore[attr-defined]
+        # A second answer for the same id is refused.
+        assert request(api, "POST", f"{BASE}/invocation/{request_id}/response", b"{}")[0] == 403
+        assert request(api, "GET", "/2018-06-01/nothing")[0] == 404
+
+
+def test_timeout_answers_lambdas_error_and_restarts_the_bootstrap(tmp_path: Path) -> None:
+    counter = tmp_path / "starts"
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os, time, json
+        with open({str(counter)!r}, "a") as f:
+            f.write("start\\n")
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        while True:
+            conn.request("GET", "/2018-06-01/runtime/invocation/next")
+            r = conn.getresponse(); event = json.loads(r.read())
+            rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+            time.sleep(event.get("sleep", 0))
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=b'"done"')
+            conn.getresponse().read()
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=1),
+                  log=lambda _: None) as emulator:
+        slow = emulator.invoke(b'{"sleep": 5}')
+        fast = emulator.invoke(b'{"sleep": 0}')
+    assert slow.function_error == "Unhandled"
+    assert slow.json() == {"errorType": "Sandbox.Timedout",
+                           "errorMessage": f"RequestId: {slow.request_id} Error: Task timed out after 1.00 seconds"}
+    assert fast.body == b'"done"' and fast.function_error is None
+    assert counter.read_text().count("start") == 2  # killed and started again
+
+
+def test_runtime_exit_is_reported_and_next_invoke_reinitialises(tmp_path: Path) -> None:
+    runtime = write_executable(tmp_path / "bootstrap", "#!/bin/sh\necho dying >&2\nexit 3\n")
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=5),
+                  child_stderr=-3, log=lambda _: None) as emulator:
+        first = emulator.invoke(b"{}")
+        second = emulator.invoke(b"{}")
+    for result in (first, second):
+        assert result.function_error == "Unhandled"
+        assert result.json()["errorType"] == "Runtime.ExitError"
+        assert result.json()["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 3"
