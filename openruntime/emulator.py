@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -136,6 +136,8 @@ class Emulator:
         self._current: _Invocation | None = None
         self._answered: deque[str] = deque(maxlen=64)
         self._closed = False
+        # What the runtime posted: accepted answers by kind, and refused posts.
+        self.stats: Counter[str] = Counter()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -422,6 +424,14 @@ class Emulator:
                 self._cond.wait()
 
     def _post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
+        response = self._accept_result(request, request_id, is_error)
+        with self._cond:
+            self.stats["error" if is_error else "response"] += 1
+            if response.status >= 300:
+                self.stats["refused"] += 1
+        return response
+
+    def _accept_result(self, request: Request, request_id: str, is_error: bool) -> Response:
         mode = request.header("lambda-runtime-function-response-mode")
         with self._cond:
             current = self._current

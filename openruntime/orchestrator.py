@@ -30,6 +30,8 @@ from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
 from openruntime.subruntime import SubRuntime
 
 MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
+# Lambda gives init 10 s; a runtime that has not asked for an event by then never will.
+INIT_TIMEOUT_S = float(os.environ.get("OPENRUNTIME_INIT_TIMEOUT_S", "10"))
 
 
 class InitFailure(Exception):
@@ -152,9 +154,16 @@ class Orchestrator:
 
     def _await_runtime_ready(self) -> None:
         assert self.runtime is not None
-        state, init_error = self.proxy.wait_ready()
+        state, init_error = self.proxy.wait_ready(INIT_TIMEOUT_S)
         if state is InitState.READY:
             return
+        if state is InitState.TIMED_OUT:
+            self.runtime.kill()
+            raise InitFailure(
+                "Runtime.InitTimeout",
+                f"runtime {self.runtime.command[0]!r} did not ask for an event within "
+                f"{INIT_TIMEOUT_S:g} s (it never polled /runtime/invocation/next)",
+            )
         if state is InitState.INIT_ERROR:
             assert init_error is not None
             self.runtime.stop()

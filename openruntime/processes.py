@@ -16,8 +16,14 @@ def spawn(
     stdin: int | IO[Any] | None = subprocess.DEVNULL,
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start `command` as the leader of a new process group (like the RIE does)."""
+    """Start `command` as the leader of a new process group (like the RIE does).
+
+    `die_with_parent`: the child gets SIGKILL if the spawning thread's process dies, so a
+    bootstrap killed outright (the emulator's timeout, Lambda's reset) leaves no orphan
+    runtime or middleware behind, although they live in their own process groups.
+    """
     return subprocess.Popen(
         list(command),
         env=dict(env),
@@ -27,7 +33,30 @@ def spawn(
         stderr=stderr,
         start_new_session=True,
         close_fds=True,
+        preexec_fn=_set_parent_death_signal if die_with_parent and _prctl() else None,
     )
+
+
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+
+
+def _prctl() -> Any:
+    """libc's prctl on Linux (None elsewhere); loaded once, before any fork."""
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.prctl  # noqa: B018 - raises AttributeError where there is none
+        except (OSError, AttributeError):
+            _libc = False
+    return _libc or None
+
+
+def _set_parent_death_signal() -> None:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:

@@ -42,7 +42,7 @@ class SubRuntime:
         self._tail.clear()
         self._tail_size = 0
         self._stopping = False
-        process = spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE)
+        process = spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE, die_with_parent=True)
         self._process = process
         copier = threading.Thread(target=self._copy_stderr, args=(process,), name="runtime-stderr", daemon=True)
         copier.start()
