@@ -88,7 +88,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_layer_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_layer_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add `layer build|inspect|pack` to the main CLI's sub-commands."""
     layer = subparsers.add_parser("layer", help="build and inspect Lambda layers",
                                   description="Build deterministic layer zips and check layer stacks.")

@@ -76,11 +76,24 @@ def plan_runtime(
     if not os.path.isdir(task_root):
         raise InitFailure("Runtime.InvalidWorkingDir", f"task root {task_root!r} is not a directory")
     env = dict(environ)
+    _drop_layer_python_path(env)
     env.update(rt.env)
     env["LAMBDA_TASK_ROOT"] = task_root
     if handler:
         env["_HANDLER"] = handler
     return RuntimeLaunch(command, env, task_root)
+
+
+def _drop_layer_python_path(env: dict[str, str]) -> None:
+    """The runtime must not import our vendored packages (they would shadow the user's)."""
+    ours = env.pop("OPENRUNTIME_LAYER_PYTHONPATH", None)
+    if not ours or "PYTHONPATH" not in env:
+        return
+    kept = [entry for entry in env["PYTHONPATH"].split(":") if entry and entry != ours]
+    if kept:
+        env["PYTHONPATH"] = ":".join(kept)
+    else:
+        del env["PYTHONPATH"]
 
 
 def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapping[str, str]) -> Middleware:

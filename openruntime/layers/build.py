@@ -129,7 +129,9 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport) -> list[Zip
     return entries
 
 
-def build_orchestrator_layer(out_dir: Path, report: BuildReport, pipeline: Path | None = None) -> LayerArtifact:
+def build_orchestrator_layer(
+    out_dir: Path, report: BuildReport, pipeline: Path | None = None
+) -> LayerArtifact:
     entries = orchestrator_entries(pipeline, report)
     return _write("orchestrator", "openruntime", entries, out_dir / ORCHESTRATOR_ZIP, report)
 
@@ -173,7 +175,8 @@ def build_layers(
     for name in names:
         src = root / "runtimes" / name
         if not src.is_dir():
-            raise LayerError(f"{src}: no such bundled runtime (have: {', '.join(bundled_runtimes(root)) or 'none'})")
+            have = ", ".join(bundled_runtimes(root)) or "none"
+            raise LayerError(f"{src}: no such bundled runtime (have: {have})")
         build_runtime_layer(src, out_dir, report)
     total = sum(a.unzipped_bytes for a in report.layers)
     if total > MAX_UNZIPPED_BYTES:

@@ -86,9 +86,9 @@ def _entry_points(view: dict[str, _Slot]) -> list[str]:
     names = ["bootstrap", "openruntime-wrapper"]
     for path in view:
         parts = path.split("/")
-        if parts[0] == "extensions" and len(parts) == 2:  # Lambda starts every one of them
-            names.append(path)
-        elif parts[0] == "runtimes" and len(parts) == 3 and parts[2] == "bootstrap":
+        extension = parts[0] == "extensions" and len(parts) == 2  # Lambda starts every one
+        runtime = parts[0] == "runtimes" and len(parts) == 3 and parts[2] == "bootstrap"
+        if extension or runtime:
             names.append(path)
         elif parts[0] == "middlewares" and len(parts) in (2, 3):
             mw = parts[1]
@@ -213,7 +213,8 @@ def inspect_stack(zips: Sequence[Path]) -> StackReport:
     labels = [layer.label for layer in layers]
     if len(set(labels)) != len(labels):
         report.findings.append(Finding(
-            "warning", "same-name", "two layers have the same file name; the report tells them apart by position"))
+            "warning", "same-name",
+            "two layers have the same file name; the report tells them apart by position"))
     if len(layers) > MAX_LAYERS:
         report.findings.append(Finding(
             "error", "too-many-layers",
@@ -243,7 +244,8 @@ def format_report(report: StackReport) -> str:
     lines = ["layer stack (extracted into /opt in this order; later layers win):"]
     width = max(len(s.label) for s in report.layers)
     for s in report.layers:
-        lines.append(f"  {s.position}. {s.label:<{width}}  {s.entries:>6} entries  {human_size(s.unzipped_bytes):>9}")
+        size = human_size(s.unzipped_bytes)
+        lines.append(f"  {s.position}. {s.label:<{width}}  {s.entries:>6} entries  {size:>9}")
     lines.append(
         f"unzipped total: {human_size(report.unzipped_bytes)} of {human_size(MAX_UNZIPPED_BYTES)} "
         f"(function code counts too); {len(report.layers)} of {MAX_LAYERS} layers")

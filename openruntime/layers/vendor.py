@@ -45,7 +45,10 @@ def canonical(name: str) -> str:
 
 def _needed(requirement: str) -> str | None:
     """Project name of a requirement that applies on Lambda, or None (extras, old Pythons)."""
-    from packaging.requirements import Requirement  # a dependency of cloudevents' deps
+    try:  # installed with cloudevents (via deprecation); only the build needs it
+        from packaging.requirements import Requirement
+    except ImportError:
+        raise LayerError("building a layer needs the 'packaging' distribution") from None
 
     req = Requirement(requirement)
     if req.marker is not None:

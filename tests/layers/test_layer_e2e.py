@@ -1,0 +1,143 @@
+"""End to end: built layers, extracted as /opt, the extracted bootstrap under the emulator.
+
+Nothing comes from the checkout at run time: the orchestrator and its dependencies come
+from the layer's python/, the pipeline from the compiled pipeline.json, the middlewares
+and the runtime from their layers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openruntime.layers import build_layers, extract_stack
+
+emulator = pytest.importorskip("openruntime.emulator")
+
+HANDLER = '''\
+import os
+
+
+def handler(event, context):
+    return {"seen": event, "pythonpath": os.environ.get("PYTHONPATH")}
+'''
+
+PIPELINE = """\
+runtime:
+  name: python
+  handler: app.handler
+middlewares:
+  - name: envelope
+    command: ./middlewares/envelope/envelope
+    hooks: [before, after]
+  - name: stamp
+    hooks: [before, after]
+"""
+
+
+def _interpreter_without_deps() -> str:
+    """A Python >= 3.11 that lacks httpx proves the layer carries its own dependencies."""
+    candidate = shutil.which("python3.11", path="/usr/bin") or ""
+    if candidate:
+        probe = subprocess.run([candidate, "-c", "import httpx"], capture_output=True)
+        if probe.returncode != 0:
+            return candidate
+    return sys.executable
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The layers built with a compiled pipeline and extracted: (opt root, task root)."""
+    from openruntime.layers.build import default_source_root
+
+    source = default_source_root()
+    needed = [source / "middlewares" / "envelope" / "envelope", source / "middlewares" / "stamp" / "stamp",
+              source / "runtimes" / "python" / "bootstrap"]
+    if not all(p.is_file() for p in needed):
+        pytest.skip("the example middlewares or the python runtime are not in this checkout")
+    tmp = tmp_path_factory.mktemp("e2e")
+    pipeline = tmp / "pipeline.yml"
+    pipeline.write_text(PIPELINE)
+    report = build_layers(tmp / "dist", pipeline=pipeline, source_root=source, runtimes=["python"])
+    zips = [a.path for a in report.layers]
+    assert [z.name for z in zips] == ["openruntime-layer.zip", "openruntime-middlewares.zip",
+                                      "openruntime-runtime-python.zip"]
+    root = extract_stack(zips, tmp / "opt")
+    task_root = tmp / "task"
+    task_root.mkdir()
+    (task_root / "app.py").write_text(HANDLER)
+    return root, task_root
+
+
+def check_flow(body: dict, name: str) -> dict:  # type: ignore[type-arg]
+    """Onion order: envelope.before → stamp.before → handler → stamp.after → envelope.after."""
+    assert body["meta"]["wrappedBy"] == "envelope (python)"
+    data = body["data"]
+    assert data["stamp_after"]["hook"] == "after"
+    seen = data["seen"]
+    assert seen["name"] == name
+    assert seen["stamp_before"]["by"] == "stamp (bash)"
+    assert "requestId" in seen["context"]
+    return data  # type: ignore[no-any-return]
+
+
+def run_stack(command: list[str], task_root: Path, env: dict[str, str]) -> list[dict]:  # type: ignore[type-arg]
+    with emulator.Emulator(command=command, cwd=task_root, env=env, timeout_s=10) as emu:
+        results = [emu.invoke(b'{"name": "layers"}'), emu.invoke(b'{"name": "again"}')]
+    for r in results:
+        assert r.status == 200, r.body
+        assert r.function_error is None, r.body
+    return [json.loads(r.body) for r in results]
+
+
+@pytest.mark.slow
+def test_extracted_bootstrap_runs_the_compiled_pipeline(stack: tuple[Path, Path]) -> None:
+    root, task_root = stack
+    env = {"OPENRUNTIME_PYTHON": _interpreter_without_deps()}
+    first, second = run_stack([str(root / "bootstrap")], task_root, env)
+    check_flow(first, "layers")
+    check_flow(second, "again")
+
+
+@pytest.mark.slow
+def test_extracted_wrapper_runs_a_managed_runtime_command_line(stack: tuple[Path, Path]) -> None:
+    """As on python3.12 with AWS_LAMBDA_EXEC_WRAPPER: the runtime command line is the argv."""
+    pytest.importorskip("awslambdaric")
+    root, task_root = stack
+    managed = [sys.executable, "-m", "awslambdaric", "app.handler"]  # stands in for /var/runtime/bootstrap
+    first, _ = run_stack([str(root / "openruntime-wrapper"), *managed], task_root, {})
+    check_flow(first, "layers")
+
+
+@pytest.mark.slow
+def test_sub_runtime_does_not_inherit_the_orchestrator_package_path(stack: tuple[Path, Path]) -> None:
+    root, task_root = stack
+    first, _ = run_stack([str(root / "bootstrap")], task_root, {"OPENRUNTIME_PYTHON": sys.executable})
+    assert str(root / "python") not in (first["data"]["pythonpath"] or "")
+
+
+@pytest.mark.slow
+def test_deploy_example_as_the_sam_template_runs_it(tmp_path: Path) -> None:
+    """deploy/: generic layers, pipeline.yml in the function code, python3.12 + exec wrapper."""
+    pytest.importorskip("awslambdaric")
+    from openruntime.layers.build import default_source_root
+
+    source = default_source_root()
+    function = source / "deploy" / "function"
+    report = build_layers(tmp_path / "dist", source_root=source, runtimes=[])
+    root = extract_stack([a.path for a in report.layers], tmp_path / "opt")
+    assert not (root / "pipeline.json").exists()
+    managed = [sys.executable, "-m", "awslambdaric", "app.handler"]  # stands in for /var/runtime/bootstrap
+    with emulator.Emulator(command=[str(root / "openruntime-wrapper"), *managed], cwd=function,
+                           timeout_s=10) as emu:
+        result = emu.invoke(b'{"name": "deploy"}')
+    assert result.status == 200 and result.function_error is None, result.body
+    body = json.loads(result.body)
+    assert body["meta"]["wrappedBy"] == "envelope (python)"
+    assert body["data"]["event"]["name"] == "deploy"
+    assert body["data"]["event"]["stamp_before"]["hook"] == "before"
