@@ -1,0 +1,434 @@
+'use strict';
+/**
+ * openruntime middleware SDK for Node.js (CommonJS, no dependencies): one file serves
+ * exec mode and persistent mode (docs/middleware-protocol.md).
+ *
+ *   #!/usr/bin/env node
+ *   const mw = require(require('path').join(__dirname, '..', 'lib', 'node', 'openruntime-middleware.js'));
+ *   mw.before((event, ctx) => {
+ *     if (event.ping) return mw.respond({ pong: true }); // short-circuit
+ *     ctx.state = { seen: true };                         // handed to after/error
+ *     return { ...event, taggedBy: ctx.middleware };
+ *   });
+ *   mw.after(async (response, ctx) => undefined);         // undefined: unchanged bytes
+ *   mw.run();
+ *
+ * A hook function gets the parsed JSON value when the content type is JSON
+ * (application/json, type/x+json, or none: Lambda's default) and the payload parses;
+ * otherwise (or with `{ raw: true }`) a Buffer. It may be async. It returns:
+ *   undefined                 the received payload, byte-identical
+ *   Buffer / Uint8Array       the new payload as is; string: as UTF-8
+ *   anything else (null too)  the new payload as JSON
+ *   respond(payload, {contentType})      short-circuit (before) / recover (error)
+ *   replace(payload, {contentType})      a new payload with a new content type
+ * and throws `new Fail(message, errorType)` (or any error) to fail the invocation.
+ *
+ * In both modes console.log and process.stdout.write go to STDERR: STDOUT carries the
+ * protocol only.
+ */
+
+const fs = require('fs');
+const path = require('path');
+
+const HOOKS = ['before', 'after', 'error'];
+const PROTOCOL = 2;
+const EXIT_CONTINUE = 0;
+const EXIT_FAIL = 1;
+const EXIT_USAGE = 2;
+const EXIT_RESPOND = 3;
+const MAX_HEADER_BYTES = 1 << 20;
+const NEWLINE = 0x0a;
+
+class Fail extends Error {
+  constructor(message, errorType = 'Middleware.Failed', details = undefined) {
+    super(message);
+    this.name = 'Fail';
+    this.errorType = errorType;
+    this.details = details || {};
+  }
+
+  toError() {
+    return { ...this.details, errorType: this.errorType, errorMessage: this.message };
+  }
+}
+
+class Outcome {
+  constructor(action, payload, contentType) {
+    this.action = action;
+    this.payload = payload;
+    this.contentType = contentType;
+  }
+}
+
+function respond(payload, options = {}) {
+  return new Outcome('respond', payload, options.contentType);
+}
+
+function replace(payload, options = {}) {
+  return new Outcome('continue', payload, options.contentType);
+}
+
+function isJsonContentType(contentType) {
+  if (!contentType) return true;
+  const media = contentType.split(';', 1)[0].trim().toLowerCase();
+  return media === 'application/json' || (media.endsWith('+json') && media.includes('/'));
+}
+
+class Context {
+  constructor(fields) {
+    this.hook = fields.hook;
+    this.requestId = fields.requestId || '';
+    this.deadlineMs = Number.isInteger(fields.deadlineMs) ? fields.deadlineMs : null;
+    this.functionArn = fields.functionArn || '';
+    this.traceId = fields.traceId || '';
+    this.contentType = fields.contentType || '';
+    this.middleware = fields.middleware || '';
+    // Invocation-scoped and private to this middleware; any JSON value.
+    this.state = fields.state === undefined ? null : fields.state;
+  }
+
+  /** Milliseconds until the deadline (never negative), null when unknown. */
+  remainingTimeMs() {
+    return this.deadlineMs === null ? null : Math.max(0, this.deadlineMs - Date.now());
+  }
+
+  get isJson() {
+    return isJsonContentType(this.contentType);
+  }
+}
+
+// ------------------------------------------------------------------------ registry
+
+const handlers = new Map();
+
+function register(hook, fn, options) {
+  if (typeof fn !== 'function') throw new TypeError(`${hook}() needs a function`);
+  if (handlers.has(hook)) throw new Error(`a '${hook}' hook is already registered`);
+  handlers.set(hook, { fn, raw: Boolean(options && options.raw) });
+}
+
+const before = (fn, options) => register('before', fn, options);
+const after = (fn, options) => register('after', fn, options);
+const error = (fn, options) => register('error', fn, options);
+
+// ------------------------------------------------------------------------ calling
+
+function encode(value, received) {
+  if (value === undefined) return received;
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+async function call(handler, ctx, payload) {
+  let arg = payload;
+  if (!handler.raw && payload.length && isJsonContentType(ctx.contentType)) {
+    try {
+      arg = JSON.parse(payload.toString('utf8'));
+    } catch (_) {
+      arg = payload; // documented: unparseable JSON payloads arrive as a Buffer
+    }
+  }
+  const result = await handler.fn(arg, ctx);
+  if (result instanceof Outcome) {
+    // `respond` means something only in before (short-circuit) and error (recovery).
+    const action = result.action === 'respond' && ctx.hook === 'after' ? 'continue' : result.action;
+    return { action, data: encode(result.payload, payload), contentType: result.contentType };
+  }
+  return { action: 'continue', data: encode(result, payload), contentType: undefined };
+}
+
+function errorOf(err) {
+  if (err instanceof Fail) return err.toError();
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || 'Error',
+      errorMessage: err.message,
+      stackTrace: (err.stack || '').split('\n').slice(1).map((l) => l.trim()),
+    };
+  }
+  return { errorType: 'Error', errorMessage: String(err) };
+}
+
+/** Keep STDOUT for the protocol; everything else written to it goes to STDERR. */
+function claimStdout() {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr);
+  return write;
+}
+
+function writeAll(write, chunks) {
+  return new Promise((resolve, reject) => {
+    const last = chunks.length - 1;
+    chunks.forEach((chunk, i) => {
+      if (i === last) write(chunk, (err) => (err ? reject(err) : resolve()));
+      else write(chunk);
+    });
+  });
+}
+
+// ------------------------------------------------------------------------ exec mode
+
+function readStdin() {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    process.stdin.on('data', (c) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
+    process.stdin.on('error', reject);
+  });
+}
+
+function readState(file) {
+  if (!file) return { state: null, stored: '' };
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (_) {
+    return { state: null, stored: '' };
+  }
+  if (!text.trim()) return { state: null, stored: text };
+  try {
+    return { state: JSON.parse(text), stored: text };
+  } catch (_) {
+    return { state: text, stored: text }; // not written by this SDK: hand over the text
+  }
+}
+
+function writeState(file, state, stored) {
+  if (!file) return;
+  const text = state === null || state === undefined ? '' : JSON.stringify(state);
+  if (text !== stored) fs.writeFileSync(file, text);
+}
+
+async function runExec(hook) {
+  const payload = await readStdin();
+  const write = claimStdout();
+  const handler = handlers.get(hook);
+  if (!handler) {
+    await writeAll(write, [payload]); // a hook this middleware does not implement passes through
+    return EXIT_CONTINUE;
+  }
+  const env = process.env;
+  const ctx = new Context({
+    hook,
+    requestId: env.OPENRUNTIME_REQUEST_ID,
+    deadlineMs: env.OPENRUNTIME_DEADLINE_MS ? Number(env.OPENRUNTIME_DEADLINE_MS) : null,
+    functionArn: env.OPENRUNTIME_FUNCTION_ARN,
+    traceId: env._X_AMZN_TRACE_ID,
+    contentType: env.OPENRUNTIME_CONTENT_TYPE,
+    middleware: env.OPENRUNTIME_MIDDLEWARE || path.basename(process.argv[1] || ''),
+  });
+  const stateFile = env.OPENRUNTIME_STATE_FILE;
+  const { state, stored } = readState(stateFile);
+  ctx.state = state;
+  let outcome;
+  let failure = null;
+  try {
+    outcome = await call(handler, ctx, payload);
+  } catch (err) {
+    failure = err;
+  }
+  try {
+    writeState(stateFile, ctx.state, stored); // even after a failure: error hooks may need it
+  } catch (err) {
+    failure = failure || new Fail(`state is not JSON: ${err.message}`);
+  }
+  if (failure) {
+    if (!(failure instanceof Fail)) process.stderr.write(`${(failure && failure.stack) || failure}\n`);
+    const e = errorOf(failure);
+    // The orchestrator quotes the tail of STDERR: end it with the Lambda-style pair.
+    process.stderr.write(`${e.errorType}: ${e.errorMessage}\n`);
+    return EXIT_FAIL;
+  }
+  await writeAll(write, [outcome.data]); // exec mode cannot carry a new content type
+  return outcome.action === 'respond' ? EXIT_RESPOND : EXIT_CONTINUE;
+}
+
+// ------------------------------------------------------------------------ persistent mode
+
+/** Collects STDIN chunks and cuts frames out of them without re-copying the buffer. */
+class FrameReader {
+  constructor() {
+    this.chunks = [];
+    this.size = 0;
+    this.scanned = 0; // bytes already searched for the header's newline
+    this.header = null;
+  }
+
+  push(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  take(n) {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0];
+    let out;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0];
+        const k = Math.min(c.length, n - filled);
+        c.copy(out, filled, 0, k);
+        filled += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.size -= n;
+    return out;
+  }
+
+  newlineAt() {
+    let base = 0;
+    for (const c of this.chunks) {
+      if (base + c.length > this.scanned) {
+        const i = c.indexOf(NEWLINE, Math.max(0, this.scanned - base));
+        if (i !== -1) return base + i;
+      }
+      base += c.length;
+    }
+    this.scanned = this.size;
+    return -1;
+  }
+
+  /** The next complete frame, or null when more input is needed. Throws on garbage. */
+  next() {
+    if (this.header === null) {
+      const nl = this.newlineAt();
+      if (nl === -1) {
+        if (this.size > MAX_HEADER_BYTES) throw new Error('frame header too long');
+        return null;
+      }
+      const line = this.take(nl + 1).toString('utf8');
+      this.scanned = 0;
+      const header = JSON.parse(line);
+      const length = header && header.length;
+      if (!Number.isInteger(length) || length < 0) throw new Error(`frame header has no valid length: ${line.slice(0, 200)}`);
+      this.header = header;
+    }
+    if (this.size < this.header.length) return null;
+    const frame = { header: this.header, payload: this.take(this.header.length) };
+    this.header = null;
+    return frame;
+  }
+}
+
+async function answer(header, payload) {
+  const handler = handlers.get(header.hook);
+  if (!handler) return { head: { action: 'continue', length: payload.length }, data: payload };
+  const stateIn = header.state === undefined ? null : header.state;
+  const ctx = new Context({
+    hook: header.hook,
+    requestId: header.request_id,
+    deadlineMs: header.deadline_ms,
+    functionArn: header.function_arn,
+    traceId: header.trace_id,
+    contentType: header.content_type,
+    middleware: header.middleware,
+    state: stateIn,
+  });
+  let action;
+  let data;
+  let contentType;
+  try {
+    ({ action, data, contentType } = await call(handler, ctx, payload));
+  } catch (err) {
+    if (!(err instanceof Fail)) process.stderr.write(`${(err && err.stack) || err}\n`);
+    action = 'fail';
+    data = Buffer.from(JSON.stringify(errorOf(err)), 'utf8');
+    contentType = undefined;
+  }
+  const head = { action, length: data.length };
+  if (contentType && action !== 'fail') head.content_type = contentType;
+  if (ctx.state !== null || stateIn !== null) head.state = ctx.state === undefined ? null : ctx.state;
+  return { head, data };
+}
+
+async function runPersistent() {
+  const write = claimStdout();
+  const frame = (head, data) => {
+    const line = Buffer.from(`${JSON.stringify(head)}\n`, 'utf8');
+    return writeAll(write, data.length ? [line, data] : [line]);
+  };
+  const hooks = HOOKS.filter((h) => handlers.has(h));
+  await frame({ ready: true, protocol: PROTOCOL, hooks, length: 0 }, Buffer.alloc(0));
+  const reader = new FrameReader();
+  for await (const chunk of process.stdin) {
+    reader.push(chunk);
+    for (;;) {
+      let f;
+      try {
+        f = reader.next();
+      } catch (err) {
+        process.stderr.write(`openruntime-middleware: invalid request frame: ${err.message}\n`);
+        return EXIT_FAIL; // out of sync: only a restart can fix it
+      }
+      if (f === null) break;
+      let reply;
+      try {
+        reply = await answer(f.header, f.payload);
+        await frame(reply.head, reply.data);
+      } catch (err) {
+        // e.g. state that JSON.stringify cannot encode: still exactly one answer
+        const data = Buffer.from(JSON.stringify({ errorType: 'Middleware.Failed', errorMessage: String(err && err.message) }));
+        await frame({ action: 'fail', length: data.length }, data);
+      }
+    }
+  }
+  if (reader.size || reader.header) {
+    process.stderr.write('openruntime-middleware: input ended inside a frame\n');
+    return EXIT_FAIL;
+  }
+  return EXIT_CONTINUE;
+}
+
+// ------------------------------------------------------------------------ entry point
+
+function usage() {
+  const name = path.basename(process.argv[1] || 'middleware');
+  return `usage: ${name} before|after|error     exec mode: payload on STDIN, result on STDOUT\n`
+    + `       ${name} --persistent              persistent mode: framed protocol on STDIN/STDOUT\n`;
+}
+
+function main(argv) {
+  const arg = argv[0];
+  if (arg === '--persistent') return runPersistent();
+  if (arg === '-h' || arg === '--help') {
+    process.stdout.write(usage());
+    return Promise.resolve(EXIT_CONTINUE);
+  }
+  if (arg) return runExec(arg);
+  if (process.env.OPENRUNTIME_PROTOCOL === String(PROTOCOL)) return runPersistent();
+  process.stderr.write(usage());
+  return Promise.resolve(EXIT_USAGE);
+}
+
+/** Serve the registered hooks; the exit status follows the protocol. */
+function run(argv = process.argv.slice(2)) {
+  // A hook whose promise never settles would let Node exit 0 with nothing written:
+  // until main() settles, the exit status says failure.
+  let settled = false;
+  process.exitCode = EXIT_FAIL;
+  process.on('exit', () => {
+    if (!settled) process.stderr.write('openruntime-middleware: the hook never finished (a promise that never settles?)\n');
+  });
+  main(argv).then(
+    (code) => { settled = true; process.exitCode = code; },
+    (err) => {
+      settled = true;
+      process.stderr.write(`${(err && err.stack) || err}\n`);
+      process.exitCode = EXIT_FAIL;
+    },
+  );
+}
+
+module.exports = {
+  Context, Fail, after, before, error, isJsonContentType, replace, respond, run,
+};

@@ -1,0 +1,513 @@
+"""openruntime middleware SDK for Python (stdlib only): one file serves both modes.
+
+A middleware at ``middlewares/NAME/NAME`` finds this module with one line::
+
+    #!/usr/bin/env python3
+    import os, sys; sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "lib", "python"))
+    from openruntime_middleware import Context, Fail, Respond, after, before, run
+
+    @before
+    def tag(event, ctx: Context):
+        if event.get("ping"):
+            return Respond({"pong": True})          # short-circuit: the handler is skipped
+        ctx.state = {"seen": True}                  # handed to this middleware's after/error
+        event["tagged_by"] = ctx.middleware
+        return event                                # the new event
+
+    @after
+    def untouched(response, ctx):
+        return None                                 # None: payload passes through byte-identical
+
+    run()
+
+(A single-file middleware at ``middlewares/NAME`` uses ``"lib", "python"`` without ``".."``.)
+
+What a hook function receives, by the payload's content type:
+  * JSON (``application/json``, ``type/x+json``, or no content type, Lambda's default):
+    the parsed value (dict, list, str, number, bool, None). Payloads that do not parse
+    (including an empty payload) are handed over as ``bytes``.
+  * anything else: the raw ``bytes``.
+  * ``@before(raw=True)`` (same for after/error): always the raw ``bytes``.
+
+Hook functions may be ``async def``. What they may return:
+  * ``None``: the payload it received, byte-identical (nothing is re-encoded).
+  * ``bytes``/``bytearray``/``memoryview``: the new payload as is; ``str``: as UTF-8.
+  * any other value: the new payload as compact JSON.
+  * ``Continue(payload, content_type=...)``: a new payload with a new content type.
+  * ``Respond(payload)``: in ``before`` short-circuit, in ``error`` recover, with
+    ``payload`` (converted as above) as the response. In ``after`` it equals a plain return.
+  * raise ``Fail(message, error_type)``, or any exception: the invocation fails.
+
+Modes (docs/middleware-protocol.md):
+  * exec: ``NAME <hook>``; payload on STDIN, new payload on STDOUT, exit 0 (continue),
+    3 (respond) or 1 (fail: the last STDERR line is ``<errorType>: <errorMessage>``).
+    ``ctx.state`` is stored as JSON in ``$OPENRUNTIME_STATE_FILE``.
+  * persistent: ``NAME --persistent`` (or no argument with ``OPENRUNTIME_PROTOCOL=2``):
+    a ready frame listing the registered hooks, then one answer frame per request frame.
+    A failing hook answers ``fail`` and the process keeps serving.
+
+In both modes file descriptor 1 is reserved for the protocol: ``print()`` and child
+processes write to STDERR instead, so they cannot corrupt a payload or a frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any, Final, Literal, NoReturn, TypeVar, overload
+
+__all__ = [
+    "Context",
+    "Continue",
+    "Fail",
+    "Respond",
+    "after",
+    "before",
+    "error",
+    "is_json_content_type",
+    "run",
+]
+
+HOOKS: Final = ("before", "after", "error")
+PROTOCOL: Final = 2
+EXIT_CONTINUE: Final = 0
+EXIT_FAIL: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_RESPOND: Final = 3
+# A header line longer than this is a broken stream, not a frame: stop instead of buffering it.
+MAX_HEADER_BYTES: Final = 1 << 20
+
+Action = Literal["continue", "respond", "fail"]
+HookFn = Callable[[Any, "Context"], Any]
+F = TypeVar("F", bound=HookFn)
+
+
+class Context:
+    """The invocation context of one hook call.
+
+    A plain slotted class, not a dataclass: importing dataclasses costs ~4 ms, paid by
+    every exec-mode spawn.
+    """
+
+    __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
+                 "content_type", "middleware", "state")
+
+    def __init__(
+        self,
+        hook: str,
+        request_id: str = "",
+        deadline_ms: int | None = None,
+        function_arn: str = "",
+        trace_id: str = "",
+        content_type: str = "",
+        middleware: str = "",
+        state: Any = None,
+    ) -> None:
+        self.hook = hook
+        self.request_id = request_id
+        self.deadline_ms = deadline_ms  # Unix ms, None when unknown
+        self.function_arn = function_arn
+        self.trace_id = trace_id
+        self.content_type = content_type
+        self.middleware = middleware
+        # Invocation-scoped, private to this middleware: what `before` sets, `after`/`error`
+        # read. Any JSON-serialisable value.
+        self.state = state
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Context({fields})"
+
+    def remaining_time_ms(self) -> int | None:
+        """Milliseconds until the invocation's deadline (never negative), None if unknown."""
+        if self.deadline_ms is None:
+            return None
+        return max(0, self.deadline_ms - time.time_ns() // 1_000_000)
+
+    @property
+    def is_json(self) -> bool:
+        return is_json_content_type(self.content_type)
+
+
+class Respond:
+    """Short-circuit (`before`) or recover (`error`) with this payload as the response."""
+
+    __slots__ = ("payload", "content_type")
+
+    def __init__(self, payload: Any = None, content_type: str | None = None) -> None:
+        self.payload = payload
+        self.content_type = content_type
+
+
+class Continue:
+    """A new payload together with a new content type."""
+
+    __slots__ = ("payload", "content_type")
+
+    def __init__(self, payload: Any = None, content_type: str | None = None) -> None:
+        self.payload = payload
+        self.content_type = content_type
+
+
+class Fail(Exception):
+    """Fail the invocation with a Lambda-shaped error; `details` are extra error keys."""
+
+    def __init__(
+        self,
+        message: str,
+        error_type: str = "Middleware.Failed",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.details = dict(details or {})
+
+    def to_error(self) -> dict[str, Any]:
+        return {**self.details, "errorType": self.error_type, "errorMessage": self.message}
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """`application/json`, `type/anything+json`, or absent (Lambda payloads are JSON)."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.endswith("+json") and "/" in media)
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+class _Handler:
+    __slots__ = ("fn", "raw")
+
+    def __init__(self, fn: HookFn, raw: bool) -> None:
+        self.fn = fn
+        self.raw = raw
+
+
+_handlers: dict[str, _Handler] = {}
+
+
+def _register(hook: str, fn: F | None, raw: bool) -> Any:
+    def decorate(func: F) -> F:
+        if hook in _handlers:
+            raise ValueError(f"a {hook!r} hook is already registered")
+        _handlers[hook] = _Handler(func, raw)
+        return func
+
+    return decorate(fn) if fn is not None else decorate
+
+
+@overload
+def before(fn: F, /) -> F: ...
+@overload
+def before(*, raw: bool = False) -> Callable[[F], F]: ...
+def before(fn: F | None = None, /, *, raw: bool = False) -> Any:
+    """Register the request hook: `@before` or `@before(raw=True)`."""
+    return _register("before", fn, raw)
+
+
+@overload
+def after(fn: F, /) -> F: ...
+@overload
+def after(*, raw: bool = False) -> Callable[[F], F]: ...
+def after(fn: F | None = None, /, *, raw: bool = False) -> Any:
+    """Register the response hook: `@after` or `@after(raw=True)`."""
+    return _register("after", fn, raw)
+
+
+@overload
+def error(fn: F, /) -> F: ...
+@overload
+def error(*, raw: bool = False) -> Callable[[F], F]: ...
+def error(fn: F | None = None, /, *, raw: bool = False) -> Any:
+    """Register the failure hook: `@error` or `@error(raw=True)`; it gets the error JSON."""
+    return _register("error", fn, raw)
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # lone surrogates from "\ud800"-style input: keep them escaped
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _encode(value: Any, received: bytes) -> bytes:
+    if value is None:
+        return received
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    return _dumps(value)
+
+
+_loop: Any = None
+
+
+def _event_loop() -> Any:
+    """One loop for the process, created on first use (asyncio costs ~15 ms to import)."""
+    global _loop
+    if _loop is None:
+        import asyncio
+
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _call(handler: _Handler, ctx: Context, payload: bytes) -> tuple[Action, bytes, str | None]:
+    """Run one hook function; exceptions propagate to the mode's failure handling."""
+    arg: Any = payload
+    if not handler.raw and payload and is_json_content_type(ctx.content_type):
+        try:
+            arg = json.loads(payload)
+        except ValueError:  # documented: unparseable JSON payloads arrive as bytes
+            arg = payload
+    result = handler.fn(arg, ctx)
+    if hasattr(result, "__await__"):  # `async def` hooks
+        result = _event_loop().run_until_complete(_awaited(result))
+    if isinstance(result, Respond):
+        # `respond` only means something in before (short-circuit) and error (recovery).
+        action: Action = "continue" if ctx.hook == "after" else "respond"
+        return action, _encode(result.payload, payload), result.content_type
+    if isinstance(result, Continue):
+        return "continue", _encode(result.payload, payload), result.content_type
+    return "continue", _encode(result, payload), None
+
+
+def _exception_error(exc: BaseException) -> dict[str, Any]:
+    """Lambda's shape for an unhandled exception: errorType is the class name."""
+    if isinstance(exc, Fail):
+        return exc.to_error()
+    import traceback  # lazily: only failures pay for it
+
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc)[1:],
+    }
+
+
+def _print_trace(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+
+
+def _claim_stdout() -> IO[bytes]:
+    """Keep fd 1 for the protocol; point the old fd 1 (print, children) at STDERR."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
+# ---------------------------------------------------------------------------- exec mode
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _context_from_env(hook: str) -> Context:
+    env = os.environ
+    return Context(
+        hook=hook,
+        request_id=env.get("OPENRUNTIME_REQUEST_ID", ""),
+        deadline_ms=_int_or_none(env.get("OPENRUNTIME_DEADLINE_MS")),
+        function_arn=env.get("OPENRUNTIME_FUNCTION_ARN", ""),
+        trace_id=env.get("_X_AMZN_TRACE_ID", ""),
+        content_type=env.get("OPENRUNTIME_CONTENT_TYPE", ""),
+        middleware=env.get("OPENRUNTIME_MIDDLEWARE") or os.path.basename(sys.argv[0]),
+    )
+
+
+def _read_state(path: str | None) -> tuple[Any, bytes]:
+    if not path:
+        return None, b""
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None, b""
+    if not text.strip():
+        return None, text
+    try:
+        return json.loads(text), text
+    except ValueError:  # not written by this SDK: hand over the text
+        return text.decode(errors="replace"), text
+
+
+def _write_state(path: str | None, state: Any, previous: bytes) -> None:
+    if not path:
+        return
+    text = b"" if state is None else _dumps(state)
+    if text != previous:
+        with open(path, "wb") as f:
+            f.write(text)
+
+
+def _run_exec(hook: str) -> int:
+    payload = sys.stdin.buffer.read()
+    out = _claim_stdout()
+    handler = _handlers.get(hook)
+    if handler is None:  # a hook this middleware does not implement passes through
+        out.write(payload)
+        out.flush()
+        return EXIT_CONTINUE
+    ctx = _context_from_env(hook)
+    state_path = os.environ.get("OPENRUNTIME_STATE_FILE")
+    ctx.state, stored = _read_state(state_path)
+    failure: Exception | None = None
+    try:
+        action, data, _content_type = _call(handler, ctx, payload)
+    except Exception as exc:  # noqa: BLE001 - every failure must become exit status 1
+        failure = exc
+    try:  # saved even after a failure: the error hook may want what was set so far
+        _write_state(state_path, ctx.state, stored)
+    except (TypeError, ValueError) as exc:
+        failure = failure or Fail(f"state is not JSON: {exc}")
+    if failure is not None:
+        if not isinstance(failure, Fail):
+            _print_trace(failure)
+        err = _exception_error(failure)
+        # The orchestrator quotes the tail of STDERR: end it with the Lambda-style pair.
+        print(f"{err['errorType']}: {err['errorMessage']}", file=sys.stderr, flush=True)
+        return EXIT_FAIL
+    # Exec mode has no channel for a new content type; the orchestrator keeps the old one.
+    try:
+        out.write(data)
+        out.flush()
+    except BrokenPipeError:
+        return EXIT_FAIL
+    return EXIT_RESPOND if action == "respond" else EXIT_CONTINUE
+
+
+# ---------------------------------------------------------------------------- persistent mode
+
+
+def _write_frame(out: IO[bytes], header: dict[str, Any], payload: bytes) -> None:
+    out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
+    if payload:
+        out.write(payload)
+    out.flush()
+
+
+def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+    hook = header.get("hook")
+    handler = _handlers.get(hook) if isinstance(hook, str) else None
+    if handler is None:  # not registered (the orchestrator normally skips it): pass through
+        return {"action": "continue", "length": len(payload)}, payload
+    state_in = header.get("state")
+    ctx = Context(
+        hook=hook,  # type: ignore[arg-type]
+        request_id=header.get("request_id") or "",
+        deadline_ms=header.get("deadline_ms") if isinstance(header.get("deadline_ms"), int) else None,
+        function_arn=header.get("function_arn") or "",
+        trace_id=header.get("trace_id") or "",
+        content_type=header.get("content_type") or "",
+        middleware=header.get("middleware") or "",
+        state=state_in,
+    )
+    content_type: str | None = None
+    try:
+        action, data, content_type = _call(handler, ctx, payload)
+    except Exception as exc:  # noqa: BLE001 - a failing hook answers `fail`, the process lives on
+        if not isinstance(exc, Fail):
+            _print_trace(exc)
+        action, data = "fail", _dumps(_exception_error(exc))
+    answer: dict[str, Any] = {"action": action, "length": len(data)}
+    if content_type and action != "fail":
+        answer["content_type"] = content_type
+    if ctx.state is not None or state_in is not None:
+        answer["state"] = ctx.state
+    try:
+        json.dumps(answer)
+    except (TypeError, ValueError) as exc:
+        data = _dumps({"errorType": "Middleware.Failed", "errorMessage": f"state is not JSON: {exc}"})
+        answer = {"action": "fail", "length": len(data)}
+    return answer, data
+
+
+def _read_frame(inp: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
+    """The next request frame; None at a clean end of input."""
+    line = inp.readline(MAX_HEADER_BYTES)
+    if not line:
+        return None
+    if not line.endswith(b"\n"):
+        raise ValueError("frame header is truncated or too long")
+    header = json.loads(line)
+    length = header.get("length") if isinstance(header, dict) else None
+    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+        raise ValueError(f"frame header has no valid length: {line[:200]!r}")
+    payload = inp.read(length) if length else b""
+    if len(payload) != length:
+        raise ValueError(f"payload truncated: got {len(payload)} of {length} bytes")
+    return header, payload
+
+
+def _run_persistent() -> int:
+    out = _claim_stdout()
+    # Children that inherit fd 0 must not eat frames: give them /dev/null instead.
+    inp = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    hooks = [h for h in HOOKS if h in _handlers]
+    try:
+        _write_frame(out, {"ready": True, "protocol": PROTOCOL, "hooks": hooks, "length": 0}, b"")
+        while True:
+            try:
+                frame = _read_frame(inp)
+            except ValueError as exc:  # the stream is out of sync: only a restart can fix it
+                print(f"openruntime_middleware: invalid request frame: {exc}", file=sys.stderr)
+                return EXIT_FAIL
+            if frame is None:
+                return EXIT_CONTINUE
+            answer, data = _answer(*frame)
+            _write_frame(out, answer, data)
+    except BrokenPipeError:  # the orchestrator went away
+        return EXIT_CONTINUE
+
+
+# ---------------------------------------------------------------------------- entry point
+
+_USAGE = """usage: {name} before|after|error     exec mode: payload on STDIN, result on STDOUT
+       {name} --persistent              persistent mode: framed protocol on STDIN/STDOUT
+"""
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--persistent":
+        return _run_persistent()
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(_USAGE.format(name=os.path.basename(sys.argv[0])))
+        return EXIT_CONTINUE
+    if argv:
+        return _run_exec(argv[0])
+    if os.environ.get("OPENRUNTIME_PROTOCOL") == str(PROTOCOL):
+        return _run_persistent()
+    sys.stderr.write(_USAGE.format(name=os.path.basename(sys.argv[0])))
+    return EXIT_USAGE
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """Serve the registered hooks in the mode the command line asks for, then exit."""
+    raise SystemExit(main(sys.argv[1:] if argv is None else argv))

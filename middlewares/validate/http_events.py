@@ -1,0 +1,72 @@
+"""HTTP events by shape: API Gateway REST (v1) and HTTP API (v2), ALB, Function URLs.
+
+Only what `validate` needs: recognise the event, get its body as bytes, and build a
+response that the event's source accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+HttpSource = Literal["apigw-v1", "apigw-v2", "function-url", "alb"]
+
+_REASONS = {400: "Bad Request", 415: "Unsupported Media Type", 422: "Unprocessable Entity"}
+
+
+def detect(event: Any) -> HttpSource | None:
+    """The HTTP source of `event`, or None for every other event."""
+    if not isinstance(event, dict):
+        return None
+    ctx = event.get("requestContext")
+    if not isinstance(ctx, dict):
+        return None
+    if isinstance(ctx.get("elb"), dict) and "httpMethod" in event:
+        return "alb"
+    if event.get("version") == "2.0" and isinstance(ctx.get("http"), dict):
+        domain = ctx.get("domainName") or ""
+        return "function-url" if ".lambda-url." in domain else "apigw-v2"
+    if "httpMethod" in event and ("resourceId" in ctx or "stage" in ctx or "resource" in event):
+        return "apigw-v1"
+    return None
+
+
+class BodyError(ValueError):
+    """The body cannot be decoded (bad base64)."""
+
+
+def body_bytes(event: dict[str, Any]) -> bytes | None:
+    """The request body (base64 decoded when flagged), None when there is none."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    if not isinstance(body, str):
+        raise BodyError("body is not a string")
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BodyError(f"body is flagged base64 but does not decode: {exc}") from None
+    return body.encode()
+
+
+def json_response(source: HttpSource, event: dict[str, Any], status: int, body: Any) -> dict[str, Any]:
+    """A response in the shape `source` expects, with a JSON body."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    response: dict[str, Any] = {"statusCode": status}
+    if source == "alb":
+        response["statusDescription"] = f"{status} {_REASONS.get(status, 'Error')}"
+        # A target group with multi-value headers sends and expects only multiValueHeaders.
+        if "multiValueHeaders" in event and "headers" not in event:
+            response["multiValueHeaders"] = {"Content-Type": ["application/json"]}
+        else:
+            response["headers"] = {"Content-Type": "application/json"}
+    elif source == "apigw-v1":
+        response["headers"] = {"Content-Type": "application/json"}
+    else:  # HTTP API v2 and Function URLs: lower-case header names, as they normalise them
+        response["headers"] = {"content-type": "application/json"}
+    response["body"] = text
+    response["isBase64Encoded"] = False
+    return response

@@ -1,0 +1,197 @@
+"""The Python and Node SDKs in persistent mode: one process, framed messages."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mw_harness import ARN, FIXTURES, TRACE, Persistent, needs_node, now_ms
+
+SDKS = [
+    pytest.param(FIXTURES / "echo_py", id="python"),
+    pytest.param(FIXTURES / "echo_node", id="node", marks=needs_node),
+]
+
+Spawn = Callable[..., Persistent]
+
+
+@pytest.fixture(params=SDKS)
+def mw(request: pytest.FixtureRequest, spawn: Spawn) -> Persistent:
+    return spawn(request.param)
+
+
+def test_ready_frame_lists_the_registered_hooks(mw: Persistent) -> None:
+    assert mw.ready is not None
+    assert mw.ready.header == {"ready": True, "protocol": 2, "hooks": ["before", "after", "error"], "length": 0}
+    assert mw.ready.payload == b""
+
+
+def test_many_calls_on_one_process(mw: Persistent) -> None:
+    pid = mw.proc.pid
+    for i in range(50):
+        answer = mw.call("before", json.dumps({"id": i}).encode(), request_id=f"req-{i}")
+        assert answer.action == "continue"
+        assert answer.json() == {"id": i, "before": True}
+        assert answer.header["state"] == {"seen": i}
+    assert mw.proc.pid == pid and mw.alive()
+    mw.assert_quiet()
+
+
+def test_state_round_trip_through_the_orchestrator(mw: Persistent) -> None:
+    first = mw.call("before", b'{"id": "s1"}')
+    state = first.header["state"]
+    assert state == {"seen": "s1"}
+    second = mw.call("after", b'{"statusCode": 200}', state=state)
+    assert second.action == "continue"
+    assert second.json() == {"response": {"statusCode": 200}, "state": {"seen": "s1"}}
+    # The hook left the state alone: it is handed back unchanged.
+    assert second.header["state"] == {"seen": "s1"}
+
+
+def test_binary_payload_with_nul_bytes_is_exact(mw: Persistent) -> None:
+    payload = b"\x00\n\x00" + bytes(range(256)) + b"\r\n{\"length\":3}\n\x00"
+    answer = mw.call("before", payload, content_type="application/octet-stream")
+    assert answer.action == "continue"
+    assert answer.payload == b"<" + payload + b">"
+    # The stream stays in sync after newlines and NULs inside a payload.
+    assert mw.call("before", b'{"id": 2}').json() == {"id": 2, "before": True}
+
+
+def test_one_megabyte_payloads_both_ways(mw: Persistent) -> None:
+    payload = os.urandom(1 << 20)
+    answer = mw.call("before", payload, content_type="application/octet-stream")
+    assert answer.header["length"] == len(payload) + 2
+    assert answer.payload == b"<" + payload + b">"
+    event = {"id": 9, "blob": "é" * (1 << 19)}
+    answer = mw.call("before", json.dumps(event, ensure_ascii=False).encode())
+    assert answer.json() == {**event, "before": True}
+
+
+def test_empty_payload(mw: Persistent) -> None:
+    answer = mw.call("before", b"")
+    assert answer.action == "continue"
+    assert answer.payload == b"<>"  # an empty payload is not JSON: the hook gets bytes
+
+
+def test_respond_short_circuits(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "respond"}')
+    assert answer.action == "respond"
+    assert answer.json() == {"shortCircuit": True, "by": mw.exe.name}
+
+
+def test_error_hook_recovers(mw: Persistent) -> None:
+    answer = mw.call("error", b'{"errorType": "Recoverable", "errorMessage": "retry later"}')
+    assert answer.action == "respond"
+    assert answer.json() == {"recovered": "retry later"}
+
+
+def test_fail_answers_fail_with_the_error_and_keeps_serving(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "fail", "why": "expired"}')
+    assert answer.action == "fail"
+    assert answer.json() == {"errorType": "Fixture.Rejected", "errorMessage": "rejected: expired"}
+    assert mw.call("before", b'{"id": 3}').json() == {"id": 3, "before": True}
+
+
+def test_exception_answers_fail_and_the_process_keeps_serving(mw: Persistent) -> None:
+    pid = mw.proc.pid
+    answer = mw.call("before", b'{"action": "crash"}')
+    assert answer.action == "fail"
+    err = answer.json()
+    assert err["errorType"] in ("RuntimeError", "TypeError")
+    assert err["errorMessage"] == "kaboom"
+    assert isinstance(err["stackTrace"], list) and err["stackTrace"]
+    assert "kaboom" in mw.stderr()  # the trace is logged too
+    for i in range(3):
+        assert mw.call("before", json.dumps({"id": i}).encode()).json() == {"id": i, "before": True}
+    assert mw.alive() and mw.proc.pid == pid
+
+
+def test_prints_do_not_corrupt_the_frames(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "print"}')
+    assert answer.json() == {"action": "print", "printed": True}
+    assert mw.call("before", b'{"id": 1}').json() == {"id": 1, "before": True}
+    assert "noise from" in mw.stderr()
+    mw.assert_quiet()
+
+
+def test_context_comes_from_the_frame(mw: Persistent) -> None:
+    deadline = now_ms() + 10_000
+    answer = mw.call("before", b'{"action": "ctx"}', request_id="r-77", deadline_ms=deadline,
+                     content_type="application/vnd.api+json")
+    got = answer.json()
+    remaining = got.pop("remaining")
+    assert got == {
+        "hook": "before", "request_id": "r-77", "deadline_ms": deadline, "function_arn": ARN,
+        "trace_id": TRACE, "content_type": "application/vnd.api+json", "middleware": mw.exe.name,
+    }
+    assert 5_000 < remaining <= 10_000
+
+
+def test_new_content_type_is_announced(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "text"}')
+    assert answer.header["content_type"] == "text/plain"
+    assert answer.payload == b"plain text"
+
+
+def test_passthrough_returns_the_exact_bytes(mw: Persistent) -> None:
+    payload = b'{"action":"passthrough",   "keep": "this spacing"}'
+    answer = mw.call("before", payload)
+    assert answer.action == "continue"
+    assert answer.payload == payload
+    assert "content_type" not in answer.header
+
+
+def test_unserialisable_state_fails_only_that_call(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "bad_state"}')
+    assert answer.action == "fail"
+    assert answer.json()["errorType"] == "Middleware.Failed"
+    assert mw.call("before", b'{"id": 5}').json() == {"id": 5, "before": True}
+
+
+def test_clean_exit_when_stdin_closes(mw: Persistent) -> None:
+    mw.call("before", b'{"id": 1}')
+    assert mw.close_stdin() == 0
+
+
+def test_garbage_header_stops_the_process(mw: Persistent) -> None:
+    mw.send_raw(b"this is not a frame\n")
+    assert mw.proc.wait(timeout=20) != 0
+    assert "invalid request frame" in mw.stderr()
+
+
+@pytest.mark.parametrize("exe", SDKS)
+def test_protocol_env_alone_selects_persistent_mode(exe: Path, spawn: Spawn) -> None:
+    mw = spawn(exe, args=())
+    assert mw.ready is not None and mw.ready.header["ready"] is True
+    assert mw.call("before", b'{"id": 1}').json() == {"id": 1, "before": True}
+
+
+@pytest.mark.parametrize("exe", SDKS)
+def test_hook_not_registered_passes_through(exe: Path, spawn: Spawn, tmp_path: Path) -> None:
+    # A middleware with only a `before` hook: the SDK advertises it and passes `after` on.
+    lib = Path(__file__).resolve().parents[3] / "middlewares" / "lib"
+    if exe.name == "echo_py":
+        only = tmp_path / "only_before"
+        only.write_text(
+            "#!/usr/bin/env python3\nimport sys\n"
+            f"sys.path.insert(0, {str(lib / 'python')!r})\n"
+            "from openruntime_middleware import before, run\n"
+            "before(lambda event, ctx: {'wrapped': event})\nrun()\n"
+        )
+    else:
+        only = tmp_path / "only_before"
+        only.write_text(
+            "#!/usr/bin/env node\n"
+            f"const mw = require({json.dumps(str(lib / 'node' / 'openruntime-middleware.js'))});\n"
+            "mw.before((event) => ({ wrapped: event }));\nmw.run();\n"
+        )
+    only.chmod(0o755)
+    mw = spawn(only)
+    assert mw.ready is not None and mw.ready.header["hooks"] == ["before"]
+    payload = b"\x00 raw after payload"
+    answer = mw.call("after", payload, content_type="application/octet-stream")
+    assert (answer.action, answer.payload) == ("continue", payload)
+    assert mw.call("before", b"[1]").json() == {"wrapped": [1]}
