@@ -312,6 +312,7 @@ class Emulator:
         fn = self.function
         assert fn is not None
         began = time.monotonic()
+        cold = self._runtime is None
         runtime = self._runtime or self._start_runtime()
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
         headers = [
@@ -339,6 +340,15 @@ class Emulator:
             end = began + timeout
             while invocation.outcome is None and not self._closed:
                 if runtime.exit_status is not None:
+                    if not invocation.delivered and not cold and runtime.init_error is None:
+                        # A warm runtime that exited between two events (after its last
+                        # answer): Lambda re-initialises and this event goes to the new one.
+                        self._cond.release()
+                        try:
+                            runtime, cold = self._start_runtime(), True
+                        finally:
+                            self._cond.acquire()
+                        continue
                     invocation.outcome = self._exit_outcome(runtime, request_id)
                     break
                 remaining = end - time.monotonic()

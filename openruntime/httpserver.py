@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-MAX_HEADER_BYTES = 64 * 1024
+# Lambda accepts about 1 MiB of headers; awslambdaric sends X-Ray causes of 100 KB and
+# more on deep stack traces, and dies if such a post is refused.
+MAX_HEADER_BYTES = 1024 * 1024
 MAX_HEADER_COUNT = 200
 _READ_CHUNK = 256 * 1024
 

@@ -25,7 +25,7 @@ from openruntime.invocation import Invocation, Outcome
 from openruntime.invocation_log import write_invocation_log
 from openruntime.locate import find_middleware, find_runtime, middleware_dirs, runtime_dirs
 from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure
-from openruntime.proxy import InitState, RuntimeAPIProxy
+from openruntime.proxy import InitState, RuntimeAPIProxy, RuntimeGone
 from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
 from openruntime.subruntime import SubRuntime
 
@@ -226,9 +226,14 @@ class Orchestrator:
         if self._runtime_dead:
             self._restart_runtime()
         started = time.monotonic()
-        self.proxy.dispatch(invocation, payload, content_type)
         until = started + (invocation.remaining_ms() - self.grace_ms) / 1000
-        outcome = self.proxy.wait_outcome(until)
+        while True:
+            self.proxy.dispatch(invocation, payload, content_type)
+            try:
+                outcome = self.proxy.wait_outcome(until)
+                break
+            except RuntimeGone:
+                self._restart_runtime()  # it died between two events: nothing was lost yet
         if outcome is not None:
             if not self._runtime_dead:
                 self._crashes = 0

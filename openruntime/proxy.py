@@ -28,6 +28,10 @@ JSON = "application/json"
 _ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
 
 
+class RuntimeGone(Exception):
+    """The sub-runtime died before it took the dispatched event: start another, resend."""
+
+
 class InitState(Enum):
     READY = "ready"  # the sub-runtime polled /next: its init is over
     INIT_ERROR = "init_error"  # it posted /init/error
@@ -84,12 +88,17 @@ class RuntimeAPIProxy:
             self._cond.notify_all()
 
     def runtime_exited(self, exit_outcome: Outcome | None) -> None:
-        """The sub-runtime died; the in-flight invocation (if any) fails with `exit_outcome`."""
+        """The sub-runtime died; the invocation it was handling fails with `exit_outcome`.
+
+        An event it never took (it exited right after its previous answer, as some
+        runtimes do after an error) is not failed: `wait_outcome` raises RuntimeGone so
+        that the orchestrator restarts the runtime and hands the event to the new one.
+        """
         with self._cond:
             self._exited = True
             self._generation += 1  # its pending /next (if any) must not get an event
             current = self._current
-            if current is not None and current.outcome is None and exit_outcome is not None:
+            if current is not None and current.outcome is None and current.delivered and exit_outcome:
                 current.outcome = exit_outcome
             self._cond.notify_all()
 
@@ -125,6 +134,9 @@ class RuntimeAPIProxy:
             current = self._current
             assert current is not None, "dispatch() first"
             while current.outcome is None:
+                if self._exited and not current.delivered:
+                    self._current = None
+                    raise RuntimeGone()
                 remaining = until_monotonic - time.monotonic()
                 if remaining <= 0 or self._closed:
                     break

@@ -1,0 +1,174 @@
+"""The runtime's life: set up, load the handler (or report an init error), then loop
+GET /next → handler(event, context) → POST /response or /error, forever."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import site
+import sys
+
+from openruntime_python_runtime import lambda_logging
+from openruntime_python_runtime.client import Invocation, RuntimeAPIClient, RuntimeAPIError
+from openruntime_python_runtime.context import create_context
+from openruntime_python_runtime.errors import (
+    FaultError,
+    error_from_exception,
+    error_from_fault,
+    make_error,
+)
+from openruntime_python_runtime.handler_loader import load_handler
+from openruntime_python_runtime.marshalling import Marshaller
+
+# typing is not imported at run time: it would add milliseconds to every cold start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
+    from openruntime_python_runtime.handler_loader import Handler
+
+# The directory holding this package (the layer root next to `bootstrap`): it must not
+# stay on sys.path, where its neighbours could shadow the user's modules.
+RUNTIME_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+UNHANDLED_INIT_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. "
+    "The most likely cause is an issue in the function code.\r"
+)
+
+
+class _Unbuffered:
+    """Flush after every write (used only when Python was not started with -u)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def write(self, msg: str) -> int:
+        n = self.stream.write(msg)
+        self.stream.flush()
+        return n
+
+    def writelines(self, lines: Any) -> None:
+        self.stream.writelines(lines)
+        self.stream.flush()
+
+
+def _unbuffer_std_streams() -> None:
+    # Logs must reach Lambda before the environment is frozen after a response. With
+    # `python -u` (what bootstrap runs) or PYTHONUNBUFFERED the streams already are.
+    if isinstance(getattr(sys.stdout, "buffer", None), io.BufferedWriter):
+        sys.stdout = _Unbuffered(sys.stdout)
+    if isinstance(getattr(sys.stderr, "buffer", None), io.BufferedWriter):
+        sys.stderr = _Unbuffered(sys.stderr)
+
+
+def setup_sys_path(task_root: str) -> None:
+    """Task root first, then the layers' Python dirs, as the managed Python runtime does."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    front = [task_root]
+    for layer_dir in (f"/opt/python/lib/{version}/site-packages", "/opt/python"):
+        if os.path.isdir(layer_dir):
+            front.append(layer_dir)
+    rest = [
+        p
+        for p in sys.path
+        if p not in front and p != "" and os.path.abspath(p) != RUNTIME_ROOT
+    ]
+    sys.path[:] = front + rest
+    for directory in front:
+        site.addsitedir(directory)  # already on sys.path: this only runs its .pth files
+    sys.path[:] = dict.fromkeys(sys.path)  # addsitedir may re-append a dir it can't see
+
+
+class Runtime:
+    def __init__(self, client: RuntimeAPIClient, marshaller: Marshaller, log_sink: lambda_logging.LogSink, is_json: bool) -> None:
+        self.client = client
+        self.marshaller = marshaller
+        self.to_json = marshaller.encoder.encode
+        self.log_error = lambda_logging.make_error_logger(log_sink, is_json, self.to_json)
+
+    def init(self, handler_name: str) -> Handler:
+        """Load the handler; on failure report it to /init/error and exit 1."""
+        try:
+            return load_handler(handler_name)
+        except FaultError as fault:
+            error = make_error(fault.msg, fault.error_type, fault.trace)
+        except Exception as exc:
+            error, _ = error_from_exception(exc, skip_import_machinery=True)
+        logging.warning(UNHANDLED_INIT_WARNING)
+        self.log_error(error)
+        self.client.post_init_error(_utf8(self.to_json(error)), error["errorType"])
+        sys.exit(1)
+
+    def handle(self, handler: Handler, invocation: Invocation) -> None:
+        lambda_logging.set_request(invocation.request_id, invocation.tenant_id)
+        if invocation.trace_id is not None:
+            os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+
+        try:
+            context = create_context(
+                invocation.request_id,
+                invocation.client_context,
+                invocation.cognito_identity,
+                invocation.deadline_ms,
+                invocation.invoked_function_arn,
+                invocation.tenant_id,
+            )
+            event = self.marshaller.unmarshal_request(invocation.body, invocation.content_type)
+            result = handler(event, context)
+            body, content_type = self.marshaller.marshal_response(result)
+        except FaultError as fault:
+            error, xray_cause = error_from_fault(fault, invocation.request_id)
+        except Exception as exc:
+            error, xray_cause = error_from_exception(exc, invocation.request_id)
+        else:
+            self.client.post_response(invocation.request_id, body, content_type, invocation.invocation_id)
+            return
+
+        self.log_error(error)
+        self.client.post_error(
+            invocation.request_id,
+            _utf8(self.to_json(error)),
+            error["errorType"],
+            self.to_json(xray_cause),
+            invocation.invocation_id,
+        )
+
+
+def _utf8(text: str) -> bytes:
+    # A lone surrogate in an exception message must not take the runtime down.
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _fatal(message: str) -> NoReturn:
+    sys.stderr.write(f"openruntime python runtime: {message}\n")
+    sys.stderr.flush()
+    sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    argv = sys.argv if argv is None else argv
+    _unbuffer_std_streams()
+    handler_name = argv[1] if len(argv) > 1 else os.environ.get("_HANDLER", "")
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        _fatal("AWS_LAMBDA_RUNTIME_API is not set (expected host:port of the Lambda Runtime API)")
+
+    setup_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    is_json = lambda_logging.log_format_is_json()
+    log_sink = lambda_logging.create_log_sink(is_json)
+    lambda_logging.setup_logging(log_sink, is_json, lambda_logging.log_level_from_env())
+
+    runtime = Runtime(RuntimeAPIClient(address), Marshaller(), log_sink, is_json)
+    try:
+        handler = runtime.init(handler_name)
+        while True:
+            runtime.handle(handler, runtime.client.next_invocation())
+    except RuntimeAPIError as exc:
+        _fatal(str(exc))

@@ -1,0 +1,3 @@
+import missing from 'no-such-package-openruntime';
+
+export const handler = async () => missing;

@@ -1,0 +1,5 @@
+// A .js file in a "type": "module" package: loaded as an ES module.
+export const handler = async (event) => ({
+  event,
+  moduleType: typeof require === 'undefined' ? 'module' : 'commonjs',
+});

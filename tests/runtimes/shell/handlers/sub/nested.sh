@@ -1,0 +1,3 @@
+handler() {
+  printf '{"from":"sub/nested.sh"}'
+}

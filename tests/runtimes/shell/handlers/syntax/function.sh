@@ -1,0 +1,4 @@
+handler() {
+  if [ -n "$1" ]; then
+    echo "unterminated"
+}
