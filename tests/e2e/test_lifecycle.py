@@ -172,6 +172,16 @@ def passthrough(folder: Path) -> Path:
     return write_executable(folder / "passthrough", "#!/bin/sh\nexec cat\n")
 
 
+def test_runtime_exiting_right_after_its_answer_loses_no_event(tmp_path: Path) -> None:
+    pipeline, _ = misbehaving(tmp_path)
+    with orchestrated(pipeline) as emulator:
+        results = []
+        for _ in range(5):  # the next event arrives while the runtime is still exiting
+            results.append(emulator.invoke(b'{"do": "exit-after-answer"}'))
+    assert [r.json() for r in results] == [{"ok": "exit-after-answer"}] * 5
+    assert all(r.function_error is None for r in results)
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid`, through /proc (children may start new sessions)."""
     parents: dict[int, int] = {}

@@ -96,3 +96,22 @@ def test_runtime_exit_is_reported_and_next_invoke_reinitialises(tmp_path: Path) 
         assert result.function_error == "Unhandled"
         assert result.json()["errorType"] == "Runtime.ExitError"
         assert result.json()["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 3"
+
+
+def test_warm_runtime_exiting_between_events_is_started_again_without_losing_one(tmp_path: Path) -> None:
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        r = conn.getresponse(); body = r.read()
+        rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+        conn.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=body)
+        conn.getresponse().read()
+        # exits after one answer
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=10),
+                  log=lambda _: None) as emulator:
+        results = [emulator.invoke(b'{"n": %d}' % n) for n in range(4)]
+    assert [r.json() for r in results] == [{"n": n} for n in range(4)]

@@ -56,3 +56,5 @@ while True:
     if action == "init-error-late":
         record("late-init-error", call("POST", f"{base}/init/error", b'{"errorType":"X","errorMessage":"late"}')[0])
     record("answer", call("POST", f"{base}/invocation/{request_id}/response", json.dumps({"ok": action}).encode())[0])
+    if action == "exit-after-answer":
+        sys.exit(0)  # as some runtimes do after reporting an uncaught error
