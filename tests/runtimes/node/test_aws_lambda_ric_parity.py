@@ -188,3 +188,33 @@ def test_same_streamed_response():
         assert mine.function_error == official.function_error is None
         assert mine.body == official.body
         assert mine.headers["content-type"] == official.headers["content-type"] == "text/plain"
+
+
+@pytest.mark.parametrize("handler", ["app.echo", "app.callback", "app.throws"])
+def test_same_results_behind_the_orchestrator(tmp_path, handler):
+    """The official client as `runtime.command` behind openruntime, against runtime `node`."""
+    import sys
+
+    import yaml
+
+    from openruntime.emulator import Emulator, FunctionSettings
+    from node_fixtures import HANDLERS
+
+    task_root = HANDLERS / "cjs"
+    bodies = []
+    for label, runtime in (("ours", {"name": "node"}),
+                           ("official", {"command": [NODE or "node", str(RIC / "bin" / "index.mjs")]})):
+        pipeline = tmp_path / f"{label}.yml"
+        pipeline.write_text(yaml.safe_dump({"runtime": {**runtime, "handler": handler, "task_root": str(task_root)}}))
+        with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=task_root,
+                      env={"OPENRUNTIME_PIPELINE": str(pipeline)}, function=FunctionSettings(timeout_s=20),
+                      log=lambda _: None) as emu:
+            result = emu.invoke(json.dumps({"x": 1}).encode())
+        bodies.append((result.function_error, json.loads(result.body)))
+    (our_error, ours), (their_error, theirs) = bodies
+    assert our_error == their_error
+    if our_error:
+        assert (ours["errorType"], ours["errorMessage"]) == (theirs["errorType"], theirs["errorMessage"])
+        assert ours["trace"][0] == theirs["trace"][0]
+    else:
+        assert ours == theirs
