@@ -1,0 +1,49 @@
+"""The middleware's hooks, independent of how they are called (exec or persistent)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from .detect import http_source
+from .request import alb_multi_value, normalize
+from .response import parse
+from .shapes import shape
+
+
+class HookOutput(NamedTuple):
+    payload: bytes
+    state: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def before(payload: bytes) -> HookOutput:
+    """HTTP event → normalized request; anything else passes through untouched.
+    Raises InvalidRequestError naming the field for broken HTTP events."""
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return HookOutput(payload)  # not JSON, so not an HTTP event of ours
+    source = http_source(event)
+    if source is None:
+        return HookOutput(payload)
+    request = normalize(event, source)
+    state: dict[str, Any] = {"source": source}
+    if source == "alb":
+        state["albMultiValueHeaders"] = alb_multi_value(event)
+    return HookOutput(_dump(request), state)
+
+
+def after(payload: bytes, state: Any) -> HookOutput:
+    """Handler response → the response shape of the source `before` saw (from the
+    invocation state); without an HTTP source in the state, it passes through.
+    Raises InvalidResponseError naming the field."""
+    source = state.get("source") if isinstance(state, dict) else None
+    if source is None:
+        return HookOutput(payload)
+    shaped, warnings = shape(parse(payload), source, bool(state.get("albMultiValueHeaders")))
+    return HookOutput(_dump(shaped), state, tuple(warnings))

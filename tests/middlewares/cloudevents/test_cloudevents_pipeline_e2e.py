@@ -1,0 +1,43 @@
+"""Through the real orchestrator and emulator: the handler receives CloudEvents, in exec
+and in persistent mode, and broken events fail the invocation with a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ce_support import EXECUTABLE, raw
+
+from tests.conftest import orchestrated, write_pipeline
+
+
+@pytest.mark.parametrize("mode", ["exec", "persistent"])
+def test_cloudevents_middleware_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None:
+    document = {
+        "runtime": {"name": "python", "handler": "app.handler", "task_root": str(hello_app)},
+        "middlewares": [{"name": "cloudevents", "command": str(EXECUTABLE), "mode": mode,
+                         "hooks": ["before", "after"], "env": {"CLOUDEVENTS_UNKNOWN": "wrap"}}],
+    }
+    pipeline = write_pipeline(tmp_path, yaml.safe_dump(document))
+    with orchestrated(pipeline) as emulator:
+        s3 = emulator.invoke(raw("s3-put.json"))
+        scheduled = emulator.invoke(raw("eventbridge-scheduled-event.json"))
+        unknown = emulator.invoke(raw("iot-button.json"))
+        broken = emulator.invoke(raw("malformed/dynamodb-stream-truncated.json"))
+
+    [event] = s3.json()["event"]  # a batch: a JSON array even for one record
+    assert event["type"] == "com.amazonaws.s3.ObjectCreated:Put"
+    assert event["source"] == "aws:s3.us-east-2.lambda-artifacts-deafc19498e3f2df"
+
+    event = scheduled.json()["event"]
+    assert event["type"] == "Scheduled Event" and event["specversion"] == "1.0"
+
+    wrapped = unknown.json()
+    assert wrapped["event"]["type"] == "com.amazonaws.lambda.unknown"
+    assert wrapped["event"]["id"] == unknown.request_id
+    assert wrapped["event"]["source"] == wrapped["functionArn"]
+
+    assert broken.function_error is not None
+    error = broken.json()
+    assert "not valid JSON" in error["errorMessage"], error

@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# The middleware's importable package (aws_http) lives beside its executable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "middlewares" / "http"))
