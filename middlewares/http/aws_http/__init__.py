@@ -2,10 +2,11 @@
 
 from .detect import SOURCES, http_source
 from .errors import InvalidRequestError, InvalidResponseError
-from .hooks import HookOutput, after, before
+from .failure import CLIENT_ERROR_TYPES, error_response
+from .hooks import HookOutput, after, before, error
 from .request import normalize
 
 __all__ = [
-    "SOURCES", "HookOutput", "InvalidRequestError", "InvalidResponseError", "after", "before",
-    "http_source", "normalize",
+    "CLIENT_ERROR_TYPES", "SOURCES", "HookOutput", "InvalidRequestError", "InvalidResponseError",
+    "after", "before", "error", "error_response", "http_source", "normalize",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from .detect import http_source
+from .failure import CLIENT_ERROR_TYPES, error_response, summary
 from .request import alb_multi_value, normalize
 from .response import parse
 from .shapes import shape
@@ -47,3 +49,19 @@ def after(payload: bytes, state: Any) -> HookOutput:
         return HookOutput(payload)
     shaped, warnings = shape(parse(payload), source, bool(state.get("albMultiValueHeaders")))
     return HookOutput(_dump(shaped), state, tuple(warnings))
+
+
+def error(
+    payload: bytes, state: Any, request_id: str | None = None, *, expose: bool = False,
+    client_error_types: Collection[str] = CLIENT_ERROR_TYPES,
+) -> HookOutput:
+    """Lambda error → an HTTP error response (400 for client error types, else 500) in the
+    shape of the source `before` saw; the caller answers it as a response (`respond`).
+    Without an HTTP source in the state, the error passes through (`state` is None).
+    `warnings` holds one line saying what was turned into which status."""
+    source = state.get("source") if isinstance(state, dict) else None
+    if source is None:
+        return HookOutput(payload)
+    response, lambda_error = error_response(payload, request_id, expose, client_error_types)
+    shaped, warnings = shape(response, source, bool(state.get("albMultiValueHeaders")))
+    return HookOutput(_dump(shaped), state, (summary(lambda_error, response.status), *warnings))

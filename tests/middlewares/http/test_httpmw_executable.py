@@ -125,7 +125,7 @@ def test_persistent_mode_carries_the_source_in_frame_state() -> None:
     assert process.stdin is not None and process.stdout is not None
     try:
         ready, _ = _read_frame(process.stdout)
-        assert ready["ready"] is True and ready["hooks"] == ["before", "after"]
+        assert ready["ready"] is True and ready["hooks"] == ["before", "after", "error"]
 
         def call(hook: str, payload: bytes, state: Any) -> tuple[dict[str, Any], bytes]:
             header = {"hook": hook, "request_id": "r", "content_type": "application/json",

@@ -1,0 +1,121 @@
+"""A Lambda error on an HTTP invocation → an HTTP error response (the `error` hook).
+
+The status: `400` when the error is a client error (its errorType is in the client error
+types, `Validation.Failed` by default), else `500`. The body is JSON,
+`{"message": "<reason phrase>", "requestId": "<Lambda request id>"}`; with `expose`, it
+also carries the error's `errorType` and `errorMessage` — never `stackTrace` or any other
+key of the error object, and never the traceback an exec middleware printed before its
+last STDERR line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from http import HTTPStatus
+from typing import Any, NamedTuple
+
+from .response import Response
+
+CLIENT_ERROR_TYPES: frozenset[str] = frozenset({"Validation.Failed"})
+EXIT_ERROR = "Middleware.ExitError"
+# The SDKs end a failing exec middleware's STDERR with `<errorType>: <errorMessage>`.
+_TYPED_LINE = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*): ")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+SUMMARY_LIMIT = 500
+
+
+class LambdaError(NamedTuple):
+    """What the error hook was given, read leniently (any runtime, any middleware)."""
+
+    error_type: str | None  # None: not a Lambda error object
+    message: str | None
+    cause_type: str | None  # what decides the status (an exec middleware's own type)
+    request_id: str | None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def read_error(payload: bytes) -> LambdaError:
+    try:
+        value: Any = json.loads(payload)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        # Not a Lambda error object: only its first line, in case it is a trace dump.
+        text = payload.decode("utf-8", "replace").strip()
+        first = text.splitlines()[0].strip() if text else ""
+        return LambdaError(None, first or None, None, None)
+    error_type = value.get("errorType") if isinstance(value.get("errorType"), str) else None
+    message = value.get("errorMessage") if isinstance(value.get("errorMessage"), str) else None
+    request_id = value.get("requestId") if isinstance(value.get("requestId"), str) else None
+    cause_type = error_type
+    details = value.get("middleware")
+    stderr_tail = details.get("stderrTail") if isinstance(details, dict) else None
+    if error_type == EXIT_ERROR and isinstance(stderr_tail, str) and stderr_tail:
+        last = _last_line(stderr_tail)
+        # An exec middleware (the SDKs exit 1) reports its own errorType only there.
+        typed = _TYPED_LINE.match(last)
+        if typed:
+            cause_type = typed.group(1)
+        # The tail may hold a traceback printed before that line: keep only the line.
+        if message is not None and message.endswith(stderr_tail):
+            message = message[: len(message) - len(stderr_tail)] + last
+    return LambdaError(error_type, message, cause_type, request_id)
+
+
+def status_for(error: LambdaError, client_error_types: Collection[str] = CLIENT_ERROR_TYPES) -> int:
+    return 400 if error.cause_type is not None and error.cause_type in client_error_types else 500
+
+
+def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "message": HTTPStatus(status).phrase,
+        "requestId": request_id or error.request_id,
+    }
+    if expose:
+        body["errorType"] = error.error_type
+        body["errorMessage"] = error.message
+    return body
+
+
+def error_response(
+    payload: bytes, request_id: str | None, expose: bool = False,
+    client_error_types: Collection[str] = CLIENT_ERROR_TYPES,
+) -> tuple[Response, LambdaError]:
+    """The HTTP response for the error `payload` (before shaping for the source)."""
+    error = read_error(payload)
+    status = status_for(error, client_error_types)
+    body = error_body(error, status, request_id, expose)
+    response = Response(status, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+    response.add_header("Content-Type", ["application/json"])
+    return response, error
+
+
+def summary(error: LambdaError, status: int) -> str:
+    """One log line: what was turned into which status (no trace, bounded)."""
+    what = error.error_type or "a non-JSON error"
+    if error.message:
+        first = error.message.strip().splitlines()[0] if error.message.strip() else ""
+        if first:
+            what = f"{what}: {first}"
+    if len(what) > SUMMARY_LIMIT:
+        what = what[:SUMMARY_LIMIT] + "…"
+    return f"invocation failed ({what}); answered HTTP {status}"
+
+
+def expose_from(value: str | None) -> bool:
+    """`HTTP_EXPOSE_ERRORS`: 1, true, yes or on (any case) turn it on."""
+    return (value or "").strip().lower() in _TRUE
+
+
+def client_error_types_from(value: str | None) -> frozenset[str]:
+    """`HTTP_CLIENT_ERROR_TYPES`: comma-separated errorTypes; unset is the default set,
+    empty turns the 400 mapping off."""
+    if value is None:
+        return CLIENT_ERROR_TYPES
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
