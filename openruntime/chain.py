@@ -3,13 +3,16 @@
 Only the layers that were entered are unwound: when middleware i short-circuits or
 fails in `before`, the handler is skipped and only middlewares 0..i-1 see `after`/`error`.
 An `error` hook that answers `respond` recovers the invocation; the layers further out
-then see `after`, since what they get is a response again.
+then see `after`, since what they get is a response again. A middleware whose `before`
+failed under `on_error: skip` is left out of the rest of the invocation (no `after`/`error`
+for it), as if it were not in the pipeline.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 
 from openruntime.invocation import Invocation, Outcome
@@ -30,9 +33,10 @@ class Chain:
         try:
             payload, content_type = invocation.body, invocation.content_type
             outcome: Outcome | None = None
-            entered = len(self.middlewares)
-            for index, middleware in enumerate(self.middlewares):
+            entered: list[Middleware] = []  # the layers to unwind, outermost first
+            for middleware in self.middlewares:
                 if not middleware.handles("before"):
+                    entered.append(middleware)
                     continue
                 try:
                     result = self._call(middleware, "before", payload, content_type, invocation, scope, timings)
@@ -40,17 +44,18 @@ class Chain:
                     if middleware.config.on_error == "skip":
                         _log_skip(invocation, failure)
                         continue
-                    outcome, entered = Outcome.error(failure.body(invocation.request_id), failure.error_type), index
+                    outcome = Outcome.error(failure.body(invocation.request_id), failure.error_type)
                     break
                 if result.respond:
-                    outcome, entered = Outcome(result.payload, result.content_type), index
+                    outcome = Outcome(result.payload, result.content_type)
                     break
+                entered.append(middleware)
                 payload, content_type = result.payload, result.content_type
             if outcome is None:
                 started = time.perf_counter()
                 outcome = call_handler(payload, content_type)
                 timings["handler"] = time.perf_counter() - started
-            return self._unwind(self.middlewares[:entered], outcome, invocation, scope, timings)
+            return self._unwind(entered, outcome, invocation, scope, timings)
         finally:
             scope.close()
 
@@ -89,6 +94,14 @@ class Chain:
         try:
             result = middleware.call(hook, payload, content_type, invocation, scope, timeout_s)
             check_output(result.payload, result.content_type, name, hook)
+        except MiddlewareFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a runner bug must fail this invocation, not the orchestrator
+            traceback.print_exc()
+            raise MiddlewareFailure(
+                "Middleware.Failed", f"middleware '{name}' hook '{hook}' failed in the orchestrator: "
+                f"{type(exc).__name__}: {exc}", name, hook,
+            ) from None
         finally:
             timings[f"{name}.{hook}"] = time.perf_counter() - started
         return result

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -57,16 +59,25 @@ class InvocationScope:
 
     _dir: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    _files: dict[str, str] = field(default_factory=dict)
 
     def state_file(self, name: str) -> str:
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="openruntime-state-")
-        return os.path.join(self._dir, f"{name}.state")
+        """The middleware's state file; it exists (empty) from its first hook call on."""
+        path = self._files.get(name)
+        if path is None:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="openruntime-state-")
+            path = os.path.join(self._dir, f"{name}.state")
+            # Created here so that `cat "$OPENRUNTIME_STATE_FILE"` works in `before` too.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            self._files[name] = path
+        return path
 
     def close(self) -> None:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+            self._files.clear()
 
 
 class Middleware(Protocol):
@@ -181,20 +192,23 @@ class ExecMiddleware:
                 name, hook,
             ) from None
         try:
-            stdout, stderr = process.communicate(payload, timeout=max(timeout_s, 0.001))
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            _, stderr = process.communicate()
-            log_stderr(name, invocation.request_id, stderr)
-            raise MiddlewareFailure(
-                "Middleware.Timeout",
-                f"middleware '{name}' hook '{hook}' did not finish within {timeout_s * 1000:.0f} ms",
-                name, hook, stderrTail=tail(stderr),
-            ) from None
+            exchanged = _exchange(process, payload, max(timeout_s, 0.001))
+            if exchanged is None:
+                kill_group(process)
+                process.wait()
+                stderr = _drain(process.stderr)
+                log_stderr(name, invocation.request_id, stderr)
+                raise MiddlewareFailure(
+                    "Middleware.Timeout",
+                    f"middleware '{name}' hook '{hook}' did not finish within {timeout_s * 1000:.0f} ms",
+                    name, hook, stderrTail=tail(stderr),
+                )
         finally:
             kill_group(process)  # children it left behind must not outlive the call
+            _close_pipes(process)
+        stdout, stderr = exchanged
         log_stderr(name, invocation.request_id, stderr)
-        status = process.returncode
+        status = process.wait()
         if status not in (0, EXIT_RESPOND):
             how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
             stderr_tail = tail(stderr)
@@ -207,3 +221,99 @@ class ExecMiddleware:
         if stdout.endswith(b"\n") and not payload.endswith(b"\n"):
             stdout = stdout[:-1]
         return HookResult(stdout, content_type, respond=status == EXIT_RESPOND and hook != "after")
+
+
+def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> tuple[bytes, bytes] | None:
+    """Feed STDIN, collect STDOUT/STDERR until the process exits; None on timeout.
+
+    Unlike `communicate()`, this stops when the process itself exits, not when its pipes
+    reach EOF: a background child that inherited STDOUT must not hold the call until the
+    timeout (the protocol reads "until the process exits"; the caller then kills the group).
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux ≥ 5.3: EOF on the pipes has to do
+        try:
+            return process.communicate(payload, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    deadline = time.monotonic() + timeout_s
+    in_fd, out_fd, err_fd = process.stdin.fileno(), process.stdout.fileno(), process.stderr.fileno()
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    poller = select.poll()
+    for fd in (out_fd, err_fd):
+        os.set_blocking(fd, False)
+        poller.register(fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    view = memoryview(payload)
+    if view:
+        os.set_blocking(in_fd, False)
+        poller.register(in_fd, select.POLLOUT)
+    else:
+        process.stdin.close()
+    reading = {out_fd, err_fd}
+    exited = False
+    try:
+        while not exited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            for fd, events in poller.poll(remaining * 1000):
+                if fd == pidfd:
+                    exited = True
+                elif fd == in_fd:
+                    try:
+                        view = view[os.write(in_fd, view):]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # it stopped reading (EPIPE): what it has is all it gets
+                        view = view[:0]
+                    if not view:
+                        poller.unregister(in_fd)
+                        process.stdin.close()
+                elif fd in reading:
+                    try:
+                        data = os.read(fd, 1 << 20)
+                    except BlockingIOError:
+                        continue
+                    if data:
+                        chunks[fd].append(data)
+                    else:
+                        poller.unregister(fd)
+                        reading.discard(fd)
+        for fd in reading:  # everything it wrote before exiting is in the pipes now
+            chunks[fd].append(_drain_fd(fd))
+    finally:
+        os.close(pidfd)
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+
+
+def _drain_fd(fd: int) -> bytes:
+    """What a non-blocking pipe holds right now."""
+    parts = []
+    while True:
+        try:
+            data = os.read(fd, 1 << 20)
+        except (BlockingIOError, OSError):
+            break
+        if not data:
+            break
+        parts.append(data)
+    return b"".join(parts)
+
+
+def _drain(stream: Any) -> bytes:
+    if stream is None or stream.closed:
+        return b""
+    os.set_blocking(stream.fileno(), False)
+    return _drain_fd(stream.fileno())
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass

@@ -1,0 +1,248 @@
+"""The onion's bookkeeping (openruntime/chain.py), with in-process middlewares.
+
+The same rules run over real processes in tests/e2e/test_middleware_modes.py; here each
+rule is checked alone and fast, including the corners that are awkward to provoke there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from openruntime.chain import Chain
+from openruntime.config import MiddlewareConfig
+from openruntime.invocation import Invocation, Outcome
+from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure
+
+Behaviour = Callable[[bytes, InvocationScope], HookResult]
+
+
+@dataclass
+class Recorder:
+    """Shared call log: `name.hook` in call order."""
+
+    calls: list[str] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
+
+
+class FakeMiddleware:
+    """Passes payloads through unless a behaviour is given for a hook."""
+
+    def __init__(self, name: str, recorder: Recorder, hooks: tuple[str, ...] = ("before", "after", "error"),
+                 on_error: str = "fail", timeout_ms: int = 10_000, **behaviours: Behaviour) -> None:
+        self.config = MiddlewareConfig(name=name, hooks=hooks, on_error=on_error, timeout_ms=timeout_ms)
+        self.recorder = recorder
+        self.behaviours = behaviours
+
+    def start(self) -> None: ...
+
+    def await_ready(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def handles(self, hook: str) -> bool:
+        return hook in self.config.hooks
+
+    def call(self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+             scope: InvocationScope, timeout_s: float) -> HookResult:
+        self.recorder.calls.append(f"{self.config.name}.{hook}")
+        self.recorder.timeouts.append(timeout_s)
+        behaviour = self.behaviours.get(hook)
+        return behaviour(payload, scope) if behaviour else HookResult(payload, content_type)
+
+
+def invocation(body: bytes = b'{"n":1}', remaining_ms: int = 60_000) -> Invocation:
+    return Invocation("req-1", int(time.time() * 1000) + remaining_ms, "arn:fn", None, None,
+                      "application/json", body)
+
+
+def respond(body: bytes) -> Behaviour:
+    return lambda payload, scope: HookResult(body, "application/json", respond=True)
+
+
+def replace(body: bytes) -> Behaviour:
+    return lambda payload, scope: HookResult(body, "application/json")
+
+
+def fail(error_type: str = "Test.Failed") -> Behaviour:
+    def behaviour(payload: bytes, scope: InvocationScope) -> HookResult:
+        raise MiddlewareFailure(error_type, f"failed on purpose ({error_type})", "x", "?")
+    return behaviour
+
+
+def tag(label: str) -> Behaviour:
+    def behaviour(payload: bytes, scope: InvocationScope) -> HookResult:
+        data = json.loads(payload)
+        data.setdefault("tags", []).append(label)
+        return HookResult(json.dumps(data).encode(), "application/json")
+    return behaviour
+
+
+class Handler:
+    def __init__(self, outcome: Outcome | None = None) -> None:
+        self.seen: list[bytes] = []
+        self.outcome = outcome
+
+    def __call__(self, payload: bytes, content_type: str) -> Outcome:
+        self.seen.append(payload)
+        return self.outcome or Outcome(payload, content_type)
+
+
+HANDLER_ERROR = Outcome.error(b'{"errorType":"ValueError","errorMessage":"boom"}', "ValueError")
+
+
+def run(middlewares: list[FakeMiddleware], handler: Handler, body: bytes = b'{"n":1}',
+        grace_ms: int = 0, remaining_ms: int = 60_000) -> tuple[Outcome, dict[str, float]]:
+    timings: dict[str, float] = {}
+    outcome = Chain(middlewares, grace_ms).run(invocation(body, remaining_ms), handler, timings)
+    return outcome, timings
+
+
+def test_onion_order_and_payload_flow() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware(n, rec, before=tag(f"{n}.before"), after=tag(f"{n}.after")) for n in "abc"]
+    handler = Handler()
+    outcome, timings = run(mws, handler)
+    assert rec.calls == ["a.before", "b.before", "c.before", "c.after", "b.after", "a.after"]
+    assert json.loads(handler.seen[0])["tags"] == ["a.before", "b.before", "c.before"]
+    assert json.loads(outcome.body)["tags"][3:] == ["c.after", "b.after", "a.after"]
+    assert set(timings) == {"a.before", "b.before", "c.before", "handler", "c.after", "b.after", "a.after"}
+
+
+def test_short_circuit_skips_handler_own_after_and_inner_layers() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec, after=tag("a.after")), FakeMiddleware("b", rec, before=respond(b'{"r":1}')),
+           FakeMiddleware("c", rec)]
+    handler = Handler()
+    outcome, _ = run(mws, handler)
+    assert handler.seen == []
+    assert rec.calls == ["a.before", "b.before", "a.after"]
+    assert json.loads(outcome.body) == {"r": 1, "tags": ["a.after"]} and not outcome.is_error
+
+
+def test_error_hooks_in_onion_order_and_rewrites_keep_or_change_the_type() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec), FakeMiddleware("b", rec, error=replace(b'{"errorType":"Rewritten","x":1}')),
+           FakeMiddleware("c", rec, error=replace(b'{"errorMessage":"no type"}'))]
+    outcome, _ = run(mws, Handler(HANDLER_ERROR))
+    assert rec.calls == ["a.before", "b.before", "c.before", "c.error", "b.error", "a.error"]
+    assert outcome.is_error and outcome.error_type == "Rewritten"
+    assert json.loads(outcome.body) == {"errorType": "Rewritten", "x": 1}
+    rec2 = Recorder()
+    outcome, _ = run([FakeMiddleware("c", rec2, error=replace(b'{"errorMessage":"no type"}'))], Handler(HANDLER_ERROR))
+    assert outcome.error_type == "ValueError"  # a body without errorType keeps the previous type
+
+
+def test_recovery_in_error_gives_outer_layers_after() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec, after=tag("a.after")), FakeMiddleware("b", rec, error=respond(b'{"ok":1}')),
+           FakeMiddleware("c", rec)]
+    outcome, _ = run(mws, Handler(HANDLER_ERROR))
+    assert rec.calls == ["a.before", "b.before", "c.before", "c.error", "b.error", "a.after"]
+    assert not outcome.is_error and json.loads(outcome.body) == {"ok": 1, "tags": ["a.after"]}
+
+
+def test_failure_in_after_reaches_outer_error_hooks_not_its_own() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec), FakeMiddleware("b", rec), FakeMiddleware("c", rec, after=fail())]
+    outcome, _ = run(mws, Handler())
+    assert rec.calls == ["a.before", "b.before", "c.before", "c.after", "b.error", "a.error"]
+    assert outcome.is_error and outcome.error_type == "Test.Failed"
+    assert json.loads(outcome.body)["requestId"] == "req-1"
+
+
+def test_failure_in_before_skips_handler_and_unwinds_only_outer_layers() -> None:
+    rec = Recorder()
+    handler = Handler()
+    mws = [FakeMiddleware("a", rec), FakeMiddleware("b", rec, before=fail()), FakeMiddleware("c", rec)]
+    outcome, _ = run(mws, handler)
+    assert handler.seen == [] and rec.calls == ["a.before", "b.before", "a.error"]
+    assert outcome.error_type == "Test.Failed"
+
+
+def test_skip_in_before_continues_with_the_same_payload_and_leaves_it_out() -> None:
+    rec = Recorder()
+    handler = Handler()
+    mws = [FakeMiddleware("a", rec), FakeMiddleware("b", rec, on_error="skip", before=fail()),
+           FakeMiddleware("c", rec)]
+    outcome, _ = run(mws, handler, body=b'{"kept":1}')
+    assert handler.seen == [b'{"kept":1}']
+    assert rec.calls == ["a.before", "b.before", "c.before", "c.after", "a.after"]
+    assert not outcome.is_error
+
+
+def test_skip_in_after_and_error_keeps_the_outcome() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec), FakeMiddleware("b", rec, on_error="skip", after=fail(), error=fail())]
+    outcome, _ = run(mws, Handler())
+    assert not outcome.is_error and outcome.body == b'{"n":1}'
+    outcome, _ = run(mws, Handler(HANDLER_ERROR))
+    assert outcome.error_type == "ValueError" and outcome.body == HANDLER_ERROR.body
+
+
+def test_hooks_not_configured_are_not_called() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec, hooks=("after",)), FakeMiddleware("b", rec, hooks=("before",)),
+           FakeMiddleware("c", rec, hooks=("error",))]
+    run(mws, Handler())
+    run(mws, Handler(HANDLER_ERROR))
+    assert rec.calls == ["b.before", "a.after", "b.before", "c.error"]
+
+
+def test_a_layer_without_before_is_still_unwound_after_a_short_circuit_inside_it() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec, hooks=("after",)), FakeMiddleware("b", rec, before=respond(b"{}"))]
+    run(mws, Handler())
+    assert rec.calls == ["b.before", "a.after"]
+
+
+def test_invalid_json_output_is_invalid_output() -> None:
+    rec = Recorder()
+    outcome, _ = run([FakeMiddleware("a", rec, after=replace(b"not json"))], Handler())
+    error = json.loads(outcome.body)
+    assert error["errorType"] == "Middleware.InvalidOutput" and "'a'" in error["errorMessage"]
+
+
+def test_unexpected_runner_exception_fails_the_invocation_not_the_orchestrator() -> None:
+    def explode(payload: bytes, scope: InvocationScope) -> HookResult:
+        raise RuntimeError("runner bug")
+    outcome, _ = run([FakeMiddleware("a", Recorder(), before=explode)], Handler())
+    error = json.loads(outcome.body)
+    assert error["errorType"] == "Middleware.Failed" and "RuntimeError: runner bug" in error["errorMessage"]
+
+
+def test_hook_timeout_is_capped_by_the_time_left_before_the_grace_period() -> None:
+    rec = Recorder()
+    run([FakeMiddleware("a", rec, timeout_ms=10_000)], Handler(), grace_ms=200, remaining_ms=1_200)
+    assert all(0.9 <= t <= 1.0 for t in rec.timeouts), rec.timeouts
+    rec = Recorder()
+    run([FakeMiddleware("a", rec, timeout_ms=300)], Handler())
+    assert rec.timeouts == [0.3, 0.3]
+    rec = Recorder()
+    run([FakeMiddleware("a", rec)], Handler(), grace_ms=200, remaining_ms=100)
+    assert rec.timeouts[0] == pytest.approx(0.001)  # no time left: the shortest timeout, never 0 or less
+
+
+def test_state_files_and_values_are_scoped_to_the_invocation() -> None:
+    seen: list[str] = []
+
+    def remember(payload: bytes, scope: InvocationScope) -> HookResult:
+        path = scope.state_file("a")
+        assert os.path.exists(path) and os.path.getsize(path) == 0  # exists, empty, at before
+        seen.append(path)
+        scope.values["a"] = {"x": 1}
+        return HookResult(payload, "application/json")
+
+    def check(payload: bytes, scope: InvocationScope) -> HookResult:
+        assert scope.state_file("a") == seen[-1] and scope.values["a"] == {"x": 1}
+        return HookResult(payload, "application/json")
+
+    mws = [FakeMiddleware("a", Recorder(), before=remember, after=check)]
+    run(mws, Handler())
+    run(mws, Handler())
+    assert len(set(seen)) == 2 and not any(os.path.exists(p) for p in seen)

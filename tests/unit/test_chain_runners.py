@@ -1,0 +1,183 @@
+"""The two runners the chain calls (ExecMiddleware, PersistentMiddleware), driven directly.
+
+Real processes over real pipes, but without the emulator: the corners of the framing and
+of process supervision that a whole pipeline makes hard to reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openruntime.config import MiddlewareConfig
+from openruntime.invocation import Invocation
+from openruntime.middleware import ExecMiddleware, InvocationScope, MiddlewareFailure
+from openruntime.persistent import PersistentMiddleware
+from tests.conftest import write_executable
+
+HEADER = "import json, os, sys, time\nout, inp = sys.stdout.buffer, sys.stdin.buffer\n"
+READY = 'out.write(b\'{"ready":true,"protocol":2,"length":0}\\n\'); out.flush()\n'
+READ_FRAME = "h = json.loads(inp.readline()); p = inp.read(h['length'])\n"
+
+
+def invocation(body: bytes = b"{}") -> Invocation:
+    return Invocation("req-1", int(time.time() * 1000) + 60_000, "arn:fn", None, None, "application/json", body)
+
+
+def persistent_mw(tmp_path: Path, body: str, name: str = "pm", **config: object) -> PersistentMiddleware:
+    exe = write_executable(tmp_path / name, "#!/usr/bin/env python3\n" + HEADER + body)
+    return PersistentMiddleware(MiddlewareConfig(name=name, **config), [str(exe)], dict(os.environ))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def started() -> Iterator[list[PersistentMiddleware]]:
+    """Middlewares to stop at the end of the test."""
+    running: list[PersistentMiddleware] = []
+    yield running
+    for mw in running:
+        mw.stop()
+
+
+def call(mw: ExecMiddleware | PersistentMiddleware, payload: bytes = b"{}", hook: str = "before",
+         timeout_s: float = 5.0, content_type: str = "application/json") -> bytes:
+    return mw.call(hook, payload, content_type, invocation(payload), InvocationScope(), timeout_s).payload
+
+
+ECHO = READY + "while True:\n    " + READ_FRAME + (
+    "    out.write(json.dumps({'action': 'continue', 'length': len(p)}).encode() + b'\\n' + p); out.flush()\n")
+
+
+def test_large_payload_both_ways_in_one_exchange(tmp_path: Path, started: list[PersistentMiddleware]) -> None:
+    mw = persistent_mw(tmp_path, ECHO)
+    started.append(mw)
+    mw.start()
+    mw.await_ready()
+    payload = os.urandom(6 * 1024 * 1024)
+    assert call(mw, payload, content_type="application/octet-stream") == payload
+    assert call(mw, b'{"small": 1}') == b'{"small": 1}'  # still in step after the big one
+    assert mw.starts == 1
+
+
+def test_header_fields_are_valid_compact_json(tmp_path: Path, started: list[PersistentMiddleware]) -> None:
+    seen = tmp_path / "headers.jsonl"
+    mw = persistent_mw(tmp_path, READY + "while True:\n    line = inp.readline()\n"
+                       f"    open({str(seen)!r}, 'ab').write(line)\n"
+                       "    h = json.loads(line); p = inp.read(h['length'])\n"
+                       "    out.write(json.dumps({'action': 'continue', 'length': len(p), 'state': {'s': 'é\\n\"'}}).encode() + b'\\n' + p); out.flush()\n",
+                       name='we"ird\nname')
+    started.append(mw)
+    inv = Invocation('r"1\n', 1234, "arn:\u00e9", 'Root=1;"x"', None, "application/json", b"{}")
+    scope = InvocationScope()
+    mw.call("before", b"{}", 'application/json; charset="utf-8"', inv, scope, 5.0)
+    mw.call("after", b"{}", "application/json", inv, scope, 5.0)
+    first, second = [json.loads(line) for line in seen.read_bytes().splitlines()]
+    assert first == {"hook": "before", "request_id": 'r"1\n', "deadline_ms": 1234, "function_arn": "arn:\u00e9",
+                     "trace_id": 'Root=1;"x"', "content_type": 'application/json; charset="utf-8"',
+                     "middleware": 'we"ird\nname', "state": None, "length": 2}
+    assert second["state"] == {"s": 'é\n"'}  # handed back as given
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (b"[1, 2]\n", "without a valid length"),
+    (b'{"action": "continue", "length": -1}\n', "without a valid length"),
+    (b'{"action": "continue", "length": "2"}\n', "without a valid length"),
+    (b'{"action": "continue", "length": true}\n', "without a valid length"),
+    (b'{"action": "dance", "length": 0}\n', "unknown action 'dance'"),
+    (b'{"action": "continue", "length": 0, "content_type": 7}\n', "content_type 7"),
+    (b"x" * 70_000, "header line over 64 KB"),
+], ids=["not-an-object", "negative-length", "string-length", "bool-length", "unknown-action", "bad-content-type",
+        "endless-header"])
+def test_malformed_answers_are_invalid_frame_and_the_process_is_replaced(
+    tmp_path: Path, started: list[PersistentMiddleware], answer: bytes, expected: str
+) -> None:
+    flag = tmp_path / "answered-badly"  # only the first process misbehaves
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       f"    first = not os.path.exists({str(flag)!r}); open({str(flag)!r}, 'w').close()\n"
+                       f"    out.write({answer!r} if first else b'{{\"length\": 2}}\\n' + p); out.flush()\n")
+    started.append(mw)
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert failure.value.error_type == "Middleware.InvalidFrame"
+    assert expected in failure.value.message
+    assert call(mw) == b"{}" and mw.starts == 2
+
+
+def test_a_middleware_that_exits_between_invocations_is_restarted_without_failing_one(
+    tmp_path: Path, started: list[PersistentMiddleware], capfd: pytest.CaptureFixture[str]
+) -> None:
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       "    out.write(b'{\"length\": %d}\\n' % len(p) + p); out.flush()\n"
+                       "    if p == b'\"bye\"': sys.exit(4)\n")
+    started.append(mw)
+    assert call(mw, b'"bye"') == b'"bye"'
+    time.sleep(0.2)
+    assert call(mw, b'"again"') == b'"again"'
+    assert mw.starts == 2
+    assert "exited between invocations (exit status 4); restarted" in capfd.readouterr().err
+
+
+def test_a_middleware_that_never_reads_a_big_payload_times_out(
+    tmp_path: Path, started: list[PersistentMiddleware]
+) -> None:
+    mw = persistent_mw(tmp_path, READY + "time.sleep(300)\n")
+    started.append(mw)
+    with pytest.raises(MiddlewareFailure) as failure:  # blocked writing, cut off at the deadline
+        call(mw, os.urandom(4 * 1024 * 1024), timeout_s=0.5, content_type="application/octet-stream")
+    assert failure.value.error_type == "Middleware.Timeout"
+    assert "did not answer within 500 ms" in failure.value.message
+
+
+def test_a_middleware_that_fails_to_start_reports_its_stderr(tmp_path: Path) -> None:
+    mw = persistent_mw(tmp_path, "print('cannot import thing', file=sys.stderr); sys.exit(2)\n")
+    mw.start()
+    with pytest.raises(MiddlewareFailure) as failure:
+        mw.await_ready(5)
+    assert failure.value.error_type == "Middleware.Crashed"
+    assert "did not start" in failure.value.message and "exit status 2" in failure.value.message
+    assert "cannot import thing" in failure.value.message
+
+
+def test_a_wrong_first_frame_or_protocol_is_an_init_failure(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    mw = persistent_mw(tmp_path, f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+                       "out.write(b'{\"ready\": true, \"protocol\": 3, \"length\": 0}\\n'); out.flush(); time.sleep(30)\n")
+    mw.start()
+    with pytest.raises(MiddlewareFailure) as failure:
+        mw.await_ready(5)
+    assert failure.value.error_type == "Middleware.InvalidFrame" and "protocol 3" in failure.value.message
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(int(pidfile.read_text()), 0)
+
+
+def test_a_missing_executable_fails_the_call_not_the_orchestrator(tmp_path: Path) -> None:
+    mw = PersistentMiddleware(MiddlewareConfig(name="gone"), [str(tmp_path / "gone")], dict(os.environ))
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert failure.value.error_type == "Middleware.NotFound" and "could not be started" in failure.value.message
+
+
+def test_exec_middleware_that_ignores_its_stdin_still_succeeds(tmp_path: Path) -> None:
+    exe = write_executable(tmp_path / "ignore", "#!/bin/sh\nprintf '{\"ignored\": true}'\n")
+    mw = ExecMiddleware(MiddlewareConfig(name="ignore"), [str(exe)], dict(os.environ))
+    assert call(mw, os.urandom(2 * 1024 * 1024), content_type="application/octet-stream") == b'{"ignored": true}'
+
+
+def test_exec_middleware_large_payload_round_trip(tmp_path: Path) -> None:
+    exe = write_executable(tmp_path / "cat", "#!/bin/sh\nexec cat\n")
+    mw = ExecMiddleware(MiddlewareConfig(name="cat"), [str(exe)], dict(os.environ))
+    payload = os.urandom(6 * 1024 * 1024)
+    assert call(mw, payload, content_type="application/octet-stream") == payload
+
+
+def test_exec_middleware_killed_by_a_signal(tmp_path: Path) -> None:
+    exe = write_executable(tmp_path / "die", "#!/bin/sh\necho dying >&2\nkill -9 $$\n")
+    mw = ExecMiddleware(MiddlewareConfig(name="die"), [str(exe)], dict(os.environ))
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert failure.value.error_type == "Middleware.ExitError"
+    assert "killed by signal 9" in failure.value.message and failure.value.details["stderrTail"] == "dying"
