@@ -25,6 +25,7 @@ from openruntime.lambda_errors import error_body
 from openruntime.processes import kill_group
 
 EXIT_RESPOND = 3
+EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object
 STDERR_TAIL_BYTES = 2048
 
 # Always passed through an env allow-list: without them nothing runs at all.
@@ -41,9 +42,31 @@ class MiddlewareFailure(Exception):
         self.error_type = error_type
         self.message = message
         self.details: dict[str, Any] = {"name": name, "hook": hook, **details}
+        # Keys of a middleware's own error object (exit 4, `fail` frames) kept as given.
+        self.extra: dict[str, Any] = {}
 
     def body(self, request_id: str) -> bytes:
-        return error_body(self.error_type, self.message, request_id, middleware=self.details)
+        return error_body(self.error_type, self.message, request_id, **self.extra, middleware=self.details)
+
+    @classmethod
+    def from_error_object(cls, payload: bytes, name: str, hook: str) -> "MiddlewareFailure":
+        """A failure the middleware described itself: its error object, as it is."""
+        try:
+            error = json.loads(payload) if payload.strip() else {}
+        except ValueError:
+            error = {"errorMessage": payload[:500].decode("utf-8", "replace")}
+        if not isinstance(error, dict):
+            error = {"errorMessage": json.dumps(error)[:500]}
+        error_type = error.get("errorType")
+        message = error.get("errorMessage")
+        failure = cls(
+            error_type if isinstance(error_type, str) and error_type else "Middleware.Failed",
+            message if isinstance(message, str) and message else f"middleware '{name}' hook '{hook}' failed",
+            name, hook,
+        )
+        failure.extra = {k: v for k, v in error.items()
+                         if k not in ("errorType", "errorMessage", "requestId", "middleware")}
+        return failure
 
 
 @dataclass(slots=True)
@@ -209,6 +232,8 @@ class ExecMiddleware:
         stdout, stderr = exchanged
         log_stderr(name, invocation.request_id, stderr)
         status = process.wait()
+        if status == EXIT_FAIL_WITH_ERROR:
+            raise MiddlewareFailure.from_error_object(stdout, name, hook)
         if status not in (0, EXIT_RESPOND):
             how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
             stderr_tail = tail(stderr)

@@ -27,7 +27,6 @@ from typing import Any
 
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation
-from openruntime.lambda_errors import error_type_of
 from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure, middleware_env
 from openruntime.processes import kill_group, spawn, stop_group
 
@@ -246,12 +245,7 @@ class PersistentMiddleware:
         if "state" in answer:
             scope.values[name] = answer["state"]
         if action == "fail":
-            error_type = error_type_of(body, "Middleware.Failed")
-            try:
-                message = json.loads(body).get("errorMessage", "") if body else ""
-            except (ValueError, AttributeError):
-                message = body[:500].decode("utf-8", "replace")
-            raise MiddlewareFailure(error_type, f"middleware '{name}' hook '{hook}' failed: {message}", name, hook)
+            raise MiddlewareFailure.from_error_object(body, name, hook)
         return HookResult(body, new_type, respond=action == "respond" and hook != "after")
 
     def _failure(self, error_type: str, message: str, hook: str, **details: Any) -> MiddlewareFailure:

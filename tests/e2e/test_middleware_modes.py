@@ -357,13 +357,16 @@ def test_a_failing_middleware_reaches_the_error_hooks_outside_it(setup: Setup, m
         "a.before", "b.before", "c.before", "c.after", "b.error", "a.error"]
     error = in_after.json()
     assert error["errorType"] == expected_type
-    assert error["errorMessage"].startswith("a saw: b saw: middleware 'c' hook 'after'")
+    # exec: the orchestrator describes the exit; persistent: the middleware's own message.
+    inner = "middleware 'c' hook 'after'" if mode == "exec" else "c failed in after"
+    assert error["errorMessage"].startswith(f"a saw: b saw: {inner}")
     assert error["middleware"]["name"] == "c" and error["seenBy"] == ["b", "a"]
     # b.before failed: the handler and c are skipped; only a is unwound.
     assert setup.order(in_before.request_id) == ["a.before", "b.before", "a.error"]
     error = in_before.json()
     assert error["errorType"] == expected_type
-    assert error["errorMessage"].startswith("a saw: middleware 'b' hook 'before'")
+    inner_before = "middleware 'b' hook 'before'" if mode == "exec" else "b failed in before"
+    assert error["errorMessage"].startswith(f"a saw: {inner_before}")
     assert "b failed in before" in error["errorMessage"]
     assert setup.handler_ran() == [in_after.request_id]
 

@@ -223,3 +223,20 @@ def test_binary_payload_passes_through_exec_middleware_unchanged(tmp_path: Path)
         result = emulator.invoke(payload, content_type="application/octet-stream")
     # awslambdaric semantics: non-JSON content type → raw bytes in, bytes out.
     assert result.body == payload
+
+
+def test_exec_middleware_failing_with_its_own_error_object_keeps_it(tmp_path: Path, hello_app: Path) -> None:
+    guard = write_executable(tmp_path / "guard", """
+        #!/usr/bin/env bash
+        cat > /dev/null
+        printf '{"errorType": "Auth.Denied", "errorMessage": "no token", "status": 401}'
+        exit 4
+    """)
+    pipeline = pipeline_with(tmp_path, hello_app, [{"name": "guard", "command": guard}])
+    with orchestrated(pipeline) as emulator:
+        result = emulator.invoke(b"{}")
+    error = result.json()
+    assert result.function_error == "Unhandled"
+    assert (error["errorType"], error["errorMessage"], error["status"]) == ("Auth.Denied", "no token", 401)
+    assert error["requestId"] == result.request_id
+    assert error["middleware"] == {"name": "guard", "hook": "before"}
