@@ -8,9 +8,17 @@ from collections.abc import Sequence
 
 from openruntime.config import ConfigError, Pipeline, load_pipeline, pipeline_from_env
 from openruntime.lambda_errors import error_body
+from openruntime.launch import EarlyStart, InitFailure, start_early
 from openruntime.locate import find_pipeline_file
-from openruntime.orchestrator import Orchestrator, log
-from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
+
+# Deliberately not imported here: openruntime.orchestrator and openruntime.runtime_api
+# (http.client, email, ssl, the middleware runners: ~50 ms). They load after the runtime
+# has been started, while it boots.
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[openruntime] {message}\n")
+    sys.stderr.flush()
 
 
 def load_bootstrap_pipeline(explicit: str | None) -> Pipeline:
@@ -28,19 +36,50 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
             "Lambda or under the emulator (try `openruntime invoke` or `openruntime serve`)\n"
         )
         return 1
+    early: EarlyStart | None = None
+    config_error: ConfigError | None = None
+    try:
+        pipeline = load_bootstrap_pipeline(pipeline_path)
+        early = start_early(pipeline, os.environ, runtime_override)
+    except ConfigError as exc:
+        config_error = exc
+    except InitFailure:
+        pass  # Orchestrator.init() plans again and reports it as an init error
+
+    from openruntime.orchestrator import Orchestrator
+    from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
+
     try:
         upstream = RuntimeAPIClient(address)
     except FatalUpstreamError as exc:
         log(str(exc))
+        if early is not None and early.process is not None:
+            early.process.kill()
         return 1
-    try:
-        pipeline = load_bootstrap_pipeline(pipeline_path)
-    except ConfigError as exc:
+    if config_error is not None:
         # A pipeline that cannot run is an init error: Lambda shows it to the caller.
-        log(f"init failed: {exc}")
+        log(f"init failed: {config_error}")
         try:
-            upstream.post_init_error(error_body("Runtime.ConfigInvalid", str(exc)), "Runtime.ConfigInvalid")
+            upstream.post_init_error(error_body("Runtime.ConfigInvalid", str(config_error)), "Runtime.ConfigInvalid")
         except FatalUpstreamError as post_exc:
             log(f"could not report the init error: {post_exc}")
         return 1
-    return Orchestrator(pipeline, upstream, runtime_override=runtime_override).run()
+    return Orchestrator(pipeline, upstream, runtime_override=runtime_override, early=early).run()
+
+
+def main_argv(argv: Sequence[str]) -> int | None:
+    """`bootstrap [--pipeline FILE] [-- COMMAND…]` without argparse; None: anything else
+    (--help, a typo), which the full CLI then handles."""
+    args = list(argv)
+    override: list[str] | None = None
+    if "--" in args:
+        cut = args.index("--")
+        args, override = args[:cut], args[cut + 1 :]
+    pipeline: str | None = None
+    if len(args) == 2 and args[0] == "--pipeline":
+        pipeline = args[1]
+    elif len(args) == 1 and args[0].startswith("--pipeline="):
+        pipeline = args[0].split("=", 1)[1]
+    elif args:
+        return None
+    return run_bootstrap(pipeline, override or None)

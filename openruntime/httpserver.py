@@ -204,14 +204,17 @@ class LoopbackHTTPServer:
         port: int = 0,
         max_body: int = 64 * 1024 * 1024,
         name: str = "http",
+        listener: socket.socket | None = None,
     ) -> None:
         self._handler = handler
         self._max_body = max_body
         self._name = name
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", port))
-        self._listener.listen(64)
+        if listener is None:  # else: bound and listening already (the cold start's early bind)
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+        self._listener = listener
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False

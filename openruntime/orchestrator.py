@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
 
 from openruntime import lambda_errors as errors
@@ -23,7 +22,8 @@ from openruntime.chain import Chain
 from openruntime.config import MiddlewareConfig, Pipeline
 from openruntime.invocation import Invocation, Outcome
 from openruntime.invocation_log import write_invocation_log
-from openruntime.locate import find_middleware, find_runtime, middleware_dirs, runtime_dirs
+from openruntime.launch import EarlyStart, InitFailure, RuntimeLaunch, plan_runtime  # noqa: F401 (re-exported)
+from openruntime.locate import find_middleware, middleware_dirs
 from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure
 from openruntime.proxy import InitState, RuntimeAPIProxy, RuntimeGone
 from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
@@ -34,66 +34,8 @@ MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
 INIT_TIMEOUT_S = float(os.environ.get("OPENRUNTIME_INIT_TIMEOUT_S", "10"))
 
 
-class InitFailure(Exception):
-    def __init__(self, error_type: str, message: str, body: bytes | None = None) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.body = body if body is not None else errors.error_body(error_type, message)
-
-
 class ShutdownRequested(BaseException):
     """SIGTERM/SIGINT: stop everything cleanly (BaseException so no handler swallows it)."""
-
-
-@dataclass(frozen=True)
-class RuntimeLaunch:
-    command: list[str]
-    env: dict[str, str]
-    cwd: str
-
-
-def plan_runtime(
-    pipeline: Pipeline, environ: Mapping[str, str], override: Sequence[str] | None = None
-) -> RuntimeLaunch:
-    """The sub-runtime's command line, environment and working directory."""
-    rt = pipeline.runtime
-    handler = rt.handler or environ.get("_HANDLER", "")
-    task_root = (
-        pipeline.resolve_path(rt.task_root) if rt.task_root else environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    )
-    if override:
-        command = list(override)  # exec wrapper: the managed runtime's own command line
-    elif rt.command:
-        # Official clients take the handler as their argument (awslambdaric, aws-lambda-ric).
-        command = pipeline.resolve_command(rt.command) + ([handler] if handler else [])
-    else:
-        assert rt.name is not None
-        try:
-            bootstrap = find_runtime(rt.name, runtime_dirs(environ))
-        except LookupError as exc:
-            raise InitFailure("Runtime.InvalidEntrypoint", str(exc)) from None
-        command = [str(bootstrap)] + ([handler] if handler else [])
-    if not os.path.isdir(task_root):
-        raise InitFailure("Runtime.InvalidWorkingDir", f"task root {task_root!r} is not a directory")
-    env = dict(environ)
-    _drop_layer_python_path(env)
-    env.update(rt.env)
-    env["LAMBDA_TASK_ROOT"] = task_root
-    if handler:
-        env["_HANDLER"] = handler
-    return RuntimeLaunch(command, env, task_root)
-
-
-def _drop_layer_python_path(env: dict[str, str]) -> None:
-    """The runtime must not import our vendored packages (they would shadow the user's)."""
-    ours = env.pop("OPENRUNTIME_LAYER_PYTHONPATH", None)
-    if not ours or "PYTHONPATH" not in env:
-        return
-    kept = [entry for entry in env["PYTHONPATH"].split(":") if entry and entry != ours]
-    if kept:
-        env["PYTHONPATH"] = ":".join(kept)
-    else:
-        del env["PYTHONPATH"]
 
 
 def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapping[str, str]) -> Middleware:
@@ -125,13 +67,15 @@ class Orchestrator:
         upstream: RuntimeAPIClient,
         environ: Mapping[str, str] | None = None,
         runtime_override: Sequence[str] | None = None,
+        early: EarlyStart | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.upstream = upstream
         self.environ = dict(os.environ if environ is None else environ)
         self.runtime_override = runtime_override
         self.grace_ms = pipeline.runtime.grace_ms
-        self.proxy = RuntimeAPIProxy()
+        self.early = early
+        self.proxy = RuntimeAPIProxy(early.listener if early else None)
         self.runtime: SubRuntime | None = None
         self.middlewares: list[Middleware] = []
         self.chain = Chain([], self.grace_ms)
@@ -143,13 +87,20 @@ class Orchestrator:
     def init(self) -> None:
         """Everything before the first upstream `/next`; raises InitFailure."""
         self.proxy.start()
-        launch = plan_runtime(self.pipeline, self.environ, self.runtime_override)
-        env = dict(launch.env)
-        env["AWS_LAMBDA_RUNTIME_API"] = self.proxy.address
-        self.runtime = SubRuntime(launch.command, env, launch.cwd, self._on_runtime_exit)
+        early = self.early
+        if early is None:
+            launch = plan_runtime(self.pipeline, self.environ, self.runtime_override)
+            env = dict(launch.env)
+            env["AWS_LAMBDA_RUNTIME_API"] = self.proxy.address
+            launch = RuntimeLaunch(launch.command, env, launch.cwd)
+        else:
+            launch = early.launch  # already started, before this module was imported
+        self.runtime = SubRuntime(launch.command, launch.env, launch.cwd, self._on_runtime_exit)
         self.proxy.new_generation()
         try:
-            self.runtime.start()  # first: it boots while the middlewares are prepared
+            if early is not None and early.error is not None:
+                raise early.error
+            self.runtime.start(early.process if early else None)  # first: it boots while the middlewares are prepared
         except OSError as exc:
             raise InitFailure(
                 "Runtime.InvalidEntrypoint", f"cannot start runtime {launch.command[0]!r}: {exc}"

@@ -13,6 +13,7 @@ connection.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -49,7 +50,7 @@ class _InFlight:
 
 
 class RuntimeAPIProxy:
-    def __init__(self) -> None:
+    def __init__(self, listener: socket.socket | None = None) -> None:
         self._cond = threading.Condition()
         self._generation = 0
         self._polled = False
@@ -59,7 +60,7 @@ class RuntimeAPIProxy:
         self._answered: deque[str] = deque(maxlen=64)
         self._closed = False
         self._server = LoopbackHTTPServer(
-            self._handle, max_body=errors.MAX_RESPONSE_BYTES, name="runtime-proxy"
+            self._handle, max_body=errors.MAX_RESPONSE_BYTES, name="runtime-proxy", listener=listener
         )
 
     @property

@@ -38,11 +38,12 @@ class SubRuntime:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self) -> None:
+    def start(self, started: subprocess.Popen[bytes] | None = None) -> None:
+        """Start the runtime, or adopt `started` (spawned early, with STDERR on a pipe)."""
         self._tail.clear()
         self._tail_size = 0
         self._stopping = False
-        process = spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE, die_with_parent=True)
+        process = started or spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE, die_with_parent=True)
         self._process = process
         copier = threading.Thread(target=self._copy_stderr, args=(process,), name="runtime-stderr", daemon=True)
         copier.start()

@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""`python3 benchmarks/run.py [--quick] [--json]`: the same as `openruntime bench`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

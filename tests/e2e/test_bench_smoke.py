@@ -1,0 +1,46 @@
+"""`openruntime bench --quick` runs end to end and prints its table.
+
+A smoke test only: it asserts that every section and every budget line is there, never a
+figure (timed assertions would fail on a busy machine). About 20 s on 2 idle cores;
+deselect with `-m "not slow"`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SECTIONS = (
+    "Warm invocation latency",
+    "Per hop",
+    "Cold start",
+    "Resident memory",
+    "JSON event, echoed",
+    "One loopback POST",
+    "Budgets (DESIGN.md)",
+)
+BUDGETS = (
+    "orchestrator overhead p50, no middleware",
+    "persistent middleware hop p50",
+    "cold start, orchestrator + runtime vs runtime",
+    "orchestrator RSS after",
+)
+
+
+@pytest.mark.slow
+def test_bench_quick_prints_the_table() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "openruntime", "bench", "--quick"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    table = run.stdout
+    for section in SECTIONS:
+        assert section in table, f"missing section {section!r}:\n{table}"
+    budget_lines = [line for line in table.splitlines() if line.strip().startswith(("PASS", "MISS"))]
+    for budget in BUDGETS:
+        assert any(budget in line for line in budget_lines), f"no PASS/MISS line for {budget!r}:\n{table}"
