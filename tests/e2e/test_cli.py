@@ -31,8 +31,12 @@ def test_invoke_example_pipeline_prints_the_transformed_response() -> None:
     body = json.loads(done.stdout)
     assert body["meta"]["wrappedBy"] == "envelope (python)"
     assert body["data"]["message"] == "Hello, openruntime!"
-    assert body["data"]["seenByHandler"]["stamp_before"]["by"] == "stamp (bash)"
+    seen = body["data"]["seenByHandler"]
+    assert seen["stamp_before"]["by"] == "stamp (bash)"
+    assert seen["openruntime"]["by"] == "bash"  # enrich, with the bash SDK
+    assert body["data"]["timing"]["measuredBy"] == "timing"  # Node, persistent
     assert b"START RequestId" in done.stderr  # logs go to stderr, the body alone to stdout
+    assert b'[log] ' in done.stderr and b'"hook":"before"' in done.stderr  # Python, persistent
 
 
 def test_invoke_reads_the_event_from_stdin_and_exits_1_on_function_error(tmp_path: Path) -> None:
