@@ -4,14 +4,17 @@ The status: `400` when the error is a client error (its errorType is in the clie
 types, `Validation.Failed` by default), else `500`. The body is JSON,
 `{"message": "<reason phrase>", "requestId": "<Lambda request id>"}`; with `expose`, it
 also carries the error's `errorType` and `errorMessage` — never `stackTrace` or any other
-key of the error object, and never the traceback an exec middleware printed before its
-last STDERR line.
+key of the error object, and never what an exec middleware that crashed printed to STDERR
+before its last line.
+
+A middleware reports its own errorType (`Validation.Failed`, …) in the error object in
+both modes (exec: exit status 4, as the SDKs do); a `Middleware.ExitError` is a crash of
+the middleware, a server error like any other.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection
 from http import HTTPStatus
 from typing import Any, NamedTuple
@@ -20,8 +23,6 @@ from .response import Response
 
 CLIENT_ERROR_TYPES: frozenset[str] = frozenset({"Validation.Failed"})
 EXIT_ERROR = "Middleware.ExitError"
-# The SDKs end a failing exec middleware's STDERR with `<errorType>: <errorMessage>`.
-_TYPED_LINE = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*): ")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 SUMMARY_LIMIT = 500
 
@@ -29,9 +30,8 @@ SUMMARY_LIMIT = 500
 class LambdaError(NamedTuple):
     """What the error hook was given, read leniently (any runtime, any middleware)."""
 
-    error_type: str | None  # None: not a Lambda error object
+    error_type: str | None  # None: not a Lambda error object; decides the status
     message: str | None
-    cause_type: str | None  # what decides the status (an exec middleware's own type)
     request_id: str | None
 
 
@@ -49,27 +49,22 @@ def read_error(payload: bytes) -> LambdaError:
         # Not a Lambda error object: only its first line, in case it is a trace dump.
         text = payload.decode("utf-8", "replace").strip()
         first = text.splitlines()[0].strip() if text else ""
-        return LambdaError(None, first or None, None, None)
+        return LambdaError(None, first or None, None)
     error_type = value.get("errorType") if isinstance(value.get("errorType"), str) else None
     message = value.get("errorMessage") if isinstance(value.get("errorMessage"), str) else None
     request_id = value.get("requestId") if isinstance(value.get("requestId"), str) else None
-    cause_type = error_type
     details = value.get("middleware")
     stderr_tail = details.get("stderrTail") if isinstance(details, dict) else None
-    if error_type == EXIT_ERROR and isinstance(stderr_tail, str) and stderr_tail:
-        last = _last_line(stderr_tail)
-        # An exec middleware (the SDKs exit 1) reports its own errorType only there.
-        typed = _TYPED_LINE.match(last)
-        if typed:
-            cause_type = typed.group(1)
-        # The tail may hold a traceback printed before that line: keep only the line.
-        if message is not None and message.endswith(stderr_tail):
-            message = message[: len(message) - len(stderr_tail)] + last
-    return LambdaError(error_type, message, cause_type, request_id)
+    # The orchestrator quotes a crashed exec middleware's STDERR tail in the message; it
+    # may hold a traceback printed before the last line: keep only that line.
+    if (error_type == EXIT_ERROR and isinstance(stderr_tail, str) and stderr_tail
+            and message is not None and message.endswith(stderr_tail)):
+        message = message[: len(message) - len(stderr_tail)] + _last_line(stderr_tail)
+    return LambdaError(error_type, message, request_id)
 
 
 def status_for(error: LambdaError, client_error_types: Collection[str] = CLIENT_ERROR_TYPES) -> int:
-    return 400 if error.cause_type is not None and error.cause_type in client_error_types else 500
+    return 400 if error.error_type is not None and error.error_type in client_error_types else 500
 
 
 def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool) -> dict[str, Any]:

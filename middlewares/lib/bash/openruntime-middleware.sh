@@ -16,8 +16,10 @@
 #   or_run "$@"
 #
 # The hook functions run in the main shell: `exit N` and or_respond/or_fail end the hook.
-# Their return status is the exit status (0 continue, 3 respond, anything else fails).
-# STDOUT is the payload: write diagnostics with or_log (or >&2).
+# Their return status is the exit status (0 continue, 3 respond, 4 fail with the error
+# object on STDOUT as or_fail does; anything else fails as Middleware.ExitError).
+# STDOUT is the payload: write diagnostics with or_log (or >&2), and call or_fail before
+# writing anything to STDOUT (what is already written cannot be taken back).
 # Bash variables cannot hold NUL bytes: stream binary payloads (cat, head, ...) instead
 # of reading them into variables. Persistent mode is not offered by this helper; use
 # `mode: exec` (the default) for bash middlewares.
@@ -83,10 +85,19 @@ or_respond() {
   exit 3
 }
 
-# Fail the invocation: `or_fail MESSAGE [ERROR_TYPE]`. The last STDERR line names both.
+# Fail the invocation with its own error: `or_fail MESSAGE [ERROR_TYPE]` (default type
+# Middleware.Failed) prints {"errorType": …, "errorMessage": …} on STDOUT and exits 4; the
+# orchestrator makes it the invocation's error as it is. The last STDERR line is
+# `ERROR_TYPE: MESSAGE`, for the logs and for orchestrators that predate exit status 4.
+# Call it in the main shell (not inside `$( … )` or a pipeline), before anything is
+# written to STDOUT.
 or_fail() {
-  printf '%s: %s\n' "${2:-Middleware.Failed}" "$1" >&2
-  exit 1
+  local __type=${2:-Middleware.Failed} __type_json __message_json
+  or_json_string -v __type_json "$__type"
+  or_json_string -v __message_json "${1-}"
+  printf '%s: %s\n' "$__type" "${1-}" >&2
+  printf '{"errorType":%s,"errorMessage":%s}' "$__type_json" "$__message_json"
+  exit 4
 }
 
 # Quote a string as a JSON string (with the quotes): `or_json_string [-v VAR] STRING`.

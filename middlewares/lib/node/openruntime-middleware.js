@@ -21,7 +21,16 @@
  *   anything else (null too)  the new payload as JSON
  *   respond(payload, {contentType})      short-circuit (before) / recover (error)
  *   replace(payload, {contentType})      a new payload with a new content type
- * and throws `new Fail(message, errorType)` (or any error) to fail the invocation.
+ * and throws `new Fail(message, errorType, details)` (or any error) to fail the invocation
+ * with that error object: errorType, errorMessage and the `details` keys (for another
+ * error its name, message and stackTrace).
+ *
+ * Exec mode (`NAME <hook>`): payload on STDIN, new payload on STDOUT, exit 0 (continue),
+ * 3 (respond) or 4 (fail: STDOUT is the error object, which becomes the invocation's
+ * error as it is). The last STDERR line is then `<errorType>: <errorMessage>`, for the
+ * logs and for orchestrators that predate exit status 4 (they report any status other
+ * than 0 and 3 as Middleware.ExitError, quoting the STDERR tail). Persistent mode
+ * (`NAME --persistent`): a failing hook answers `fail` and the process keeps serving.
  *
  * In both modes console.log and process.stdout.write go to STDERR: STDOUT carries the
  * protocol only.
@@ -33,9 +42,10 @@ const path = require('path');
 const HOOKS = ['before', 'after', 'error'];
 const PROTOCOL = 2;
 const EXIT_CONTINUE = 0;
-const EXIT_FAIL = 1;
+const EXIT_FAIL = 1; // no error object could be written, or the hook never finished
 const EXIT_USAGE = 2;
 const EXIT_RESPOND = 3;
+const EXIT_FAIL_WITH_ERROR = 4; // exec mode: STDOUT is the error object
 const MAX_HEADER_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
 
@@ -151,6 +161,16 @@ function errorOf(err) {
   return { errorType: 'Error', errorMessage: String(err) };
 }
 
+/** The error object as JSON; without its extra keys when they are not JSON (BigInt, cycles). */
+function errorPayload(e) {
+  try {
+    return Buffer.from(JSON.stringify(e), 'utf8');
+  } catch (err) {
+    process.stderr.write(`openruntime-middleware: error details dropped, not JSON: ${err.message}\n`);
+    return Buffer.from(JSON.stringify({ errorType: String(e.errorType), errorMessage: String(e.errorMessage) }), 'utf8');
+  }
+}
+
 /** Keep STDOUT for the protocol; everything else written to it goes to STDERR. */
 function claimStdout() {
   const write = process.stdout.write.bind(process.stdout);
@@ -223,23 +243,32 @@ async function runExec(hook) {
   const { state, stored } = readState(stateFile);
   ctx.state = state;
   let outcome;
+  let failed = false; // a flag, not `failure`'s truth: `throw undefined` fails too
   let failure = null;
   try {
     outcome = await call(handler, ctx, payload);
   } catch (err) {
+    failed = true;
     failure = err;
   }
   try {
     writeState(stateFile, ctx.state, stored); // even after a failure: error hooks may need it
   } catch (err) {
-    failure = failure || new Fail(`state is not JSON: ${err.message}`);
+    if (!failed) failure = new Fail(`state is not JSON: ${err.message}`);
+    failed = true;
   }
-  if (failure) {
+  if (failed) {
     if (!(failure instanceof Fail)) process.stderr.write(`${(failure && failure.stack) || failure}\n`);
     const e = errorOf(failure);
-    // The orchestrator quotes the tail of STDERR: end it with the Lambda-style pair.
+    // For the logs, and for orchestrators without exit status 4, which quote the tail of
+    // STDERR in a Middleware.ExitError: end it with the Lambda-style pair.
     process.stderr.write(`${e.errorType}: ${e.errorMessage}\n`);
-    return EXIT_FAIL;
+    try {
+      await writeAll(write, [errorPayload(e)]);
+    } catch (_) {
+      return EXIT_FAIL; // STDOUT is gone: the STDERR line is all there is
+    }
+    return EXIT_FAIL_WITH_ERROR;
   }
   await writeAll(write, [outcome.data]); // exec mode cannot carry a new content type
   return outcome.action === 'respond' ? EXIT_RESPOND : EXIT_CONTINUE;
@@ -342,7 +371,7 @@ async function answer(header, payload) {
   } catch (err) {
     if (!(err instanceof Fail)) process.stderr.write(`${(err && err.stack) || err}\n`);
     action = 'fail';
-    data = Buffer.from(JSON.stringify(errorOf(err)), 'utf8');
+    data = errorPayload(errorOf(err));
     contentType = undefined;
   }
   const head = { action, length: data.length };

@@ -36,11 +36,16 @@ Hook functions may be ``async def``. What they may return:
   * ``Continue(payload, content_type=...)``: a new payload with a new content type.
   * ``Respond(payload)``: in ``before`` short-circuit, in ``error`` recover, with
     ``payload`` (converted as above) as the response. In ``after`` it equals a plain return.
-  * raise ``Fail(message, error_type)``, or any exception: the invocation fails.
+  * raise ``Fail(message, error_type, details)``, or any exception: the invocation fails
+    with that error object (``errorType``, ``errorMessage`` and the ``details`` keys; for
+    another exception its class name, message and ``stackTrace``), in both modes.
 
 Modes (docs/middleware-protocol.md):
   * exec: ``NAME <hook>``; payload on STDIN, new payload on STDOUT, exit 0 (continue),
-    3 (respond) or 1 (fail: the last STDERR line is ``<errorType>: <errorMessage>``).
+    3 (respond) or 4 (fail: STDOUT is the error object, which becomes the invocation's
+    error as it is). The last STDERR line is then ``<errorType>: <errorMessage>``, for the
+    logs and for orchestrators that predate exit status 4 (they report any status other
+    than 0 and 3 as ``Middleware.ExitError`` quoting the STDERR tail).
     ``ctx.state`` is stored as JSON in ``$OPENRUNTIME_STATE_FILE``.
   * persistent: ``NAME --persistent`` (or no argument with ``OPENRUNTIME_PROTOCOL=2``):
     a ready frame listing the registered hooks, then one answer frame per request frame.
@@ -74,9 +79,10 @@ __all__ = [
 HOOKS: Final = ("before", "after", "error")
 PROTOCOL: Final = 2
 EXIT_CONTINUE: Final = 0
-EXIT_FAIL: Final = 1
+EXIT_FAIL: Final = 1  # no error object could be written (exec), or a broken stream
 EXIT_USAGE: Final = 2
 EXIT_RESPOND: Final = 3
+EXIT_FAIL_WITH_ERROR: Final = 4  # exec: STDOUT is the error object
 # A header line longer than this is a broken stream, not a frame: stop instead of buffering it.
 MAX_HEADER_BYTES: Final = 1 << 20
 
@@ -301,6 +307,15 @@ def _exception_error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _error_payload(err: dict[str, Any]) -> bytes:
+    """The error object as JSON; without its extra keys when they are not JSON."""
+    try:
+        return _dumps(err)
+    except (TypeError, ValueError) as exc:  # e.g. Fail(details={"when": datetime.now()})
+        print(f"openruntime_middleware: error details dropped, not JSON: {exc}", file=sys.stderr)
+        return _dumps({"errorType": str(err.get("errorType")), "errorMessage": str(err.get("errorMessage"))})
+
+
 def _print_trace(exc: BaseException) -> None:
     import traceback
 
@@ -378,7 +393,7 @@ def _run_exec(hook: str) -> int:
     failure: Exception | None = None
     try:
         action, data, _content_type = _call(handler, ctx, payload)
-    except Exception as exc:  # noqa: BLE001 - every failure must become exit status 1
+    except Exception as exc:  # noqa: BLE001 - every failure must become exit status 4
         failure = exc
     try:  # saved even after a failure: the error hook may want what was set so far
         _write_state(state_path, ctx.state, stored)
@@ -388,9 +403,15 @@ def _run_exec(hook: str) -> int:
         if not isinstance(failure, Fail):
             _print_trace(failure)
         err = _exception_error(failure)
-        # The orchestrator quotes the tail of STDERR: end it with the Lambda-style pair.
+        # For the logs, and for orchestrators without exit status 4, which quote the tail
+        # of STDERR in a Middleware.ExitError: end it with the Lambda-style pair.
         print(f"{err['errorType']}: {err['errorMessage']}", file=sys.stderr, flush=True)
-        return EXIT_FAIL
+        try:
+            out.write(_error_payload(err))
+            out.flush()
+        except BrokenPipeError:
+            return EXIT_FAIL
+        return EXIT_FAIL_WITH_ERROR
     # Exec mode has no channel for a new content type; the orchestrator keeps the old one.
     try:
         out.write(data)
@@ -432,7 +453,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], byt
     except Exception as exc:  # noqa: BLE001 - a failing hook answers `fail`, the process lives on
         if not isinstance(exc, Fail):
             _print_trace(exc)
-        action, data = "fail", _dumps(_exception_error(exc))
+        action, data = "fail", _error_payload(_exception_error(exc))
     answer: dict[str, Any] = {"action": action, "length": len(data)}
     if content_type and action != "fail":
         answer["content_type"] = content_type

@@ -84,15 +84,21 @@ def test_after_passes_the_response_through() -> None:
 )
 def test_invalid_events_fail_with_a_message_naming_the_problem(fixture: str, message: str) -> None:
     done = run_hook("before", raw(fixture))
-    assert done.returncode == 1
-    assert done.stdout == b""
-    # The orchestrator quotes the STDERR tail; its last line is the Lambda-style pair.
+    assert done.returncode == 4  # STDOUT is the error object, kept as it is
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "CloudEvents.InvalidEvent"
+    assert f"{error['errorType']}: {error['errorMessage']}".startswith(message)
+    assert "field" in error
+    # The same pair ends STDERR, for the logs (and orchestrators without exit status 4).
     assert done.stderr.decode().strip().splitlines()[-1].startswith(message)
 
 
 def test_bad_configuration_fails_naming_the_variable() -> None:
     done = run_hook("before", raw("sns.json"), CLOUDEVENTS_DATA="everything")
-    assert done.returncode == 1
+    assert done.returncode == 4
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "CloudEvents.InvalidConfiguration"
+    assert "CLOUDEVENTS_DATA='everything' is invalid" in error["errorMessage"]
     assert "CLOUDEVENTS_DATA='everything' is invalid" in done.stderr.decode()
 
 

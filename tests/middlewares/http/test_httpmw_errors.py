@@ -43,8 +43,9 @@ VALIDATION_ERROR = {
     "errors": [{"path": "$.qty", "rule": "minimum", "message": "must be >= 1"}],
     "requestId": REQUEST_ID, "middleware": {"name": "validate", "hook": "before"},
 }
-# What the orchestrator reports when an exec middleware built on the SDK exits 1 after
-# an unexpected exception: the traceback, then `<errorType>: <errorMessage>`.
+# What the orchestrator reports when an exec middleware exits 1 (not 4, with its own error
+# object): a traceback, then a line that merely looks like `<errorType>: <errorMessage>`
+# (what the SDKs printed before exit status 4; older orchestrators still report that).
 EXEC_TAIL = (
     "Traceback (most recent call last):\n  File \"/opt/mw/check\", line 12, in check\n"
     "    raise Fail(...)\nValidation.Failed: $.qty: must be >= 1"
@@ -149,9 +150,21 @@ def test_an_exposed_validation_failure_has_type_and_message_only() -> None:
     }  # no `errors`, no `middleware` details
 
 
-def test_an_exec_middleware_validation_failure_is_recognised_from_its_last_stderr_line() -> None:
-    response, _, _ = recover("apigw-v2-http-request.json", EXEC_VALIDATION_ERROR, expose=True)
+def test_an_exec_middleware_validation_failure_arrives_with_its_own_type() -> None:
+    # Exit status 4: the orchestrator passes the middleware's error object on as it is.
+    own = {**VALIDATION_ERROR, "middleware": {"name": "check", "hook": "before"}}
+    response, _, _ = recover("apigw-v2-http-request.json", own, expose=True)
     assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {
+        "message": "Bad Request", "requestId": REQUEST_ID, "errorType": "Validation.Failed",
+        "errorMessage": "event failed validation: $.qty: must be >= 1 (minimum)",
+    }
+
+
+def test_an_exit_error_is_a_500_whatever_its_stderr_says() -> None:
+    # The errorType is Middleware.ExitError: STDERR is logs, not a channel for a type.
+    response, _, _ = recover("apigw-v2-http-request.json", EXEC_VALIDATION_ERROR, expose=True)
+    assert response["statusCode"] == 500
     body = json.loads(response["body"])
     assert body["errorType"] == "Middleware.ExitError"
     # The traceback before the last STDERR line is cut from the exposed message.
@@ -213,7 +226,7 @@ def test_an_error_that_is_not_a_lambda_error_object_is_still_a_500(failure: byte
 
 def test_read_error_keeps_message_without_tail_untouched() -> None:
     parsed = read_error(dump({**HANDLER_ERROR, "errorMessage": "line one\nline two"}))
-    assert parsed.message == "line one\nline two" and parsed.cause_type == "ValueError"
+    assert parsed.message == "line one\nline two" and parsed.error_type == "ValueError"
 
 
 @pytest.mark.parametrize("state", [None, {}, {"other": 1}, "text", [1]])

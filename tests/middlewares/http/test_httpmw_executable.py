@@ -87,14 +87,21 @@ def test_exec_non_http_event_passes_both_hooks_untouched(state_file: Path) -> No
 )
 def test_exec_invalid_request_fails_with_a_clear_message(fixture: str, message: str, state_file: Path) -> None:
     done = run_hook("before", raw(fixture), state_file)
-    assert done.returncode == 1 and done.stdout == b""
+    assert done.returncode == 4  # STDOUT is the error object
+    error = json.loads(done.stdout)
+    assert f"{error['errorType']}: {error['errorMessage']}".startswith(message)
+    assert isinstance(error["field"], str)
+    # The same pair ends STDERR, for the logs (and orchestrators without exit status 4).
     assert done.stderr.decode().strip().splitlines()[-1].startswith(message)
 
 
 def test_exec_invalid_response_fails_naming_the_field(state_file: Path) -> None:
     run_hook("before", raw("apigw-v2-http-request.json"), state_file)
     done = run_hook("after", b'{"statusCode": "teapot"}', state_file)
-    assert done.returncode == 1
+    assert done.returncode == 4
+    error = json.loads(done.stdout)
+    assert (error["errorType"], error["field"]) == ("HTTP.InvalidResponse", "statusCode")
+    assert "field 'statusCode' must be an HTTP status code" in error["errorMessage"]
     assert "field 'statusCode' must be an HTTP status code" in done.stderr.decode()
 
 

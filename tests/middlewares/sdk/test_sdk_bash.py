@@ -1,4 +1,4 @@
-"""The bash helper (exec mode): hooks as functions, exit 3 to respond, a state file."""
+"""The bash helper (exec mode): hooks as functions, exit 3 to respond, exit 4 to fail, a state file."""
 
 from __future__ import annotations
 
@@ -58,10 +58,24 @@ def test_respond_exits_3() -> None:
     assert result.json() == {"shortCircuit": True}
 
 
-def test_fail_exits_1_with_type_and_message() -> None:
+def test_fail_exits_4_with_the_error_object_on_stdout() -> None:
     result = run_exec(ECHO, "before", b'{"action": "fail"}')
-    assert result.status == 1
+    assert result.status == 4
+    assert result.json() == {"errorType": "Fixture.Rejected", "errorMessage": "rejected by bash"}
+    # Still the last STDERR line: for the logs and for orchestrators without exit status 4.
     assert result.stderr_tail() == "Fixture.Rejected: rejected by bash"
+
+
+def test_fail_escapes_message_and_type_as_json() -> None:
+    result = run_exec(ECHO, "before", b'{"action": "fail_quoted"}')
+    assert result.status == 4, result.stderr
+    assert result.json() == {"errorType": 'Fixture."Odd"', "errorMessage": 'say "no"\\ then\nnew\tline\x01 é'}
+
+
+def test_fail_without_a_type_is_middleware_failed() -> None:
+    result = run_exec(ECHO, "before", b'{"action": "fail_default"}')
+    assert result.status == 4
+    assert result.json() == {"errorType": "Middleware.Failed", "errorMessage": "no type given"}
 
 
 def test_failing_command_fails_the_hook() -> None:

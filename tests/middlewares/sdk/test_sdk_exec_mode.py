@@ -1,4 +1,4 @@
-"""The Python and Node SDKs in exec mode: one process per hook, exit status 0/3/1."""
+"""The Python and Node SDKs in exec mode: one process per hook, exit status 0/3/4."""
 
 from __future__ import annotations
 
@@ -62,18 +62,39 @@ def test_error_hook_can_rewrite_the_error(exe: Path) -> None:
     assert result.json() == {**err, "seenBy": exe.name}
 
 
-def test_fail_exits_1_and_names_type_and_message_last_on_stderr(exe: Path) -> None:
+def test_fail_exits_4_with_the_error_object_on_stdout(exe: Path) -> None:
     result = run_exec(exe, "before", b'{"action": "fail", "why": "no token"}')
-    assert result.status == 1
-    assert result.stdout == b""
+    assert result.status == 4
+    assert result.json() == {"errorType": "Fixture.Rejected", "errorMessage": "rejected: no token"}
+    # Still the last STDERR line: for the logs and for orchestrators without exit status 4.
     assert result.stderr_tail() == "Fixture.Rejected: rejected: no token"
 
 
-def test_uncaught_exception_exits_1_with_trace(exe: Path) -> None:
+def test_fail_details_are_extra_keys_of_the_error_object(exe: Path) -> None:
+    result = run_exec(exe, "before", b'{"action": "fail_details"}')
+    assert result.status == 4, result.stderr
+    assert result.json() == {
+        "errorType": "Fixture.Invalid", "errorMessage": "2 problems",
+        "errors": [{"path": "$.a", "rule": "type"}, {"path": "$.b", "rule": "required"}],
+        "retryable": False,
+    }
+
+
+def test_fail_details_that_are_not_json_are_dropped_not_the_error(exe: Path) -> None:
+    result = run_exec(exe, "before", b'{"action": "fail_bad_details"}')
+    assert result.status == 4
+    assert result.json() == {"errorType": "Fixture.Odd", "errorMessage": "odd details"}
+    assert "error details dropped" in result.stderr
+
+
+def test_uncaught_exception_exits_4_with_type_message_and_trace(exe: Path) -> None:
     result = run_exec(exe, "before", b'{"action": "crash"}')
-    assert result.status == 1
-    assert result.stderr_tail().endswith(": kaboom")
-    assert "Error: kaboom" in result.stderr_tail()
+    assert result.status == 4
+    error = result.json()
+    assert error["errorType"] in ("RuntimeError", "TypeError")  # Python, Node
+    assert error["errorMessage"] == "kaboom"
+    assert isinstance(error["stackTrace"], list) and error["stackTrace"]
+    assert result.stderr_tail() == f"{error['errorType']}: kaboom"
     assert len(result.stderr.splitlines()) > 2  # the stack trace comes first
 
 
@@ -125,7 +146,9 @@ def test_remaining_time_is_zero_after_the_deadline(exe: Path) -> None:
 
 def test_state_that_is_not_json_fails_the_hook(exe: Path, tmp_path: Path) -> None:
     result = run_exec(exe, "before", b'{"action": "bad_state"}', state_file=tmp_path / "state")
-    assert result.status == 1
+    assert result.status == 4
+    assert result.json()["errorType"] == "Middleware.Failed"
+    assert result.json()["errorMessage"].startswith("state is not JSON")
     assert "state is not JSON" in result.stderr_tail()
 
 

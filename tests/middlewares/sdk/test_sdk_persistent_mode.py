@@ -95,6 +95,20 @@ def test_fail_answers_fail_with_the_error_and_keeps_serving(mw: Persistent) -> N
     assert mw.call("before", b'{"id": 3}').json() == {"id": 3, "before": True}
 
 
+def test_fail_details_are_kept_and_details_that_are_not_json_only_dropped(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "fail_details"}')
+    assert answer.action == "fail"
+    assert answer.json() == {
+        "errorType": "Fixture.Invalid", "errorMessage": "2 problems",
+        "errors": [{"path": "$.a", "rule": "type"}, {"path": "$.b", "rule": "required"}],
+        "retryable": False,
+    }
+    odd = mw.call("before", b'{"action": "fail_bad_details"}')
+    assert odd.action == "fail"
+    assert odd.json() == {"errorType": "Fixture.Odd", "errorMessage": "odd details"}
+    assert mw.call("before", b'{"id": 4}').json() == {"id": 4, "before": True}
+
+
 def test_exception_answers_fail_and_the_process_keeps_serving(mw: Persistent) -> None:
     pid = mw.proc.pid
     answer = mw.call("before", b'{"action": "crash"}')

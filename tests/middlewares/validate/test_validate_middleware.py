@@ -99,10 +99,10 @@ def test_exec_valid_event_passes_byte_identical() -> None:
     assert result.stdout == GOOD
 
 
-def test_exec_invalid_event_fails_naming_path_and_rule() -> None:
+def test_exec_invalid_event_fails_with_its_error_object_naming_path_and_rule() -> None:
     result = run_exec(VALIDATE, "before", BAD, env=ENV)
-    assert result.status == 1
-    assert result.stdout == b""
+    assert result.status == 4  # STDOUT is the error object, kept as it is
+    assert result.json() == {"errorType": "Validation.Failed", "errorMessage": BAD_MESSAGE, "errors": BAD_ERRORS}
     assert result.stderr_tail() == f"Validation.Failed: {BAD_MESSAGE}"
 
 
@@ -145,7 +145,7 @@ def test_schema_file_relative_to_the_task_root(tmp_path: Path) -> None:
     (tmp_path / "schemas" / "order.json").write_text(json.dumps(SCHEMA))
     env = {"VALIDATE_SCHEMA": "schemas/order.json", "LAMBDA_TASK_ROOT": str(tmp_path)}
     assert run_exec(VALIDATE, "before", GOOD, env=env).status == 0
-    assert run_exec(VALIDATE, "before", BAD, env=env).status == 1
+    assert run_exec(VALIDATE, "before", BAD, env=env).status == 4
 
 
 @pytest.mark.parametrize(
