@@ -102,7 +102,8 @@ def _add_optional_commands(commands: argparse._SubParsersAction, module_name: st
 
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pipeline", metavar="FILE", help="pipeline file (pipeline.yml)")
+    parser.add_argument("--pipeline", metavar="FILE",
+                        help="pipeline file (default: ./pipeline.yml; with --layer: the one compiled into the stack)")
     parser.add_argument("--handler", help="handler, overrides the pipeline's runtime.handler")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment variable for the function (repeatable)")
@@ -135,6 +136,9 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     handler = args.handler
     if args.runtime_command:
         command = list(args.runtime_command)
+    elif args.layer and not args.pipeline:
+        # The stack's own bootstrap, with the pipeline compiled into it (or the task root's).
+        command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
     else:
         pipeline_path = Path(args.pipeline or "pipeline.yml")
         try:

@@ -141,3 +141,20 @@ def test_deploy_example_as_the_sam_template_runs_it(tmp_path: Path) -> None:
     assert body["meta"]["wrappedBy"] == "envelope (python)"
     assert body["data"]["event"]["name"] == "deploy"
     assert body["data"]["event"]["stamp_before"]["hook"] == "before"
+
+
+@pytest.mark.slow
+def test_invoke_with_layer_stack_from_the_command_line(stack: tuple[Path, Path], tmp_path: Path) -> None:
+    """`openruntime invoke --layer A --layer B --layer C` runs exactly that stack."""
+    root, task_root = stack
+    dist = root.parent / "dist"
+    zips = [dist / "openruntime-layer.zip", dist / "openruntime-middlewares.zip", dist / "openruntime-runtime-python.zip"]
+    event = tmp_path / "event.json"
+    event.write_text('{"name": "cli"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "openruntime", "invoke", *[a for z in zips for a in ("--layer", str(z))],
+         "--handler", "app.handler", "--event", str(event)],
+        cwd=task_root, capture_output=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    check_flow(json.loads(done.stdout), "cli")
