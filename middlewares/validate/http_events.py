@@ -1,7 +1,7 @@
 """HTTP events by shape: API Gateway REST (v1) and HTTP API (v2), ALB, Function URLs.
 
-Only what `validate` needs: recognise the event, get its body as bytes, and build a
-response that the event's source accepts.
+Only what `validate` needs once `aws_events.http_source` has recognised the event: get
+its body as bytes, and build a response that the event's source accepts.
 """
 
 from __future__ import annotations
@@ -9,28 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Literal
+from typing import Any
 
-HttpSource = Literal["apigw-v1", "apigw-v2", "function-url", "alb"]
+from aws_events import HttpSource
 
 _REASONS = {400: "Bad Request", 415: "Unsupported Media Type", 422: "Unprocessable Entity"}
-
-
-def detect(event: Any) -> HttpSource | None:
-    """The HTTP source of `event`, or None for every other event."""
-    if not isinstance(event, dict):
-        return None
-    ctx = event.get("requestContext")
-    if not isinstance(ctx, dict):
-        return None
-    if isinstance(ctx.get("elb"), dict) and "httpMethod" in event:
-        return "alb"
-    if event.get("version") == "2.0" and isinstance(ctx.get("http"), dict):
-        domain = ctx.get("domainName") or ""
-        return "function-url" if ".lambda-url." in domain else "apigw-v2"
-    if "httpMethod" in event and ("resourceId" in ctx or "stage" in ctx or "resource" in event):
-        return "apigw-v1"
-    return None
 
 
 class BodyError(ValueError):

@@ -10,8 +10,9 @@ import json
 import zlib
 from typing import Any
 
+from aws_events import Node
+
 from .event import Payload, cloud_event
-from .fields import Node
 from .timestamps import from_epoch_ms
 
 KIND = "cloudwatch-logs"

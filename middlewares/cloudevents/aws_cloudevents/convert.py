@@ -6,9 +6,9 @@ import json
 from importlib import import_module
 from typing import Any
 
+from aws_events import HTTP_SOURCES, InvalidEventError, detect
+
 from . import unknown
-from .detect import detect
-from .errors import InvalidEventError
 from .options import Options
 
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
@@ -17,7 +17,7 @@ BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 # Sources whose Lambda event is a batch: converted to a JSON array, even of one event,
 # so that a handler's input shape depends on the source and never on the batch size.
 BATCH_KINDS = ("s3", "sns", "sqs", "kinesis", "dynamodb", "cloudwatch-logs")
-HTTP_KINDS = ("apigw-v1", "apigw-v2", "function-url", "alb")
+HTTP_KINDS = HTTP_SOURCES
 _ALREADY = ("cloudevent", "cloudevent-batch")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from aws_events import Node
+
 from .event import Payload, cloud_event
-from .fields import Node
 from .records import records
 from .timestamps import from_epoch_seconds
 

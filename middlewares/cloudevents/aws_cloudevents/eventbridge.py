@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aws_events import Node
+
 from .event import Payload, cloud_event
-from .fields import Node
 from .timestamps import rfc3339
 
 KIND = "eventbridge"

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_events import Node
+
 from .event import Payload, cloud_event
-from .fields import Node
 from .timestamps import from_epoch_ms
 
 API_TYPE = "com.amazonaws.apigateway.request"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .detect import record_source
-from .fields import Node
+from aws_events import Node, record_source
 
 
 def records(event: Any, kind: str, event_source: str) -> list[Node]:

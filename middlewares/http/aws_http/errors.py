@@ -1,24 +1,20 @@
-"""Errors that name the field at fault, for both directions."""
+"""Errors that name the field at fault, for both directions (shared base: aws_events)."""
 
 from __future__ import annotations
 
+from aws_events import FieldError, InvalidEventError
 
-class InvalidRequestError(ValueError):
+
+class InvalidRequestError(InvalidEventError):
     """An HTTP-shaped event that breaks its source's shape."""
 
-    def __init__(self, source: str, field: str, problem: str) -> None:
-        self.source = source
-        self.field = field
-        self.problem = problem
-        where = f"field '{field}' " if field else ""
-        super().__init__(f"invalid {source} event: {where}{problem}")
+    @property
+    def source(self) -> str:
+        return self.kind
 
 
-class InvalidResponseError(ValueError):
+class InvalidResponseError(FieldError):
     """A handler response that cannot become the source's response."""
 
     def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        where = f"field '{field}' " if field else ""
-        super().__init__(f"invalid handler response: {where}{problem}")
+        super().__init__("handler response", field, problem)

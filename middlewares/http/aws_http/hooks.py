@@ -6,7 +6,8 @@ import json
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from .detect import http_source
+from aws_events import http_source
+
 from .failure import CLIENT_ERROR_TYPES, error_response, summary
 from .request import alb_multi_value, normalize
 from .response import parse

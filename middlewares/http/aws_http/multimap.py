@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .fields import Node, type_name
+from aws_events import type_name
+
+from .fields import Node
 
 
 def _values(node: Node, key: str, name: str, value: Any) -> list[str]:

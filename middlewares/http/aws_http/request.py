@@ -107,7 +107,7 @@ _NORMALIZERS = {"apigw-v1": _apigw_v1, "apigw-v2": _apigw_v2, "function-url": _a
 
 
 def normalize(event: dict[str, Any], source: str) -> dict[str, Any]:
-    """The normalized request for an event of `source` (see detect.http_source)."""
+    """The normalized request for an event of `source` (see aws_events.http_source)."""
     root = Node(event, "", source)
     fields = _NORMALIZERS[source](root)
     body, is_base64 = _body(root)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_events import type_name
+
 from .body import NotBase64, strict_b64decode
 from .errors import InvalidResponseError
-from .fields import type_name
 
 
 class Response:

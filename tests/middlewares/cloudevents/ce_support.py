@@ -1,38 +1,20 @@
-"""Shared paths and helpers for the cloudevents middleware tests."""
+"""Paths and expectations for the cloudevents middleware tests (the AWS event samples
+themselves: aws_fixtures, shared with the other middlewares' tests)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
-import pytest
+from aws_fixtures import ALL_FIXTURES, FIXTURES, MALFORMED, load, raw, require_fixtures
+
+__all__ = ["ALL_FIXTURES", "EXECUTABLE", "EXPECTED", "FIXTURES", "MALFORMED", "MIDDLEWARE_DIR",
+           "REPO", "load", "raw"]
+
+require_fixtures()
 
 REPO = Path(__file__).resolve().parents[3]
 MIDDLEWARE_DIR = REPO / "middlewares" / "cloudevents"
 EXECUTABLE = MIDDLEWARE_DIR / "cloudevents"
-
-
-def _shared() -> Path:
-    explicit = os.environ.get("OPENRUNTIME_SHARED")
-    return Path(explicit) if explicit else REPO.parent / "shared"
-
-
-FIXTURES = _shared() / "fixtures" / "aws-events"
-if not FIXTURES.is_dir():
-    pytest.fail(f"AWS event fixtures not found at {FIXTURES}; set OPENRUNTIME_SHARED", pytrace=False)
-
-ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
-MALFORMED = sorted(p.name for p in (FIXTURES / "malformed").glob("*.json"))
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def load(name: str) -> Any:
-    return json.loads(raw(name))
 
 
 # What every fixture must become: (detected kind, mode). A new fixture fails

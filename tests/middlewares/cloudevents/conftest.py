@@ -1,5 +1,9 @@
 import sys
 from pathlib import Path
 
-# The middleware's importable package (aws_cloudevents) lives beside its executable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "middlewares" / "cloudevents"))
+HERE = Path(__file__).resolve().parent
+MIDDLEWARES = HERE.parents[2] / "middlewares"
+# The middleware's importable package (aws_cloudevents) lives beside its executable, and
+# imports the shared aws_events from lib/python, as the executable does; aws_fixtures,
+# shared by the tests of the middlewares that read AWS events, is in tests/middlewares.
+sys.path[:0] = [str(MIDDLEWARES / "cloudevents"), str(MIDDLEWARES / "lib" / "python"), str(HERE.parent)]

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from aws_fixtures import persistent
 from ce_support import EXECUTABLE, raw
 
 ENV = {
@@ -104,23 +104,9 @@ def test_bad_configuration_fails_naming_the_variable() -> None:
 
 # ---------------------------------------------------------------- persistent mode
 
-def _frame(header: dict[str, Any], payload: bytes) -> bytes:
-    return json.dumps({**header, "length": len(payload)}).encode() + b"\n" + payload
-
-
-def _read_frame(stream: Any) -> tuple[dict[str, Any], bytes]:
-    header = json.loads(stream.readline())
-    return header, stream.read(header["length"]) if header["length"] else b""
-
-
 def test_persistent_mode_serves_many_events_and_keeps_the_json_content_type() -> None:
-    process = subprocess.Popen(
-        [str(EXECUTABLE), "--persistent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env={**ENV, "OPENRUNTIME_PROTOCOL": "2"},
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        ready, _ = _read_frame(process.stdout)
+    with persistent(EXECUTABLE, ENV) as process:
+        ready, _ = process.read()
         # No `after` hook: the orchestrator skips the round trip for responses.
         assert ready == {"ready": True, "protocol": 2, "hooks": ["before"], "length": 0}
         base = {"hook": "before", "request_id": "r1", "content_type": "application/json",
@@ -133,9 +119,7 @@ def test_persistent_mode_serves_many_events_and_keeps_the_json_content_type() ->
             ("malformed/apigw-v2-http-request-invalid.json", "fail", None),
         ]
         for fixture, action, media_type in cases:
-            process.stdin.write(_frame(base, raw(fixture)))
-            process.stdin.flush()
-            answer, payload = _read_frame(process.stdout)
+            answer, payload = process.send(base, raw(fixture))
             assert answer["action"] == action, (fixture, payload)
             # Never changed: runtime clients parse only application/json into a value.
             assert "content_type" not in answer
@@ -147,11 +131,6 @@ def test_persistent_mode_serves_many_events_and_keeps_the_json_content_type() ->
                 assert error["field"] == "requestContext.domainName"
             elif media_type:
                 assert answer["state"]["format"] == media_type
-    finally:
-        process.stdin.close()
-        assert process.wait(timeout=10) == 0
-        process.stdout.close()
-        process.stderr.close()
 
 
 def test_importable_without_the_sdk_on_sys_path() -> None:

@@ -6,20 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+from aws_fixtures import pipeline_for
 from ce_support import EXECUTABLE, raw
 
-from tests.conftest import orchestrated, write_pipeline
+from tests.conftest import orchestrated
 
 
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_cloudevents_middleware_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None:
-    document = {
-        "runtime": {"name": "python", "handler": "app.handler", "task_root": str(hello_app)},
-        "middlewares": [{"name": "cloudevents", "command": str(EXECUTABLE), "mode": mode,
-                         "hooks": ["before", "after"], "env": {"CLOUDEVENTS_UNKNOWN": "wrap"}}],
-    }
-    pipeline = write_pipeline(tmp_path, yaml.safe_dump(document))
+    pipeline = pipeline_for(tmp_path, hello_app, [
+        {"name": "cloudevents", "command": str(EXECUTABLE), "mode": mode,
+         "hooks": ["before", "after"], "env": {"CLOUDEVENTS_UNKNOWN": "wrap"}},
+    ])
     with orchestrated(pipeline) as emulator:
         s3 = emulator.invoke(raw("s3-put.json"))
         scheduled = emulator.invoke(raw("eventbridge-scheduled-event.json"))

@@ -1,38 +1,22 @@
-"""Shared paths and helpers for the http middleware tests."""
+"""Paths and expectations for the http middleware tests (the AWS event samples
+themselves: aws_fixtures, shared with the other middlewares' tests)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
-import pytest
+import aws_fixtures
+from aws_fixtures import ALL_FIXTURES, FIXTURES, load, raw
+
+__all__ = ["ALL_FIXTURES", "EXECUTABLE", "FIXTURES", "HTTP_FIXTURES", "INVALID_HTTP_FIXTURES",
+           "MALFORMED", "MIDDLEWARE_DIR", "REPO", "load", "raw"]
+
+aws_fixtures.require_fixtures()
 
 REPO = Path(__file__).resolve().parents[3]
 MIDDLEWARE_DIR = REPO / "middlewares" / "http"
 EXECUTABLE = MIDDLEWARE_DIR / "http"
-
-
-def _shared() -> Path:
-    explicit = os.environ.get("OPENRUNTIME_SHARED")
-    return Path(explicit) if explicit else REPO.parent / "shared"
-
-
-FIXTURES = _shared() / "fixtures" / "aws-events"
-if not FIXTURES.is_dir():
-    pytest.fail(f"AWS event fixtures not found at {FIXTURES}; set OPENRUNTIME_SHARED", pytrace=False)
-
-ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
-MALFORMED = sorted("malformed/" + p.name for p in (FIXTURES / "malformed").glob("*.json"))
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def load(name: str) -> Any:
-    return json.loads(raw(name))
+MALFORMED = ["malformed/" + name for name in aws_fixtures.MALFORMED]
 
 
 # The HTTP request fixtures and their source; every other fixture must pass through.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_fixtures import persistent
 from aws_http import CLIENT_ERROR_TYPES, before, error
 from aws_http.failure import client_error_types_from, expose_from, read_error
 from http_support import EXECUTABLE, HTTP_FIXTURES, raw
@@ -316,33 +317,19 @@ def test_exec_error_without_before_passes_through(state_file: Path) -> None:
 # ---------------------------------------------------------------- persistent mode
 
 
-def _frame(header: dict[str, Any], payload: bytes) -> bytes:
-    return json.dumps({**header, "length": len(payload)}).encode() + b"\n" + payload
-
-
-def _read_frame(stream: Any) -> tuple[dict[str, Any], bytes]:
-    header = json.loads(stream.readline())
-    return header, stream.read(header["length"]) if header["length"] else b""
-
-
 @pytest.mark.parametrize("expose", [None, "1"])
 def test_persistent_error_answers_respond(expose: str | None) -> None:
-    env = {**ENV, "OPENRUNTIME_PROTOCOL": "2"}
+    env = dict(ENV)
     if expose:
         env["HTTP_EXPOSE_ERRORS"] = expose
-    process = subprocess.Popen([str(EXECUTABLE), "--persistent"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    try:
-        ready, _ = _read_frame(process.stdout)
+    with persistent(EXECUTABLE, env) as process:
+        ready, _ = process.read()
         assert ready["hooks"] == ["before", "after", "error"]
 
         def call(hook: str, payload: bytes, state: Any, request_id: str) -> tuple[dict[str, Any], bytes]:
             header = {"hook": hook, "request_id": request_id, "content_type": "application/json",
                       "middleware": "http", "state": state}
-            process.stdin.write(_frame(header, payload))  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
-            return _read_frame(process.stdout)
+            return process.send(header, payload)
 
         # Three invocations interleaved: each error gets its own before's state back.
         alb, _ = call("before", raw("alb-request-multivalue-headers.json"), None, "r-alb")
@@ -370,11 +357,6 @@ def test_persistent_error_answers_respond(expose: str | None) -> None:
         error_bytes = json.dumps(HANDLER_ERROR, indent=2).encode()
         answer, payload = call("error", error_bytes, None, "r-sqs")
         assert answer["action"] == "continue" and payload == error_bytes
-    finally:
-        process.stdin.close()
-        assert process.wait(timeout=10) == 0
-        stderr = process.stderr.read().decode()
-        process.stdout.close()
-        process.stderr.close()
+    stderr = process.stderr
     assert "http: invocation failed (ValueError: the handler failed on purpose); answered HTTP 500" in stderr
     assert "http: invocation failed (Validation.Failed: event failed validation" in stderr

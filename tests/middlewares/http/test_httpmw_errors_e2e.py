@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from aws_fixtures import pipeline_for
 from http_support import EXECUTABLE, REPO, raw
 
-from tests.conftest import orchestrated, write_executable, write_pipeline
+from tests.conftest import orchestrated, write_executable
 
 SDK = REPO / "middlewares" / "lib" / "python"
 SHAPES = {
@@ -33,17 +33,9 @@ def http_middleware(mode: str, **extra: Any) -> dict[str, Any]:
             "hooks": ["before", "after", "error"], **extra}
 
 
-def pipeline_for(tmp_path: Path, app: Path, handler: str, middlewares: list[dict[str, Any]]) -> Path:
-    document = {
-        "runtime": {"name": "python", "handler": handler, "task_root": str(app)},
-        "middlewares": middlewares,
-    }
-    return write_pipeline(tmp_path, yaml.safe_dump(document))
-
-
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_a_raising_handler_becomes_a_500_in_each_source_shape(tmp_path: Path, hello_app: Path, mode: str) -> None:
-    pipeline = pipeline_for(tmp_path, hello_app, "app.boom", [http_middleware(mode)])
+    pipeline = pipeline_for(tmp_path, hello_app, [http_middleware(mode)], handler="app.boom")
     with orchestrated(pipeline) as emulator:
         results = {fixture: emulator.invoke(raw(fixture)) for fixture in SHAPES}
         plain = emulator.invoke(b'{"not": "http"}')
@@ -71,7 +63,7 @@ def test_a_raising_handler_becomes_a_500_in_each_source_shape(tmp_path: Path, he
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_expose_errors_through_the_middleware_env(tmp_path: Path, hello_app: Path, mode: str) -> None:
     middleware = http_middleware(mode, env={"HTTP_EXPOSE_ERRORS": "1"})
-    pipeline = pipeline_for(tmp_path, hello_app, "app.boom", [middleware])
+    pipeline = pipeline_for(tmp_path, hello_app, [middleware], handler="app.boom")
     with orchestrated(pipeline) as emulator:
         result = emulator.invoke(raw("apigw-v2-http-request.json"))
     assert result.function_error is None
@@ -104,7 +96,7 @@ def test_a_validation_failure_inside_http_becomes_a_400(tmp_path: Path, hello_ap
         http_middleware("exec", env={"HTTP_EXPOSE_ERRORS": "1"}),
         {"name": "check", "command": str(check), "mode": inner_mode, "hooks": ["before"]},
     ]
-    pipeline = pipeline_for(tmp_path, hello_app, "app.handler", middlewares)
+    pipeline = pipeline_for(tmp_path, hello_app, middlewares)
     with orchestrated(pipeline) as emulator:
         rejected = emulator.invoke(raw("apigw-v2-http-request-captured-post.json"))
         accepted = emulator.invoke(raw("function-url-request-browser-get.json"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_fixtures import persistent
 from http_support import EXECUTABLE, raw
 
 ENV = {
@@ -115,31 +116,15 @@ def test_exec_alb_single_value_cookie_warning_goes_to_stderr(state_file: Path) -
 
 # ---------------------------------------------------------------- persistent mode
 
-def _frame(header: dict[str, Any], payload: bytes) -> bytes:
-    return json.dumps({**header, "length": len(payload)}).encode() + b"\n" + payload
-
-
-def _read_frame(stream: Any) -> tuple[dict[str, Any], bytes]:
-    header = json.loads(stream.readline())
-    return header, stream.read(header["length"]) if header["length"] else b""
-
-
 def test_persistent_mode_carries_the_source_in_frame_state() -> None:
-    process = subprocess.Popen(
-        [str(EXECUTABLE), "--persistent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env={**ENV, "OPENRUNTIME_PROTOCOL": "2"},
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        ready, _ = _read_frame(process.stdout)
+    with persistent(EXECUTABLE, ENV) as process:
+        ready, _ = process.read()
         assert ready["ready"] is True and ready["hooks"] == ["before", "after", "error"]
 
         def call(hook: str, payload: bytes, state: Any) -> tuple[dict[str, Any], bytes]:
             header = {"hook": hook, "request_id": "r", "content_type": "application/json",
                       "middleware": "http", "state": state}
-            process.stdin.write(_frame(header, payload))  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
-            return _read_frame(process.stdout)
+            return process.send(header, payload)
 
         # Two invocations interleaved: each after gets its own before's state back.
         alb_answer, _ = call("before", raw("alb-request-base64-body.json"), None)
@@ -164,8 +149,3 @@ def test_persistent_mode_carries_the_source_in_frame_state() -> None:
         assert answer["action"] == "fail"
         error = json.loads(payload)
         assert error["errorType"] == "HTTP.InvalidRequest" and error["field"] == "body"
-    finally:
-        process.stdin.close()
-        assert process.wait(timeout=10) == 0
-        process.stdout.close()
-        process.stderr.close()

@@ -7,20 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
+from aws_fixtures import pipeline_for
 from http_support import EXECUTABLE, raw
 
-from tests.conftest import orchestrated, write_pipeline
+from tests.conftest import orchestrated
 
 
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_http_middleware_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None:
-    document = {
-        "runtime": {"name": "python", "handler": "app.handler", "task_root": str(hello_app)},
-        "middlewares": [{"name": "http", "command": str(EXECUTABLE), "mode": mode,
-                         "hooks": ["before", "after"]}],
-    }
-    pipeline = write_pipeline(tmp_path, yaml.safe_dump(document))
+    pipeline = pipeline_for(tmp_path, hello_app, [
+        {"name": "http", "command": str(EXECUTABLE), "mode": mode, "hooks": ["before", "after"]},
+    ])
     with orchestrated(pipeline) as emulator:
         v1 = emulator.invoke(raw("apigw-v1-proxy-request.json"))
         alb = emulator.invoke(raw("alb-request-multivalue-query.json"))

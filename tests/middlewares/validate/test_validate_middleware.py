@@ -5,18 +5,16 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from http_events import detect
+from aws_events import http_source as detect
+from aws_fixtures import FIXTURES as AWS_EVENTS
 from mw_harness import Persistent, middleware, run_exec
 
 VALIDATE = middleware("validate")
-SHARED = Path(os.environ.get("OPENRUNTIME_SHARED", Path(__file__).resolve().parents[4] / "shared"))
-AWS_EVENTS = SHARED / "fixtures" / "aws-events"
 
 SCHEMA = {
     "type": "object",

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
+from aws_fixtures import pipeline_for
 from mw_harness import middleware
 
-from tests.conftest import orchestrated, write_pipeline
+from tests.conftest import orchestrated
 
 VALIDATE = middleware("validate")
 SCHEMA = {
@@ -31,12 +31,10 @@ BAD_MESSAGE = (
 
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_an_invalid_event_reaches_the_caller_with_the_errors_list(tmp_path: Path, hello_app: Path, mode: str) -> None:
-    document = {
-        "runtime": {"name": "python", "handler": "app.handler", "task_root": str(hello_app)},
-        "middlewares": [{"name": "validate", "command": str(VALIDATE), "mode": mode, "hooks": ["before"],
-                         "env": {"VALIDATE_SCHEMA_JSON": json.dumps(SCHEMA)}}],
-    }
-    pipeline = write_pipeline(tmp_path, yaml.safe_dump(document))
+    pipeline = pipeline_for(tmp_path, hello_app, [
+        {"name": "validate", "command": str(VALIDATE), "mode": mode, "hooks": ["before"],
+         "env": {"VALIDATE_SCHEMA_JSON": json.dumps(SCHEMA)}},
+    ])
     with orchestrated(pipeline) as emulator:
         rejected = emulator.invoke(json.dumps(BAD).encode())
         accepted = emulator.invoke(b'{"name": "widget", "qty": 2}')
