@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from openruntime.config import ConfigError, Pipeline, load_pipeline, pipeline_from_env
 from openruntime.lambda_errors import error_body
 from openruntime.launch import EarlyStart, InitFailure, start_early
 from openruntime.locate import find_pipeline_file
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 # Deliberately not imported here: openruntime.orchestrator and openruntime.runtime_api
-# (http.client, email, ssl, the middleware runners: ~50 ms). They load after the runtime
-# has been started, while it boots.
+# (sockets, threads, subprocess, the middleware runners: ~40 ms). They load after the
+# runtime has been started, while it boots. What this module and the ones above import
+# before that is only `os` and three C extension modules (_json, _socket, _ctypes): see
+# docs/benchmarks.md, "Cold start".
 
 
 def log(message: str) -> None:
@@ -56,6 +61,7 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
         if early is not None and early.process is not None:
             early.process.kill()
         return 1
+    upstream.connect()  # while the runtime boots: its first /next then goes out at once (~2 ms)
     if config_error is not None:
         # A pipeline that cannot run is an init error: Lambda shows it to the caller.
         log(f"init failed: {config_error}")

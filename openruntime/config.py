@@ -3,16 +3,21 @@
 Validation walks PyYAML's node tree rather than the loaded dict, so that every error can
 name the file, the line and the field (`pipeline.yml:7: middlewares[1].timeout_ms: …`).
 The schema is documented in docs/pipeline.md.
+
+This module is on the cold path of every sandbox (`openruntime bootstrap` reads the
+pipeline before it starts the runtime), so it imports nothing beyond `os` up front: no
+dataclasses (inspect, ast, re: ~10 ms), typing, pathlib or json (re, enum: ~8 ms). The
+compiled pipeline.json is read with the C scanner the json package uses itself; YAML,
+shlex and json load only where a YAML file is parsed or a pipeline compiled.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3-10 ms); mypy knows the name
+if TYPE_CHECKING:
+    from typing import Any
 
 HOOKS = ("before", "after", "error")
 MODES = ("exec", "persistent")
@@ -33,35 +38,118 @@ class ConfigError(Exception):
         super().__init__(f"{prefix}{field + ': ' if field else ''}{message}")
 
 
-@dataclass(frozen=True)
-class RuntimeConfig:
-    name: str | None = None
-    command: tuple[str, ...] | None = None
-    handler: str | None = None
-    task_root: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    grace_ms: int = DEFAULT_GRACE_MS
+class _Frozen:
+    """What `@dataclass(frozen=True)` gave these classes, without importing dataclasses on
+    the cold path: field-wise `==` between instances of the same class, a hash of the
+    fields, a repr naming them, no assignment (FrozenInstanceError), keyword or positional
+    construction, pickling. `replace(**changes)` stands in for `dataclasses.replace`."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, self._values())
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed, like `dataclasses.replace`."""
+        values = {name: getattr(self, name) for name in self._fields}
+        values.update(changes)
+        return self.__class__(**values)
+
+    __replace__ = replace  # copy.replace() (Python 3.13+)
 
 
-@dataclass(frozen=True)
-class MiddlewareConfig:
+def _init(obj: _Frozen, *values: Any) -> None:
+    for name, value in zip(obj._fields, values):
+        object.__setattr__(obj, name, value)
+
+
+class RuntimeConfig(_Frozen):
+    __slots__ = _fields = __match_args__ = ("name", "command", "handler", "task_root", "env", "grace_ms")
+    name: str | None
+    command: tuple[str, ...] | None
+    handler: str | None
+    task_root: str | None
+    env: dict[str, str]
+    grace_ms: int
+
+    def __init__(
+        self,
+        name: str | None = None,
+        command: tuple[str, ...] | None = None,
+        handler: str | None = None,
+        task_root: str | None = None,
+        env: dict[str, str] | None = None,
+        grace_ms: int = DEFAULT_GRACE_MS,
+    ) -> None:
+        _init(self, name, command, handler, task_root, {} if env is None else env, grace_ms)
+
+
+class MiddlewareConfig(_Frozen):
+    __slots__ = _fields = __match_args__ = ("name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow")
     name: str
-    command: tuple[str, ...] | None = None
-    hooks: tuple[str, ...] = DEFAULT_HOOKS
-    mode: str = "exec"
-    timeout_ms: int = DEFAULT_MIDDLEWARE_TIMEOUT_MS
-    on_error: str = "fail"
-    env: dict[str, str] = field(default_factory=dict)
-    env_allow: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None
+    hooks: tuple[str, ...]
+    mode: str
+    timeout_ms: int
+    on_error: str
+    env: dict[str, str]
+    env_allow: tuple[str, ...] | None
+
+    def __init__(
+        self,
+        name: str,
+        command: tuple[str, ...] | None = None,
+        hooks: tuple[str, ...] = DEFAULT_HOOKS,
+        mode: str = "exec",
+        timeout_ms: int = DEFAULT_MIDDLEWARE_TIMEOUT_MS,
+        on_error: str = "fail",
+        env: dict[str, str] | None = None,
+        env_allow: tuple[str, ...] | None = None,
+    ) -> None:
+        _init(self, name, command, hooks, mode, timeout_ms, on_error, {} if env is None else env, env_allow)
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(_Frozen):
+    __slots__ = _fields = __match_args__ = ("runtime", "middlewares", "base_dir", "source")
     runtime: RuntimeConfig
-    middlewares: tuple[MiddlewareConfig, ...] = ()
-    # Folder that relative paths in the file resolve against.
-    base_dir: str = "."
-    source: str | None = None
+    middlewares: tuple[MiddlewareConfig, ...]
+    base_dir: str  # folder that relative paths in the file resolve against
+    source: str | None
+
+    def __init__(
+        self,
+        runtime: RuntimeConfig,
+        middlewares: tuple[MiddlewareConfig, ...] = (),
+        base_dir: str = ".",
+        source: str | None = None,
+    ) -> None:
+        _init(self, runtime, middlewares, base_dir, source)
 
     def resolve_path(self, value: str) -> str:
         """A path from the file, made absolute against the file's folder."""
@@ -76,8 +164,18 @@ class Pipeline:
 
     def to_json(self) -> str:
         """The compiled form shipped in layers, so the cold start parses no YAML."""
-        data = {"runtime": asdict(self.runtime), "middlewares": [asdict(m) for m in self.middlewares]}
+        import json
+
+        data = {
+            "runtime": _as_dict(self.runtime),
+            "middlewares": [_as_dict(m) for m in self.middlewares],
+        }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _as_dict(config: _Frozen) -> dict[str, Any]:
+    """`dataclasses.asdict` for the flat config records (their dicts are copied)."""
+    return {name: dict(v) if isinstance(v := getattr(config, name), dict) else v for name in config._fields}
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -87,7 +185,8 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
     """Load and validate a pipeline file (.yml, .yaml or compiled .json)."""
     file = os.fspath(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read()
     except FileNotFoundError:
         raise ConfigError("pipeline file not found", file) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -122,9 +221,45 @@ def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> 
     return Pipeline(runtime, middlewares, base_dir, file)
 
 
+_JSON_SPACE = " \t\n\r"
+
+
+class _JSONContext:
+    """What json.JSONDecoder hands its C scanner (the defaults of json.loads)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+def _json_loads(text: str) -> Any:
+    """`json.loads(text)` without importing json, whose decoder imports re (and enum):
+    ~8 ms of a `python -S` start. The C scanner is json's own; whatever it does not accept
+    goes to json.loads, which raises its usual error."""
+    try:
+        from _json import make_scanner
+    except ImportError:  # an interpreter without the accelerator module
+        pass
+    else:
+        start = len(text) - len(text.lstrip(_JSON_SPACE))
+        try:
+            value, end = make_scanner(_JSONContext)(text, start)  # type: ignore[arg-type]
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        else:
+            if not text[end:].strip(_JSON_SPACE):
+                return value
+    import json
+
+    return json.loads(text)
+
+
 def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
     try:
-        data = json.loads(text)
+        data = _json_loads(text)
         rt = dict(data["runtime"])
         rt["command"] = tuple(rt["command"]) if rt.get("command") else None
         runtime = RuntimeConfig(**rt)
@@ -214,6 +349,8 @@ class _NodeReader:
         import yaml
 
         if isinstance(node, yaml.ScalarNode):
+            import shlex  # imports re: only YAML needs it
+
             parts = tuple(shlex.split(self.string(node, field)))
         else:
             parts = self.string_list(node, field)

@@ -3,21 +3,27 @@
 This is the cold path of every sandbox: `openruntime bootstrap` reads the pipeline, binds
 the Runtime API proxy's socket and starts the runtime first, then imports the rest of
 the orchestrator (HTTP client, middlewares, chain) while the runtime boots on another
-core. So this module imports only what that needs: no http.client, no threads.
+core. So this module imports only what that needs, and in its cheapest form: no
+http.client, no threads, not even socket or subprocess (see EarlyStart).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from openruntime import lambda_errors as errors
-from openruntime.config import Pipeline
+from openruntime.config import _Frozen
 from openruntime.locate import find_runtime, runtime_dirs
-from openruntime.processes import spawn
+from openruntime.processes import PIPE, EarlyChild, adopt, fork_exec, spawn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    import socket
+    import subprocess
+    from _socket import socket as _RawSocket
+    from collections.abc import Mapping, Sequence
+
+    from openruntime.config import Pipeline
 
 
 class InitFailure(Exception):
@@ -27,11 +33,18 @@ class InitFailure(Exception):
         self.body = body if body is not None else errors.error_body(error_type, message)
 
 
-@dataclass(frozen=True)
-class RuntimeLaunch:
+class RuntimeLaunch(_Frozen):
+    """The sub-runtime's command line, environment and working directory (frozen)."""
+
+    __slots__ = _fields = __match_args__ = ("command", "env", "cwd")
     command: list[str]
     env: dict[str, str]
     cwd: str
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: str) -> None:
+        object.__setattr__(self, "command", command)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "cwd", cwd)
 
 
 def plan_runtime(
@@ -78,14 +91,55 @@ def _drop_layer_python_path(env: dict[str, str]) -> None:
         del env["PYTHONPATH"]
 
 
-@dataclass
 class EarlyStart:
-    """The proxy's listening socket and the runtime process, started before the heavy imports."""
+    """The proxy's listening socket and the runtime process, started before the heavy imports.
 
-    listener: socket.socket
-    launch: RuntimeLaunch
-    process: subprocess.Popen[bytes] | None
-    error: OSError | None = None
+    `start_early` keeps them in their cheapest form (a `_socket.socket`, a forked child)
+    and they become a `socket.socket` and a `subprocess.Popen` when first asked for, which
+    is after the orchestrator has imported `socket` and `subprocess` anyway. `error` is the
+    `OSError` of a runtime that could not be started (its exec failed), else None.
+    """
+
+    def __init__(
+        self,
+        listener: socket.socket | _RawSocket,
+        launch: RuntimeLaunch,
+        process: subprocess.Popen[bytes] | None = None,
+        error: OSError | None = None,
+        child: EarlyChild | None = None,
+    ) -> None:
+        self._listener = listener
+        self.launch = launch
+        self._process = process
+        self._error = error
+        self._child = child
+
+    @property
+    def listener(self) -> socket.socket:
+        import socket
+
+        raw = self._listener
+        if not isinstance(raw, socket.socket):
+            self._listener = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
+        return self._listener  # type: ignore[return-value]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        self._adopt()
+        return self._process
+
+    @property
+    def error(self) -> OSError | None:
+        self._adopt()
+        return self._error
+
+    def _adopt(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            try:
+                self._process = adopt(child)
+            except OSError as exc:
+                self._error = exc
 
 
 def start_early(
@@ -94,15 +148,28 @@ def start_early(
     """Bind the proxy's port and start the runtime on it; it connects when it is ready,
     and the kernel holds that connection in the backlog until the proxy accepts it."""
     launch = plan_runtime(pipeline, environ, override)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    import _socket  # socket.py would import enum and selectors: ~8 ms before the spawn
+
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)  # close-on-exec, as socket.socket
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     env = dict(launch.env)
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
     launch = RuntimeLaunch(launch.command, env, launch.cwd)
     try:
-        process = spawn(launch.command, env, cwd=launch.cwd, stderr=subprocess.PIPE, die_with_parent=True)
+        if _single_threaded():
+            return EarlyStart(listener, launch, child=fork_exec(launch.command, env, launch.cwd))
+        process = spawn(launch.command, env, cwd=launch.cwd, stderr=PIPE, die_with_parent=True)
     except OSError as exc:
         return EarlyStart(listener, launch, None, exc)
     return EarlyStart(listener, launch, process)
+
+
+def _single_threaded() -> bool:
+    """fork() without exec is only safe while this process has one thread, as at a cold
+    start (nothing has imported threading yet, or nothing started a thread)."""
+    import sys
+
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1

@@ -3,78 +3,108 @@
 On Lambda everything a layer brings sits under /opt; locally (and for a layer stack
 extracted into a temporary root) `OPENRUNTIME_OPT` names that root instead. A source
 checkout also finds the bundled runtimes/ and middlewares/ beside the package.
+
+Paths are strings (os.path): this module is on the cold path, before the runtime is
+started, where importing pathlib would cost a few milliseconds.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from pathlib import Path
 
 
-def opt_root(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("OPENRUNTIME_OPT", "/opt"))
+def _clean(path: str) -> str:
+    """`str(Path(path))`: no empty or `.` parts, no trailing slash ("" is ".")."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    root = "/" if path.startswith("/") else ""
+    return root + "/".join(parts) or "."
+
+
+def _unique(paths: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(_clean(p) for p in paths))
+
+
+def opt_root(environ: Mapping[str, str]) -> str:
+    return _clean(environ.get("OPENRUNTIME_OPT", "/opt"))
+
+
+def _checkout_dir() -> str | None:
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    if os.path.isdir(os.path.join(root, "runtimes")) or os.path.isdir(os.path.join(root, "middlewares")):
+        return root
+    return None
 
 
 def checkout_root() -> Path | None:
     """The source tree this package runs from, when it has the bundled folders."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "runtimes").is_dir() or (root / "middlewares").is_dir() else None
+    root = _checkout_dir()
+    if root is None:
+        return None
+    from pathlib import Path
+
+    return Path(root)
 
 
-def middleware_dirs(environ: Mapping[str, str], pipeline_dir: str | None) -> list[Path]:
-    dirs = [Path(p) for p in environ.get("OPENRUNTIME_MIDDLEWARE_PATH", "").split(":") if p]
-    dirs.append(opt_root(environ) / "middlewares")
+def middleware_dirs(environ: Mapping[str, str], pipeline_dir: str | None) -> list[str]:
+    dirs = [p for p in environ.get("OPENRUNTIME_MIDDLEWARE_PATH", "").split(":") if p]
+    dirs.append(os.path.join(opt_root(environ), "middlewares"))
     if pipeline_dir:
-        dirs.append(Path(pipeline_dir) / "middlewares")
-    dirs.append(Path.cwd() / "middlewares")
-    checkout = checkout_root()
+        dirs.append(os.path.join(pipeline_dir, "middlewares"))
+    dirs.append(os.path.join(os.getcwd(), "middlewares"))
+    checkout = _checkout_dir()
     if checkout is not None:
-        dirs.append(checkout / "middlewares")
-    return list(dict.fromkeys(dirs))
+        dirs.append(os.path.join(checkout, "middlewares"))
+    return _unique(dirs)
 
 
-def runtime_dirs(environ: Mapping[str, str]) -> list[Path]:
-    dirs = [Path(p) for p in environ.get("OPENRUNTIME_RUNTIME_PATH", "").split(":") if p]
-    dirs.append(opt_root(environ) / "runtimes")
-    checkout = checkout_root()
+def runtime_dirs(environ: Mapping[str, str]) -> list[str]:
+    dirs = [p for p in environ.get("OPENRUNTIME_RUNTIME_PATH", "").split(":") if p]
+    dirs.append(os.path.join(opt_root(environ), "runtimes"))
+    checkout = _checkout_dir()
     if checkout is not None:
-        dirs.append(checkout / "runtimes")
-    return list(dict.fromkeys(dirs))
+        dirs.append(os.path.join(checkout, "runtimes"))
+    return _unique(dirs)
 
 
-def is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+def is_executable(path: str | os.PathLike[str]) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def find_middleware(name: str, dirs: list[Path]) -> Path:
+def find_middleware(name: str, dirs: Iterable[str | os.PathLike[str]]) -> str:
     """`NAME` is the executable `DIR/NAME`, or `DIR/NAME/NAME` for a middleware folder."""
-    for directory in dirs:
-        for candidate in (directory / name, directory / name / name):
+    folders = [_clean(os.fspath(d)) for d in dirs]
+    for directory in folders:
+        for candidate in (os.path.join(directory, name), os.path.join(directory, name, name)):
             if is_executable(candidate):
-                return candidate
-    searched = ", ".join(str(d) for d in dirs)
+                return _clean(candidate)
+    searched = ", ".join(folders)
     raise LookupError(f"middleware {name!r} not found as an executable in: {searched}")
 
 
-def find_runtime(name: str, dirs: list[Path]) -> Path:
-    for directory in dirs:
-        candidate = directory / name / "bootstrap"
+def find_runtime(name: str, dirs: Iterable[str | os.PathLike[str]]) -> str:
+    folders = [_clean(os.fspath(d)) for d in dirs]
+    for directory in folders:
+        candidate = os.path.join(directory, name, "bootstrap")
         if is_executable(candidate):
-            return candidate
-    searched = ", ".join(str(d) for d in dirs)
+            return _clean(candidate)
+    searched = ", ".join(folders)
     raise LookupError(f"runtime {name!r} not found (looked for {name}/bootstrap in: {searched})")
 
 
-def find_pipeline_file(environ: Mapping[str, str]) -> Path | None:
+def find_pipeline_file(environ: Mapping[str, str]) -> str | None:
     """The pipeline for `openruntime bootstrap` when none is named on the command line."""
     explicit = environ.get("OPENRUNTIME_PIPELINE")
     if explicit:
-        return Path(explicit)
+        return _clean(explicit)
     candidates = []
     task_root = environ.get("LAMBDA_TASK_ROOT")
     if task_root:
-        candidates += [Path(task_root) / "pipeline.yml", Path(task_root) / "pipeline.yaml"]
+        candidates += [os.path.join(task_root, "pipeline.yml"), os.path.join(task_root, "pipeline.yaml")]
     opt = opt_root(environ)
-    candidates += [opt / "pipeline.json", opt / "pipeline.yml", opt / "pipeline.yaml"]
-    return next((c for c in candidates if c.is_file()), None)
+    candidates += [os.path.join(opt, "pipeline.json"), os.path.join(opt, "pipeline.yml"), os.path.join(opt, "pipeline.yaml")]
+    return next((_clean(c) for c in candidates if os.path.isfile(c)), None)

@@ -86,6 +86,9 @@ class Orchestrator:
 
     def init(self) -> None:
         """Everything before the first upstream `/next`; raises InitFailure."""
+        # Before serving: a runtime started early may already wait in the listen backlog,
+        # and its first /next must belong to the current generation, not be reset by it.
+        self.proxy.new_generation()
         self.proxy.start()
         early = self.early
         if early is None:
@@ -96,7 +99,6 @@ class Orchestrator:
         else:
             launch = early.launch  # already started, before this module was imported
         self.runtime = SubRuntime(launch.command, launch.env, launch.cwd, self._on_runtime_exit)
-        self.proxy.new_generation()
         try:
             if early is not None and early.error is not None:
                 raise early.error

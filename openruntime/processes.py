@@ -1,19 +1,37 @@
-"""Child processes in their own process group, so a kill takes their children too."""
+"""Child processes in their own process group, so a kill takes their children too.
+
+`spawn` is `subprocess.Popen`. `fork_exec` + `adopt` start the sub-runtime on the cold
+path, before the orchestrator has imported anything heavy: `subprocess` alone (signal,
+selectors, threading, locale → re, enum) costs ~13 ms of a `python -S` start and ctypes
+~2 ms, so `fork_exec` forks with `os` only and returns without waiting for the exec;
+`adopt` turns the child into a `Popen` (and reports a failed exec as `OSError`, like
+`Popen`) once `subprocess` is loaded anyway.
+"""
 
 from __future__ import annotations
 
+import _signal  # signal's C half: its constants without importing signal (enum, ~5 ms)
+import errno
 import os
-import signal
-import subprocess
-from collections.abc import Mapping, Sequence
-from typing import IO, Any
+
+SIGKILL = _signal.SIGKILL
+SIGTERM = _signal.SIGTERM
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Any
+
+DEVNULL = -3  # subprocess.DEVNULL
+PIPE = -1  # subprocess.PIPE
 
 
 def spawn(
     command: Sequence[str],
     env: Mapping[str, str],
     cwd: str | os.PathLike[str] | None = None,
-    stdin: int | IO[Any] | None = subprocess.DEVNULL,
+    stdin: int | IO[Any] | None = DEVNULL,
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
     die_with_parent: bool = False,
@@ -24,6 +42,8 @@ def spawn(
     bootstrap killed outright (the emulator's timeout, Lambda's reset) leaves no orphan
     runtime or middleware behind, although they live in their own process groups.
     """
+    import subprocess
+
     return subprocess.Popen(
         list(command),
         env=dict(env),
@@ -38,28 +58,195 @@ def spawn(
 
 
 _PR_SET_PDEATHSIG = 1
-_libc: Any = None
+_libc_prctl: Any = None
 
 
 def _prctl() -> Any:
-    """libc's prctl on Linux (None elsewhere); loaded once, before any fork."""
-    global _libc
-    if _libc is None:
-        try:
-            import ctypes
+    """libc's prctl on Linux (None elsewhere); loaded once, before any fork.
 
-            _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.prctl  # noqa: B018 - raises AttributeError where there is none
-        except (OSError, AttributeError):
-            _libc = False
-    return _libc or None
+    Built from `_ctypes`, the extension ctypes wraps: importing ctypes itself costs ~2 ms
+    of the cold start (it defines every C type); prctl needs an int and a function type.
+    """
+    global _libc_prctl
+    if _libc_prctl is None:
+        _libc_prctl = False
+        try:
+            import _ctypes
+
+            class _Int(_ctypes._SimpleCData):  # ctypes.c_int
+                _type_ = "i"
+
+            class _Function(_ctypes.CFuncPtr):  # ctypes.CDLL(None, use_errno=True)._FuncPtr
+                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+                _restype_ = _Int
+
+            class _Process:  # what CFuncPtr((name, library)) reads: the dlopen handle
+                _handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]
+
+            _libc_prctl = _Function(("prctl", _Process))  # type: ignore[arg-type]
+        except (ImportError, OSError, AttributeError, TypeError):
+            try:
+                import ctypes
+
+                _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
+            except (ImportError, OSError, AttributeError):
+                pass
+    return _libc_prctl or None
 
 
 def _set_parent_death_signal() -> None:
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc_prctl(_PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
 
 
-def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+# -- the cold start's spawn ----------------------------------------------------------------
+
+
+class EarlyChild:
+    """A child from `fork_exec`: its pid, its STDERR's read end, and the pipe on which
+    it reports a failed exec (closed unread when the exec succeeded)."""
+
+    __slots__ = ("args", "cwd", "pid", "status_fd", "stderr_fd")
+
+    def __init__(self, args: list[str], cwd: str | None, pid: int, stderr_fd: int, status_fd: int) -> None:
+        self.args, self.cwd, self.pid, self.stderr_fd, self.status_fd = args, cwd, pid, stderr_fd, status_fd
+
+
+def fork_exec(command: Sequence[str], env: Mapping[str, str], cwd: str | None) -> EarlyChild:
+    """`spawn(command, env, cwd=cwd, stderr=PIPE, die_with_parent=True)` without
+    `subprocess`; returns right after the fork (the child execs on another core while this
+    process goes on importing). Only while this process has one thread: it forks.
+
+    The child does what `Popen` does: STDIN from /dev/null, STDERR into a pipe, every
+    other inherited descriptor closed, SIGPIPE/SIGXFSZ back to their defaults, a new
+    session, the working directory, PR_SET_PDEATHSIG, then execve along the PATH of `env`
+    when the program has no slash. A failure goes back as "errno:step:detail" on a
+    close-on-exec pipe, which the exec otherwise closes unwritten.
+    """
+    args = [os.fspath(a) for a in command]
+    env = dict(env)
+    program = args[0]
+    if os.path.dirname(program):
+        executables = [program]
+    else:
+        executables = [os.path.join(d, program) for d in os.get_exec_path(env)]
+    prctl = _prctl()
+    parent = os.getpid()
+    inherited = _open_fds()
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    err_read, err_write = os.pipe()
+    status_read, status_write = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: no return from here
+            _child(args, env, cwd, executables, prctl, parent, inherited, devnull, err_write, status_write)
+    except BaseException:
+        os.close(err_read)
+        os.close(status_read)
+        raise
+    finally:
+        os.close(devnull)
+        os.close(err_write)
+        os.close(status_write)
+    return EarlyChild(args, cwd, pid, err_read, status_read)
+
+
+def _open_fds() -> list[int]:
+    try:
+        return sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2)
+    except OSError:
+        return list(range(3, 256))
+
+
+def _child(
+    args: list[str], env: dict[str, str], cwd: str | None, executables: list[str], prctl: Any,
+    parent: int, inherited: list[int], devnull: int, err_write: int, status_write: int,
+) -> None:
+    step = "setup"
+    try:
+        for fd, target in ((devnull, 0), (err_write, 2)):
+            if fd == target:  # the parent had it closed: the new descriptor took its number
+                os.set_inheritable(fd, True)
+            else:
+                os.dup2(fd, target)
+        if cwd is not None:
+            step = "chdir"
+            os.chdir(cwd)
+            step = "setup"
+        for name in ("SIGPIPE", "SIGXFSZ"):  # Python ignores them; a child starts with the defaults
+            if hasattr(_signal, name):
+                _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+        os.setsid()
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the signal was armed
+                os._exit(255)
+        for fd in inherited:
+            if fd != status_write:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        step = "exec"
+        first_error: OSError | None = None
+        error: OSError | None = None
+        for executable in executables:
+            try:
+                os.execve(executable, args, env)
+            except OSError as exc:
+                error = exc
+                if first_error is None and exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    first_error = exc
+        raise first_error or error or OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+    except BaseException as exc:  # noqa: BLE001 - whatever it is, the parent hears of it
+        try:
+            number = exc.errno if isinstance(exc, OSError) and exc.errno else 0
+            detail = "" if isinstance(exc, OSError) and exc.errno else f"{type(exc).__name__}: {exc}"
+            os.write(status_write, f"{number}:{step}:{detail}".encode("utf-8", "replace"))
+        finally:
+            os._exit(255)
+
+
+def adopt(child: EarlyChild) -> subprocess.Popen[bytes]:
+    """The child of `fork_exec` as a `Popen` with `stderr` on the pipe; `OSError` (as
+    `Popen` raises it) when the exec failed, after reaping the child."""
+    import subprocess
+
+    report = b""
+    try:
+        while chunk := os.read(child.status_fd, 4096):  # EOF: the exec closed it
+            report += chunk
+    finally:
+        os.close(child.status_fd)
+    if report:
+        os.close(child.stderr_fd)
+        try:
+            os.waitpid(child.pid, 0)
+        except ChildProcessError:
+            pass
+        number_text, step, detail = report.decode("utf-8", "replace").split(":", 2)
+        number = int(number_text)
+        if not number:
+            raise OSError(f"cannot start {child.args[0]!r}: {detail}")
+        filename = child.cwd if step == "chdir" else child.args[0] if step == "exec" else None
+        raise OSError(number, os.strerror(number), filename)
+
+    class Adopted(subprocess.Popen):  # type: ignore[type-arg]
+        """Popen's bookkeeping (wait, poll, kill, the waitpid lock) for a running child."""
+
+        def __init__(self, args: list[str], pid: int) -> None:
+            self._adopted_pid = pid
+            super().__init__(args)  # no pipes: STDIN, STDOUT, STDERR all None here
+
+        def _execute_child(self, *_args: Any, **_kwargs: Any) -> None:
+            self.pid = self._adopted_pid
+            self._child_created = True
+
+    process = Adopted(child.args, child.pid)
+    process.stderr = open(child.stderr_fd, "rb")  # noqa: SIM115 - as Popen(stderr=PIPE): buffered, binary
+    return process
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: int = SIGKILL) -> None:
     """Signal the whole process group of `process`; a no-op once it is gone."""
     try:
         os.killpg(process.pid, sig)
@@ -69,14 +256,16 @@ def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> N
 
 def stop_group(process: subprocess.Popen[bytes], grace_s: float = 0.5) -> int | None:
     """SIGTERM the group, wait up to `grace_s`, then SIGKILL it. Returns the exit status."""
+    import subprocess
+
     if process.poll() is None:
-        kill_group(process, signal.SIGTERM)
+        kill_group(process, SIGTERM)
         try:
             process.wait(grace_s)
         except subprocess.TimeoutExpired:
             pass
     # The leader may be gone while its children linger: always finish the group.
-    kill_group(process, signal.SIGKILL)
+    kill_group(process, SIGKILL)
     try:
         return process.wait(5)
     except subprocess.TimeoutExpired:

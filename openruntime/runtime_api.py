@@ -124,6 +124,14 @@ class RuntimeAPIClient:
             self._conn = _Connection(self._host, self._port)
         return self._conn
 
+    def connect(self) -> None:
+        """Open the connection now (the cold start does, while the runtime boots), so the
+        first `/next` does not wait for it; a failure is left to the first request's retries."""
+        try:
+            self._connection()
+        except OSError:
+            pass
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

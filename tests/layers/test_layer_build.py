@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import sys
 import zipfile
 from pathlib import Path
 
@@ -115,7 +116,14 @@ def test_orchestrator_layer_contents_and_modes(tmp_path: Path, source: Path) -> 
     for name in ("h11", "httpcore", "anyio", "idna", "certifi", "cloudevents"):
         assert f"python/{name}/__init__.py" in m, name
     names = list(m)
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".so"))]
+    assert not [n for n in names if n.endswith((".so", ".pyo"))]
+    # Bytecode for every module, for the building Python, and nothing from a source tree's cache.
+    tag = sys.implementation.cache_tag
+    sources = [n.rsplit("/", 1) for n in names if n.startswith("python/") and n.endswith(".py")]
+    assert {n for n in names if n.endswith(".pyc")} == {f"{d}/__pycache__/{f[:-3]}.{tag}.pyc" for d, f in sources}
+    assert m[f"python/openruntime/__pycache__/config.{tag}.pyc"] == REG_644
+    with zipfile.ZipFile(zpath) as zf:  # PEP 552 flags: hash-based (1), not checked against the source (0)
+        assert zf.read(f"python/openruntime/__pycache__/config.{tag}.pyc")[4:8] == b"\x01\0\0\0"
     assert not [n for n in names if n.endswith(("/RECORD", "/direct_url.json"))]
     assert not [n for n in names if n.count("/") == 1 and n.startswith("python/")
                 and not n.endswith((".py", "/"))], "stray top-level files under python/"

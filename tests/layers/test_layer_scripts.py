@@ -100,6 +100,27 @@ def test_bootstrap_execs_the_orchestrator(layer: Path, tmp_path: Path, bare_path
     assert seen["OPENRUNTIME_PYTHON"] == str(py)
 
 
+def test_with_the_vendored_package_python_starts_without_site_or_working_directory(
+    layer: Path, tmp_path: Path, bare_path: str
+) -> None:
+    # -S: no site-packages (the layer brings every dependency), -P: the task root's modules
+    # cannot shadow the orchestrator's, -c: no runpy.
+    package = layer / "python" / "openruntime"
+    package.mkdir(parents=True)
+    (package / "__main__.py").write_text("")
+    record = tmp_path / "rec"
+    py = recorder(tmp_path / "py" / "interp")
+    env = {"PATH": bare_path, "OPENRUNTIME_PYTHON": str(py), "RECORD": str(record)}
+    assert run(layer / "bootstrap", env=env).returncode == 0
+    argv, _ = recorded(record)
+    assert argv == [str(py), "-S", "-P", "-c", "import openruntime.__main__", "bootstrap"]
+    assert run(layer / "openruntime-wrapper", "/var/lang/bin/python3.12", "/var/runtime/bootstrap.py",
+               env=env).returncode == 0
+    argv, _ = recorded(record)
+    assert argv == [str(py), "-S", "-P", "-c", "import openruntime.__main__", "bootstrap", "--",
+                    "/var/lang/bin/python3.12", "/var/runtime/bootstrap.py"]
+
+
 def test_bootstrap_keeps_an_explicit_opt_root_and_adds_no_empty_path_entry(
     layer: Path, tmp_path: Path, bare_path: str
 ) -> None:
