@@ -27,12 +27,11 @@ from typing import IO, Any
 from openruntime import lambda_errors as errors
 from openruntime.httpserver import LoopbackHTTPServer, Request, Response
 from openruntime.processes import kill_group, spawn, stop_group
+from openruntime.runtime_api_server import ACCEPTED, error_response, invalid_state, posted_error, route, too_large
 
-RUNTIME_PREFIX = "/2018-06-01/runtime/"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 ACCOUNT_ID = "012345678912"
 JSON = "application/json"
-_OK = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
 
 
 @dataclass(frozen=True)
@@ -394,25 +393,11 @@ class Emulator:
     # -- the Runtime API ----------------------------------------------------------------
 
     def _handle_runtime_api(self, request: Request) -> Response:
-        path = request.path
-        if not path.startswith(RUNTIME_PREFIX):
-            if path == "/2018-06-01/ping":
-                return Response(200, b"pong")
-            return _error_response(404, "NotFound", f"no route for {request.method} {path}")
-        route = path[len(RUNTIME_PREFIX) :]
-        if route == "invocation/next" and request.method == "GET":
-            return self._next(request)
-        if route == "init/error" and request.method == "POST":
-            return self._init_error(request)
-        parts = route.split("/")
-        if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
-            if parts[2] == "response":
-                return self._post_result(request, parts[1], is_error=False)
-            if parts[2] == "error":
-                return self._post_result(request, parts[1], is_error=True)
-        return _error_response(404, "NotFound", f"no route for {request.method} {path}")
+        if request.path == "/2018-06-01/ping":  # the RIE keeps this undocumented probe
+            return Response(200, b"pong")
+        return route(request, self)
 
-    def _next(self, request: Request) -> Response:
+    def next_event(self, request: Request) -> Response:
         with self._cond:
             runtime = self._runtime
             generation = self._generation
@@ -423,17 +408,17 @@ class Emulator:
             while True:
                 if self._closed or self._generation != generation:
                     # The process that asked is gone (killed or reset): answer nobody.
-                    return _error_response(500, "Runtime.Reset", "the environment was reset")
+                    return error_response(500, "Runtime.Reset", "the environment was reset")
                 current = self._current
                 if current is not None and current.outcome is None:
                     if request.peer_closed():
-                        return _error_response(500, "Runtime.Reset", "client went away")
+                        return error_response(500, "Runtime.Reset", "client went away")
                     # A second /next while one is in flight renders the same event (RAPID).
                     current.delivered = True
                     return Response(200, current.payload, current.headers)
                 self._cond.wait()
 
-    def _post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
+    def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
         response = self._accept_result(request, request_id, is_error)
         with self._cond:
             self.stats["error" if is_error else "response"] += 1
@@ -447,19 +432,19 @@ class Emulator:
             current = self._current
             if current is None or current.request_id != request_id or not current.delivered:
                 if request_id in self._answered or (current and current.outcome is not None):
-                    return _invalid_state()
-                return _error_response(400, "InvalidRequestID", "Invalid request ID")
+                    return invalid_state()
+                return error_response(400, "InvalidRequestID", "Invalid request ID")
             if current.outcome is not None:
-                return _invalid_state()
+                return invalid_state()
             echoed = request.header("lambda-runtime-invocation-id")
             if echoed is not None and echoed != current.invocation_id:
-                return _error_response(410, "InvalidInvocationID", "Invocation ID is stale")
+                return error_response(410, "InvalidInvocationID", "Invocation ID is stale")
             size = request.oversize if request.oversize is not None else len(request.body)
             if is_error:
                 current.outcome = _Outcome(
-                    _error_body_from(request), JSON, True
+                    posted_error(request)[0], JSON, True
                 )
-                response = _OK
+                response = ACCEPTED
             elif mode and mode != "streaming":
                 current.outcome = _Outcome(
                     errors.error_body(
@@ -469,7 +454,7 @@ class Emulator:
                     JSON,
                     True,
                 )
-                response = _error_response(
+                response = error_response(
                     400, "InvalidFunctionResponseMode", f"invalid response mode {mode!r}"
                 )
             elif size > errors.MAX_RESPONSE_BYTES:
@@ -480,30 +465,26 @@ class Emulator:
                     JSON,
                     True,
                 )
-                response = _error_response(
-                    413,
-                    "RequestEntityTooLarge",
-                    f"Exceeded maximum allowed payload size ({errors.MAX_RESPONSE_BYTES} bytes).",
-                )
+                response = too_large()
             else:
                 current.outcome = _Outcome(
                     request.body, request.header("content-type") or JSON, False
                 )
-                response = _OK
+                response = ACCEPTED
             self._cond.notify_all()
             return response
 
-    def _init_error(self, request: Request) -> Response:
+    def post_init_error(self, request: Request) -> Response:
         with self._cond:
             runtime = self._runtime
             if runtime is None or runtime.polled:
-                return _invalid_state()
-            runtime.init_error = _Outcome(_error_body_from(request), JSON, True)
+                return invalid_state()
+            runtime.init_error = _Outcome(posted_error(request)[0], JSON, True)
             current = self._current
             if current is not None and current.outcome is None:
                 current.outcome = runtime.init_error
             self._cond.notify_all()
-        return _OK
+        return ACCEPTED
 
     # -- the Invoke API over HTTP ----------------------------------------------------------
 
@@ -515,11 +496,11 @@ class Emulator:
 
     def _handle_invoke_api(self, request: Request) -> Response:
         if INVOKE_PATH.match(request.path) is None:
-            return _error_response(
+            return error_response(
                 404, "ResourceNotFoundException", f"no route for {request.method} {request.path}"
             )
         if request.oversize is not None:
-            return _error_response(
+            return error_response(
                 413,
                 "RequestEntityTooLargeException",
                 f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
@@ -530,7 +511,7 @@ class Emulator:
             try:
                 client_context = base64.b64decode(client_context, validate=True).decode()
             except (ValueError, UnicodeDecodeError):
-                return _error_response(
+                return error_response(
                     400, "InvalidRequestContentException", "X-Amz-Client-Context must be base64 JSON"
                 )
         kwargs: dict[str, Any] = {
@@ -554,26 +535,6 @@ class Emulator:
 def _canonical(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-")).replace("Amzn-Requestid", "Amzn-RequestId")
 
-
-def _error_body_from(request: Request) -> bytes:
-    """The error a runtime posted; Lambda builds one from the header when there is none."""
-    error_type = request.header("lambda-runtime-function-error-type")
-    if request.body:
-        return request.body
-    return errors.error_body(error_type or "Runtime.Unknown", "")
-
-
-def _error_response(status: int, error_type: str, message: str) -> Response:
-    return Response(status, errors.error_body(error_type, message), [("Content-Type", JSON)])
-
-
-def _invalid_state() -> Response:
-    return _error_response(
-        403,
-        "InvalidStateTransition",
-        "State transition from RuntimeResponseSentState to InvocationResponse failed for "
-        "runtime. Error: State transition is not allowed",
-    )
 
 
 def _new_trace_id() -> str:

@@ -23,10 +23,16 @@ from enum import Enum
 from openruntime import lambda_errors as errors
 from openruntime.httpserver import LoopbackHTTPServer, Request, Response
 from openruntime.invocation import Invocation, Outcome
+from openruntime.runtime_api_server import (
+    ACCEPTED,
+    JSON,
+    error_response,
+    invalid_state,
+    posted_error,
+    route,
+    too_large,
+)
 
-PREFIX = "/2018-06-01/runtime/"
-JSON = "application/json"
-_ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
 
 
 class RuntimeGone(Exception):
@@ -60,7 +66,7 @@ class RuntimeAPIProxy:
         self._answered: deque[str] = deque(maxlen=64)
         self._closed = False
         self._server = LoopbackHTTPServer(
-            self._handle, max_body=errors.MAX_RESPONSE_BYTES, name="runtime-proxy", listener=listener
+            lambda request: route(request, self), max_body=errors.MAX_RESPONSE_BYTES, name="runtime-proxy", listener=listener
         )
 
     @property
@@ -148,23 +154,7 @@ class RuntimeAPIProxy:
 
     # -- sub-runtime side ----------------------------------------------------------------
 
-    def _handle(self, request: Request) -> Response:
-        path = request.path
-        if path.startswith(PREFIX):
-            route = path[len(PREFIX):]
-            if route == "invocation/next" and request.method == "GET":
-                return self._next(request)
-            if route == "init/error" and request.method == "POST":
-                return self._post_init_error(request)
-            parts = route.split("/")
-            if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
-                if parts[2] == "response":
-                    return self._post(request, parts[1], is_error=False)
-                if parts[2] == "error":
-                    return self._post(request, parts[1], is_error=True)
-        return _error(404, "NotFound", f"no route for {request.method} {path}")
-
-    def _next(self, request: Request) -> Response:
+    def next_event(self, request: Request) -> Response:
         with self._cond:
             generation = self._generation
             if not self._polled:
@@ -172,32 +162,30 @@ class RuntimeAPIProxy:
                 self._cond.notify_all()
             while True:
                 if self._closed or generation != self._generation:
-                    return _error(500, "Runtime.Reset", "this runtime process was replaced; exit")
+                    return error_response(500, "Runtime.Reset", "this runtime process was replaced; exit")
                 current = self._current
                 if current is not None and current.outcome is None:
                     if request.peer_closed():
-                        return _error(500, "Runtime.Reset", "client went away")
+                        return error_response(500, "Runtime.Reset", "client went away")
                     # A second /next while one is in flight gets the same event again,
                     # as Lambda's RAPID does; its answer still counts only once.
                     current.delivered = True
                     return Response(200, current.payload, current.headers)
                 self._cond.wait()
 
-    def _post(self, request: Request, request_id: str, is_error: bool) -> Response:
+    def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
         with self._cond:
             current = self._current
             if current is None or current.invocation.request_id != request_id or not current.delivered:
                 if request_id in self._answered:
-                    return _invalid_state()
-                return _error(400, "InvalidRequestID", "Invalid request ID")
+                    return invalid_state()
+                return error_response(400, "InvalidRequestID", "Invalid request ID")
             if current.outcome is not None:
-                return _invalid_state()
+                return invalid_state()
             size = request.oversize if request.oversize is not None else len(request.body)
-            response = _ACCEPTED
+            response = ACCEPTED
             if is_error:
-                header_type = request.header("lambda-runtime-function-error-type")
-                body = request.body or errors.error_body(header_type or "Runtime.Unknown", "", request_id)
-                current.outcome = Outcome.error(body, errors.error_type_of(body, header_type))
+                current.outcome = Outcome.error(*posted_error(request, request_id))
             elif size > errors.MAX_RESPONSE_BYTES:
                 current.outcome = Outcome.error(
                     errors.error_body(
@@ -205,33 +193,18 @@ class RuntimeAPIProxy:
                     ),
                     "Function.ResponseSizeTooLarge",
                 )
-                response = _error(
-                    413, "RequestEntityTooLarge",
-                    f"Exceeded maximum allowed payload size ({errors.MAX_RESPONSE_BYTES} bytes).",
-                )
+                response = too_large()
             else:
                 current.outcome = Outcome(request.body, request.header("content-type") or JSON)
             self._cond.notify_all()
             return response
 
-    def _post_init_error(self, request: Request) -> Response:
+    def post_init_error(self, request: Request) -> Response:
         with self._cond:
             if self._polled:
-                return _invalid_state()
-            header_type = request.header("lambda-runtime-function-error-type")
-            body = request.body or errors.error_body(header_type or "Runtime.Unknown", "")
-            self._init_error = Outcome.error(body, header_type or errors.error_type_of(body))
+                return invalid_state()
+            self._init_error = Outcome.error(*posted_error(request))
             self._cond.notify_all()
-        return _ACCEPTED
+        return ACCEPTED
 
 
-def _error(status: int, error_type: str, message: str) -> Response:
-    return Response(status, errors.error_body(error_type, message), [("Content-Type", JSON)])
-
-
-def _invalid_state() -> Response:
-    return _error(
-        403, "InvalidStateTransition",
-        "State transition from RuntimeResponseSentState to InvocationResponse failed for "
-        "runtime. Error: State transition is not allowed",
-    )
