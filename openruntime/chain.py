@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 
 from openruntime.invocation import Invocation, Outcome
@@ -100,6 +99,8 @@ class Chain:
         except MiddlewareFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - a runner bug must fail this invocation, not the orchestrator
+            import traceback  # only for a bug in a runner: not on the cold path
+
             traceback.print_exc()
             raise MiddlewareFailure(
                 "Middleware.Failed", f"middleware '{name}' hook '{hook}' failed in the orchestrator: "

@@ -16,7 +16,6 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 # Lambda accepts about 1 MiB of headers; awslambdaric sends X-Ray causes of 100 KB and
@@ -49,18 +48,21 @@ def _never_closed() -> bool:
     return False
 
 
-@dataclass(slots=True)
 class Request:
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    # Set when the body was larger than the server's limit: the body was read and
-    # dropped (so the connection stays usable) and only its size is kept.
-    oversize: int | None = None
-    # Long-polling handlers ask this before answering, so that an event is never handed
-    # to a client that has gone away (a killed runtime) while it waited.
-    peer_closed: Callable[[], bool] = _never_closed
+    __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed")
+
+    def __init__(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+                 oversize: int | None = None) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        # Set when the body was larger than the server's limit: the body was read and
+        # dropped (so the connection stays usable) and only its size is kept.
+        self.oversize = oversize
+        # Long-polling handlers ask this before answering, so that an event is never
+        # handed to a client that has gone away (a killed runtime) while it waited.
+        self.peer_closed: Callable[[], bool] = _never_closed
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -74,11 +76,13 @@ class Request:
         return self.target.split("?", 1)[0]
 
 
-@dataclass(slots=True)
 class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers if headers is not None else []
 
     def encode_head(self, keep_alive: bool) -> bytes:
         lines = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Status')}"]

@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openruntime.config import MiddlewareConfig
@@ -69,26 +66,32 @@ class MiddlewareFailure(Exception):
         return failure
 
 
-@dataclass(slots=True)
 class HookResult:
-    payload: bytes
-    content_type: str
-    respond: bool = False  # short-circuit (before) or recover (error)
+    __slots__ = ("payload", "content_type", "respond")
+
+    def __init__(self, payload: bytes, content_type: str, respond: bool = False) -> None:
+        self.payload = payload
+        self.content_type = content_type
+        self.respond = respond  # short-circuit (before) or recover (error)
 
 
-@dataclass
 class InvocationScope:
     """Per-invocation state of every middleware (exec: files; persistent: JSON values)."""
 
-    _dir: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    _files: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("_dir", "values", "_files")
+
+    def __init__(self) -> None:
+        self._dir: str | None = None
+        self.values: dict[str, Any] = {}
+        self._files: dict[str, str] = {}
 
     def state_file(self, name: str) -> str:
         """The middleware's state file; it exists (empty) from its first hook call on."""
         path = self._files.get(name)
         if path is None:
             if self._dir is None:
+                import tempfile  # only exec middlewares need files: not on the cold path
+
                 self._dir = tempfile.mkdtemp(prefix="openruntime-state-")
             path = os.path.join(self._dir, f"{name}.state")
             # Created here so that `cat "$OPENRUNTIME_STATE_FILE"` works in `before` too.
@@ -98,6 +101,8 @@ class InvocationScope:
 
     def close(self) -> None:
         if self._dir is not None:
+            import shutil
+
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
             self._files.clear()

@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from enum import Enum
 
 from openruntime import lambda_errors as errors
@@ -46,13 +45,15 @@ class InitState(Enum):
     TIMED_OUT = "timed_out"
 
 
-@dataclass
 class _InFlight:
-    invocation: Invocation
-    payload: bytes
-    headers: list[tuple[str, str]]
-    delivered: bool = False
-    outcome: Outcome | None = None
+    __slots__ = ("invocation", "payload", "headers", "delivered", "outcome")
+
+    def __init__(self, invocation: Invocation, payload: bytes, headers: list[tuple[str, str]]) -> None:
+        self.invocation = invocation
+        self.payload = payload
+        self.headers = headers
+        self.delivered = False
+        self.outcome: Outcome | None = None
 
 
 class RuntimeAPIProxy:
