@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,20 +76,15 @@ def make_layer(tree: Path, pipeline: Path, no_pyc: bool) -> Path:
     return opt
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--reps", type=int, default=15)
-    parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--kinds", default="direct,orch,orchS,layer,direct1,layer1")
-    parser.add_argument("--no-pyc", action="store_true", help="strip the bytecode from the layers")
-    args = parser.parse_args()
-    trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(REPO)}
-    trees = {name: str(Path(path).resolve()) for name, path in trees.items()}
-    kinds = args.kinds.split(",")
+def measure(kinds: list[str], trees: dict[str, str], reps: int, no_pyc: bool = False,
+            progress: "Callable[[str], None] | None" = None) -> list[dict[str, object]]:
+    """Cold starts of each configuration, interleaved; one row per configuration with the
+    median, the min, the Init Duration, the ratio of medians and the paired ratio to the
+    bare runtime started in the same repetitions."""
     ws = h.make_workspace()
     layers: dict[str, Path] = {}
     if any(k.startswith("layer") for k in kinds):
-        layers = {n: make_layer(Path(t), ws.pipeline(h.ORCH0, "yml"), args.no_pyc) for n, t in trees.items()}
+        layers = {n: make_layer(Path(t), ws.pipeline(h.ORCH0, "yml"), no_pyc) for n, t in trees.items()}
     configs = [(k, None) if k.startswith("direct") else (k, n) for k in kinds for n in
                ([None] if k.startswith("direct") else trees)]
 
@@ -125,31 +121,53 @@ def main() -> int:
 
     times: dict[tuple[str, str | None], list[float]] = {c: [] for c in configs}
     inits: dict[tuple[str, str | None], list[float]] = {c: [] for c in configs}
-    load = os.getloadavg()[0]
     try:
-        for rep in range(args.reps + 1):
+        for rep in range(reps + 1):
             for config in configs:
                 elapsed, init = run_one(*config)
-                if rep:
+                if rep:  # the first repetition warms caches and is discarded
                     times[config].append(elapsed)
                     inits[config].append(init)
-            print(f"repetition {rep}/{args.reps}", file=sys.stderr)
+            if progress:
+                progress(f"cold start (layer): repetition {rep}/{reps}")
     finally:
         shutil.rmtree(ws.root, ignore_errors=True)
         for opt in layers.values():
             subprocess.run(["chmod", "-R", "u+w", str(opt.parent)], check=False)
             shutil.rmtree(opt.parent, ignore_errors=True)
-    print(f"cold start, median of {args.reps} (interleaved); load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    rows = []
     for config in configs:
         base = ("direct1", None) if config[0].endswith("1") else ("direct", None)
         if base not in times:
             base = config
         median = statistics.median(times[config])
-        ratio = median / statistics.median(times[base])
-        paired = statistics.median(x / y for x, y in zip(times[config], times[base]))
-        label = config[0] + (f" [{config[1]}]" if config[1] else "")
-        print(f"  {label:20s} median {median:6.1f} ms  min {min(times[config]):6.1f}  "
-              f"Init Duration {statistics.median(inits[config]):6.1f}  ratio {ratio:.2f}x  paired {paired:.2f}x")
+        rows.append({
+            "label": config[0] + (f" [{config[1]}]" if config[1] else ""),
+            "kind": config[0], "tree": config[1], "n": len(times[config]),
+            "median_ms": median, "min_ms": min(times[config]),
+            "init_median_ms": statistics.median(inits[config]),
+            "ratio": median / statistics.median(times[base]),
+            "paired": statistics.median(x / y for x, y in zip(times[config], times[base])),
+        })
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--kinds", default="direct,orch,orchS,layer,direct1,layer1")
+    parser.add_argument("--no-pyc", action="store_true", help="strip the bytecode from the layers")
+    args = parser.parse_args()
+    trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(REPO)}
+    trees = {name: str(Path(path).resolve()) for name, path in trees.items()}
+    load = os.getloadavg()[0]
+    rows = measure(args.kinds.split(","), trees, args.reps, args.no_pyc,
+                   progress=lambda line: print(line, file=sys.stderr))
+    print(f"cold start, median of {args.reps} (interleaved); load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    for row in rows:
+        print(f"  {row['label']:20s} median {row['median_ms']:6.1f} ms  min {row['min_ms']:6.1f}  "
+              f"Init Duration {row['init_median_ms']:6.1f}  ratio {row['ratio']:.2f}x  paired {row['paired']:.2f}x")
     return 0
 
 

@@ -441,6 +441,14 @@ def measure_cold(ws: Workspace, profile: Profile, progress: Callable[[str], None
             "first_invoke_min_ms": min(first[key]),
             "init_duration_median_ms": statistics.median(init[key]) if key in init else None,
         }
+    # What Lambda runs: the built orchestrator layer, read-only, through its /opt/bootstrap
+    # (python -S, shipped bytecode), against the bare runtime in the same repetitions.
+    if str(REPO) not in sys.path:  # the harness may be loaded from its file (openruntime bench)
+        sys.path.insert(0, str(REPO))
+    from benchmarks import cold_ab
+
+    out["layer"] = cold_ab.measure(["direct", "layer"], {"this": str(REPO)}, profile.cold_reps,
+                                   progress=progress)
     reps = max(3, profile.cold_reps)
     out["python_start_ms"] = _interpreter_start(ws, ["-c", "pass"], reps)
     out["python_start_no_site_ms"] = _interpreter_start(ws, ["-S", "-c", "pass"], reps)
@@ -774,8 +782,8 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
     lat = results["latency"]["configs"]
     overhead = lat["orch0"]["p50_ms"] - lat["direct"]["p50_ms"]
     hop = (lat["pers1"]["p50_ms"] - lat["orch0"]["p50_ms"]) / 2  # one middleware = two hook calls
-    cold = results["cold"]["configs"]
-    cold_ratio = cold["orch0-json"]["first_invoke_median_ms"] / cold["direct"]["first_invoke_median_ms"]
+    # The budget is about the bootstrap Lambda runs: the built layer (paired ratio).
+    cold_ratio = next(row["paired"] for row in results["cold"]["layer"] if row["kind"] == "layer")
     mem = results["memory"]
     rss_key = max(("orch0", "pers3"), key=lambda k: mem[k]["after_rss_mb"])
     rss = mem[rss_key]["after_rss_mb"]
@@ -784,7 +792,7 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
          "limit": f"< {BUDGET_OVERHEAD_MS} ms", "pass": overhead < BUDGET_OVERHEAD_MS},
         {"budget": "persistent middleware hop p50", "value": hop, "unit": "ms",
          "limit": f"< {BUDGET_HOP_MS} ms", "pass": hop < BUDGET_HOP_MS},
-        {"budget": "cold start, orchestrator + runtime vs runtime", "value": cold_ratio, "unit": "x",
+        {"budget": "cold start, layer bootstrap + runtime vs runtime", "value": cold_ratio, "unit": "x",
          "limit": f"<= {BUDGET_COLD_RATIO}x", "pass": cold_ratio <= BUDGET_COLD_RATIO},
         {"budget": f"orchestrator RSS after {mem[rss_key]['invocations']:,} invocations ({rss_key})",
          "value": rss, "unit": "MB", "limit": f"< {BUDGET_RSS_MB:.0f} MB", "pass": rss < BUDGET_RSS_MB},
@@ -876,6 +884,9 @@ def render(results: dict[str, Any]) -> str:
         if o in cold["configs"] and d in cold["configs"]
     ]
     add("  orchestrator vs the runtime alone, by runtime: " + ", ".join(ratios))
+    for row in cold["layer"]:
+        add(f"  as Lambda runs it ({row['label']}): median {row['median_ms']:.1f} ms, "
+            f"ratio {row['ratio']:.2f}x, paired {row['paired']:.2f}x (n={row['n']})")
     add(f"  for scale: `python -c pass` {cold['python_start_ms']:.1f} ms, `python -S -c pass` "
         f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.cli, openruntime.bootstrap'` "
         f"{cold['python_import_bootstrap_ms']:.1f} ms")
@@ -903,7 +914,7 @@ def render(results: dict[str, Any]) -> str:
     for key, row in results["http"].items():
         cells = " ".join(f"{row[c]['p50_ms']:>6.3f} / {row[c]['p99_ms']:<6.3f}" for c in HTTP_CLIENTS)
         add(f"  {row['label']:<48} {cells}")
-    add("  (socket: a minimal hand-written HTTP/1.1 client, for reference; not used by openruntime)")
+    add("  (socket: a minimal hand-written HTTP/1.1 client, like the one runtime_api.py uses upstream)")
     add("")
     add("Budgets (DESIGN.md)")
     for b in results["budgets"]:

@@ -26,7 +26,7 @@ SECTIONS = (
 BUDGETS = (
     "orchestrator overhead p50, no middleware",
     "persistent middleware hop p50",
-    "cold start, orchestrator + runtime vs runtime",
+    "cold start, layer bootstrap + runtime vs runtime",
     "orchestrator RSS after",
 )
 
