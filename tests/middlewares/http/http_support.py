@@ -44,3 +44,13 @@ INVALID_HTTP_FIXTURES: dict[str, str] = {
     "malformed/apigw-v2-http-request-invalid.json": "requestContext.stage",
     "malformed/function-url-request-invalid-no-rawpath.json": "rawPath",
 }
+
+
+# The documented response keys of each source.
+SHAPES = {
+    "apigw-v1": ["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"],
+    "apigw-v2": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
+    "function-url": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
+    "alb-multi": ["statusCode", "statusDescription", "multiValueHeaders", "body", "isBase64Encoded"],
+    "alb-single": ["statusCode", "statusDescription", "headers", "body", "isBase64Encoded"],
+}

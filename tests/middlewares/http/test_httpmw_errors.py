@@ -16,16 +16,9 @@ import pytest
 from aws_fixtures import persistent
 from aws_http import CLIENT_ERROR_TYPES, before, error
 from aws_http.failure import client_error_types_from, expose_from, read_error
-from http_support import EXECUTABLE, HTTP_FIXTURES, raw
+from http_support import EXECUTABLE, HTTP_FIXTURES, SHAPES, raw
 
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-SHAPES = {
-    "apigw-v1": ["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"],
-    "apigw-v2": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
-    "function-url": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
-    "alb-multi": ["statusCode", "statusDescription", "multiValueHeaders", "body", "isBase64Encoded"],
-    "alb-single": ["statusCode", "statusDescription", "headers", "body", "isBase64Encoded"],
-}
 # One fixture per response shape.
 SHAPE_FIXTURES = {
     "apigw-v1": "apigw-v1-proxy-request.json",

@@ -9,16 +9,8 @@ from typing import Any
 
 import pytest
 from aws_http import InvalidResponseError, after, before
-from http_support import HTTP_FIXTURES, load, raw
+from http_support import HTTP_FIXTURES, SHAPES, load, raw
 
-# The documented response keys of each source.
-SHAPES = {
-    "apigw-v1": ["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"],
-    "apigw-v2": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
-    "function-url": ["statusCode", "headers", "cookies", "body", "isBase64Encoded"],
-    "alb-multi": ["statusCode", "statusDescription", "multiValueHeaders", "body", "isBase64Encoded"],
-    "alb-single": ["statusCode", "statusDescription", "headers", "body", "isBase64Encoded"],
-}
 FIXTURE_RESPONSES = {
     "apigw-v1": "apigw-v1-proxy-response.json",
     "apigw-v2": "apigw-v2-http-response.json",
