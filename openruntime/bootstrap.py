@@ -6,6 +6,7 @@ import os
 import sys
 
 from openruntime.config import ConfigError, Pipeline, load_pipeline, pipeline_from_env
+from openruntime.function_log import log
 from openruntime.lambda_errors import error_body
 from openruntime.launch import EarlyStart, InitFailure, start_early
 from openruntime.locate import find_pipeline_file
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
 # runtime has been started, while it boots. What this module and the ones above import
 # before that is only `os` and three C extension modules (_json, _socket, _ctypes): see
 # docs/benchmarks.md, "Cold start".
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[openruntime] {message}\n")
-    sys.stderr.flush()
 
 
 def load_bootstrap_pipeline(explicit: str | None) -> Pipeline:
@@ -57,18 +53,18 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
     try:
         upstream = RuntimeAPIClient(address)
     except FatalUpstreamError as exc:
-        log(str(exc))
+        log(str(exc), "FATAL")
         if early is not None and early.process is not None:
             early.process.kill()
         return 1
     upstream.connect()  # while the runtime boots: its first /next then goes out at once (~2 ms)
     if config_error is not None:
         # A pipeline that cannot run is an init error: Lambda shows it to the caller.
-        log(f"init failed: {config_error}")
+        log(f"init failed: {config_error}", "ERROR")
         try:
             upstream.post_init_error(error_body("Runtime.ConfigInvalid", str(config_error)), "Runtime.ConfigInvalid")
         except FatalUpstreamError as post_exc:
-            log(f"could not report the init error: {post_exc}")
+            log(f"could not report the init error: {post_exc}", "ERROR")
         return 1
     return Orchestrator(pipeline, upstream, runtime_override=runtime_override, early=early).run()
 

@@ -10,10 +10,10 @@ for it), as if it were not in the pipeline.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 
+from openruntime.function_log import log
 from openruntime.invocation import Invocation, Outcome
 from openruntime.lambda_errors import error_type_of
 from openruntime.middleware import HookResult, InvocationScope, Middleware, MiddlewareFailure, check_output
@@ -112,7 +112,4 @@ class Chain:
 
 
 def _log_skip(invocation: Invocation, failure: MiddlewareFailure) -> None:
-    sys.stderr.write(
-        f"[openruntime] {invocation.request_id} on_error=skip: {failure.message}; continuing without it\n"
-    )
-    sys.stderr.flush()
+    log(f"on_error=skip: {failure.message}; continuing without it", "WARN", invocation.request_id)

@@ -11,12 +11,12 @@ import json
 import os
 import select
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from openruntime.config import MiddlewareConfig
+from openruntime.function_log import middleware_line, write
 from openruntime.invocation import Invocation, is_json_type
 from openruntime.lambda_errors import error_body
 from openruntime.processes import kill_group
@@ -171,9 +171,7 @@ def log_stderr(name: str, request_id: str, data: bytes) -> None:
     if not data:
         return
     text = data.decode("utf-8", "replace")
-    lines = [f"[{name}] {request_id} {line}" for line in text.splitlines()]
-    sys.stderr.write("\n".join(lines) + "\n")
-    sys.stderr.flush()
+    write("\n".join(middleware_line(name, request_id, line) for line in text.splitlines()))
 
 
 def tail(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:

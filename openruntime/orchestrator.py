@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
@@ -20,6 +19,7 @@ from types import FrameType
 from openruntime import lambda_errors as errors
 from openruntime.chain import Chain
 from openruntime.config import MiddlewareConfig, Pipeline
+from openruntime.function_log import log
 from openruntime.invocation import Invocation, Outcome
 from openruntime.invocation_log import write_invocation_log
 from openruntime.launch import EarlyStart, InitFailure, RuntimeLaunch, plan_runtime  # noqa: F401 (re-exported)
@@ -210,7 +210,7 @@ class Orchestrator:
             )
             status, body = self.upstream.post_outcome(invocation, Outcome.error(error, "Function.ResponseSizeTooLarge"))
         if status not in (200, 202):
-            log(f"{invocation.request_id}: the Runtime API refused the answer ({status}): {body[:300]!r}")
+            log(f"the Runtime API refused the answer ({status}): {body[:300]!r}", "ERROR", invocation.request_id)
 
     def serve_forever(self) -> None:
         while True:
@@ -228,7 +228,7 @@ class Orchestrator:
             try:
                 self.init()
             except InitFailure as failure:
-                log(f"init failed: {failure.error_type}: {failure}")
+                log(f"init failed: {failure.error_type}: {failure}", "ERROR")
                 self.upstream.post_init_error(failure.body, failure.error_type)
                 return 1
             self.serve_forever()
@@ -236,7 +236,7 @@ class Orchestrator:
         except ShutdownRequested:
             return 0
         except FatalUpstreamError as exc:
-            log(f"fatal: {exc}")
+            log(f"fatal: {exc}", "FATAL")
             return 1
         finally:
             self.shutdown()
@@ -249,11 +249,6 @@ class Orchestrator:
             middleware.stop()
         self.proxy.close()
         self.upstream.close()
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[openruntime] {message}\n")
-    sys.stderr.flush()
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:

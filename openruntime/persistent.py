@@ -26,6 +26,7 @@ from json.encoder import encode_basestring_ascii as _json_str  # C: escapes cont
 from typing import Any
 
 from openruntime.config import MiddlewareConfig
+from openruntime.function_log import log, middleware_line, write
 from openruntime.invocation import Invocation
 from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure, middleware_env
 from openruntime.processes import kill_group, spawn, stop_group
@@ -153,7 +154,7 @@ class PersistentMiddleware:
             for raw in stream:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 child.stderr_tail.append(line)
-                os.write(2, f"[{name}] {self.request_id} {line}\n".encode())
+                write(middleware_line(name, self.request_id, line))
         except (OSError, ValueError):
             pass  # the pipe went away with the process
         finally:
@@ -194,7 +195,7 @@ class PersistentMiddleware:
     def _restart_idle(self, child: _Child) -> None:
         """It exited between invocations: nothing was in flight, so nothing fails; start it again."""
         failure = self._replace(child, _Broken("Middleware.Crashed", "exited between invocations"), "-")
-        os.write(2, f"[openruntime] {failure.message}; restarted\n".encode())
+        log(f"{failure.message}; restarted", "WARN")
 
     def stderr_tail(self) -> str:
         child = self._child
