@@ -135,9 +135,9 @@ def measure(kinds: list[str], trees: dict[str, str], reps: int, no_pyc: bool = F
         for opt in layers.values():
             subprocess.run(["chmod", "-R", "u+w", str(opt.parent)], check=False)
             shutil.rmtree(opt.parent, ignore_errors=True)
-    rows = []
+    rows: list[dict[str, object]] = []
     for config in configs:
-        base = ("direct1", None) if config[0].endswith("1") else ("direct", None)
+        base: tuple[str, str | None] = ("direct1", None) if config[0].endswith("1") else ("direct", None)
         if base not in times:
             base = config
         median = statistics.median(times[config])

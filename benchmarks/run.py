@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import main
+from harness import main  # type: ignore[import-not-found]  # found through the path above
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -412,7 +412,7 @@ class _NodeReader:
         fields = self.mapping(node, where, allowed)
         if "name" not in fields:
             raise self.fail(node, f"{where}.name", "missing; every middleware needs a name")
-        hooks = DEFAULT_HOOKS
+        hooks: tuple[str, ...] = DEFAULT_HOOKS
         if "hooks" in fields:
             hooks = self.string_list(fields["hooks"], f"{where}.hooks")
             for i, hook in enumerate(hooks):

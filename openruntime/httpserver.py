@@ -265,7 +265,7 @@ class LoopbackHTTPServer:
             ).start()
 
     def _serve_connection(self, conn: socket.socket) -> None:
-        reader = conn.makefile("rb", buffering=_READ_CHUNK)
+        reader: BinaryIO = conn.makefile("rb", buffering=_READ_CHUNK)  # type: ignore[assignment]
         try:
             while not self._closed:
                 try:

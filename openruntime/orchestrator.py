@@ -256,7 +256,7 @@ def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
 
 
 def _install_signal_handlers() -> dict[int, object]:
-    previous = {}
+    previous: dict[int, object] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, _raise_shutdown)
     return previous

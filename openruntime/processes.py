@@ -10,7 +10,7 @@ selectors, threading, locale → re, enum) costs ~13 ms of a `python -S` start a
 
 from __future__ import annotations
 
-import _signal  # signal's C half: its constants without importing signal (enum, ~5 ms)
+import _signal  # type: ignore[import-not-found]  # signal's C half: its constants without importing signal (enum, ~5 ms)
 import errno
 import os
 

@@ -36,7 +36,7 @@ RESULTS: list[Any] = [
     [Decimal("3")] * 3,
     {"nested": {"bytes": b"utf8 \xc3\xa9"}},
     {b"bytes-key": {b"inner": 1}},
-    {1: "int key", 2.5: "float key", None: "none key", True: "bool key"},
+    {7: "int key", 2.5: "float key", None: "none key", True: "bool key"},
     {Color.RED: Color.RED, "kind": Kind.A},
     "h\u00e9llo \u2603 \U0001f600",
     "\x00 control \u2028",
