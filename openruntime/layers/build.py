@@ -4,8 +4,10 @@
   openruntime package and its pure-Python dependencies under `python/` with their
   bytecode (`__pycache__`, for the Python that builds), and the compiled `pipeline.json`
   when a pipeline is given;
-- `openruntime-middlewares.zip`: `middlewares/` (executables and SDK libs);
-- `openruntime-runtime-<name>.zip`: one per bundled runtime, `runtimes/<name>/`.
+- `openruntime-middlewares.zip`: `middlewares/` (executables and SDK libs), with bytecode
+  for their Python modules;
+- `openruntime-runtime-<name>.zip`: one per bundled runtime, `runtimes/<name>/`, with
+  bytecode for its Python modules (the Python runtime's).
 """
 
 from __future__ import annotations
@@ -136,8 +138,11 @@ pickle.dump((sys.implementation.cache_tag, done), sys.stdout.buffer)
 _compiled_cache: dict[bytes, tuple[str | None, list[tuple[str, bytes]]]] = {}
 
 
-def bytecode_entries(entries: Sequence[ZipEntry], report: BuildReport) -> list[ZipEntry]:
-    """`__pycache__/NAME.TAG.pyc` for every `python/**.py` entry.
+def bytecode_entries(
+    entries: Sequence[ZipEntry], report: BuildReport, under: str = "python/", layer: str = "orchestrator"
+) -> list[ZipEntry]:
+    """`__pycache__/NAME.TAG.pyc` for every `.py` entry below `under`: the orchestrator's
+    packages, the Python runtime, the middlewares' Python modules (their SDK, helpers).
 
     Lambda's /opt is read-only, so without them every cold start compiles what it imports
     (~20 ms for the orchestrator, more for a YAML pipeline's PyYAML). Unchecked-hash .pyc:
@@ -146,7 +151,7 @@ def bytecode_entries(entries: Sequence[ZipEntry], report: BuildReport) -> list[Z
     are this interpreter's bytecode (its cache tag, e.g. cpython-312): another Python
     version ignores them and compiles as before.
     """
-    sources = [(e.name, e.read()) for e in entries if e.name.startswith("python/") and e.name.endswith(".py")]
+    sources = [(e.name, e.read()) for e in entries if e.name.startswith(under) and e.name.endswith(".py")]
     if not sources:
         return []
     key = hashlib.sha256(pickle.dumps(sources)).digest()
@@ -162,7 +167,7 @@ def bytecode_entries(entries: Sequence[ZipEntry], report: BuildReport) -> list[Z
     if tag is None:  # an implementation without bytecode caching
         return []
     report.notes.append(
-        f"bytecode for {len(compiled)} of {len(sources)} Python files, compiled by Python "
+        f"{layer} layer: bytecode for {len(compiled)} of {len(sources)} Python files, compiled by Python "
         f"{sys.version_info.major}.{sys.version_info.minor} ({tag}): used when the function runs that "
         "version; another one compiles them at each cold start")
     result = []
@@ -204,6 +209,7 @@ def build_orchestrator_layer(
 
 def build_middlewares_layer(src: Path, out_dir: Path, report: BuildReport) -> LayerArtifact:
     entries = tree_entries(src, "middlewares")
+    entries.extend(bytecode_entries(entries, report, "middlewares/", "middlewares"))
     return _write("middlewares", "middlewares", entries, out_dir / MIDDLEWARES_ZIP, report)
 
 
@@ -212,6 +218,7 @@ def build_runtime_layer(src: Path, out_dir: Path, report: BuildReport) -> LayerA
     if not (src / "bootstrap").is_file():
         raise LayerError(f"{src}: a bundled runtime needs a bootstrap file")
     entries = tree_entries(src, f"runtimes/{name}", force_executable=["bootstrap"])
+    entries.extend(bytecode_entries(entries, report, f"runtimes/{name}/", f"runtime-{name}"))
     return _write("runtime", name, entries, out_dir / runtime_zip_name(name), report)
 
 

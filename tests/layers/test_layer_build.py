@@ -145,7 +145,14 @@ def test_middlewares_and_runtime_layers(tmp_path: Path, source: Path) -> None:
     assert m["middlewares/log"] == REG_755
     assert m["middlewares/lib/python/sdk.py"] == REG_644
     assert m["middlewares/lib/node/sdk.js"] == REG_644
-    assert not [n for n in m if "node_modules" in n or ".git" in n or "__pycache__" in n]
+    assert not [n for n in m if "node_modules" in n or ".git" in n]
+    # The middlewares' Python modules get bytecode for a read-only /opt, compiled here: the
+    # source tree's stale __pycache__ is not what ships.
+    tag = sys.implementation.cache_tag
+    assert [n for n in m if n.endswith(".pyc")] == [f"middlewares/lib/python/__pycache__/sdk.{tag}.pyc"]
+    with zipfile.ZipFile(tmp_path / "openruntime-middlewares.zip") as zf:
+        pyc = zf.read(f"middlewares/lib/python/__pycache__/sdk.{tag}.pyc")
+    assert pyc[4:8] == b"\x01\0\0\0" and len(pyc) > 16
     r = modes(tmp_path / "openruntime-runtime-shell.zip")
     assert r == {"runtimes/": DIR_755, "runtimes/shell/": DIR_755,
                  "runtimes/shell/bootstrap": REG_755, "runtimes/shell/helper.sh": REG_644}

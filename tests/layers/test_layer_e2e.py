@@ -8,6 +8,7 @@ and the runtime from their layers.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -119,6 +120,26 @@ def test_sub_runtime_does_not_inherit_the_orchestrator_package_path(stack: tuple
     root, task_root = stack
     first, _ = run_stack([str(root / "bootstrap")], task_root, {"OPENRUNTIME_PYTHON": sys.executable})
     assert str(root / "python") not in (first["data"]["pythonpath"] or "")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "module", "file"), [
+    ("runtimes/python", "openruntime_python_runtime.main", "openruntime_python_runtime/__pycache__/main"),
+    ("middlewares/lib/python", "openruntime_middleware", "__pycache__/openruntime_middleware"),
+    ("middlewares/cloudevents", "aws_cloudevents.convert", "aws_cloudevents/__pycache__/convert"),
+])
+def test_runtime_and_middleware_modules_load_the_layers_bytecode(
+    stack: tuple[Path, Path], folder: str, module: str, file: str
+) -> None:
+    """/opt is read-only on Lambda: without shipped bytecode, every cold start compiles these."""
+    root, _ = stack
+    done = subprocess.run(
+        [sys.executable, "-v", "-c", f"import sys; sys.path.insert(0, {str(root / folder)!r}); import {module}"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    cached = root / folder / f"{file}.{sys.implementation.cache_tag}.pyc"
+    assert f"code object from '{cached}'" in done.stderr
 
 
 @pytest.mark.slow
