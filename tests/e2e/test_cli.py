@@ -36,7 +36,8 @@ def test_invoke_example_pipeline_prints_the_transformed_response() -> None:
     assert seen["openruntime"]["by"] == "bash"  # enrich, with the bash SDK
     assert body["data"]["timing"]["measuredBy"] == "timing"  # Node, persistent
     assert b"START RequestId" in done.stderr  # logs go to stderr, the body alone to stdout
-    assert b'[log] ' in done.stderr and b'"hook":"before"' in done.stderr  # Python, persistent
+    log_lines = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith('{"ts"')]
+    assert [r["hook"] for r in log_lines if r["middleware"] == "log"] == ["before", "after"]  # Python, persistent
 
 
 def test_invoke_reads_the_event_from_stdin_and_exits_1_on_function_error(tmp_path: Path) -> None:
