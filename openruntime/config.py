@@ -136,11 +136,15 @@ class MiddlewareConfig(_Frozen):
 
 
 class Pipeline(_Frozen):
-    __slots__ = _fields = __match_args__ = ("runtime", "middlewares", "base_dir", "source")
+    _fields = __match_args__ = ("runtime", "middlewares", "base_dir", "source")
+    # `lines` is not a field: where each setting was written, for messages only (a pipeline
+    # read from YAML equals its compiled form, which has no lines).
+    __slots__ = (*_fields, "lines")
     runtime: RuntimeConfig
     middlewares: tuple[MiddlewareConfig, ...]
     base_dir: str  # folder that relative paths in the file resolve against
     source: str | None
+    lines: dict[str, int]  # "runtime.name", "middlewares[0].command", … → line in `source`
 
     def __init__(
         self,
@@ -148,8 +152,30 @@ class Pipeline(_Frozen):
         middlewares: tuple[MiddlewareConfig, ...] = (),
         base_dir: str = ".",
         source: str | None = None,
+        lines: dict[str, int] | None = None,
     ) -> None:
         _init(self, runtime, middlewares, base_dir, source)
+        object.__setattr__(self, "lines", {} if lines is None else lines)
+
+    def where(self, field: str) -> str:
+        """`file:line: field` for a message about a setting of this pipeline; a setting
+        the file does not spell out is named by its closest written parent."""
+        line = None
+        probe = field
+        while probe:
+            line = self.lines.get(probe)
+            if line is not None:
+                break
+            probe = probe.rpartition(".")[0]
+        place = ":".join(str(p) for p in (self.source, line) if p is not None)
+        return f"{place}: {field}" if place else field
+
+    def middleware_field(self, name: str, key: str) -> str:
+        """`middlewares[i].key` for the middleware called `name`."""
+        for index, middleware in enumerate(self.middlewares):
+            if middleware.name == name:
+                return f"middlewares[{index}].{key}"
+        return f"middlewares.{name}.{key}"
 
     def resolve_path(self, value: str) -> str:
         """A path from the file, made absolute against the file's folder."""
@@ -218,7 +244,7 @@ def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> 
     middlewares: tuple[MiddlewareConfig, ...] = ()
     if middlewares_node is not None and reader.tag(middlewares_node) != "null":
         middlewares = reader.middlewares(middlewares_node)
-    return Pipeline(runtime, middlewares, base_dir, file)
+    return Pipeline(runtime, middlewares, base_dir, file, reader.lines)
 
 
 _JSON_SPACE = " \t\n\r"
@@ -279,6 +305,7 @@ class _NodeReader:
     """Typed reads from YAML nodes; every failure becomes a ConfigError with a line."""
 
     def __init__(self, file: str) -> None:
+        self.lines: dict[str, int] = {}  # every field read → its line (1-based)
         self.file = file
 
     def fail(self, node: Any, field: str, message: str) -> ConfigError:
@@ -293,10 +320,13 @@ class _NodeReader:
 
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, field, f"expected a mapping, got {self._kind(node)}")
+        if field:  # where its key is, when it has one (a list item has none)
+            self.lines.setdefault(field, node.start_mark.line + 1)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             where = f"{field}.{key}" if field else key
+            self.lines[where] = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
                 raise self.fail(
                     key_node, where, f"unknown field; expected one of: {', '.join(sorted(allowed))}"
@@ -366,6 +396,7 @@ class _NodeReader:
         env: dict[str, str] = {}
         for key_node, value_node in node.value:
             name = self.string(key_node, f"{field}")
+            self.lines[f"{field}.{name}"] = key_node.start_mark.line + 1
             if not isinstance(value_node, yaml.ScalarNode) or self.tag(value_node) == "null":
                 raise self.fail(value_node, f"{field}.{name}", "expected a scalar value")
             env[name] = str(value_node.value)
@@ -399,6 +430,7 @@ class _NodeReader:
             where = f"middlewares[{index}]"
             if isinstance(item, yaml.ScalarNode):  # shorthand: just the name
                 middleware = MiddlewareConfig(name=self.string(item, where))
+                self.lines[where] = self.lines[f"{where}.name"] = item.start_mark.line + 1
             else:
                 middleware = self.middleware(item, where)
             if middleware.name in seen:

@@ -66,10 +66,11 @@ def plan_runtime(
         try:
             bootstrap = find_runtime(rt.name, runtime_dirs(environ))
         except LookupError as exc:
-            raise InitFailure("Runtime.InvalidEntrypoint", str(exc)) from None
+            raise InitFailure("Runtime.InvalidEntrypoint", f"{pipeline.where('runtime.name')}: {exc}") from None
         command = [str(bootstrap)] + ([handler] if handler else [])
     if not os.path.isdir(task_root):
-        raise InitFailure("Runtime.InvalidWorkingDir", f"task root {task_root!r} is not a directory")
+        where = f"{pipeline.where('runtime.task_root')}: " if rt.task_root else ""
+        raise InitFailure("Runtime.InvalidWorkingDir", f"{where}task root {task_root!r} is not a directory")
     env = dict(environ)
     _drop_layer_python_path(env)
     env.update(rt.env)

@@ -45,6 +45,7 @@ def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapp
         if "/" in program and not os.access(program, os.X_OK):
             raise InitFailure(
                 "Middleware.NotFound",
+                f"{pipeline.where(pipeline.middleware_field(config.name, 'command'))}: "
                 f"middleware {config.name!r}: {program} does not exist or is not executable",
             )
     else:
@@ -52,7 +53,8 @@ def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapp
         try:
             command = [str(find_middleware(config.name, middleware_dirs(environ, pipeline_dir)))]
         except LookupError as exc:
-            raise InitFailure("Middleware.NotFound", str(exc)) from None
+            where = pipeline.where(pipeline.middleware_field(config.name, "name"))
+            raise InitFailure("Middleware.NotFound", f"{where}: {exc}") from None
     if config.mode == "persistent":
         from openruntime.persistent import PersistentMiddleware
 

@@ -184,7 +184,29 @@ def test_missing_middleware_is_an_init_error(tmp_path: Path, hello_app: Path) ->
         result = emulator.invoke(b"{}")
     error = result.json()
     assert error["errorType"] == "Middleware.NotFound"
+    line = pipeline.read_text().splitlines().index("- name: does-not-exist") + 1
+    assert error["errorMessage"].startswith(f"{pipeline}:{line}: middlewares[0].name: ")
     assert "'does-not-exist' not found" in error["errorMessage"]
+
+
+def test_missing_runtime_and_unrunnable_middleware_command_name_their_line(tmp_path: Path, hello_app: Path) -> None:
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime:
+          name: python
+          task_root: {hello_app}
+        middlewares:
+          - name: gone
+            command: ./no-such-middleware
+    """)
+    with orchestrated(pipeline) as emulator:
+        error = emulator.invoke(b"{}").json()
+    assert error["errorType"] == "Middleware.NotFound"
+    assert error["errorMessage"].startswith(f"{pipeline}:6: middlewares[0].command: middleware 'gone': ")
+    pipeline.write_text(f"runtime:\n  task_root: {hello_app}\n  name: pyhton\n")
+    with orchestrated(pipeline) as emulator:
+        error = emulator.invoke(b"{}").json()
+    assert error["errorType"] == "Runtime.InvalidEntrypoint"
+    assert error["errorMessage"].startswith(f"{pipeline}:3: runtime.name: runtime 'pyhton' not found")
 
 
 def test_slsmiddlewares_env_variable_still_works(tmp_path: Path, hello_app: Path) -> None:

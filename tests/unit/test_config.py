@@ -88,3 +88,35 @@ def test_compiled_json_round_trip_keeps_paths_relative(tmp_path: Path) -> None:
     assert loaded.runtime == original.runtime
     assert loaded.middlewares == original.middlewares
     assert loaded.resolve_command(loaded.middlewares[0].command or ()) == [str(layer / "a")]
+
+
+def test_where_names_file_line_and_field_of_each_setting(tmp_path: Path) -> None:
+    source = tmp_path / "pipeline.yml"
+    source.write_text(textwrap.dedent("""\
+        runtime:
+          name: python
+          env:
+            A: "1"
+        middlewares:
+          - log
+          - name: auth
+            command: ./auth
+    """))
+    pipeline = load_pipeline(source)
+    assert pipeline.where("runtime.name") == f"{source}:2: runtime.name"
+    assert pipeline.where("runtime.env.A") == f"{source}:4: runtime.env.A"
+    assert pipeline.where(pipeline.middleware_field("log", "name")) == f"{source}:6: middlewares[0].name"
+    assert pipeline.where(pipeline.middleware_field("auth", "command")) == f"{source}:8: middlewares[1].command"
+    # not written in the file: the closest written parent gives the line
+    assert pipeline.where("runtime.task_root") == f"{source}:1: runtime.task_root"
+    assert pipeline.where(pipeline.middleware_field("log", "command")) == f"{source}:6: middlewares[0].command"
+
+
+def test_compiled_pipeline_equals_its_source_and_names_file_and_field(tmp_path: Path) -> None:
+    source = tmp_path / "pipeline.yml"
+    source.write_text("runtime: {name: python}\nmiddlewares: [a]\n")
+    compiled = tmp_path / "pipeline.json"
+    compiled.write_text(load_pipeline(source).to_json())
+    loaded = load_pipeline(compiled)
+    assert loaded == load_pipeline(source).replace(source=str(compiled))  # lines are no field
+    assert loaded.where("middlewares[0].name") == f"{compiled}: middlewares[0].name"
