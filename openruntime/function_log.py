@@ -64,7 +64,9 @@ def orchestrator_line(
 ) -> str | None:
     """One line of the orchestrator's own; None when AWS_LAMBDA_LOG_LEVEL filters it out."""
     if not settings.json:
-        return f"[openruntime] {message}"
+        # One CloudWatch event even for a message with a stderr tail in it: awslambdaric
+        # joins a traceback's lines with \r for the same reason.
+        return "[openruntime] " + message.replace("\r\n", "\r").replace("\n", "\r")
     if not settings.enabled(level):
         return None
     record: dict[str, Any] = {"timestamp": timestamp(), "level": level, "logger": "openruntime", "message": message}

@@ -31,7 +31,10 @@ from openruntime.invocation import Invocation
 from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure, middleware_env
 from openruntime.processes import kill_group, spawn, stop_group
 
-MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 64 * 1024  # a frame header line, newline included, either way
+# The request header carries the state back, with the context: a state up to half the
+# header limit keeps what the orchestrator writes within the limit too.
+MAX_STATE_BYTES = 32 * 1024
 READY_TIMEOUT_S = float(os.environ.get("OPENRUNTIME_MIDDLEWARE_READY_S", "10"))
 PROTOCOL = 2
 _ACTIONS = frozenset(("continue", "respond", "fail"))
@@ -192,9 +195,22 @@ class PersistentMiddleware:
             message += f": {last_line}"
         return self._failure(broken.error_type, message, hook, **details)
 
-    def _restart_idle(self, child: _Child) -> None:
-        """It exited between invocations: nothing was in flight, so nothing fails; start it again."""
-        failure = self._replace(child, _Broken("Middleware.Crashed", "exited between invocations"), "-")
+    @staticmethod
+    def _idle_trouble(child: _Child) -> tuple[str, str] | None:
+        """Why the process between two calls cannot take the next one (error type, what)."""
+        if child.process.poll() is not None:
+            return "Middleware.Crashed", "exited between invocations"
+        if not child.buffer and not child.poll_in.poll(0):
+            return None  # the usual case: one poll(2) with no wait
+        stray = bytes(child.buffer) or os.read(child.stdout_fd, 200)
+        if not stray:
+            return "Middleware.Crashed", "closed its STDOUT between invocations"
+        # An extra frame or stray output: left there, it would be read as the next answer.
+        return "Middleware.InvalidFrame", f"wrote to its STDOUT outside a call ({stray[:80]!r})"
+
+    def _restart_idle(self, child: _Child, error_type: str, what: str) -> None:
+        """Nothing is in flight, so nothing fails: start it again before the next call."""
+        failure = self._replace(child, _Broken(error_type, what), "-")
         log(f"{failure.message}; restarted", "WARN")
 
     def stderr_tail(self) -> str:
@@ -214,8 +230,10 @@ class PersistentMiddleware:
         self.request_id = invocation.request_id
         self._timeout_ms = timeout_s * 1000
         deadline = time.monotonic() + timeout_s
-        if self._ready and self._child is not None and self._child.process.poll() is not None:
-            self._restart_idle(self._child)
+        if self._ready and self._child is not None:
+            trouble = self._idle_trouble(self._child)
+            if trouble is not None:
+                self._restart_idle(self._child, *trouble)
         if not self._ready:
             self.await_ready(max(deadline - time.monotonic(), 0.001), hook)
         if hook not in self._hooks:  # the middleware said it does not implement this hook
@@ -244,7 +262,15 @@ class PersistentMiddleware:
         except _Broken as broken:
             raise self._replace(child, broken, hook) from None
         if "state" in answer:
-            scope.values[name] = answer["state"]
+            state = answer["state"]
+            if state is not None and len(size := _dump_state(state)) > MAX_STATE_BYTES:
+                raise self._failure(
+                    "Middleware.InvalidFrame",
+                    f"answered with a state of {len(size)} bytes as compact JSON, over the protocol's "
+                    f"{MAX_STATE_BYTES // 1024} KiB: keep large data in the payload",
+                    hook,
+                )
+            scope.values[name] = state
         if action == "fail":
             raise MiddlewareFailure.from_error_object(body, name, hook)
         return HookResult(body, new_type, respond=action == "respond" and hook != "after")
@@ -287,9 +313,12 @@ class PersistentMiddleware:
 
     def _read_frame(self, child: _Child, deadline: float) -> tuple[dict[str, Any], bytes]:
         buffer = child.buffer
-        while (newline := buffer.find(b"\n")) < 0:
-            if len(buffer) > MAX_HEADER_BYTES:
-                raise _Broken("Middleware.InvalidFrame", "wrote a header line over 64 KB")
+        while (newline := buffer.find(b"\n", 0, MAX_HEADER_BYTES)) < 0:
+            if len(buffer) >= MAX_HEADER_BYTES:
+                raise _Broken(
+                    "Middleware.InvalidFrame",
+                    f"wrote a header line over {MAX_HEADER_BYTES // 1024} KiB (the protocol's limit, newline included)",
+                )
             self._fill(child, deadline)
         line = bytes(buffer[:newline])
         try:

@@ -89,9 +89,10 @@ def test_header_fields_are_valid_compact_json(tmp_path: Path, started: list[Pers
     (b'{"action": "continue", "length": true}\n', "without a valid length"),
     (b'{"action": "dance", "length": 0}\n', "unknown action 'dance'"),
     (b'{"action": "continue", "length": 0, "content_type": 7}\n', "content_type 7"),
-    (b"x" * 70_000, "header line over 64 KB"),
+    (b"x" * 70_000, "header line over 64 KiB"),
+    (b'{"length": 0, "pad": "' + b"x" * (64 * 1024 - 24) + b'"}\n', "header line over 64 KiB"),
 ], ids=["not-an-object", "negative-length", "string-length", "bool-length", "unknown-action", "bad-content-type",
-        "endless-header"])
+        "endless-header", "header-one-byte-over-the-limit"])
 def test_malformed_answers_are_invalid_frame_and_the_process_is_replaced(
     tmp_path: Path, started: list[PersistentMiddleware], answer: bytes, expected: str
 ) -> None:
@@ -119,6 +120,46 @@ def test_a_middleware_that_exits_between_invocations_is_restarted_without_failin
     assert call(mw, b'"again"') == b'"again"'
     assert mw.starts == 2
     assert "exited between invocations (exit status 4); restarted" in capfd.readouterr().err
+
+
+def test_a_header_line_of_exactly_64_kib_is_accepted(tmp_path: Path, started: list[PersistentMiddleware]) -> None:
+    line = b'{"length": 2, "pad": "' + b"x" * (64 * 1024 - 25) + b'"}'
+    assert len(line) + 1 == 64 * 1024
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME + f"    out.write({line!r} + b'\\n' + p); out.flush()\n")
+    started.append(mw)
+    assert call(mw) == b"{}" and mw.starts == 1
+
+
+def test_an_extra_frame_does_not_answer_the_next_call(
+    tmp_path: Path, started: list[PersistentMiddleware], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A middleware that answers twice: left in the pipe, the second frame would be read as
+    the answer to the next call (another invocation's payload). It is replaced instead."""
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       "    out.write(b'{\"length\": %d}\\n' % len(p) + p)\n"
+                       "    if p == b'\"twice\"': out.write(b'{\"length\": 7}\\n\"stray\"')\n"
+                       "    out.flush()\n")
+    started.append(mw)
+    assert call(mw, b'"twice"') == b'"twice"'
+    time.sleep(0.2)
+    assert call(mw, b'"next"') == b'"next"'  # not b'"stray"'
+    assert call(mw, b'"after"') == b'"after"'
+    assert mw.starts == 2
+    assert "wrote to its STDOUT outside a call" in capfd.readouterr().err
+
+
+def test_a_state_over_32_kib_fails_the_call_but_keeps_the_process(
+    tmp_path: Path, started: list[PersistentMiddleware]
+) -> None:
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       "    state = 'x' * (40000 if p == b'\"big\"' else 10)\n"
+                       "    out.write(json.dumps({'length': len(p), 'state': state}).encode() + b'\\n' + p); out.flush()\n")
+    started.append(mw)
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw, b'"big"')
+    assert failure.value.error_type == "Middleware.InvalidFrame"
+    assert "state of 40002 bytes" in failure.value.message and "32 KiB" in failure.value.message
+    assert call(mw, b'"small"') == b'"small"' and mw.starts == 1
 
 
 def test_a_middleware_that_never_reads_a_big_payload_times_out(

@@ -85,3 +85,12 @@ def test_invocation_line_in_json_carries_level_by_outcome_and_is_filtered_by_lev
     assert (record["level"], record["outcome"]) == ("ERROR", "error:Handler.Boom")
     text = invocation_line(_invocation(), ok, 0.003, timings, TEXT)
     assert text is not None and text.startswith("[openruntime] RequestId: req-9 Outcome: success")
+
+
+def test_a_multi_line_message_stays_one_log_event() -> None:
+    tail = "Traceback (most recent call last):\n  File x\r\nValueError: boom"
+    line = orchestrator_line(f"skipped: {tail}", "WARN", settings=TEXT)
+    assert line is not None and "\n" not in line
+    assert line == "[openruntime] skipped: Traceback (most recent call last):\r  File x\rValueError: boom"
+    record = json.loads(orchestrator_line(f"skipped: {tail}", "WARN", settings=JSON) or "")
+    assert record["message"] == f"skipped: {tail}"  # JSON keeps it as it was, escaped
