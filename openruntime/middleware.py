@@ -245,10 +245,17 @@ class ExecMiddleware:
                 "Middleware.ExitError", f"{message}: {stderr_tail}" if stderr_tail else message,
                 name, hook, exitStatus=status, stderrTail=stderr_tail,
             )
-        # A trailing newline is forgiven (echo adds one), unless the input had it too.
-        if stdout.endswith(b"\n") and not payload.endswith(b"\n"):
+        if stdout.endswith(b"\n") and not payload.endswith(b"\n") and _is_textual(content_type):
             stdout = stdout[:-1]
         return HookResult(stdout, content_type, respond=status == EXIT_RESPOND and hook != "after")
+
+
+def _is_textual(content_type: str | None) -> bool:
+    """Where a trailing newline that the input did not have is forgiven (echo adds one):
+    JSON and text. Any other type is bytes, passed on exactly."""
+    if not content_type:
+        return True
+    return is_json_type(content_type) or content_type.strip().lower().startswith("text/")
 
 
 def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> tuple[bytes, bytes] | None:

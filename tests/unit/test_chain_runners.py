@@ -222,3 +222,19 @@ def test_exec_middleware_killed_by_a_signal(tmp_path: Path) -> None:
         call(mw)
     assert failure.value.error_type == "Middleware.ExitError"
     assert "killed by signal 9" in failure.value.message and failure.value.details["stderrTail"] == "dying"
+
+
+@pytest.mark.parametrize(("content_type", "stdin", "expected"), [
+    ("application/json", b'{"a":1}', b'{"a":1}'),  # `echo` adds a newline: forgiven
+    ("text/plain; charset=utf-8", b"hello", b"hello"),
+    ("application/json", b'{"a":1}\n', b'{"a":1}\n\n'),  # the input had one: nothing forgiven
+    ("application/octet-stream", b"\x00\x01", b"\x00\x01\n"),  # bytes: passed on exactly
+    ("image/png", b"\x89PNG", b"\x89PNG\n"),
+])
+def test_exec_trailing_newline_is_forgiven_only_for_text_and_json(
+    tmp_path: Path, content_type: str, stdin: bytes, expected: bytes
+) -> None:
+    exe = write_executable(tmp_path / "echoer", "#!/bin/sh\ncat\necho\n")  # what it read, then a newline
+    mw = ExecMiddleware(MiddlewareConfig(name="echoer"), [str(exe)], dict(os.environ))
+    out = mw.call("before", stdin, content_type, invocation(stdin), InvocationScope(), 5.0).payload
+    assert out == expected
