@@ -65,6 +65,16 @@ class _Child:
         self.poll_in.register(self.stdout_fd, _POLL_IN)
         self.poll_out = select.poll()
         self.poll_out.register(self.stdin_fd, select.POLLOUT)
+        # Between two calls: output nobody asked for, or the process's exit, in one poll(2)
+        # (its pidfd is readable once it exited; without pidfds, Popen.poll() does that part).
+        self.poll_idle = select.poll()
+        self.poll_idle.register(self.stdout_fd, _POLL_IN)
+        self.pidfd = -1
+        try:
+            self.pidfd = os.pidfd_open(process.pid)
+            self.poll_idle.register(self.pidfd, select.POLLIN)
+        except (AttributeError, OSError):
+            pass
         self.buffer = bytearray()
         self.stderr_tail: deque[str] = deque(maxlen=20)
         self.stderr_reader: threading.Thread | None = None
@@ -148,6 +158,7 @@ class PersistentMiddleware:
             pass
         stop_group(child.process, grace_s=0.2)
         _close_pipes(child.process)
+        _close_pidfd(child)
 
     def _log_stderr(self, child: _Child) -> None:
         stream = child.process.stderr
@@ -179,6 +190,7 @@ class PersistentMiddleware:
         if child.stderr_reader is not None:
             child.stderr_reader.join(0.5)  # the last lines of a dying process belong in the error
         _close_pipes(process)
+        _close_pidfd(child)
         stderr_tail = "\n".join(child.stderr_tail)[-2048:]
         if self._child is child:
             self._child = None
@@ -198,10 +210,12 @@ class PersistentMiddleware:
     @staticmethod
     def _idle_trouble(child: _Child) -> tuple[str, str] | None:
         """Why the process between two calls cannot take the next one (error type, what)."""
+        if not child.buffer and not child.poll_idle.poll(0) and (child.pidfd >= 0 or child.process.poll() is None):
+            return None  # the usual case: one poll(2) with no wait
         if child.process.poll() is not None:
             return "Middleware.Crashed", "exited between invocations"
         if not child.buffer and not child.poll_in.poll(0):
-            return None  # the usual case: one poll(2) with no wait
+            return None
         stray = bytes(child.buffer) or os.read(child.stdout_fd, 200)
         if not stray:
             return "Middleware.Crashed", "closed its STDOUT between invocations"
@@ -352,6 +366,12 @@ class PersistentMiddleware:
 
 def _preview(header: object) -> str:
     return json.dumps(header)[:200]
+
+
+def _close_pidfd(child: _Child) -> None:
+    if child.pidfd >= 0:
+        os.close(child.pidfd)
+        child.pidfd = -1
 
 
 def _close_pipes(process: subprocess.Popen[bytes]) -> None:
