@@ -95,7 +95,10 @@ class Chain:
             # What comes back unchanged needs no second parse: comparing 6 MB costs well under
             # a millisecond, parsing 6 MB of JSON 10-300 ms (docs/benchmarks.md).
             if result.content_type != content_type or result.payload != payload:
-                check_output(result.payload, result.content_type, name, hook)
+                # An error that stays an error is posted as Lambda's error JSON, whatever
+                # content type the middleware claimed for it.
+                stays_error = hook == "error" and not result.respond
+                check_output(result.payload, content_type if stays_error else result.content_type, name, hook)
         except MiddlewareFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - a runner bug must fail this invocation, not the orchestrator

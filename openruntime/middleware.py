@@ -51,7 +51,7 @@ class MiddlewareFailure(Exception):
         try:
             error = json.loads(payload) if payload.strip() else {}
         except ValueError:
-            error = {"errorMessage": payload[:500].decode("utf-8", "replace")}
+            error = {"errorMessage": payload[:500].decode("utf-8", "replace").rstrip()}
         if not isinstance(error, dict):
             error = {"errorMessage": json.dumps(error)[:500]}
         error_type = error.get("errorType")
@@ -170,8 +170,9 @@ def log_stderr(name: str, request_id: str, data: bytes) -> None:
     """A middleware's STDERR goes to the function's log, tagged so it can be found."""
     if not data:
         return
-    text = data.decode("utf-8", "replace")
-    write("\n".join(middleware_line(name, request_id, line) for line in text.splitlines()))
+    # Lines end at "\n" only, as in persistent mode (splitlines would also cut at "\r").
+    lines = data.decode("utf-8", "replace").removesuffix("\n").split("\n")
+    write("\n".join(middleware_line(name, request_id, line) for line in lines))
 
 
 def tail(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
@@ -218,11 +219,11 @@ class ExecMiddleware:
                 name, hook,
             ) from None
         try:
-            exchanged = _exchange(process, payload, max(timeout_s, 0.001))
-            if exchanged is None:
+            stdout, stderr, exited = _exchange(process, payload, max(timeout_s, 0.001))
+            if not exited:
                 kill_group(process)
                 process.wait()
-                stderr = _drain(process.stderr)
+                stderr += _drain(process.stderr)
                 log_stderr(name, invocation.request_id, stderr)
                 raise MiddlewareFailure(
                     "Middleware.Timeout",
@@ -232,7 +233,6 @@ class ExecMiddleware:
         finally:
             kill_group(process)  # children it left behind must not outlive the call
             _close_pipes(process)
-        stdout, stderr = exchanged
         log_stderr(name, invocation.request_id, stderr)
         status = process.wait()
         if status == EXIT_FAIL_WITH_ERROR:
@@ -258,8 +258,9 @@ def _is_textual(content_type: str | None) -> bool:
     return is_json_type(content_type) or content_type.strip().lower().startswith("text/")
 
 
-def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> tuple[bytes, bytes] | None:
-    """Feed STDIN, collect STDOUT/STDERR until the process exits; None on timeout.
+def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> tuple[bytes, bytes, bool]:
+    """Feed STDIN, collect STDOUT/STDERR until the process exits: (stdout, stderr, exited
+    in time). On a timeout, what it wrote so far (its STDERR says why it hung).
 
     Unlike `communicate()`, this stops when the process itself exits, not when its pipes
     reach EOF: a background child that inherited STDOUT must not hold the call until the
@@ -269,9 +270,9 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # not Linux ≥ 5.3: EOF on the pipes has to do
         try:
-            return process.communicate(payload, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return None
+            return *process.communicate(payload, timeout=timeout_s), True
+        except subprocess.TimeoutExpired as exc:
+            return exc.stdout or b"", exc.stderr or b"", False
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     deadline = time.monotonic() + timeout_s
     in_fd, out_fd, err_fd = process.stdin.fileno(), process.stdout.fileno(), process.stderr.fileno()
@@ -293,7 +294,7 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
         while not exited:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), False
             for fd, events in poller.poll(remaining * 1000):
                 if fd == pidfd:
                     exited = True
@@ -321,7 +322,7 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
             chunks[fd].append(_drain_fd(fd))
     finally:
         os.close(pidfd)
-    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), True
 
 
 def _drain_fd(fd: int) -> bytes:

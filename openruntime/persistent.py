@@ -268,7 +268,7 @@ class PersistentMiddleware:
             self._write(child, header, payload, deadline)
             answer, body = self._read_frame(child, deadline)
             action = answer.get("action", "continue")
-            if action not in _ACTIONS:
+            if not isinstance(action, str) or action not in _ACTIONS:
                 raise _Broken("Middleware.InvalidFrame", f"answered with unknown action {action!r}")
             new_type = answer.get("content_type") or content_type
             if not isinstance(new_type, str):

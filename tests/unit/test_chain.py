@@ -138,6 +138,18 @@ def test_error_hooks_in_onion_order_and_rewrites_keep_or_change_the_type() -> No
     assert outcome.error_type == "ValueError"  # a body without errorType keeps the previous type
 
 
+def test_an_error_that_stays_an_error_must_be_json_whatever_type_is_claimed() -> None:
+    rec = Recorder()
+    text_error = FakeMiddleware("b", rec, error=lambda payload, scope: HookResult(b"not json", "text/plain"))
+    outcome, _ = run([FakeMiddleware("a", rec), text_error], Handler(HANDLER_ERROR))
+    assert outcome.is_error and outcome.error_type == "Middleware.InvalidOutput"
+    assert "'b' hook 'error' printed invalid JSON" in json.loads(outcome.body)["errorMessage"]
+    # recovering with a text response is fine: it is no longer an error
+    recovered = FakeMiddleware("b", rec, error=lambda payload, scope: HookResult(b"sorry", "text/plain", respond=True))
+    outcome, _ = run([recovered], Handler(HANDLER_ERROR))
+    assert not outcome.is_error and (outcome.body, outcome.content_type) == (b"sorry", "text/plain")
+
+
 def test_recovery_in_error_gives_outer_layers_after() -> None:
     rec = Recorder()
     mws = [FakeMiddleware("a", rec, after=tag("a.after")), FakeMiddleware("b", rec, error=respond(b'{"ok":1}')),

@@ -88,10 +88,11 @@ def test_header_fields_are_valid_compact_json(tmp_path: Path, started: list[Pers
     (b'{"action": "continue", "length": "2"}\n', "without a valid length"),
     (b'{"action": "continue", "length": true}\n', "without a valid length"),
     (b'{"action": "dance", "length": 0}\n', "unknown action 'dance'"),
+    (b'{"action": ["continue"], "length": 0}\n', "unknown action ['continue']"),
     (b'{"action": "continue", "length": 0, "content_type": 7}\n', "content_type 7"),
     (b"x" * 70_000, "header line over 64 KiB"),
     (b'{"length": 0, "pad": "' + b"x" * (64 * 1024 - 24) + b'"}\n', "header line over 64 KiB"),
-], ids=["not-an-object", "negative-length", "string-length", "bool-length", "unknown-action", "bad-content-type",
+], ids=["not-an-object", "negative-length", "string-length", "bool-length", "unknown-action", "list-action", "bad-content-type",
         "endless-header", "header-one-byte-over-the-limit"])
 def test_malformed_answers_are_invalid_frame_and_the_process_is_replaced(
     tmp_path: Path, started: list[PersistentMiddleware], answer: bytes, expected: str
@@ -238,3 +239,26 @@ def test_exec_trailing_newline_is_forgiven_only_for_text_and_json(
     mw = ExecMiddleware(MiddlewareConfig(name="echoer"), [str(exe)], dict(os.environ))
     out = mw.call("before", stdin, content_type, invocation(stdin), InvocationScope(), 5.0).payload
     assert out == expected
+
+
+def test_exec_timeout_keeps_what_the_middleware_said_on_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    exe = write_executable(tmp_path / "hangs", "#!/bin/sh\necho 'waiting for the database' >&2\nexec sleep 30\n")
+    mw = ExecMiddleware(MiddlewareConfig(name="hangs"), [str(exe)], dict(os.environ))
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw, timeout_s=1.0)
+    assert failure.value.error_type == "Middleware.Timeout"
+    assert failure.value.details["stderrTail"] == "waiting for the database"
+    assert "[hangs] req-1 waiting for the database" in capfd.readouterr().err
+
+
+def test_exec_own_error_as_text_and_stderr_lines_split_at_newlines_only(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    exe = write_executable(tmp_path / "denies", "#!/bin/sh\nprintf 'progress 1\\rprogress 2\\n' >&2\necho 'token missing'\nexit 4\n")
+    mw = ExecMiddleware(MiddlewareConfig(name="denies"), [str(exe)], dict(os.environ))
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert (failure.value.error_type, failure.value.message) == ("Middleware.Failed", "token missing")
+    assert "[denies] req-1 progress 1\rprogress 2\n" in capfd.readouterr().err
