@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,15 @@ class PersistentProcess:
         assert self.process.stdin is not None and self.process.stdout is not None
         assert self.process.stderr is not None
         self.stderr = ""  # all of STDERR, once closed
+        # Read all along: a middleware that logs more than a pipe holds must not block.
+        self._stderr_chunks: list[bytes] = []
+        self._stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    def _collect_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):  # type: ignore[union-attr]
+            self._stderr_chunks.append(chunk)
 
     def read(self) -> tuple[dict[str, Any], bytes]:
         """The next frame: (header, payload)."""
@@ -77,7 +87,8 @@ class PersistentProcess:
         """Close STDIN; the process must then exit with status 0."""
         self.process.stdin.close()  # type: ignore[union-attr]
         assert self.process.wait(timeout=10) == 0
-        self.stderr = self.process.stderr.read().decode()  # type: ignore[union-attr]
+        self._stderr_reader.join(10)
+        self.stderr = b"".join(self._stderr_chunks).decode()
         self.process.stdout.close()  # type: ignore[union-attr]
         self.process.stderr.close()  # type: ignore[union-attr]
 

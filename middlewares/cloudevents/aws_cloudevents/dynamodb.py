@@ -9,7 +9,7 @@ from aws_events import Node
 
 from .event import Payload, cloud_event
 from .records import records
-from .timestamps import from_epoch_seconds
+from .timestamps import from_epoch_seconds_or_ms
 
 KIND = "aws:dynamodb"
 
@@ -41,7 +41,7 @@ def convert(event: Any) -> list[dict[str, Any]]:
                 source=record.text("eventSourceARN"),
                 type=f"com.amazonaws.dynamodb.{record.text('eventName')}",
                 subject=subject(stream.obj("Keys")),
-                time=from_epoch_seconds(stream, "ApproximateCreationDateTime") if created else None,
+                time=from_epoch_seconds_or_ms(stream, "ApproximateCreationDateTime") if created else None,
                 data=Payload.json(record.value),
                 extensions={"sequence": stream.opt_text("SequenceNumber")},
             )

@@ -26,7 +26,7 @@ def _api(event: Any, kind: str) -> dict[str, Any]:
         context.obj("http").text("method")
     return cloud_event(
         id=context.text("requestId"),
-        source=context.text("domainName") + path,
+        source=_domain(root, context) + path,
         type=API_TYPE,
         subject=path,
         time=from_epoch_ms(context, time_key) if context.has(time_key) else None,
@@ -35,16 +35,25 @@ def _api(event: Any, kind: str) -> dict[str, Any]:
 
 
 def _header(root: Node, name: str) -> str | None:
-    """A header value from either ALB header mode (ALB lower-cases names)."""
-    single = root.raw("headers")
-    if isinstance(single, dict) and isinstance(single.get(name), str):
-        return single[name] or None
-    multi = root.raw("multiValueHeaders")
-    if isinstance(multi, dict):
-        values = multi.get(name)
-        if isinstance(values, list) and values and isinstance(values[0], str):
-            return values[0] or None
+    """The first value of header `name` (lower-case) from `headers` or `multiValueHeaders`,
+    names compared without case: API Gateway keeps the client's spelling, ALB lower-cases."""
+    for key in ("headers", "multiValueHeaders"):
+        headers = root.raw(key)
+        if not isinstance(headers, dict):
+            continue
+        for header, value in headers.items():
+            if isinstance(header, str) and header.lower() == name:
+                first = value[0] if isinstance(value, list) and value else value
+                if isinstance(first, str) and first:
+                    return first
     return None
+
+
+def _domain(root: Node, context: Node) -> str:
+    """`requestContext.domainName`, else the `Host` header (the name the client called):
+    the API Gateway test events of the Lambda console and `sam local generate-event` have
+    no domainName. With neither, the error names domainName."""
+    return context.opt_text("domainName") or _header(root, "host") or context.text("domainName")
 
 
 def _alb(event: Any, fallback_id: str) -> dict[str, Any]:

@@ -37,15 +37,25 @@ def _scaled(text: str, digits: int) -> int | None:
     return -value if sign else value
 
 
-def _micros(node: Node, key: str, digits: int) -> int:
-    value = node.number(key)
+# Epoch seconds this large are after the year 5000: such a value is in milliseconds.
+_SECONDS_LIMIT = 10**11
+
+
+def _decimal_text(value: float | str) -> str:
     # repr of a float is its shortest exact decimal form; 1e9-style floats go through %f.
     text = value if isinstance(value, str) else repr(value)
     if "e" in text.lower() and not isinstance(value, str):
         text = f"{value:.6f}"
-    micros = _scaled(text.strip(), digits)
+    return text.strip()
+
+
+def _micros(node: Node, key: str, digits: int, ms_if_too_large: bool = False) -> int:
+    value = node.number(key)
+    micros = _scaled(_decimal_text(value), digits)
     if micros is None:
         raise node.fail(key, f"must be a number, got {value!r}")
+    if ms_if_too_large and abs(micros) >= _SECONDS_LIMIT * 10**digits:
+        micros //= 1000  # read as seconds, it was milliseconds: three places lower
     try:
         _format(micros)
     except (OverflowError, ValueError):
@@ -59,6 +69,12 @@ def from_epoch_ms(node: Node, key: str) -> str:
 
 def from_epoch_seconds(node: Node, key: str) -> str:
     return _format(_micros(node, key, 6))
+
+
+def from_epoch_seconds_or_ms(node: Node, key: str) -> str:
+    """Epoch seconds, or milliseconds when the value is too large to be seconds: DynamoDB
+    stream records re-serialized by SDKs (and DynamoDB → Kinesis records) carry ms."""
+    return _format(_micros(node, key, 6, ms_if_too_large=True))
 
 
 def rfc3339(node: Node, key: str) -> str:

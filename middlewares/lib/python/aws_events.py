@@ -270,8 +270,11 @@ def _detect_other(event: dict[str, Any]) -> str:
     source = event.get("eventSource")
     if source in ("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka"):
         return "kafka"
-    if source in ("aws:amq", "aws:rmq"):
+    # ActiveMQ deliveries say "aws:mq" (the Lambda docs' sample); "aws:amq" is seen too.
+    if source in ("aws:mq", "aws:amq", "aws:rmq"):
         return "mq"
+    if {"raw_path", "method", "is_base64_encoded"} <= keys:
+        return "vpc-lattice"  # payload v1: snake_case keys, no requestContext
     if "triggerSource" in keys and "userPoolId" in keys:
         return "cognito-userpool"
     if event.get("eventType") == "SyncTrigger" and "identityPoolId" in keys:
@@ -303,11 +306,11 @@ def http_source(event: Any) -> HttpSource | None:
     context = event.get("requestContext")
     if not isinstance(context, dict):
         return None
-    if isinstance(context.get("elb"), dict):
-        return "alb"
-    if "connectionId" in context or "methodArn" in event or "routeArn" in event:
+    if "methodArn" in event or "routeArn" in event:
         return None
     if event.get("version") == "2.0" and not isinstance(context.get("http"), dict):
         return None  # VPC Lattice v2 has its own shape; not one of ours
+    # The same rules as `detect` (WebSocket: connectionId *and* eventType), so that http,
+    # validate and cloudevents agree on which events are HTTP requests.
     kind = _detect_http(event, context)
     return kind if kind in HTTP_SOURCES else None
