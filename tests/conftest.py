@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,18 +35,39 @@ def write_pipeline(folder: Path, text: str, name: str = "pipeline.yml") -> Path:
 
 @contextmanager
 def orchestrated(
-    pipeline: Path, timeout_s: float = 20.0, env: dict[str, str] | None = None, handler: str | None = None
+    pipeline: Path, timeout_s: float = 20.0, env: dict[str, str] | None = None, handler: str | None = None,
+    stderr_file: Path | None = None,
 ) -> Iterator[Emulator]:
-    """The real orchestrator as the bootstrap of the real emulator, over real sockets."""
+    """The real orchestrator as the bootstrap of the real emulator, over real sockets;
+    with `stderr_file`, the orchestrator's STDERR (the function's log) goes there."""
     full_env = {"OPENRUNTIME_PIPELINE": str(pipeline), **(env or {})}
-    with Emulator(
-        command=ORCHESTRATOR,
-        cwd=pipeline.parent,
-        env=full_env,
-        function=FunctionSettings(timeout_s=timeout_s, handler=handler),
-        log=lambda line: None,
-    ) as emulator:
-        yield emulator
+    with ExitStack() as stack:
+        sink = stack.enter_context(open(stderr_file, "wb")) if stderr_file is not None else None
+        yield stack.enter_context(Emulator(
+            command=ORCHESTRATOR,
+            cwd=pipeline.parent,
+            env=full_env,
+            function=FunctionSettings(timeout_s=timeout_s, handler=handler),
+            log=lambda line: None,
+            child_stderr=sink,
+        ))
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie counts as gone: it only waits for its parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pids: list[int], within_s: float = 3.0) -> list[int]:
+    """The pids still alive after waiting up to `within_s` for them to go."""
+    end = time.monotonic() + within_s
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < end:
+        time.sleep(0.02)
+    return left
 
 
 @pytest.fixture

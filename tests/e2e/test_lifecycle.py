@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from openruntime.emulator import Emulator, FunctionSettings
-from tests.conftest import ORCHESTRATOR, REPO, orchestrated, write_executable, write_pipeline
+from tests.conftest import ORCHESTRATOR, REPO, alive, orchestrated, write_executable, write_pipeline
 
 CLIENTS = Path(__file__).parent / "clients"
 
@@ -197,14 +197,6 @@ def descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier}
         found |= frontier
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

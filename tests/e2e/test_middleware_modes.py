@@ -17,16 +17,13 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from openruntime.emulator import Emulator, FunctionSettings
-from tests.conftest import ORCHESTRATOR, REPO, orchestrated, write_executable, write_pipeline
+from tests.conftest import REPO, orchestrated, wait_gone, write_executable, write_pipeline
 
 MODES = ["exec", "persistent"]
 SDK_DIR = REPO / "middlewares" / "lib" / "python"
@@ -253,32 +250,6 @@ def setup(tmp_path: Path) -> Setup:
 def three(setup: Setup, mode: str, **per_name: dict[str, Any]) -> list[dict[str, Any]]:
     """Middlewares a, b, c in `mode`, all hooks; per_name adds options for one of them."""
     return [setup.middleware(n, mode, hooks=["before", "after", "error"], **per_name.get(n, {})) for n in "abc"]
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie counts as gone: it only waits for its parent to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_gone(pids: list[int], within_s: float = 3.0) -> list[int]:
-    end = time.monotonic() + within_s
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < end:
-        time.sleep(0.02)
-    return left
-
-
-@contextmanager
-def orchestrated_with_stderr(pipeline: Path, stderr_file: Path) -> Iterator[Emulator]:
-    """Like conftest.orchestrated, with the orchestrator's STDERR captured in a file."""
-    with open(stderr_file, "wb") as sink, Emulator(
-        command=ORCHESTRATOR, cwd=pipeline.parent, env={"OPENRUNTIME_PIPELINE": str(pipeline)},
-        function=FunctionSettings(timeout_s=20), log=lambda line: None, child_stderr=sink,
-    ) as emulator:
-        yield emulator
 
 
 # -- onion order, short-circuit ----------------------------------------------------------------
@@ -628,7 +599,7 @@ def test_persistent_middleware_that_cannot_start_is_an_init_error(setup: Setup) 
 def test_middleware_stderr_is_tagged_with_name_and_request_id(setup: Setup, mode: str) -> None:
     pipeline = setup.pipeline([setup.middleware("chatty", mode)])
     stderr_file = setup.tmp / "orchestrator.stderr"
-    with orchestrated_with_stderr(pipeline, stderr_file) as emulator:
+    with orchestrated(pipeline, stderr_file=stderr_file) as emulator:
         first = emulator.invoke(b"{}")
         second = emulator.invoke(b"{}")
         time.sleep(0.1)  # persistent STDERR is read by a thread: let it catch up

@@ -14,16 +14,14 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from openruntime.emulator import Emulator, FunctionSettings
-from tests.conftest import ORCHESTRATOR, orchestrated, write_pipeline
+from openruntime.emulator import FunctionSettings
+from tests.conftest import orchestrated, wait_gone, write_pipeline
 
 CLEANROOM = Path(__file__).resolve().parent / "cleanroom"
 LANGS = ["py", "node", "sh"]  # sh is exec mode, the others persistent
@@ -122,32 +120,6 @@ class Cleanroom:
 @pytest.fixture
 def cr(tmp_path: Path) -> Cleanroom:
     return Cleanroom(tmp_path)
-
-
-@contextmanager
-def orchestrated_logging(pipeline: Path, stderr_file: Path, env: dict[str, str] | None = None,
-                         timeout_s: float = 20) -> Iterator[Emulator]:
-    """conftest.orchestrated, with the orchestrator's STDERR (the function's log) in a file."""
-    with open(stderr_file, "wb") as sink, Emulator(
-        command=ORCHESTRATOR, cwd=pipeline.parent, env={"OPENRUNTIME_PIPELINE": str(pipeline), **(env or {})},
-        function=FunctionSettings(timeout_s=timeout_s), log=lambda line: None, child_stderr=sink,
-    ) as emulator:
-        yield emulator
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_gone(pids: list[int], within_s: float = 3.0) -> list[int]:
-    end = time.monotonic() + within_s
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < end:
-        time.sleep(0.02)
-    return left
 
 
 def before_state(cr: Cleanroom, lang: str, name: str, rid: str) -> dict[str, Any]:
@@ -764,7 +736,7 @@ def test_middlewares_are_found_by_name_on_the_middleware_path(cr: Cleanroom) -> 
 def test_stderr_lines_are_logged_with_name_and_request_id(cr: Cleanroom, lang: str) -> None:
     pipeline = cr.pipeline([cr.mw("talker", lang, env={"CR_BEFORE": "stderr"})])
     logfile = cr.tmp / "function.log"
-    with orchestrated_logging(pipeline, logfile) as emulator:
+    with orchestrated(pipeline, stderr_file=logfile) as emulator:
         result = emulator.invoke(b'{"x": 1}')
     assert result.function_error is None, result.body
     rid = result.request_id
@@ -780,7 +752,7 @@ def test_stderr_lines_are_logged_with_name_and_request_id(cr: Cleanroom, lang: s
 def test_stderr_lines_in_json_log_format(cr: Cleanroom, lang: str) -> None:
     pipeline = cr.pipeline([cr.mw("talker", lang, env={"CR_BEFORE": "stderr"})])
     logfile = cr.tmp / "function.log"
-    with orchestrated_logging(pipeline, logfile, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"}) as emulator:
+    with orchestrated(pipeline, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"}, stderr_file=logfile) as emulator:
         result = emulator.invoke(b'{"x": 1}')
     assert result.function_error is None, result.body
     rid = result.request_id
