@@ -103,8 +103,11 @@ class PersistentMiddleware:
         self._ready = False
         self._start_error = None
         try:
+            # die_with_parent: EOF on STDIN tells a middleware the orchestrator is gone only
+            # when it reads; one busy (or badly written) must not outlive a killed bootstrap.
             process = spawn(
-                self.command, self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                self.command, self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                die_with_parent=True,
             )
         except OSError as exc:  # ENOENT, EACCES, ENOEXEC (no shebang), …
             self._start_error = exc

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from openruntime.emulator import Emulator, FunctionSettings
-from tests.conftest import ORCHESTRATOR, REPO, alive, orchestrated, write_executable, write_pipeline
+from tests.conftest import ORCHESTRATOR, REPO, alive, orchestrated, wait_gone, write_executable, write_pipeline
 
 CLIENTS = Path(__file__).parent / "clients"
 
@@ -250,6 +250,30 @@ def test_orchestrator_killed_outright_takes_its_runtime_along(tmp_path: Path, fa
         assert emulator.runtime_pid is None
         result = emulator.invoke(b"{}")
         assert result.json().get("ok") is True, result.body  # the emulator starts a new bootstrap
+
+
+def test_orchestrator_killed_outright_takes_a_middleware_that_never_reads_along(tmp_path: Path, faulty_app: Path) -> None:
+    """EOF on STDIN reaches only a middleware that reads; this one answers, then stays busy."""
+    pidfile = tmp_path / "middleware.pid"
+    busy = write_executable(tmp_path / "busy", f"""\
+        #!{sys.executable}
+        import json, os, sys, time
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        out, inp = sys.stdout.buffer, sys.stdin.buffer
+        out.write(b'{{"ready": true, "length": 0}}\\n'); out.flush()
+        body = inp.read(json.loads(inp.readline())["length"])
+        out.write(json.dumps({{"length": len(body)}}).encode() + b"\\n" + body); out.flush()
+        time.sleep(300)  # busy: it will not see EOF for a long while
+    """)
+    pipeline = write_pipeline(tmp_path, yaml.safe_dump({
+        "runtime": {"name": "python", "handler": "faults.ok", "task_root": str(faulty_app)},
+        "middlewares": [{"name": "busy", "command": str(busy), "mode": "persistent", "hooks": ["before"]}]}))
+    with orchestrated(pipeline) as emulator:
+        assert emulator.invoke(b"{}").json()["ok"] is True
+        middleware_pid = int(pidfile.read_text())
+        assert emulator.runtime_pid is not None
+        os.kill(emulator.runtime_pid, signal.SIGKILL)
+        assert wait_gone([middleware_pid], within_s=5) == []
 
 
 def test_one_structured_log_line_per_invocation(tmp_path: Path, faulty_app: Path) -> None:
