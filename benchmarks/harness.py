@@ -920,6 +920,8 @@ def render(results: dict[str, Any]) -> str:
     for b in results["budgets"]:
         value = f"{b['value']:.3f} {b['unit']}" if b["unit"] != "x" else f"{b['value']:.2f}x"
         add(f"  {'PASS' if b['pass'] else 'MISS'}  {b['budget']:<60} {value:>10}  (budget {b['limit']})")
+    if results.get("profile") == "quick":
+        add("  (--quick: a few samples, for a smoke test; a verdict near a limit needs the full run)")
     add("")
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in results["phase_s"].items())
     add(f"elapsed {results['elapsed_s']:.0f} s ({phases})")

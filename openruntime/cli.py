@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Command after `--` replaces the runtime (exec-wrapper mode).",
     )
     bootstrap.add_argument("--pipeline", metavar="FILE",
-                           help="pipeline file (default: $OPENRUNTIME_PIPELINE, "
-                           "$LAMBDA_TASK_ROOT/pipeline.yml, /opt/pipeline.json, or SLSMIDDLEWARES)")
+                           help="pipeline file (default, the first found: $OPENRUNTIME_PIPELINE, "
+                           "$LAMBDA_TASK_ROOT/pipeline.yml or .yaml, /opt/pipeline.json, /opt/pipeline.yml "
+                           "or .yaml; none: SLSMIDDLEWARES)")
     bootstrap.set_defaults(run=_run_bootstrap)
 
     validate = commands.add_parser("validate", help="check a pipeline file",
@@ -134,8 +135,12 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         env["OPENRUNTIME_OPT"] = str(_extract_layers(args.layer))
     cwd = os.getcwd()
     handler = args.handler
+    if handler:
+        env["OPENRUNTIME_HANDLER"] = handler
     if args.runtime_command:
         command = list(args.runtime_command)
+        if handler is None and len(command) >= 2:
+            handler = command[-1]  # the RIE's rule: with two or more arguments, the last is the handler
     elif args.layer and not args.pipeline:
         # The stack's own bootstrap, with the pipeline compiled into it (or the task root's).
         command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]

@@ -31,6 +31,7 @@ from openruntime.runtime_api_server import ACCEPTED, error_response, invalid_sta
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 ACCOUNT_ID = "012345678912"
+INIT_BUDGET_S = 10.0  # Lambda gives init 10 s of its own, outside the function timeout
 JSON = "application/json"
 
 
@@ -79,10 +80,23 @@ class _Invocation:
     request_id: str
     invocation_id: str
     payload: bytes
-    deadline_ms: int
-    headers: list[tuple[str, str]]
-    delivered: bool = False
+    timeout_s: float
+    headers: list[tuple[str, str]]  # the deadline joins them when the event is delivered
+    delivered_at: float | None = None  # monotonic; the function's time runs from here
     outcome: _Outcome | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
+
+    def deliver(self) -> list[tuple[str, str]]:
+        """The `/next` headers. As on Lambda, the timeout runs from the event's delivery,
+        not from the invoke: a cold start's init is not charged to the function."""
+        if self.delivered_at is None:
+            self.delivered_at = time.monotonic()
+            deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
+            self.headers.insert(1, ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)))
+        return self.headers
 
 
 @dataclass
@@ -266,6 +280,7 @@ class Emulator:
         content_type: str = JSON,
         timeout_s: float | None = None,
         extra_headers: Sequence[tuple[str, str]] = (),
+        request_id: str | None = None,
     ) -> InvokeResult:
         """One synchronous invocation, as `aws lambda invoke` would do it.
 
@@ -274,7 +289,7 @@ class Emulator:
         """
         fn = self.function
         assert fn is not None
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         if len(payload) > errors.MAX_REQUEST_BYTES:
             body = errors.error_body(
                 "RequestEntityTooLargeException",
@@ -313,10 +328,8 @@ class Emulator:
         began = time.monotonic()
         cold = self._runtime is None
         runtime = self._runtime or self._start_runtime()
-        deadline_ms = int(time.time() * 1000 + timeout * 1000)
         headers = [
             ("Lambda-Runtime-Aws-Request-Id", request_id),
-            ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
             ("Lambda-Runtime-Invoked-Function-Arn", fn.arn),
             ("Lambda-Runtime-Trace-Id", trace_id),
         ]
@@ -330,13 +343,12 @@ class Emulator:
         headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
         headers.extend(extra_headers)
         headers.append(("Content-Type", content_type))
-        invocation = _Invocation(request_id, invocation_id, payload, deadline_ms, headers)
+        invocation = _Invocation(request_id, invocation_id, payload, timeout, headers)
         self.log(f"START RequestId: {request_id} Version: {fn.version}")
         timed_out = False
         with self._cond:
             self._current = invocation
             self._cond.notify_all()
-            end = began + timeout
             while invocation.outcome is None and not self._closed:
                 if runtime.exit_status is not None:
                     if not invocation.delivered and not cold and runtime.init_error is None:
@@ -350,7 +362,9 @@ class Emulator:
                         continue
                     invocation.outcome = self._exit_outcome(runtime, request_id)
                     break
-                remaining = end - time.monotonic()
+                # Before delivery, a cold start also has Lambda's init budget.
+                start = invocation.delivered_at or began + (INIT_BUDGET_S if cold else 0)
+                remaining = start + timeout - time.monotonic()
                 if remaining <= 0:
                     timed_out = True
                     break
@@ -414,8 +428,9 @@ class Emulator:
                     if request.peer_closed():
                         return error_response(500, "Runtime.Reset", "client went away")
                     # A second /next while one is in flight renders the same event (RAPID).
-                    current.delivered = True
-                    return Response(200, current.payload, current.headers)
+                    if not current.delivered:
+                        self._cond.notify_all()  # the invoke's clock now runs from here
+                    return Response(200, current.payload, current.deliver())
                 self._cond.wait()
 
     def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
@@ -520,13 +535,22 @@ class Emulator:
             "tenant_id": request.header("x-amz-tenant-id"),
         }
         invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
-        if invocation_type == "DryRun":
-            return Response(204)
-        if invocation_type == "Event":
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            return error_response(
+                400, "ValidationException",
+                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+            )
+        if invocation_type != "RequestResponse":
+            request_id = str(uuid.uuid4())
+            assert self.function is not None
+            ids = [("X-Amzn-RequestId", request_id), ("X-Amz-Executed-Version", self.function.version)]
+            if invocation_type == "DryRun":
+                return Response(204, b"", ids)
             threading.Thread(
-                target=self.invoke, args=(request.body,), kwargs=kwargs, daemon=True
+                target=self.invoke, args=(request.body,), kwargs={**kwargs, "request_id": request_id}, daemon=True
             ).start()
-            return Response(202)
+            return Response(202, b"", ids)
         result = self.invoke(request.body, **kwargs)
         headers = [(_canonical(k), v) for k, v in result.headers.items()]
         return Response(result.status, result.body, headers)

@@ -16,7 +16,7 @@ class Invocation:
     """
 
     __slots__ = ("request_id", "deadline_ms", "function_arn", "trace_id", "invocation_id",
-                 "content_type", "body", "runtime_headers")
+                 "content_type", "body", "runtime_headers", "received_ms")
 
     def __init__(
         self, request_id: str, deadline_ms: int, function_arn: str, trace_id: str | None,
@@ -33,6 +33,7 @@ class Invocation:
         # Every Lambda-Runtime-* header as received (names as sent), handed on unchanged
         # to the sub-runtime, including ones this version does not know.
         self.runtime_headers = runtime_headers if runtime_headers is not None else []
+        self.received_ms = time.time() * 1000  # the function's time runs from here to the deadline
 
     def __repr__(self) -> str:
         return f"Invocation(request_id={self.request_id!r}, deadline_ms={self.deadline_ms}, body={len(self.body)} bytes)"
@@ -71,6 +72,11 @@ class Invocation:
 
     def remaining_ms(self) -> int:
         return max(0, self.deadline_ms - int(time.time() * 1000))
+
+    def timeout_s(self) -> float:
+        """The function's timeout as this invocation got it: receipt to deadline, rounded up
+        to hundredths (what Lambda's "Task timed out after N.NN seconds" states)."""
+        return max(0, -((self.received_ms - self.deadline_ms) // 10)) / 100
 
 
 class Outcome:

@@ -52,7 +52,8 @@ def plan_runtime(
 ) -> RuntimeLaunch:
     """The sub-runtime's command line, environment and working directory."""
     rt = pipeline.runtime
-    handler = rt.handler or environ.get("_HANDLER", "")
+    # OPENRUNTIME_HANDLER: `invoke/serve --handler`, which overrides the pipeline's.
+    handler = environ.get("OPENRUNTIME_HANDLER") or rt.handler or environ.get("_HANDLER", "")
     task_root = (
         pipeline.resolve_path(rt.task_root) if rt.task_root else environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     )

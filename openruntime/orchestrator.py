@@ -197,9 +197,10 @@ class Orchestrator:
         self.runtime.kill()
         self.proxy.runtime_exited(None)
         self._runtime_dead = True
-        elapsed = time.monotonic() - started
+        # Answered grace_ms early, but the message states the function's timeout, as Lambda's does.
         body = errors.error_body(
-            "Sandbox.Timedout", errors.timeout_message(invocation.request_id, elapsed), invocation.request_id
+            "Sandbox.Timedout", errors.timeout_message(invocation.request_id, invocation.timeout_s()),
+            invocation.request_id,
         )
         return Outcome.error(body, "Sandbox.Timedout")
 

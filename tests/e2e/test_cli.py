@@ -144,3 +144,32 @@ def test_serve_runs_a_plain_bash_bootstrap_like_the_rie(tmp_path: Path) -> None:
     assert "x-amz-function-error" not in headers
     assert error_headers["x-amz-function-error"] == "Unhandled"
     assert json.loads(error_body) == {"errorType": "Function.Bash", "errorMessage": "asked to fail"}
+
+
+def test_handler_option_overrides_the_pipelines(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "fn.py").write_text("def main(event, context):\n    return 'main'\n\ndef other(event, context):\n    return 'other'\n")
+    pipeline = write_pipeline(tmp_path, f"runtime:\n  name: python\n  handler: fn.main\n  task_root: {app}\n")
+    assert json.loads(run_cli("invoke", "--pipeline", str(pipeline)).stdout) == "main"
+    assert json.loads(run_cli("invoke", "--pipeline", str(pipeline), "--handler", "fn.other").stdout) == "other"
+    missing = run_cli("invoke", "--pipeline", str(pipeline), "--handler", "fn.nothere")
+    assert missing.returncode == 1 and json.loads(missing.stdout)["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_a_bootstrap_command_with_arguments_gets_the_last_one_as_handler(tmp_path: Path) -> None:
+    """As `aws-lambda-rie CMD ARGS…` does: a bootstrap like AWS's bash example reads $_HANDLER."""
+    bootstrap = write_executable(tmp_path / "bootstrap", """\
+        #!/bin/bash
+        set -euo pipefail
+        API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+        HEADERS="$(mktemp)"
+        while true; do
+          curl -sS -LD "$HEADERS" "$API/next" -o /dev/null
+          ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+          curl -sS "$API/$ID/response" -d "\\"$_HANDLER\\"" -o /dev/null
+        done
+    """)
+    done = run_cli("invoke", "--", str(bootstrap), "function.handler", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout) == "function.handler"

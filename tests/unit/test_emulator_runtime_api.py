@@ -115,3 +115,59 @@ def test_warm_runtime_exiting_between_events_is_started_again_without_losing_one
                   log=lambda _: None) as emulator:
         results = [emulator.invoke(b'{"n": %d}' % n) for n in range(4)]
     assert [r.json() for r in results] == [{"n": n} for n in range(4)]
+
+
+def test_a_cold_starts_init_is_not_charged_to_the_function_timeout(tmp_path: Path) -> None:
+    """Lambda gives init its own budget: the deadline is set when the event is delivered."""
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os, time, json
+        time.sleep(1.5)  # a slow init, longer than the 1 s timeout
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        while True:
+            conn.request("GET", "/2018-06-01/runtime/invocation/next")
+            r = conn.getresponse(); r.read()
+            left_ms = int(r.getheader("Lambda-Runtime-Deadline-Ms")) - time.time() * 1000
+            rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=json.dumps(left_ms).encode())
+            conn.getresponse().read()
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=1),
+                  log=lambda _: None) as emulator:
+        cold = emulator.invoke(b"{}")
+    assert cold.function_error is None, cold.body
+    assert 800 < cold.json() <= 1000  # the whole second is the handler's
+
+
+def test_invocation_types_over_the_invoke_api(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        while True:
+            conn.request("GET", "/2018-06-01/runtime/invocation/next")
+            r = conn.getresponse(); body = r.read()
+            rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+            open({str(marker)!r}, "a").write(rid + "\\n")
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=body)
+            conn.getresponse().read()
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=5),
+                  log=lambda _: None) as emulator:
+        server = emulator.serve_invoke_api(0)
+        address = f"127.0.0.1:{server.port}"
+        path = "/2015-03-31/functions/function/invocations"
+        status, headers, _ = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "DryRun"})
+        assert status == 204 and headers["x-amzn-requestid"]
+        status, headers, _ = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Event"})
+        assert status == 202 and headers["x-amz-executed-version"] == "$LATEST"
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the async invoke ran with the request id the 202 announced (DryRun ran nothing)
+        assert marker.read_text().split() == [headers["x-amzn-requestid"]]
+        status, _, body = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Bogus"})
+        assert status == 400 and b"ValidationException" in body
