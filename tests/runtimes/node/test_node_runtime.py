@@ -186,7 +186,7 @@ def test_callback_answers_at_once_when_callbackWaitsForEmptyEventLoop_is_false()
         result = emu.invoke(b'{"timerMs": 3000}')
         elapsed = time.monotonic() - began
     assert result.json() == "did not wait"
-    assert elapsed < 1.5
+    assert elapsed < 2.5  # the 3 s timer was not waited for
 
 
 # -- invocation errors -------------------------------------------------------------------
