@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from openruntime import lambda_errors as errors
 from openruntime.httpserver import LoopbackHTTPServer, Request, Response
-from openruntime.processes import kill_group, spawn, stop_group
+from openruntime.processes import kill_tree, spawn
 from openruntime.runtime_api_server import ACCEPTED, error_response, invalid_state, posted_error, route, too_large
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
@@ -181,7 +181,7 @@ class Emulator:
             self._generation += 1
             self._cond.notify_all()
         if runtime is not None:
-            stop_group(runtime.process, grace_s=0.3)
+            kill_tree(runtime.process, grace_s=0.3)
         for server in (self._invoke_server, self._server):
             if server is not None:
                 server.close()
@@ -258,13 +258,14 @@ class Emulator:
         )
 
     def _reset_runtime(self) -> None:
-        """Kill the bootstrap's whole process group; the next invoke starts it again."""
+        """Kill the bootstrap and everything it started, as a sandbox reset does; the next
+        invoke starts it again."""
         with self._cond:
             runtime, self._runtime = self._runtime, None
             self._generation += 1
             self._cond.notify_all()
         if runtime is not None:
-            kill_group(runtime.process)
+            kill_tree(runtime.process)
             runtime.process.wait()
 
     # -- the Invoke API --------------------------------------------------------------

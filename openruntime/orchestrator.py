@@ -242,6 +242,10 @@ class Orchestrator:
             log(f"fatal: {exc}", "FATAL")
             return 1
         finally:
+            # A second SIGTERM (or the first, arriving after a fatal error) must not cut the
+            # cleanup short: that would leave the runtime and middlewares behind.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_IGN)
             self.shutdown()
             _restore_signal_handlers(previous)
 

@@ -270,3 +270,65 @@ def stop_group(process: subprocess.Popen[bytes], grace_s: float = 0.5) -> int | 
         return process.wait(5)
     except subprocess.TimeoutExpired:
         return None
+
+
+# -- a whole tree, as a sandbox reset ends it ------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) from /proc; None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), int(fields[19])  # ppid (4th field), starttime (22nd)
+
+
+def descendants(pid: int) -> dict[int, int]:
+    """Every process below `pid` right now, in any group or session: pid → start time
+    (so that a pid reused later is never mistaken for one of them). Empty without /proc."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return {}
+    for child in entries:
+        stat = _stat(child)
+        if stat is not None:
+            children.setdefault(stat[0], []).append((child, stat[1]))
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        for child, started in children.get(todo.pop(), ()):
+            if child not in found:
+                found[child] = started
+                todo.append(child)
+    return found
+
+
+def _signal_if_same(pid: int, started: int, sig: int) -> None:
+    stat = _stat(pid)
+    if stat is not None and stat[1] == started:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_tree(process: subprocess.Popen[bytes], grace_s: float | None = None) -> None:
+    """End `process`, its group, and every process below it, including those in groups and
+    sessions of their own (runtimes and middlewares start in new sessions, and so may what
+    they start): what a Lambda sandbox reset does. With `grace_s`, the group gets SIGTERM
+    first and that long to clean up; without, everything is frozen, then killed."""
+    below = descendants(process.pid)
+    if grace_s is None:
+        for pid, started in [*below.items()]:
+            _signal_if_same(pid, started, _signal.SIGSTOP)  # frozen: nothing forks while we look
+        kill_group(process, _signal.SIGSTOP)
+        below.update(descendants(process.pid))
+        kill_group(process)
+    else:
+        stop_group(process, grace_s)
+    for pid, started in below.items():
+        _signal_if_same(pid, started, SIGKILL)

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from openruntime.processes import kill_group, spawn, stop_group
+from openruntime.processes import kill_tree, spawn
 
 TAIL_BYTES = 4096
 ExitCallback = Callable[["SubRuntime", int], None]
@@ -82,13 +82,14 @@ class SubRuntime:
         return data.decode("utf-8", "replace").strip()
 
     def kill(self) -> None:
-        """SIGKILL the whole group (a wedged runtime gets no say); no exit callback."""
+        """SIGKILL it and all it started, in any session (a wedged runtime gets no say): the
+        restarted runtime gets a clean sandbox, as after Lambda's reset. No exit callback."""
         process, self._stopping = self._process, True
         if process is not None:
-            kill_group(process)
+            kill_tree(process)
             process.wait()
 
     def stop(self, grace_s: float = 0.3) -> None:
         process, self._stopping = self._process, True
         if process is not None:
-            stop_group(process, grace_s)
+            kill_tree(process, grace_s)

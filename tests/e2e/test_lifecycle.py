@@ -29,6 +29,12 @@ FAULTY_HANDLERS = textwrap.dedent('''
         action = event.get("do", "ok")
         if action == "sleep":
             time.sleep(60)
+        if action == "detach-and-sleep":  # a process in a session of its own, then a timeout
+            import subprocess
+            detached = subprocess.Popen(["sleep", "300"], start_new_session=True)
+            print(f"detached {detached.pid}", file=sys.stderr, flush=True)
+            open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "detached.pid"), "w").write(str(detached.pid))
+            time.sleep(60)
         if action == "exit3":
             print("about to exit with 3", file=sys.stderr, flush=True)
             os._exit(3)
@@ -68,6 +74,17 @@ def test_handler_past_the_deadline_gets_the_timeout_error_from_the_orchestrator(
     # answered grace_ms early, but stating the function's timeout, as Lambda's message does
     assert error["errorMessage"] == f"RequestId: {slow.request_id} Error: Task timed out after 2.00 seconds"
     assert after.function_error is None and after.json()["ok"] is True
+
+
+def test_a_timed_out_runtime_takes_what_it_started_along_even_in_another_session(
+    tmp_path: Path, faulty_app: Path
+) -> None:
+    pipeline = python_pipeline(tmp_path, faulty_app, grace_ms=300)
+    with orchestrated(pipeline, timeout_s=2.0) as emulator:
+        timed_out = emulator.invoke(b'{"do": "detach-and-sleep"}')
+        assert timed_out.json()["errorType"] == "Sandbox.Timedout"
+        assert wait_gone([int((faulty_app / "detached.pid").read_text())]) == []
+        assert emulator.invoke(b'{"do": "ok"}').json()["ok"] is True
 
 
 @pytest.mark.parametrize("action, expected", [

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from openruntime.emulator import Emulator, FunctionSettings
-from tests.conftest import write_executable
+from tests.conftest import wait_gone, write_executable
 
 BASE = "/2018-06-01/runtime"
 
@@ -171,3 +171,24 @@ def test_invocation_types_over_the_invoke_api(tmp_path: Path) -> None:
         assert marker.read_text().split() == [headers["x-amzn-requestid"]]
         status, _, body = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Bogus"})
         assert status == 400 and b"ValidationException" in body
+
+
+def test_a_timeout_ends_everything_the_bootstrap_started_in_any_session(tmp_path: Path) -> None:
+    """A sandbox reset leaves nothing behind, not even a process that left the bootstrap's group."""
+    pidfile = tmp_path / "detached.pid"
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os, subprocess, time
+        detached = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        open({str(pidfile)!r}, "w").write(str(detached.pid))
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        conn.getresponse().read()
+        time.sleep(300)  # never answers
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=1),
+                  log=lambda _: None) as emulator:
+        result = emulator.invoke(b"{}")
+        assert result.json()["errorType"] == "Sandbox.Timedout"
+        assert wait_gone([int(pidfile.read_text())]) == []
