@@ -175,13 +175,18 @@ class Emulator:
         return self._server.address
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            runtime, self._runtime = self._runtime, None
-            self._generation += 1
-            self._cond.notify_all()
+        # Stopped before the emulator says it is closed: a runtime being shut down is not
+        # also answered "500, reset" on its next /next (awslambdaric would log a failure).
+        runtime = self._runtime
         if runtime is not None:
             kill_tree(runtime.process, grace_s=0.3)
+        with self._cond:
+            self._closed = True
+            leftover, self._runtime = self._runtime, None  # one an invoke started meanwhile
+            self._generation += 1
+            self._cond.notify_all()
+        if leftover is not None and leftover is not runtime:
+            kill_tree(leftover.process)
         for server in (self._invoke_server, self._server):
             if server is not None:
                 server.close()
@@ -261,12 +266,15 @@ class Emulator:
         """Kill the bootstrap and everything it started, as a sandbox reset does; the next
         invoke starts it again."""
         with self._cond:
-            runtime, self._runtime = self._runtime, None
-            self._generation += 1
-            self._cond.notify_all()
-        if runtime is not None:
+            runtime = self._runtime
+        if runtime is not None:  # killed first, so that its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
+        with self._cond:
+            if self._runtime is runtime:
+                self._runtime = None
+            self._generation += 1
+            self._cond.notify_all()
 
     # -- the Invoke API --------------------------------------------------------------
 
