@@ -153,19 +153,24 @@ class Orchestrator:
 
     def _restart_runtime(self) -> None:
         assert self.runtime is not None
-        self._crashes += 1
-        if self._crashes > MAX_CONSECUTIVE_CRASHES:
-            raise FatalUpstreamError(
-                f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
-            )
-        self.proxy.new_generation()
-        self._runtime_dead = False
-        self.runtime.start()
-        try:
-            self._await_runtime_ready()
-        except InitFailure as failure:
-            # Past init, Lambda takes no init error: exit and let it start afresh.
-            raise FatalUpstreamError(f"the restarted runtime failed to initialise: {failure}") from None
+        while True:
+            self._crashes += 1
+            if self._crashes > MAX_CONSECUTIVE_CRASHES:
+                raise FatalUpstreamError(
+                    f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
+                )
+            self.proxy.new_generation()
+            self._runtime_dead = False
+            self.runtime.start()
+            try:
+                self._await_runtime_ready()
+                return
+            except InitFailure as failure:
+                if failure.error_type != "Runtime.ExitError":
+                    # Past init, Lambda takes no init error: exit and let it start afresh.
+                    raise FatalUpstreamError(f"the restarted runtime failed to initialise: {failure}") from None
+                # It died at once: maybe a passing fault; another start counts against the budget.
+                log(f"the restarted runtime failed to initialise: {failure}; starting it again", "WARN")
 
     # -- invocations ----------------------------------------------------------------------------
 

@@ -125,6 +125,27 @@ def test_runtime_that_keeps_crashing_is_not_restarted_forever(tmp_path: Path, fa
     assert recovered.json()["ok"] is True
 
 
+def test_a_restart_that_dies_at_once_is_tried_again_within_the_budget(tmp_path: Path, faulty_app: Path) -> None:
+    starts = tmp_path / "starts"
+    flaky = write_executable(tmp_path / "flaky-runtime", f"""
+        #!/usr/bin/env bash
+        # The second start dies before polling; every other start is the real Python runtime.
+        echo start >> {starts}
+        if [ "$(wc -l < {starts})" -eq 2 ]; then exit 1; fi
+        exec {REPO / "runtimes" / "python" / "bootstrap"} "$@"
+    """)
+    pipeline = write_pipeline(tmp_path, yaml.safe_dump({
+        "runtime": {"command": [str(flaky)], "handler": "faults.dispatch", "task_root": str(faulty_app)}}))
+    with orchestrated(pipeline) as emulator:
+        assert emulator.invoke(b'{"do": "ok"}').json()["ok"] is True
+        orchestrator_pid = emulator.runtime_pid
+        assert emulator.invoke(b'{"do": "exit3"}').json()["errorType"] == "Runtime.ExitError"
+        after = emulator.invoke(b'{"do": "ok"}')  # restart 1 dies at once, restart 2 serves it
+        assert after.json().get("ok") is True, after.body
+        assert emulator.runtime_pid == orchestrator_pid
+    assert starts.read_text().count("start") == 3
+
+
 def test_runtime_that_never_polls_is_an_init_error_and_the_next_start_works(tmp_path: Path, faulty_app: Path) -> None:
     marker = tmp_path / "started-once"
     stubborn = write_executable(tmp_path / "stubborn-runtime", f"""
