@@ -1,8 +1,9 @@
 """Where runtimes, middlewares and pipeline files are found.
 
 On Lambda everything a layer brings sits under /opt; locally (and for a layer stack
-extracted into a temporary root) `OPENRUNTIME_OPT` names that root instead. A source
-checkout also finds the bundled runtimes/ and middlewares/ beside the package.
+extracted into a temporary root) `OPENRUNTIME_OPT` names that root instead. The bundled
+runtimes/ and middlewares/ come last: from the wheel's `openruntime/_bundled/`, or from a
+source checkout beside the package (editable installs).
 
 Paths are strings (os.path): this module is on the cold path, before the runtime is
 started, where importing pathlib would cost a few milliseconds.
@@ -33,17 +34,31 @@ def opt_root(environ: Mapping[str, str]) -> str:
     return _clean(environ.get("OPENRUNTIME_OPT", "/opt"))
 
 
-def _checkout_dir() -> str | None:
-    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    if os.path.isdir(os.path.join(root, "runtimes")) or os.path.isdir(os.path.join(root, "middlewares")):
-        return root
+def _bundle_dir() -> str | None:
+    """The folder holding the bundled runtimes/ and middlewares/: `_bundled/` inside an
+    installed wheel, else the source checkout this package runs from (editable installs)."""
+    package = os.path.dirname(os.path.realpath(__file__))
+    for root in (os.path.join(package, "_bundled"), os.path.dirname(package)):
+        if os.path.isdir(os.path.join(root, "runtimes")) or os.path.isdir(os.path.join(root, "middlewares")):
+            return root
     return None
 
 
-def checkout_root() -> Path | None:
-    """The source tree this package runs from, when it has the bundled folders."""
-    root = _checkout_dir()
+def bundle_root() -> Path | None:
+    """Where the bundled runtimes/ and middlewares/ are (wheel or checkout), if anywhere."""
+    root = _bundle_dir()
     if root is None:
+        return None
+    from pathlib import Path
+
+    return Path(root)
+
+
+def checkout_root() -> Path | None:
+    """The source tree this package runs from (it has benchmarks/ and tests/), if any."""
+    package = os.path.dirname(os.path.realpath(__file__))
+    root = os.path.dirname(package)
+    if not os.path.isfile(os.path.join(root, "pyproject.toml")):
         return None
     from pathlib import Path
 
@@ -56,18 +71,18 @@ def middleware_dirs(environ: Mapping[str, str], pipeline_dir: str | None) -> lis
     if pipeline_dir:
         dirs.append(os.path.join(pipeline_dir, "middlewares"))
     dirs.append(os.path.join(os.getcwd(), "middlewares"))
-    checkout = _checkout_dir()
-    if checkout is not None:
-        dirs.append(os.path.join(checkout, "middlewares"))
+    bundle = _bundle_dir()
+    if bundle is not None:  # the built-ins come last: a folder of your own wins
+        dirs.append(os.path.join(bundle, "middlewares"))
     return _unique(dirs)
 
 
 def runtime_dirs(environ: Mapping[str, str]) -> list[str]:
     dirs = [p for p in environ.get("OPENRUNTIME_RUNTIME_PATH", "").split(":") if p]
     dirs.append(os.path.join(opt_root(environ), "runtimes"))
-    checkout = _checkout_dir()
-    if checkout is not None:
-        dirs.append(os.path.join(checkout, "runtimes"))
+    bundle = _bundle_dir()
+    if bundle is not None:
+        dirs.append(os.path.join(bundle, "runtimes"))
     return _unique(dirs)
 
 
