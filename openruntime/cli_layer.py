@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUT = Path("dist") / "layers"
+# Lambda's managed Python runtimes and architectures; the defaults match deploy/ and `init`.
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
+DEFAULT_PYTHON = "3.12"
+ARCHITECTURES = ("x86_64", "arm64")
+DEFAULT_ARCH = "x86_64"
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
@@ -27,6 +32,7 @@ def _fail(args: argparse.Namespace, message: str) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from openruntime.layers import LayerError, build_layers
     from openruntime.layers.limits import human_size
+    from openruntime.layers.target import Target
 
     try:
         report = build_layers(
@@ -34,12 +40,14 @@ def cmd_build(args: argparse.Namespace) -> int:
             pipeline=args.pipeline,
             source_root=args.source,
             runtimes=args.runtime or None,
+            target=Target(args.python, args.arch),
         )
     except LayerError as exc:
         return _fail(args, str(exc))
     if args.json:
         data: dict[str, Any] = {
             "ok": True,
+            "target": {"python": args.python, "arch": args.arch},
             "layers": [
                 {"kind": a.kind, "name": a.name, "path": str(a.path), "entries": a.entries,
                  "zipped_bytes": a.zipped_bytes, "unzipped_bytes": a.unzipped_bytes}
@@ -102,9 +110,14 @@ def add_layer_commands(
     build.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                        help=f"output directory (default: {DEFAULT_OUT})")
     build.add_argument("--source", type=Path, metavar="DIR",
-                       help="project checkout holding middlewares/ and runtimes/ (default: this checkout)")
+                       help="a tree holding your own middlewares/ and runtimes/ (default: the bundled ones)")
     build.add_argument("--runtime", action="append", metavar="NAME",
                        help="build only this bundled runtime's layer (repeatable; default: all)")
+    build.add_argument("--python", choices=PYTHON_VERSIONS, default=DEFAULT_PYTHON, metavar="X.Y",
+                       help="the function's Python (python3.x runtime, or the interpreter layer's): "
+                       f"compiled dependencies and bytecode are built for it (default: {DEFAULT_PYTHON})")
+    build.add_argument("--arch", choices=ARCHITECTURES, default=DEFAULT_ARCH,
+                       help=f"the function's architecture (default: {DEFAULT_ARCH})")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(run=cmd_build)
 

@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openruntime.layers.bytecode import COMPILE_COST, compile_sources, compiler_for
 from openruntime.layers.collect import tree_entries
 from openruntime.layers.errors import LayerError
 from openruntime.layers.limits import (
@@ -28,7 +26,8 @@ from openruntime.layers.limits import (
     MAX_ZIPPED_DIRECT_UPLOAD_BYTES,
     human_size,
 )
-from openruntime.layers.vendor import vendor
+from openruntime.layers.target import Target
+from openruntime.layers.vendor import NOT_IMPORTED, canonical, vendor
 from openruntime.layers.zipbuild import ZipEntry, write_zip
 
 ORCHESTRATOR_ZIP = "openruntime-layer.zip"
@@ -57,18 +56,15 @@ class BuildReport:
     distributions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    without_bytecode: list[str] = field(default_factory=list)  # layers whose Python files ship as source
 
 
 def default_source_root() -> Path:
-    """The project checkout that holds middlewares/ and runtimes/.
+    """Where the bundled middlewares/ and runtimes/ are: the installed package's own copy
+    (wheel), the checkout it runs from (editable), else the current directory."""
+    from openruntime.locate import bundle_root
 
-    They are not part of the Python package, so a source checkout is needed: the one this
-    module lives in, else the current directory.
-    """
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "middlewares").is_dir() or (repo / "runtimes").is_dir():
-        return repo
-    return Path.cwd()
+    return bundle_root() or Path.cwd()
 
 
 def compile_pipeline(path: Path) -> bytes:
@@ -114,86 +110,52 @@ def _write(kind: str, name: str, entries: list[ZipEntry], out: Path, report: Bui
     return artifact
 
 
-# Run in a fresh interpreter with a fixed hash seed: frozenset constants are marshalled in
-# hash order, and marshal's back-references follow reference counts, so only a process in
-# the same state for every build gives byte-identical .pyc files (and reproducible zips).
-_COMPILER = r"""
-import os, pickle, py_compile, sys, tempfile
-items = pickle.load(sys.stdin.buffer)
-done = []
-with tempfile.TemporaryDirectory() as tmp:
-    source, compiled = os.path.join(tmp, "m.py"), os.path.join(tmp, "m.pyc")
-    for name, data in items:
-        with open(source, "wb") as f:
-            f.write(data)
-        try:
-            py_compile.compile(source, cfile=compiled, dfile="/opt/" + name, doraise=True,
-                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-        except py_compile.PyCompileError:
-            continue  # not valid for this Python: left to compile (and fail) where it runs
-        with open(compiled, "rb") as f:
-            done.append((name, f.read()))
-pickle.dump((sys.implementation.cache_tag, done), sys.stdout.buffer)
-"""
-_compiled_cache: dict[bytes, tuple[str | None, list[tuple[str, bytes]]]] = {}
-
-
 def bytecode_entries(
-    entries: Sequence[ZipEntry], report: BuildReport, under: str = "python/", layer: str = "orchestrator"
+    entries: Sequence[ZipEntry], report: BuildReport, target: Target, under: str = "python/",
+    layer: str = "orchestrator",
 ) -> list[ZipEntry]:
-    """`__pycache__/NAME.TAG.pyc` for every `.py` entry below `under`: the orchestrator's
-    packages, the Python runtime, the middlewares' Python modules (their SDK, helpers).
-
-    Lambda's /opt is read-only, so without them every cold start compiles what it imports
-    (~20 ms for the orchestrator, more for a YAML pipeline's PyYAML). Unchecked-hash .pyc:
-    the interpreter uses them without comparing them to the source, which /opt cannot
-    change anyway (and the zip's fixed timestamps would defeat a timestamp check). They
-    are this interpreter's bytecode (its cache tag, e.g. cpython-312): another Python
-    version ignores them and compiles as before.
-    """
+    """`__pycache__/NAME.TAG.pyc` for every `.py` entry below `under`, compiled by the
+    target's Python (bytecode.py says why it matters and how it is made); none, and a note
+    saying what that costs, when that Python is not on this machine."""
     sources = [(e.name, e.read()) for e in entries if e.name.startswith(under) and e.name.endswith(".py")]
     if not sources:
         return []
-    key = hashlib.sha256(pickle.dumps(sources)).digest()
-    if key not in _compiled_cache:
-        done = subprocess.run(
-            [sys.executable, "-S", "-c", _COMPILER], input=pickle.dumps(sources), capture_output=True,
-            env={"PYTHONHASHSEED": "0"}, check=False,
-        )
-        if done.returncode != 0:
-            raise LayerError(f"compiling the layer's Python files failed: {done.stderr.decode(errors='replace')[-2000:]}")
-        _compiled_cache[key] = pickle.loads(done.stdout)
-    tag, compiled = _compiled_cache[key]
-    if tag is None:  # an implementation without bytecode caching
+    python = compiler_for(target)
+    if python is None:
+        report.without_bytecode.append(layer)
         return []
-    report.notes.append(
-        f"{layer} layer: bytecode for {len(compiled)} of {len(sources)} Python files, compiled by Python "
-        f"{sys.version_info.major}.{sys.version_info.minor} ({tag}): used when the function runs that "
-        "version; another one compiles them at each cold start")
+    compiled = compile_sources(sources, python, target)
+    report.notes.append(f"{layer} layer: bytecode for {len(compiled)} of {len(sources)} Python files, "
+                        f"compiled by Python {target.python} ({target.cache_tag})")
     result = []
     for name, data in compiled:
         folder, file = name.rsplit("/", 1)
-        result.append(ZipEntry(f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc", data=data))
+        result.append(ZipEntry(f"{folder}/__pycache__/{file[:-3]}.{target.cache_tag}.pyc", data=data))
     return result
 
 
-def orchestrator_entries(pipeline: Path | None, report: BuildReport) -> list[ZipEntry]:
+def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Target) -> list[ZipEntry]:
     entries = [ZipEntry(name, source=SCRIPTS_DIR / name, executable=True) for name in ENTRY_SCRIPTS]
     for e in entries:
         if e.source is None or not e.source.is_file():
             raise LayerError(f"layer script missing: {e.source}")
-    vendored = vendor("python")
+    vendored = vendor("python", target=target)
     entries.extend(vendored.entries)
     report.distributions = vendored.distributions
+    for name, files in sorted(vendored.not_imported.items()):
+        report.notes.append(f"{name}: left out {', '.join(files)}: {NOT_IMPORTED[canonical(name)]}")
+    for name, wheel in sorted(vendored.target_wheels.items()):
+        report.notes.append(f"{name} has compiled parts: vendored from {wheel}, built for {target}")
     for name, files in sorted(vendored.compiled_skipped.items()):
-        report.notes.append(
-            f"{name} is not pure Python: left out {', '.join(files)}"
-            + (" (PyYAML falls back to its pure-Python code)" if name.lower() == "pyyaml" else
-               " (check that it works without them)"))
+        why = vendored.fetch_errors.get(name, "")
+        report.warnings.append(
+            f"{name} is not pure Python and its wheel for {target} could not be had ({why}): left out "
+            f"{', '.join(files)}"
+            + " (check that it works without them)")
     if vendored.missing:
         report.warnings.append("dependencies not installed here, so not in the layer: "
                                + ", ".join(vendored.missing))
-    entries.extend(bytecode_entries(entries, report))
+    entries.extend(bytecode_entries(entries, report, target))
     if pipeline is not None:
         entries.append(ZipEntry("pipeline.json", data=compile_pipeline(pipeline)))
         report.warnings.extend(pipeline_warnings(pipeline))
@@ -201,24 +163,24 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport) -> list[Zip
 
 
 def build_orchestrator_layer(
-    out_dir: Path, report: BuildReport, pipeline: Path | None = None
+    out_dir: Path, report: BuildReport, target: Target, pipeline: Path | None = None
 ) -> LayerArtifact:
-    entries = orchestrator_entries(pipeline, report)
+    entries = orchestrator_entries(pipeline, report, target)
     return _write("orchestrator", "openruntime", entries, out_dir / ORCHESTRATOR_ZIP, report)
 
 
-def build_middlewares_layer(src: Path, out_dir: Path, report: BuildReport) -> LayerArtifact:
+def build_middlewares_layer(src: Path, out_dir: Path, report: BuildReport, target: Target) -> LayerArtifact:
     entries = tree_entries(src, "middlewares")
-    entries.extend(bytecode_entries(entries, report, "middlewares/", "middlewares"))
+    entries.extend(bytecode_entries(entries, report, target, "middlewares/", "middlewares"))
     return _write("middlewares", "middlewares", entries, out_dir / MIDDLEWARES_ZIP, report)
 
 
-def build_runtime_layer(src: Path, out_dir: Path, report: BuildReport) -> LayerArtifact:
+def build_runtime_layer(src: Path, out_dir: Path, report: BuildReport, target: Target) -> LayerArtifact:
     name = src.name
     if not (src / "bootstrap").is_file():
         raise LayerError(f"{src}: a bundled runtime needs a bootstrap file")
     entries = tree_entries(src, f"runtimes/{name}", force_executable=["bootstrap"])
-    entries.extend(bytecode_entries(entries, report, f"runtimes/{name}/", f"runtime-{name}"))
+    entries.extend(bytecode_entries(entries, report, target, f"runtimes/{name}/", f"runtime-{name}"))
     return _write("runtime", name, entries, out_dir / runtime_zip_name(name), report)
 
 
@@ -235,13 +197,16 @@ def build_layers(
     pipeline: Path | None = None,
     source_root: Path | None = None,
     runtimes: Sequence[str] | None = None,
+    target: Target | None = None,
 ) -> BuildReport:
-    """Build every layer into `out_dir`. `runtimes=None` builds all bundled runtimes."""
+    """Build every layer into `out_dir` for `target` (default: Python 3.12 on x86_64).
+    `runtimes=None` builds all bundled runtimes."""
     root = source_root if source_root is not None else default_source_root()
+    target = target if target is not None else Target()
     report = BuildReport()
-    build_orchestrator_layer(out_dir, report, pipeline)
+    build_orchestrator_layer(out_dir, report, target, pipeline)
     if (root / "middlewares").is_dir():
-        build_middlewares_layer(root / "middlewares", out_dir, report)
+        build_middlewares_layer(root / "middlewares", out_dir, report, target)
     else:
         report.warnings.append(f"{root / 'middlewares'}: not found, no middlewares layer built")
     names = bundled_runtimes(root) if runtimes is None else list(runtimes)
@@ -250,7 +215,15 @@ def build_layers(
         if not src.is_dir():
             have = ", ".join(bundled_runtimes(root)) or "none"
             raise LayerError(f"{src}: no such bundled runtime (have: {have})")
-        build_runtime_layer(src, out_dir, report)
+        build_runtime_layer(src, out_dir, report, target)
+    if report.without_bytecode:
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        report.warnings.append(
+            f"no bytecode in the {', '.join(report.without_bytecode)} layer(s): Python {target.python} "
+            f"(the target) is not on this machine (this is {here}), and another version's bytecode would "
+            f"be ignored there. Lambda's /opt is read-only, so every cold start compiles what it imports "
+            f"from source: {COMPILE_COST}. Put python{target.python} on PATH and build again, or build with "
+            f"--python {here} for a function on Python {here}")
     total = sum(a.unzipped_bytes for a in report.layers)
     if total > MAX_UNZIPPED_BYTES:
         report.warnings.append(

@@ -1,10 +1,11 @@
-"""Copy openruntime and its pure-Python dependencies out of the installed distributions.
+"""Copy openruntime and what it needs on Lambda into the orchestrator layer.
 
 The orchestrator layer carries them under `python/` (→ `/opt/python`), so the layer works
-on `provided.al2023` and under a managed runtime without a pip step. Files come from each
-distribution's RECORD (importlib.metadata), so only what pip installed is copied. Compiled
-extension modules are skipped and reported: they are built for the build machine, not for
-Lambda's architecture and Python version (PyYAML, for one, falls back to pure Python).
+on `provided.al2023` and under a managed runtime without a pip step. Pure-Python files come
+from each installed distribution's RECORD (importlib.metadata), so only what pip installed
+is copied. A distribution with compiled extension modules (PyYAML's libyaml binding) was
+built for this machine, not for Lambda's architecture and Python version: it comes as the
+target's manylinux wheel instead (wheels.py), or, offline, without its compiled part.
 """
 
 from __future__ import annotations
@@ -18,10 +19,27 @@ from pathlib import Path
 
 from openruntime.layers.collect import tree_entries
 from openruntime.layers.errors import LayerError
+from openruntime.layers.target import Target
+from openruntime.layers.wheels import fetch_wheel, wheel_entries
 from openruntime.layers.zipbuild import ZipEntry
 
-# pyproject's runtime dependencies; used when openruntime itself is not installed.
-FALLBACK_REQUIREMENTS: tuple[str, ...] = ("pyyaml>=6", "httpx>=0.27", "cloudevents>=2.0")
+# What the orchestrator imports on Lambda: PyYAML, for a pipeline.yml in the function's code
+# (a compiled pipeline.json needs nothing). The CLI's own tools (the emulator's clients,
+# the layer builder) are not the layer's business.
+LAYER_REQUIREMENTS: tuple[str, ...] = ("pyyaml>=6",)
+# Compiled parts of a dependency that the orchestrator never imports, and why: they are
+# left out rather than fetched for the target.
+NOT_IMPORTED: dict[str, str] = {
+    "pyyaml": "the orchestrator parses with the pure-Python SafeLoader: libyaml's composer recurses "
+              "on the C stack, so a deeply nested pipeline file would crash the process instead of "
+              "failing with file:line, and `import yaml` costs the same with or without it",
+}
+# Parts of the package that only the tools use (emulator, layer builder, scaffolds, the
+# wheel's bundled runtimes and middlewares, which have layers of their own). The CLI
+# skips a command whose module is missing.
+TOOL_ONLY: tuple[str, ...] = (
+    "_bundled", "layers", "init_templates", "emulator.py", "cli_bench.py", "cli_layer.py", "cli_init.py",
+)
 # Lambda's Python runtimes we support: a conditional dependency needed by any of them is
 # vendored, whatever Python runs the build.
 TARGET_PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13", "3.14")
@@ -35,6 +53,9 @@ class VendorResult:
     entries: list[ZipEntry] = field(default_factory=list)
     distributions: list[str] = field(default_factory=list)  # "name==version", sorted
     compiled_skipped: dict[str, list[str]] = field(default_factory=dict)
+    not_imported: dict[str, list[str]] = field(default_factory=dict)  # compiled, left out by design
+    fetch_errors: dict[str, str] = field(default_factory=dict)  # why the target's wheel was not had
+    target_wheels: dict[str, str] = field(default_factory=dict)  # distribution -> wheel file used
     missing: list[str] = field(default_factory=list)
 
 
@@ -62,14 +83,6 @@ def _needed(requirement: str) -> str | None:
         if not any(req.marker.evaluate(env) for env in envs):
             return None
     return req.name
-
-
-def root_requirements() -> list[str]:
-    try:
-        reqs = md.requires("openruntime")
-    except md.PackageNotFoundError:
-        reqs = None
-    return list(reqs) if reqs is not None else list(FALLBACK_REQUIREMENTS)
 
 
 def resolve(requirements: Iterable[str]) -> tuple[list[md.Distribution], list[str]]:
@@ -130,21 +143,42 @@ def dist_entries(dist: md.Distribution, prefix: str) -> tuple[list[ZipEntry], li
 
 
 def package_entries(prefix: str) -> list[ZipEntry]:
-    """The openruntime package itself, from its source tree (works for editable installs)."""
+    """The openruntime package itself, from its source tree (works for editable installs),
+    less what only the tools use."""
     import openruntime
 
-    return tree_entries(Path(openruntime.__file__).resolve().parent, f"{prefix}/openruntime")
+    package = Path(openruntime.__file__).resolve().parent
+    entries = tree_entries(package, f"{prefix}/openruntime")
+    skipped = tuple(f"{prefix}/openruntime/{name}" for name in TOOL_ONLY)
+    return [e for e in entries if not (e.name in skipped or e.name.startswith(tuple(s + "/" for s in skipped)))]
 
 
-def vendor(prefix: str = "python", requirements: Sequence[str] | None = None) -> VendorResult:
-    """openruntime plus the closure of its requirements, as entries under `prefix/`."""
+def vendor(
+    prefix: str = "python", requirements: Sequence[str] | None = None, target: Target | None = None
+) -> VendorResult:
+    """openruntime plus the closure of its requirements, as entries under `prefix/`.
+
+    A pure-Python distribution is copied as installed here. One with compiled files comes
+    as `target`'s wheel (fetched, or from the cache); without a target, or when the wheel
+    cannot be had, its compiled files are left out and the result says which and why.
+    """
     result = VendorResult(entries=package_entries(prefix))
-    dists, result.missing = resolve(root_requirements() if requirements is None else requirements)
+    dists, result.missing = resolve(LAYER_REQUIREMENTS if requirements is None else requirements)
     for dist in dists:
         entries, compiled = dist_entries(dist, prefix)
         name = dist.metadata["Name"]
-        result.entries.extend(entries)
         result.distributions.append(f"{name}=={dist.version}")
+        if compiled and canonical(name) in NOT_IMPORTED:
+            result.not_imported[name], compiled = compiled, []
+        elif compiled and target is not None:
+            try:
+                wheel = fetch_wheel(name, dist.version, target)
+            except LayerError as exc:
+                result.fetch_errors[name] = str(exc)
+            else:
+                entries, compiled = wheel_entries(wheel, prefix), []
+                result.target_wheels[name] = wheel.name
+        result.entries.extend(entries)
         if compiled:
             result.compiled_skipped[name] = compiled
     return result

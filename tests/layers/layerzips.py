@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import stat
+import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from openruntime.layers.target import Target
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "openruntime" / "layer_scripts"
+# Layers built for the Python running the tests: their bytecode is the one checked here.
+HOST = Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
 
 
 @dataclass(frozen=True)

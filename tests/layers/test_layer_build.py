@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from layerzips import modes
+from layerzips import HOST, modes
 
 from openruntime.cli_layer import main as layer_cli
 from openruntime.layers import LayerError, build_layers, pack_directory
 from openruntime.layers import build as build_mod
+from openruntime.layers.target import Target
 from openruntime.layers.zipbuild import ZipEntry, write_zip
 
 REG_644 = stat.S_IFREG | 0o644
@@ -93,8 +94,8 @@ def test_write_zip_refuses_duplicates_and_file_dir_clash(tmp_path: Path) -> None
 
 
 def test_build_twice_is_byte_identical(tmp_path: Path, source: Path) -> None:
-    first = build_layers(tmp_path / "one", source_root=source)
-    second = build_layers(tmp_path / "two", source_root=source)
+    first = build_layers(tmp_path / "one", source_root=source, target=HOST)
+    second = build_layers(tmp_path / "two", source_root=source, target=HOST)
     names = sorted(a.path.name for a in first.layers)
     assert names == ["openruntime-layer.zip", "openruntime-middlewares.zip",
                      "openruntime-runtime-shell.zip"]
@@ -104,7 +105,7 @@ def test_build_twice_is_byte_identical(tmp_path: Path, source: Path) -> None:
 
 
 def test_orchestrator_layer_contents_and_modes(tmp_path: Path, source: Path) -> None:
-    report = build_layers(tmp_path, source_root=source)
+    report = build_layers(tmp_path, source_root=source, target=HOST)
     zpath = tmp_path / "openruntime-layer.zip"
     m = modes(zpath)
     assert m["bootstrap"] == REG_755
@@ -112,13 +113,10 @@ def test_orchestrator_layer_contents_and_modes(tmp_path: Path, source: Path) -> 
     assert m["python/"] == DIR_755
     assert m["python/openruntime/__init__.py"] == REG_644
     assert m["python/yaml/__init__.py"] == REG_644
-    assert m["python/httpx/__init__.py"] == REG_644
-    for name in ("h11", "httpcore", "anyio", "idna", "certifi", "cloudevents"):
-        assert f"python/{name}/__init__.py" in m, name
     names = list(m)
     assert not [n for n in names if n.endswith((".so", ".pyo"))]
-    # Bytecode for every module, for the building Python, and nothing from a source tree's cache.
-    tag = sys.implementation.cache_tag
+    # Bytecode for every module, for the target's Python, and nothing from a source tree's cache.
+    tag = HOST.cache_tag
     sources = [n.rsplit("/", 1) for n in names if n.startswith("python/") and n.endswith(".py")]
     assert {n for n in names if n.endswith(".pyc")} == {f"{d}/__pycache__/{f[:-3]}.{tag}.pyc" for d, f in sources}
     assert m[f"python/openruntime/__pycache__/config.{tag}.pyc"] == REG_644
@@ -131,15 +129,57 @@ def test_orchestrator_layer_contents_and_modes(tmp_path: Path, source: Path) -> 
     # Scripts are byte-for-byte the ones in the package.
     with zipfile.ZipFile(zpath) as zf:
         assert zf.read("bootstrap") == (build_mod.SCRIPTS_DIR / "bootstrap").read_bytes()
-    assert any(d.startswith("httpx==") for d in report.distributions)
+    assert [d.split("==")[0] for d in report.distributions] == ["PyYAML"]
     import yaml
 
-    if yaml.__with_libyaml__:  # the compiled part is left out, and the report says so
-        assert any(n.startswith("PyYAML is not pure Python") for n in report.notes)
+    if yaml.__with_libyaml__:  # the compiled part is left out on purpose, and the report says why
+        assert any(n.startswith("PyYAML: left out yaml/_yaml") and "C stack" in n for n in report.notes)
+
+
+def test_orchestrator_layer_holds_only_what_runs_on_lambda(tmp_path: Path, source: Path) -> None:
+    """What the tools and tests use stays out; the whole layer is within its 2 MB budget."""
+    build_layers(tmp_path, source_root=source, target=HOST)
+    names = list(modes(tmp_path / "openruntime-layer.zip"))
+    tops = {n.split("/")[1] for n in names if n.startswith("python/") and n.count("/") >= 2}
+    assert tops == {"openruntime", "yaml", "_yaml"} | {t for t in tops if t.lower().startswith("pyyaml-")}
+    for tool_only in ("emulator.py", "cli_layer.py", "cli_bench.py", "layers/", "_bundled/", "init_templates/"):
+        assert f"python/openruntime/{tool_only}" not in names, tool_only
+    for needed in ("bootstrap.py", "orchestrator.py", "proxy.py", "httpserver.py", "cli.py", "__main__.py"):
+        assert f"python/openruntime/{needed}" in names, needed
+    unzipped = sum(zipfile.ZipFile(tmp_path / "openruntime-layer.zip").getinfo(n).file_size for n in names)
+    assert unzipped <= 2 * 1024 * 1024
+
+
+def test_bytecode_only_from_the_targets_python(tmp_path: Path, source: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building for a Python this machine does not have ships sources only, and says what that costs."""
+    other = "3.14" if HOST.python != "3.14" else "3.13"
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-dir"))  # no python3.X on PATH either
+    report = build_layers(tmp_path / "out", source_root=source, target=Target(other, "x86_64"))
+    assert not [n for n in modes(tmp_path / "out" / "openruntime-layer.zip") if n.endswith(".pyc")]
+    [warning] = [w for w in report.warnings if "no bytecode" in w]
+    assert f"Python {other} (the target) is not on this machine" in warning
+    assert "every cold start compiles what it imports" in warning and "ms" in warning
+    assert f"--python {HOST.python}" in warning
+
+
+def test_a_python_on_path_that_runs_another_version_compiles_nothing(
+        tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `python3.X` on PATH counts only if it is 3.X (a pyenv shim may run another one)."""
+    other = "3.14" if HOST.python != "3.14" else "3.13"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    liar = bindir / f"python{other}"
+    liar.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    liar.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    report = build_layers(tmp_path / "out", source_root=source, target=Target(other, "x86_64"), runtimes=[])
+    assert not [n for n in modes(tmp_path / "out" / "openruntime-layer.zip") if n.endswith(".pyc")]
+    assert any("no bytecode" in w for w in report.warnings)
 
 
 def test_middlewares_and_runtime_layers(tmp_path: Path, source: Path) -> None:
-    build_layers(tmp_path, source_root=source)
+    build_layers(tmp_path, source_root=source, target=HOST)
     m = modes(tmp_path / "openruntime-middlewares.zip")
     assert m["middlewares/stamp/stamp"] == REG_755
     assert m["middlewares/log"] == REG_755
@@ -148,7 +188,7 @@ def test_middlewares_and_runtime_layers(tmp_path: Path, source: Path) -> None:
     assert not [n for n in m if "node_modules" in n or ".git" in n]
     # The middlewares' Python modules get bytecode for a read-only /opt, compiled here: the
     # source tree's stale __pycache__ is not what ships.
-    tag = sys.implementation.cache_tag
+    tag = HOST.cache_tag
     assert [n for n in m if n.endswith(".pyc")] == [f"middlewares/lib/python/__pycache__/sdk.{tag}.pyc"]
     with zipfile.ZipFile(tmp_path / "openruntime-middlewares.zip") as zf:
         pyc = zf.read(f"middlewares/lib/python/__pycache__/sdk.{tag}.pyc")

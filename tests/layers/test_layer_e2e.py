@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from layerzips import HOST, REPO
 
 from openruntime.layers import build_layers, extract_stack
 
@@ -64,7 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("e2e")
     pipeline = tmp / "pipeline.yml"
     pipeline.write_text(PIPELINE)
-    report = build_layers(tmp / "dist", pipeline=pipeline, source_root=source, runtimes=["python"])
+    report = build_layers(tmp / "dist", pipeline=pipeline, source_root=source, runtimes=["python"], target=HOST)
     zips = [a.path for a in report.layers]
     assert [z.name for z in zips] == ["openruntime-layer.zip", "openruntime-middlewares.zip",
                                       "openruntime-runtime-python.zip"]
@@ -149,8 +150,8 @@ def test_deploy_example_as_the_sam_template_runs_it(tmp_path: Path) -> None:
     from openruntime.layers.build import default_source_root
 
     source = default_source_root()
-    function = source / "deploy" / "function"
-    report = build_layers(tmp_path / "dist", source_root=source, runtimes=[])
+    function = REPO / "deploy" / "function"
+    report = build_layers(tmp_path / "dist", source_root=source, runtimes=[], target=HOST)
     root = extract_stack([a.path for a in report.layers], tmp_path / "opt")
     assert not (root / "pipeline.json").exists()
     managed = [sys.executable, "-m", "awslambdaric", "app.handler"]  # stands in for /var/runtime/bootstrap

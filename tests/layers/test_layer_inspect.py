@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from layerzips import Raw, exe, file, link
+from layerzips import HOST, Raw, exe, file, link
 
 from openruntime.cli_layer import main as layer_cli
 from openruntime.layers import HostileZipError, inspect_stack
@@ -184,7 +184,7 @@ def test_cli_human_and_json_output(make_zip: MakeZip, capsys: pytest.CaptureFixt
 def test_inspect_of_built_layers_is_clean(tmp_path: Path) -> None:
     from openruntime.layers import build_layers
 
-    report = build_layers(tmp_path)
+    report = build_layers(tmp_path, target=HOST)
     stack = inspect_stack([a.path for a in report.layers][:5])
     assert stack.ok, [f.message for f in stack.findings]
     assert stack.overwrites == []

@@ -1,0 +1,79 @@
+"""Compiled dependencies come as the target Lambda's wheels, not this machine's files.
+
+These fetch from the package index (as `pip install` does), into a cache in tmp.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import struct
+from pathlib import Path
+
+import pytest
+
+from openruntime.layers import vendor as vendor_mod
+from openruntime.layers.errors import LayerError
+from openruntime.layers.target import Target
+from openruntime.layers.wheels import fetch_wheel
+
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+
+
+def elf_machine(data: bytes) -> int:
+    assert data[:4] == b"\x7fELF", "not an ELF file"
+    return int(struct.unpack_from("<H", data, 18)[0])
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "openruntime" / "wheels"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("python", "arch"), [("3.12", "arm64"), ("3.13", "x86_64")])
+def test_a_compiled_dependency_is_vendored_from_the_targets_wheel(
+        cache: Path, monkeypatch: pytest.MonkeyPatch, python: str, arch: str) -> None:
+    # PyYAML's binding is left out of the orchestrator layer on purpose (NOT_IMPORTED);
+    # without that choice it stands for any compiled dependency.
+    monkeypatch.setattr(vendor_mod, "NOT_IMPORTED", {})
+    result = vendor_mod.vendor("python", ["pyyaml"], Target(python, arch))
+    assert result.compiled_skipped == {}, result.fetch_errors
+    tag = python.replace(".", "")
+    machine = "aarch64" if arch == "arm64" else "x86_64"
+    [so] = [e for e in result.entries if e.name.endswith(".so")]
+    assert so.name == f"python/yaml/_yaml.cpython-{tag}-{machine}-linux-gnu.so"
+    assert elf_machine(so.read()) == ELF_MACHINE[arch]
+    assert "python/yaml/__init__.py" in {e.name for e in result.entries}
+    assert not [e for e in result.entries if e.name.endswith("/RECORD")]
+    [wheel] = result.target_wheels.values()
+    assert f"cp{tag}" in wheel and machine in wheel
+    assert (cache / f"{python}-{arch}" / wheel).is_file()
+
+
+@pytest.mark.slow
+def test_a_fetched_wheel_is_reused_from_the_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    version = md.version("pyyaml")
+    first = fetch_wheel("PyYAML", version, Target("3.12", "x86_64"))
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # no index: offline from now on
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    assert fetch_wheel("PyYAML", version, Target("3.12", "x86_64")) == first
+
+
+def test_no_wheel_for_the_target_is_a_clear_error(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(cache.parent))  # nothing there
+    with pytest.raises(LayerError, match=r"pip download PyYAML==0\.0\.1 for Python 3\.12 on arm64 failed: "):
+        fetch_wheel("PyYAML", "0.0.1", Target("3.12", "arm64"))
+
+
+def test_without_the_wheel_the_compiled_part_is_left_out_and_said(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("yaml._yaml", reason="PyYAML installed without its C extension")
+    monkeypatch.setattr(vendor_mod, "NOT_IMPORTED", {})
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(cache.parent))
+    result = vendor_mod.vendor("python", ["pyyaml"], Target("3.12", "arm64"))
+    assert not [e for e in result.entries if e.name.endswith(".so")]
+    assert list(result.compiled_skipped) == ["PyYAML"]
+    assert "for Python 3.12 on arm64 failed" in result.fetch_errors["PyYAML"]
