@@ -46,11 +46,17 @@ from openruntime.emulator import Emulator, FunctionSettings  # noqa: E402
 INIT = re.compile(r"Init Duration: ([\d.]+) ms")
 RUNTIME = REPO / "runtimes" / "python" / "bootstrap"
 BUILD = r"""
-import sys
+import inspect, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from openruntime.layers.build import BuildReport, build_orchestrator_layer
-print(build_orchestrator_layer(Path(sys.argv[2]), BuildReport(), Path(sys.argv[3])).path)
+out, pipeline = Path(sys.argv[2]), Path(sys.argv[3])
+if "target" in inspect.signature(build_orchestrator_layer).parameters:  # trees since --python/--arch
+    from openruntime.layers.target import Target
+    host = Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
+    print(build_orchestrator_layer(out, BuildReport(), host, pipeline).path)
+else:
+    print(build_orchestrator_layer(out, BuildReport(), pipeline).path)
 """
 
 

@@ -93,3 +93,19 @@ def test_config_records_keep_the_frozen_dataclass_semantics() -> None:
         "RuntimeConfig(name='python', command=None, handler=None, task_root=None, env={}, grace_ms=200)")
     pipeline = Pipeline(RuntimeConfig(name="python"), (m,), "/base")
     assert json.loads(pipeline.to_json())["middlewares"][0]["env"] == {"A": "1"}
+
+
+def test_the_openruntime_command_takes_the_short_way_to_bootstrap() -> None:
+    """The console script (`openruntime bootstrap`, as from a wheel) loads no argparse or CLI."""
+    script = (
+        "import sys\n"
+        "sys.argv = ['openruntime', 'bootstrap']\n"
+        "from openruntime.command import main\n"
+        "status = main()\n"
+        "print(status, ' '.join(sorted(m for m in sys.modules if m in ('argparse', 'openruntime.cli'))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    done = subprocess.run([sys.executable, "-S", "-c", script], env={**env, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1"]  # refused (no Runtime API here), with nothing else loaded
+    assert "AWS_LAMBDA_RUNTIME_API is not set" in done.stderr
