@@ -15,8 +15,9 @@ import pytest
 from openruntime.emulator import Emulator, FunctionSettings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("OPENRUNTIME_SHARED", REPO.parent / "shared"))
-AWS_EVENTS = SHARED / "fixtures" / "aws-events"
+# Real AWS event samples, copied with their sources and licences (SOURCES.md beside them),
+# so the suite runs from a plain clone.
+AWS_EVENTS = REPO / "tests" / "fixtures" / "aws-events"
 ORCHESTRATOR = [sys.executable, "-m", "openruntime", "bootstrap"]
 
 

@@ -29,7 +29,7 @@ MALFORMED = sorted(p.name for p in (FIXTURES / "malformed").glob("*.json"))
 def require_fixtures() -> None:
     """Stop the tests that need the samples, with a clear message, when they are not there."""
     if not FIXTURES.is_dir():
-        pytest.fail(f"AWS event fixtures not found at {FIXTURES}; set OPENRUNTIME_SHARED", pytrace=False)
+        pytest.fail(f"AWS event fixtures not found at {FIXTURES}", pytrace=False)
 
 
 def raw(name: str) -> bytes:
