@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="pipeline file (.yml/.yaml/.json)")
     validate.set_defaults(run=_run_validate)
 
-    for extension in ("openruntime.cli_layer", "openruntime.cli_middleware", "openruntime.cli_bench"):
+    for extension in ("openruntime.cli_layer", "openruntime.cli_middleware", "openruntime.cli_bench",
+                      "openruntime.cli_init"):
         _add_optional_commands(commands, extension)
     return parser
 
