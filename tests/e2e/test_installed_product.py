@@ -132,3 +132,16 @@ def test_layers_built_from_the_installed_package_run_the_function(installed: Pat
                        "--pipeline", "pipeline.yml", "--event", "events/hello.json", cwd=function)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_pipeline_answer(done.stdout)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+def test_init_scaffolds_a_project_that_runs_from_the_wheel(installed: Path, tmp_path: Path, runtime: str) -> None:
+    done = openruntime(installed, "init", "my-function", "--runtime", runtime, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    project = tmp_path / "my-function"
+    done = openruntime(installed, "invoke", "--pipeline", "pipeline.yml", "--event", "events/http-api.json",
+                       cwd=project)
+    assert done.returncode == 0, done.stderr[-3000:]
+    response = json.loads(done.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["message"] == "Hello, world!"
