@@ -12,11 +12,15 @@ connection is closed.
 
 from __future__ import annotations
 
-import json
-import socket
+import _socket
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+
+from openruntime.netio import Socket, accept, listen_loopback, reader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 # Lambda accepts about 1 MiB of headers; awslambdaric sends X-Ray causes of 100 KB and
 # more on deep stack traces, and dies if such a post is refused.
@@ -208,18 +212,15 @@ class LoopbackHTTPServer:
         port: int = 0,
         max_body: int = 64 * 1024 * 1024,
         name: str = "http",
-        listener: socket.socket | None = None,
+        listener: Socket | None = None,
     ) -> None:
         self._handler = handler
         self._max_body = max_body
         self._name = name
         if listener is None:  # else: bound and listening already (the cold start's early bind)
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", port))
-            listener.listen(64)
+            listener = listen_loopback(port)
         self._listener = listener
-        self._connections: set[socket.socket] = set()
+        self._connections: set[Socket] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
@@ -239,7 +240,7 @@ class LoopbackHTTPServer:
     def close(self) -> None:
         self._closed = True
         try:
-            self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.shutdown(_socket.SHUT_RDWR)
         except OSError:
             pass
         self._listener.close()
@@ -247,30 +248,31 @@ class LoopbackHTTPServer:
             connections = list(self._connections)
         for conn in connections:
             try:
-                conn.shutdown(socket.SHUT_RDWR)
+                conn.shutdown(_socket.SHUT_RDWR)
             except OSError:
                 pass
 
     def _accept_loop(self) -> None:
         while not self._closed:
             try:
-                conn, _ = self._listener.accept()
+                conn = accept(self._listener)
             except OSError:
                 return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(
                 target=self._serve_connection, args=(conn,), name=f"{self._name}-conn", daemon=True
             ).start()
 
-    def _serve_connection(self, conn: socket.socket) -> None:
-        reader: BinaryIO = conn.makefile("rb", buffering=_READ_CHUNK)  # type: ignore[assignment]
+    def _serve_connection(self, conn: Socket) -> None:
+        stream = reader(conn, _READ_CHUNK)
         try:
             while not self._closed:
                 try:
-                    request = read_request(reader, self._max_body)
+                    request = read_request(stream, self._max_body)
                 except MalformedRequest as exc:
+                    import json
+
                     body = json.dumps(
                         {"errorType": "MalformedRequest", "errorMessage": str(exc)}
                     ).encode()
@@ -289,20 +291,20 @@ class LoopbackHTTPServer:
         finally:
             with self._lock:
                 self._connections.discard(conn)
-            reader.close()
+            stream.close()
             conn.close()
 
 
-def _peer_closed(conn: socket.socket) -> bool:
+def _peer_closed(conn: Socket) -> bool:
     try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        return conn.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except OSError:
         return True
 
 
-def _send(conn: socket.socket, response: Response, keep_alive: bool) -> None:
+def _send(conn: Socket, response: Response, keep_alive: bool) -> None:
     head = response.encode_head(keep_alive)
     if len(response.body) < 65536:
         conn.sendall(head + response.body)  # one segment: small answers are the hot path

@@ -18,8 +18,7 @@ from openruntime.processes import PIPE, EarlyChild, adopt, fork_exec, spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    import socket
-    import subprocess
+    from openruntime.processes import Process
     from _socket import socket as _RawSocket
     from collections.abc import Mapping, Sequence
 
@@ -97,16 +96,16 @@ class EarlyStart:
     """The proxy's listening socket and the runtime process, started before the heavy imports.
 
     `start_early` keeps them in their cheapest form (a `_socket.socket`, a forked child)
-    and they become a `socket.socket` and a `subprocess.Popen` when first asked for, which
-    is after the orchestrator has imported `socket` and `subprocess` anyway. `error` is the
+    and the child becomes a process object when first asked for (the proxy serves on the
+    raw socket as it is: netio.py). `error` is the
     `OSError` of a runtime that could not be started (its exec failed), else None.
     """
 
     def __init__(
         self,
-        listener: socket.socket | _RawSocket,
+        listener: _RawSocket,
         launch: RuntimeLaunch,
-        process: subprocess.Popen[bytes] | None = None,
+        process: Process | None = None,
         error: OSError | None = None,
         child: EarlyChild | None = None,
     ) -> None:
@@ -117,16 +116,11 @@ class EarlyStart:
         self._child = child
 
     @property
-    def listener(self) -> socket.socket:
-        import socket
-
-        raw = self._listener
-        if not isinstance(raw, socket.socket):
-            self._listener = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
-        return self._listener  # type: ignore[return-value]
+    def listener(self) -> _RawSocket:
+        return self._listener
 
     @property
-    def process(self) -> subprocess.Popen[bytes] | None:
+    def process(self) -> Process | None:
         self._adopt()
         return self._process
 
@@ -150,12 +144,9 @@ def start_early(
     """Bind the proxy's port and start the runtime on it; it connects when it is ready,
     and the kernel holds that connection in the backlog until the proxy accepts it."""
     launch = plan_runtime(pipeline, environ, override)
-    import _socket  # socket.py would import enum and selectors: ~8 ms before the spawn
+    from openruntime.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
 
-    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)  # close-on-exec, as socket.socket
-    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener = listen_loopback()
     env = dict(launch.env)
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
     launch = RuntimeLaunch(launch.command, env, launch.cwd)

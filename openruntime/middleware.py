@@ -7,19 +7,25 @@ that names the middleware, the hook, the status and the tail of STDERR.
 
 from __future__ import annotations
 
-import json
 import os
 import select
-import subprocess
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 from openruntime.config import MiddlewareConfig
 from openruntime.function_log import middleware_line, write
 from openruntime.invocation import Invocation, is_json_type
 from openruntime.lambda_errors import error_body
 from openruntime.processes import kill_group
+
+# json and subprocess are imported where used: a pipeline that has no exec middleware
+# never needs subprocess, and neither is worth ~15 ms (re, enum, locale) of a cold start.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the class below is an interface for mypy; at run time, a plain base
 
 EXIT_RESPOND = 3
 EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object
@@ -48,6 +54,8 @@ class MiddlewareFailure(Exception):
     @classmethod
     def from_error_object(cls, payload: bytes, name: str, hook: str) -> "MiddlewareFailure":
         """A failure the middleware described itself: its error object, as it is."""
+        import json
+
         try:
             error = json.loads(payload) if payload.strip() else {}
         except ValueError:
@@ -155,6 +163,8 @@ def check_output(
     """Where the payload is JSON, a middleware must have written JSON."""
     if not is_json_type(content_type):
         return
+    import json
+
     try:
         json.loads(payload)
     except ValueError as exc:
@@ -207,6 +217,8 @@ class ExecMiddleware:
         env = dict(self.base_env)
         env.update(context_env(hook, invocation, content_type))
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
+        import subprocess
+
         try:
             process = subprocess.Popen(
                 [*self.command, hook],
@@ -269,6 +281,8 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # not Linux ≥ 5.3: EOF on the pipes has to do
+        import subprocess
+
         try:
             return *process.communicate(payload, timeout=timeout_s), True
         except subprocess.TimeoutExpired as exc:

@@ -1,18 +1,20 @@
 """Child processes in their own process group, so a kill takes their children too.
 
 `spawn` is `subprocess.Popen`. `fork_exec` + `adopt` start the sub-runtime on the cold
-path, before the orchestrator has imported anything heavy: `subprocess` alone (signal,
-selectors, threading, locale → re, enum) costs ~13 ms of a `python -S` start and ctypes
-~2 ms, so `fork_exec` forks with `os` only and returns without waiting for the exec;
-`adopt` turns the child into a `Popen` (and reports a failed exec as `OSError`, like
-`Popen`) once `subprocess` is loaded anyway.
+path without it: `subprocess` (signal, selectors, threading, locale → re, enum) costs
+~13 ms of a `python -S` start and ctypes ~2 ms, so `fork_exec` forks with `os` only and
+returns without waiting for the exec, and `adopt` turns the child into a `ChildProcess`
+(`Popen`'s wait/poll/kill, nothing more; a failed exec is an `OSError`, like `Popen`'s).
+A pipeline with no exec middleware never imports `subprocess` before its first restart.
 """
 
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # signal's C half: its constants without importing signal (enum, ~5 ms)
+import _thread
 import errno
 import os
+import time
 
 SIGKILL = _signal.SIGKILL
 SIGTERM = _signal.SIGTERM
@@ -21,7 +23,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy kno
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Mapping, Sequence
-    from typing import IO, Any
+    from typing import IO, Any, TypeAlias
+
+    Process: TypeAlias = "subprocess.Popen[bytes] | ChildProcess"  # what spawn or adopt gave
 
 DEVNULL = -3  # subprocess.DEVNULL
 PIPE = -1  # subprocess.PIPE
@@ -206,11 +210,9 @@ def _child(
             os._exit(255)
 
 
-def adopt(child: EarlyChild) -> subprocess.Popen[bytes]:
-    """The child of `fork_exec` as a `Popen` with `stderr` on the pipe; `OSError` (as
-    `Popen` raises it) when the exec failed, after reaping the child."""
-    import subprocess
-
+def adopt(child: EarlyChild) -> ChildProcess:
+    """The child of `fork_exec`, with `stderr` on the pipe; `OSError` (as `Popen` raises
+    it) when the exec failed, after reaping the child."""
     report = b""
     try:
         while chunk := os.read(child.status_fd, 4096):  # EOF: the exec closed it
@@ -230,23 +232,82 @@ def adopt(child: EarlyChild) -> subprocess.Popen[bytes]:
         filename = child.cwd if step == "chdir" else child.args[0] if step == "exec" else None
         raise OSError(number, os.strerror(number), filename)
 
-    class Adopted(subprocess.Popen):  # type: ignore[type-arg]
-        """Popen's bookkeeping (wait, poll, kill, the waitpid lock) for a running child."""
-
-        def __init__(self, args: list[str], pid: int) -> None:
-            self._adopted_pid = pid
-            super().__init__(args)  # no pipes: STDIN, STDOUT, STDERR all None here
-
-        def _execute_child(self, *_args: Any, **_kwargs: Any) -> None:
-            self.pid = self._adopted_pid
-            self._child_created = True
-
-    process = Adopted(child.args, child.pid)
-    process.stderr = open(child.stderr_fd, "rb")  # noqa: SIM115 - as Popen(stderr=PIPE): buffered, binary
-    return process
+    return ChildProcess(child.args, child.pid, open(child.stderr_fd, "rb"))  # noqa: SIM115 - as Popen(stderr=PIPE)
 
 
-def kill_group(process: subprocess.Popen[bytes], sig: int = SIGKILL) -> None:
+class ChildProcess:
+    """A running child of `fork_exec`, with `Popen`'s bookkeeping for it: `poll`, `wait`
+    (with a timeout: `subprocess.TimeoutExpired`), `send_signal`/`kill`, and the waitpid
+    lock that lets one thread block in `wait()` while another polls."""
+
+    stdin = None
+    stdout = None
+
+    def __init__(self, args: list[str], pid: int, stderr: IO[bytes] | None) -> None:
+        self.args, self.pid, self.stderr = args, pid, stderr
+        self.returncode: int | None = None
+        self._waitpid_lock = _thread.allocate_lock()
+
+    def _reap(self, flags: int) -> None:
+        """One waitpid; the caller holds the lock."""
+        if self.returncode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere: Popen reports 0 then too
+            self.returncode = 0
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._waitpid_lock.acquire(False):
+            try:
+                self._reap(os.WNOHANG)
+            finally:
+                self._waitpid_lock.release()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if timeout is None:
+            with self._waitpid_lock:
+                while self.returncode is None:
+                    self._reap(0)
+            return self.returncode
+        status = self.wait_at_most(timeout)
+        if status is None:
+            import subprocess
+
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return status
+
+    def wait_at_most(self, timeout: float) -> int | None:
+        """The exit status, or None if it is still running after `timeout` seconds."""
+        end = time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return None
+            delay = min(delay * 2, remaining, 0.05)
+            time.sleep(delay)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(SIGTERM)
+
+
+def kill_group(process: Process, sig: int = SIGKILL) -> None:
     """Signal the whole process group of `process`; a no-op once it is gone."""
     try:
         os.killpg(process.pid, sig)
@@ -254,22 +315,26 @@ def kill_group(process: subprocess.Popen[bytes], sig: int = SIGKILL) -> None:
         pass
 
 
-def stop_group(process: subprocess.Popen[bytes], grace_s: float = 0.5) -> int | None:
-    """SIGTERM the group, wait up to `grace_s`, then SIGKILL it. Returns the exit status."""
-    import subprocess
+def wait_at_most(process: Process, timeout: float) -> int | None:
+    """The exit status of `process`, or None if it still runs after `timeout` seconds."""
+    if isinstance(process, ChildProcess):
+        return process.wait_at_most(timeout)
+    import subprocess  # a Popen: loaded already
 
-    if process.poll() is None:
-        kill_group(process, SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    # The leader may be gone while its children linger: always finish the group.
-    kill_group(process, SIGKILL)
     try:
-        return process.wait(5)
+        return process.wait(timeout)
     except subprocess.TimeoutExpired:
         return None
+
+
+def stop_group(process: Process, grace_s: float = 0.5) -> int | None:
+    """SIGTERM the group, wait up to `grace_s`, then SIGKILL it. Returns the exit status."""
+    if process.poll() is None:
+        kill_group(process, SIGTERM)
+        wait_at_most(process, grace_s)
+    # The leader may be gone while its children linger: always finish the group.
+    kill_group(process, SIGKILL)
+    return wait_at_most(process, 5)
 
 
 # -- a whole tree, as a sandbox reset ends it ------------------------------------------------
@@ -316,7 +381,7 @@ def _signal_if_same(pid: int, started: int, sig: int) -> None:
             pass
 
 
-def kill_tree(process: subprocess.Popen[bytes], grace_s: float | None = None) -> None:
+def kill_tree(process: Process, grace_s: float | None = None) -> None:
     """End `process`, its group, and every process below it, including those in groups and
     sessions of their own (runtimes and middlewares start in new sessions, and so may what
     they start): what a Lambda sandbox reset does. With `grace_s`, the group gets SIGTERM

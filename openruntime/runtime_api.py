@@ -11,11 +11,11 @@ timeout: the sandbox is frozen between invocations. Connection failures are retr
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Mapping
 
 from openruntime.invocation import Invocation, Outcome
+from openruntime.netio import connect, reader
 
 BASE = "/2018-06-01/runtime"
 RETRY_SECONDS = float(os.environ.get("OPENRUNTIME_UPSTREAM_RETRY_S", "5"))
@@ -32,9 +32,8 @@ class _Connection:
     """One kept-alive HTTP/1.1 connection: Content-Length or chunked answers, nothing else."""
 
     def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.reader = self.sock.makefile("rb", buffering=256 * 1024)
+        self.sock = connect(host, port)
+        self.reader = reader(self.sock, 256 * 1024)
         self.host_header = f"Host: {host}:{port}\r\n"
 
     def close(self) -> None:

@@ -10,12 +10,15 @@ can be reported with what the runtime said last.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from openruntime.processes import kill_tree, spawn
+from openruntime.processes import PIPE, kill_tree, spawn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from openruntime.processes import Process
 
 TAIL_BYTES = 4096
 ExitCallback = Callable[["SubRuntime", int], None]
@@ -29,7 +32,7 @@ class SubRuntime:
         self.env = dict(env)
         self.cwd = cwd
         self._on_exit = on_exit
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: Process | None = None
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self._stopping = False
@@ -38,12 +41,12 @@ class SubRuntime:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, started: subprocess.Popen[bytes] | None = None) -> None:
+    def start(self, started: Process | None = None) -> None:
         """Start the runtime, or adopt `started` (spawned early, with STDERR on a pipe)."""
         self._tail.clear()
         self._tail_size = 0
         self._stopping = False
-        process = started or spawn(self.command, self.env, cwd=self.cwd, stderr=subprocess.PIPE, die_with_parent=True)
+        process = started or spawn(self.command, self.env, cwd=self.cwd, stderr=PIPE, die_with_parent=True)
         self._process = process
         copier = threading.Thread(target=self._copy_stderr, args=(process,), name="runtime-stderr", daemon=True)
         copier.start()
@@ -51,7 +54,7 @@ class SubRuntime:
             target=self._watch, args=(process, copier), name="runtime-watch", daemon=True
         ).start()
 
-    def _copy_stderr(self, process: subprocess.Popen[bytes]) -> None:
+    def _copy_stderr(self, process: Process) -> None:
         assert process.stderr is not None
         fd = process.stderr.fileno()
         while True:
@@ -71,7 +74,7 @@ class SubRuntime:
                 self._tail_size -= len(self._tail.popleft())
         process.stderr.close()
 
-    def _watch(self, process: subprocess.Popen[bytes], copier: threading.Thread) -> None:
+    def _watch(self, process: Process, copier: threading.Thread) -> None:
         status = process.wait()
         copier.join(0.5)  # its last words, unless a grandchild still holds the pipe
         if self._process is process and not self._stopping:

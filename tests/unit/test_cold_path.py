@@ -48,15 +48,35 @@ def test_the_pre_spawn_path_imports_nothing_heavy(tmp_path: Path) -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
-def test_fork_exec_is_popen_with_stderr_on_a_pipe(tmp_path: Path) -> None:
+def test_fork_exec_gives_a_process_with_stderr_on_a_pipe(tmp_path: Path) -> None:
     child = fork_exec(["sh", "-c", "pwd; echo said >&2; read x || echo no-stdin; exit 3"], dict(os.environ),
                       str(tmp_path))
     process = adopt(child)
-    assert isinstance(process, subprocess.Popen)
     assert process.pid == child.pid
     assert process.stderr is not None and process.stderr.read() == b"said\n"
     assert process.wait(5) == 3
     assert process.poll() == 3
+
+
+def test_an_adopted_child_waits_polls_and_dies_like_popen(tmp_path: Path) -> None:
+    """One thread blocks in wait() (the runtime's watcher) while another polls and kills."""
+    import threading
+
+    from openruntime.processes import stop_group, wait_at_most
+
+    process = adopt(fork_exec(["sleep", "30"], dict(os.environ), str(tmp_path)))
+    assert process.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(0.05)
+    assert wait_at_most(process, 0.05) is None
+    seen: list[int] = []
+    watcher = threading.Thread(target=lambda: seen.append(process.wait()))
+    watcher.start()
+    assert process.poll() is None  # the watcher holds the waitpid lock: no second reaper
+    assert stop_group(process, grace_s=1.0) == -15  # SIGTERM was enough
+    watcher.join(5)
+    assert seen == [-15] and process.returncode == -15 and process.poll() == -15
+    process.kill()  # gone: a no-op, as with Popen
 
 
 @pytest.mark.parametrize("command, cwd, error", [
@@ -109,3 +129,20 @@ def test_the_openruntime_command_takes_the_short_way_to_bootstrap() -> None:
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["1"]  # refused (no Runtime API here), with nothing else loaded
     assert "AWS_LAMBDA_RUNTIME_API is not set" in done.stderr
+
+
+def test_the_orchestrator_imports_nothing_it_does_not_use() -> None:
+    """What loads while the runtime boots (on Lambda's fractional vCPU, in series with it):
+    no enum, re, typing, json, subprocess or socket.py. A pipeline without exec middlewares
+    never needs them; sockets go through _socket, signals through _signal."""
+    script = (
+        "import sys\n"
+        "import openruntime.bootstrap, openruntime.orchestrator, openruntime.runtime_api\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-S", "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, check=True)
+    unused = ("typing", "enum", "re", "json", "subprocess", "socket", "signal", "selectors", "locale",
+              "contextlib", "dataclasses", "pathlib", "ctypes", "yaml")
+    loaded = set(done.stdout.split())
+    assert not loaded & set(unused), sorted(loaded & set(unused))
