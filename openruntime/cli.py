@@ -133,7 +133,12 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             raise SystemExit(_fail(f"--env expects NAME=VALUE, got {item!r}"))
         env[name] = value
     if args.layer:
-        env["OPENRUNTIME_OPT"] = str(_extract_layers(args.layer))
+        opt = _extract_layers(args.layer)
+        env["OPENRUNTIME_OPT"] = str(opt)
+        # As on Lambda, a layer's bin/ and lib/ are searched last (PATH ends in /opt/bin,
+        # LD_LIBRARY_PATH in /opt/lib): a layer's python3 or node serves `#!/usr/bin/env`.
+        for name, sub in (("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")):
+            env[name] = ":".join(p for p in (os.environ.get(name, ""), str(opt / sub)) if p)
     cwd = os.getcwd()
     handler = args.handler
     if handler:

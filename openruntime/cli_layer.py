@@ -34,20 +34,28 @@ def cmd_build(args: argparse.Namespace) -> int:
     from openruntime.layers.limits import human_size
     from openruntime.layers.target import Target
 
+    if args.interpreter_archive is not None and args.interpreter is None:
+        return _fail(args, "--interpreter-archive needs --interpreter X.Y (the version the archive holds)")
+    if args.python and args.interpreter and args.python != args.interpreter:
+        return _fail(args, f"--python {args.python} and --interpreter {args.interpreter}: the function runs "
+                     "on the interpreter layer's Python, so the layers are built for it; give one version")
+    python = args.python or args.interpreter or DEFAULT_PYTHON
     try:
         report = build_layers(
             args.out,
             pipeline=args.pipeline,
             source_root=args.source,
             runtimes=args.runtime or None,
-            target=Target(args.python, args.arch),
+            target=Target(python, args.arch),
+            interpreter=args.interpreter,
+            interpreter_archive=args.interpreter_archive,
         )
     except LayerError as exc:
         return _fail(args, str(exc))
     if args.json:
         data: dict[str, Any] = {
             "ok": True,
-            "target": {"python": args.python, "arch": args.arch},
+            "target": {"python": python, "arch": args.arch},
             "layers": [
                 {"kind": a.kind, "name": a.name, "path": str(a.path), "entries": a.entries,
                  "zipped_bytes": a.zipped_bytes, "unzipped_bytes": a.unzipped_bytes}
@@ -113,11 +121,19 @@ def add_layer_commands(
                        help="a tree holding your own middlewares/ and runtimes/ (default: the bundled ones)")
     build.add_argument("--runtime", action="append", metavar="NAME",
                        help="build only this bundled runtime's layer (repeatable; default: all)")
-    build.add_argument("--python", choices=PYTHON_VERSIONS, default=DEFAULT_PYTHON, metavar="X.Y",
+    build.add_argument("--python", choices=PYTHON_VERSIONS, metavar="X.Y",
                        help="the function's Python (python3.x runtime, or the interpreter layer's): "
-                       f"compiled dependencies and bytecode are built for it (default: {DEFAULT_PYTHON})")
+                       "compiled dependencies and bytecode are built for it (default: --interpreter's "
+                       f"version, else {DEFAULT_PYTHON})")
     build.add_argument("--arch", choices=ARCHITECTURES, default=DEFAULT_ARCH,
                        help=f"the function's architecture (default: {DEFAULT_ARCH})")
+    build.add_argument("--interpreter", choices=PYTHON_VERSIONS, metavar="X.Y",
+                       help="also build openruntime-interpreter.zip: a relocatable CPython X.Y for --arch "
+                       "(python-build-standalone, via pip install pbs-installer), for Node.js, Java and "
+                       "provided.al2023 functions")
+    build.add_argument("--interpreter-archive", type=Path, metavar="FILE",
+                       help="build the interpreter layer offline from this python-build-standalone "
+                       "install_only archive (.tar.gz, .tar.zst with zstandard) or unpacked folder")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(run=cmd_build)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import sysconfig
 import textwrap
 import time
 from collections.abc import Iterator
@@ -19,6 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 # so the suite runs from a plain clone.
 AWS_EVENTS = REPO / "tests" / "fixtures" / "aws-events"
 ORCHESTRATOR = [sys.executable, "-m", "openruntime", "bootstrap"]
+# The AWS SAM CLI for the deploy tests: named by OPENRUNTIME_SAM (.ci/run installs it in a
+# venv of its own), on PATH, or beside this Python.
+SAM = (os.environ.get("OPENRUNTIME_SAM") or shutil.which("sam")
+       or shutil.which("sam", path=sysconfig.get_path("scripts")))
 
 
 def write_executable(path: Path, text: str) -> Path:

@@ -42,7 +42,7 @@ def runtime_zip_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class LayerArtifact:
-    kind: str  # "orchestrator", "middlewares" or "runtime"
+    kind: str  # "orchestrator", "middlewares", "runtime" or "interpreter"
     name: str
     path: Path
     entries: int
@@ -184,6 +184,18 @@ def build_runtime_layer(src: Path, out_dir: Path, report: BuildReport, target: T
     return _write("runtime", name, entries, out_dir / runtime_zip_name(name), report)
 
 
+def build_interpreter_layer(
+    out_dir: Path, report: BuildReport, target: Target, version: str, archive: Path | None = None
+) -> LayerArtifact:
+    """openruntime-interpreter.zip: a relocatable CPython `version` (see layers/interpreter.py)."""
+    from openruntime.layers.interpreter import INTERPRETER_ZIP, interpreter_layer
+
+    layer = interpreter_layer(version, target, archive)
+    report.notes.extend(layer.notes)
+    report.warnings.extend(layer.warnings)
+    return _write("interpreter", f"python{version}", layer.entries, out_dir / INTERPRETER_ZIP, report)
+
+
 def bundled_runtimes(source_root: Path) -> list[str]:
     base = source_root / "runtimes"
     if not base.is_dir():
@@ -198,12 +210,17 @@ def build_layers(
     source_root: Path | None = None,
     runtimes: Sequence[str] | None = None,
     target: Target | None = None,
+    interpreter: str | None = None,
+    interpreter_archive: Path | None = None,
 ) -> BuildReport:
     """Build every layer into `out_dir` for `target` (default: Python 3.12 on x86_64).
-    `runtimes=None` builds all bundled runtimes."""
+    `runtimes=None` builds all bundled runtimes. With `interpreter` ("3.12"), also the
+    interpreter layer, from `interpreter_archive` or downloaded."""
     root = source_root if source_root is not None else default_source_root()
     target = target if target is not None else Target()
     report = BuildReport()
+    if interpreter is not None:  # first: it is first in the stack, and a failed download fails fast
+        build_interpreter_layer(out_dir, report, target, interpreter, interpreter_archive)
     build_orchestrator_layer(out_dir, report, target, pipeline)
     if (root / "middlewares").is_dir():
         build_middlewares_layer(root / "middlewares", out_dir, report, target)

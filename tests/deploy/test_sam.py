@@ -14,19 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SAM
 
-# `sam` on PATH, beside this Python (a pip install that no shim points at yet), or named by
-# OPENRUNTIME_SAM (an install in a venv of its own).
-SAM = (os.environ.get("OPENRUNTIME_SAM") or shutil.which("sam")
-       or shutil.which("sam", path=sysconfig.get_path("scripts")))
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(SAM is None, reason="the AWS SAM CLI is not installed (python3 -m pip install "

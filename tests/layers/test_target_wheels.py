@@ -6,23 +6,15 @@ These fetch from the package index (as `pip install` does), into a cache in tmp.
 from __future__ import annotations
 
 import importlib.metadata as md
-import struct
 from pathlib import Path
 
 import pytest
 
 from openruntime.layers import vendor as vendor_mod
+from openruntime.layers.elf import read_elf
 from openruntime.layers.errors import LayerError
 from openruntime.layers.target import Target
 from openruntime.layers.wheels import fetch_wheel
-
-ELF_MACHINE = {"x86_64": 62, "arm64": 183}
-
-
-def elf_machine(data: bytes) -> int:
-    assert data[:4] == b"\x7fELF", "not an ELF file"
-    return int(struct.unpack_from("<H", data, 18)[0])
-
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -43,7 +35,8 @@ def test_a_compiled_dependency_is_vendored_from_the_targets_wheel(
     machine = "aarch64" if arch == "arm64" else "x86_64"
     [so] = [e for e in result.entries if e.name.endswith(".so")]
     assert so.name == f"python/yaml/_yaml.cpython-{tag}-{machine}-linux-gnu.so"
-    assert elf_machine(so.read()) == ELF_MACHINE[arch]
+    elf = read_elf(so.read())
+    assert elf is not None and elf.machine == machine
     assert "python/yaml/__init__.py" in {e.name for e in result.entries}
     assert not [e for e in result.entries if e.name.endswith("/RECORD")]
     [wheel] = result.target_wheels.values()
