@@ -27,6 +27,7 @@ BUDGETS = (
     "orchestrator overhead p50, no middleware",
     "persistent middleware hop p50",
     "cold start, layer bootstrap + runtime vs runtime",
+    "cold start, added by the layer bootstrap, p50",
     "orchestrator RSS after",
 )
 
