@@ -893,7 +893,7 @@ def render(results: dict[str, Any]) -> str:
         add(f"  as Lambda runs it ({row['label']}): median {row['median_ms']:.1f} ms, "
             f"ratio {row['ratio']:.2f}x, paired {row['paired']:.2f}x (n={row['n']})")
     add(f"  for scale: `python -c pass` {cold['python_start_ms']:.1f} ms, `python -S -c pass` "
-        f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.cli, openruntime.bootstrap'` "
+        f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.command, openruntime.bootstrap'` "
         f"{cold['python_import_bootstrap_ms']:.1f} ms")
     add("")
     add("Resident memory (/proc/PID/status)")

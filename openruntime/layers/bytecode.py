@@ -22,7 +22,7 @@ from openruntime.layers.target import Target
 
 # What a cold start pays without bytecode, measured on the development machine (2 cores,
 # Python 3.11) from an extracted layer: docs/benchmarks.md, "Bytecode".
-COMPILE_COST = "about 20 ms for the orchestrator, 10 ms more for the bundled Python runtime"
+COMPILE_COST = "about 28 ms for the orchestrator, 10 ms more for the bundled Python runtime"
 
 # Run in a fresh interpreter with a fixed hash seed: frozenset constants are marshalled in
 # hash order, and marshal's back-references follow reference counts, so only a process in
