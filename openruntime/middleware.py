@@ -13,10 +13,11 @@ import time
 from collections.abc import Mapping
 
 from openruntime.config import MiddlewareConfig
-from openruntime.function_log import middleware_line, write
 from openruntime.invocation import Invocation, is_json_type
+from openruntime import lambda_errors as errors
 from openruntime.lambda_errors import error_body
 from openruntime.processes import kill_group
+from openruntime.stderr_lines import TAIL_BYTES, StderrLines
 
 # json and subprocess are imported where used: a pipeline that has no exec middleware
 # never needs subprocess, and neither is worth ~15 ms (re, enum, locale) of a cold start.
@@ -29,7 +30,10 @@ else:
 
 EXIT_RESPOND = 3
 EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object
-STDERR_TAIL_BYTES = 2048
+# What a middleware may write to STDOUT: Lambda's payload limit (a request, or a buffered
+# response, of 6 MB); the rest is never read. Streamed responses have their own limits.
+MAX_OUTPUT_BYTES = errors.MAX_RESPONSE_BYTES
+_READ_CHUNK = 1 << 16  # a pipe's capacity
 
 # Always passed through an env allow-list: without them nothing runs at all.
 ESSENTIAL_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH")
@@ -176,19 +180,6 @@ def check_output(
         ) from None
 
 
-def log_stderr(name: str, request_id: str, data: bytes) -> None:
-    """A middleware's STDERR goes to the function's log, tagged so it can be found."""
-    if not data:
-        return
-    # Lines end at "\n" only, as in persistent mode (splitlines would also cut at "\r").
-    lines = data.decode("utf-8", "replace").removesuffix("\n").split("\n")
-    write("\n".join(middleware_line(name, request_id, line) for line in lines))
-
-
-def tail(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
-    return data[-limit:].decode("utf-8", "replace").strip()
-
-
 class ExecMiddleware:
     """`EXECUTABLE <hook>` once per call, in its own process group."""
 
@@ -230,28 +221,37 @@ class ExecMiddleware:
                 "Middleware.ExitError", f"middleware '{name}' hook '{hook}' could not start: {exc}",
                 name, hook,
             ) from None
+        stderr = StderrLines(name, invocation.request_id)
         try:
-            stdout, stderr, exited = _exchange(process, payload, max(timeout_s, 0.001))
-            if not exited:
+            stdout, outcome = _exchange(process, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES)
+            if outcome != EXITED:
                 kill_group(process)
                 process.wait()
-                stderr += _drain(process.stderr)
-                log_stderr(name, invocation.request_id, stderr)
+                if process.stderr is not None and not process.stderr.closed:
+                    stderr.feed(_drain_fd(process.stderr.fileno(), TAIL_BYTES))  # why it hung
+                stderr.finish()
+                if outcome == TOO_LARGE:
+                    raise MiddlewareFailure(
+                        "Middleware.OutputTooLarge",
+                        f"middleware '{name}' hook '{hook}' wrote more than {MAX_OUTPUT_BYTES} bytes to "
+                        "STDOUT (Lambda's payload limit); it was stopped there",
+                        name, hook, limitBytes=MAX_OUTPUT_BYTES, stderrTail=stderr.tail(),
+                    )
                 raise MiddlewareFailure(
                     "Middleware.Timeout",
                     f"middleware '{name}' hook '{hook}' did not finish within {timeout_s * 1000:.0f} ms",
-                    name, hook, stderrTail=tail(stderr),
+                    name, hook, stderrTail=stderr.tail(),
                 )
         finally:
             kill_group(process)  # children it left behind must not outlive the call
             _close_pipes(process)
-        log_stderr(name, invocation.request_id, stderr)
+        stderr.finish()
         status = process.wait()
         if status == EXIT_FAIL_WITH_ERROR:
             raise MiddlewareFailure.from_error_object(stdout, name, hook)
         if status not in (0, EXIT_RESPOND):
             how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
-            stderr_tail = tail(stderr)
+            stderr_tail = stderr.tail()
             message = f"middleware '{name}' hook '{hook}' {how}"
             raise MiddlewareFailure(
                 "Middleware.ExitError", f"{message}: {stderr_tail}" if stderr_tail else message,
@@ -270,32 +270,36 @@ def _is_textual(content_type: str | None) -> bool:
     return is_json_type(content_type) or content_type.strip().lower().startswith("text/")
 
 
-def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> tuple[bytes, bytes, bool]:
-    """Feed STDIN, collect STDOUT/STDERR until the process exits: (stdout, stderr, exited
-    in time). On a timeout, what it wrote so far (its STDERR says why it hung).
+EXITED, TIMED_OUT, TOO_LARGE = "exited", "timed out", "too large"
 
-    Unlike `communicate()`, this stops when the process itself exits, not when its pipes
-    reach EOF: a background child that inherited STDOUT must not hold the call until the
-    timeout (the protocol reads "until the process exits"; the caller then kills the group).
+
+def _exchange(
+    process: subprocess.Popen[bytes], payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int
+) -> tuple[bytes, str]:
+    """Feed STDIN, collect STDOUT and log STDERR as they come until the process exits:
+    (stdout, EXITED), or what it wrote so far and TIMED_OUT, or TOO_LARGE as soon as STDOUT
+    passes `max_stdout` bytes. Memory stays bounded whatever it writes.
+
+    Unlike `communicate()`, this stops when the process itself exits (its pidfd turns
+    readable), not when its pipes reach EOF: a background child that inherited STDOUT must
+    not hold the call until the timeout (the protocol reads "until the process exits"; the
+    caller then kills the group). Without pidfds (Linux < 5.3), EOF on both pipes it is.
     """
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     try:
         pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # not Linux ≥ 5.3: EOF on the pipes has to do
-        import subprocess
-
-        try:
-            return *process.communicate(payload, timeout=timeout_s), True
-        except subprocess.TimeoutExpired as exc:
-            return exc.stdout or b"", exc.stderr or b"", False
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    except (AttributeError, OSError):
+        pidfd = -1
     deadline = time.monotonic() + timeout_s
     in_fd, out_fd, err_fd = process.stdin.fileno(), process.stdout.fileno(), process.stderr.fileno()
-    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    out: list[bytes] = []
+    out_size = 0
     poller = select.poll()
     for fd in (out_fd, err_fd):
         os.set_blocking(fd, False)
         poller.register(fd, select.POLLIN)
-    poller.register(pidfd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
     view = memoryview(payload)
     if view:
         os.set_blocking(in_fd, False)
@@ -308,7 +312,7 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
         while not exited:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), False
+                return b"".join(out), TIMED_OUT
             for fd, events in poller.poll(remaining * 1000):
                 if fd == pidfd:
                     exited = True
@@ -324,40 +328,48 @@ def _exchange(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float
                         process.stdin.close()
                 elif fd in reading:
                     try:
-                        data = os.read(fd, 1 << 20)
+                        data = os.read(fd, _READ_CHUNK)
                     except BlockingIOError:
                         continue
-                    if data:
-                        chunks[fd].append(data)
-                    else:
+                    if not data:
                         poller.unregister(fd)
                         reading.discard(fd)
-        for fd in reading:  # everything it wrote before exiting is in the pipes now
-            chunks[fd].append(_drain_fd(fd))
+                        exited = exited or (pidfd < 0 and not reading)
+                    elif fd == err_fd:
+                        stderr.feed(data)
+                    else:
+                        out_size += len(data)
+                        if out_size > max_stdout:
+                            return b"", TOO_LARGE
+                        out.append(data)
+        # Everything it wrote before exiting is in the pipes now; still bounded.
+        if err_fd in reading:
+            stderr.feed(_drain_fd(err_fd, _READ_CHUNK * 64))
+        if out_fd in reading:
+            rest = _drain_fd(out_fd, max_stdout - out_size + 1)
+            if out_size + len(rest) > max_stdout:
+                return b"", TOO_LARGE
+            out.append(rest)
     finally:
-        os.close(pidfd)
-    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), True
+        if pidfd >= 0:
+            os.close(pidfd)
+    return b"".join(out), EXITED
 
 
-def _drain_fd(fd: int) -> bytes:
-    """What a non-blocking pipe holds right now."""
+def _drain_fd(fd: int, limit: int) -> bytes:
+    """What a non-blocking pipe holds right now, up to `limit` bytes."""
     parts = []
-    while True:
+    size = 0
+    while size < limit:
         try:
-            data = os.read(fd, 1 << 20)
+            data = os.read(fd, min(_READ_CHUNK, limit - size))
         except (BlockingIOError, OSError):
             break
         if not data:
             break
         parts.append(data)
+        size += len(data)
     return b"".join(parts)
-
-
-def _drain(stream: Any) -> bytes:
-    if stream is None or stream.closed:
-        return b""
-    os.set_blocking(stream.fileno(), False)
-    return _drain_fd(stream.fileno())
 
 
 def _close_pipes(process: subprocess.Popen[bytes]) -> None:

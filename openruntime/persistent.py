@@ -20,16 +20,16 @@ import select
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _json_str  # C: escapes controls and non-ASCII
 from typing import Any
 
 from openruntime.config import MiddlewareConfig
-from openruntime.function_log import log, middleware_line, write
+from openruntime.function_log import log
 from openruntime.invocation import Invocation
-from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure, middleware_env
+from openruntime.middleware import MAX_OUTPUT_BYTES, HookResult, InvocationScope, MiddlewareFailure, middleware_env
 from openruntime.processes import kill_group, spawn, stop_group
+from openruntime.stderr_lines import StderrLines
 
 MAX_HEADER_BYTES = 64 * 1024  # a frame header line, newline included, either way
 # The request header carries the state back, with the context: a state up to half the
@@ -55,7 +55,7 @@ class _Broken(Exception):
 class _Child:
     """One running middleware process: its pipes, pollers, read buffer and STDERR tail."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], name: str) -> None:
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
         self.process = process
         self.stdin_fd = process.stdin.fileno()
@@ -76,7 +76,7 @@ class _Child:
         except (AttributeError, OSError):
             pass
         self.buffer = bytearray()
-        self.stderr_tail: deque[str] = deque(maxlen=20)
+        self.stderr = StderrLines(name)
         self.stderr_reader: threading.Thread | None = None
 
 
@@ -112,7 +112,7 @@ class PersistentMiddleware:
         except OSError as exc:  # ENOENT, EACCES, ENOEXEC (no shebang), …
             self._start_error = exc
             return
-        child = _Child(process)
+        child = _Child(process, self.config.name)
         child.stderr_reader = threading.Thread(
             target=self._log_stderr, args=(child,), name=f"mw-{self.config.name}-stderr", daemon=True
         )
@@ -164,17 +164,20 @@ class PersistentMiddleware:
         _close_pidfd(child)
 
     def _log_stderr(self, child: _Child) -> None:
+        """Its STDERR, as it comes, into the log: bounded lines, a budget per invocation."""
         stream = child.process.stderr
         assert stream is not None
-        name = self.config.name
+        lines = child.stderr
         try:
-            for raw in stream:
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                child.stderr_tail.append(line)
-                write(middleware_line(name, self.request_id, line))
+            fd = stream.fileno()
+            while chunk := os.read(fd, _READ_CHUNK):
+                if lines.request_id != self.request_id:
+                    lines.start_invocation(self.request_id)
+                lines.feed(chunk)
         except (OSError, ValueError):
             pass  # the pipe went away with the process
         finally:
+            lines.finish()
             stream.close()
 
     def _replace(
@@ -194,7 +197,7 @@ class PersistentMiddleware:
             child.stderr_reader.join(0.5)  # the last lines of a dying process belong in the error
         _close_pipes(process)
         _close_pidfd(child)
-        stderr_tail = "\n".join(child.stderr_tail)[-2048:]
+        stderr_tail = child.stderr.tail()
         if self._child is child:
             self._child = None
             self._ready = False
@@ -232,7 +235,7 @@ class PersistentMiddleware:
 
     def stderr_tail(self) -> str:
         child = self._child
-        return "\n".join(child.stderr_tail)[-2048:] if child else ""
+        return child.stderr.tail() if child else ""
 
     # -- one hook call ---------------------------------------------------------------------
 
@@ -345,6 +348,9 @@ class PersistentMiddleware:
         length = header.get("length", 0) if isinstance(header, dict) else None
         if type(length) is not int or length < 0:
             raise _Broken("Middleware.InvalidFrame", f"wrote a frame header without a valid length: {line[:200]!r}")
+        if length > MAX_OUTPUT_BYTES:  # refused before a byte of it is read (or allocated)
+            raise _Broken("Middleware.OutputTooLarge", f"announced a {length}-byte payload: over {MAX_OUTPUT_BYTES} "
+                          "bytes, Lambda's payload limit")
         start = newline + 1
         end = start + length
         if len(buffer) >= end:  # the usual small frame: all of it came with the header

@@ -1,0 +1,103 @@
+"""A middleware's STDERR, turned into log lines as it comes, in bounded memory.
+
+A middleware may write anything to STDERR: a line of 200 MB, no newline at all, or far more
+than anyone reads. It is consumed as it comes (a full pipe must not block the middleware),
+complete lines go to the function's log at once, a line longer than `MAX_LINE_BYTES` is
+logged in pieces, and past `budget` bytes in one invocation the rest is counted, not logged,
+and a closing line says how much was dropped. The last `TAIL_BYTES` are kept for the error
+that reports a failed call. What it holds: at most one unfinished line and the tail.
+"""
+
+from __future__ import annotations
+
+import _thread
+from collections import deque
+
+from openruntime.function_log import middleware_line, write
+
+MAX_LINE_BYTES = 32 * 1024  # a CloudWatch event holds 256 KB; a log reader prefers far less
+BUDGET_BYTES = 1024 * 1024  # logged per invocation (exec: per call), the rest counted
+TAIL_BYTES = 2048
+
+
+class StderrLines:
+    """Feed it STDERR bytes; it logs whole lines tagged with the middleware and request id."""
+
+    def __init__(self, name: str, request_id: str = "-", budget: int = BUDGET_BYTES,
+                 max_line: int = MAX_LINE_BYTES) -> None:
+        self.name = name
+        self.request_id = request_id
+        self.budget = budget
+        self.max_line = max_line
+        self._partial = bytearray()
+        self._logged = 0
+        self._dropped = 0
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self._tail_lock = _thread.allocate_lock()  # fed by a reader thread, read by the caller
+
+    def start_invocation(self, request_id: str) -> None:
+        """Lines from now on belong to `request_id`; its budget starts afresh."""
+        self.finish()
+        self.request_id = request_id
+        self._logged = 0
+
+    def feed(self, data: bytes) -> None:
+        self._keep_tail(data)
+        start = 0
+        while (newline := data.find(b"\n", start)) >= 0:
+            self._partial += data[start:newline]
+            self._emit()
+            start = newline + 1
+        self._partial += data[start:]
+        while len(self._partial) >= self.max_line:  # a very long line: log it in pieces
+            piece = bytes(self._partial[: self.max_line])
+            del self._partial[: self.max_line]
+            self._log(piece)
+
+    def finish(self) -> None:
+        """The end of a call or of the stream: the unfinished line, and what was dropped."""
+        if self._partial:
+            self._emit()
+        if self._dropped:
+            write(middleware_line(self.name, self.request_id,
+                                  f"[openruntime] {self._dropped} more bytes of STDERR not logged "
+                                  f"(over {_size(self.budget)} in one invocation)"))
+            self._dropped = 0
+
+    def tail(self, limit: int = TAIL_BYTES) -> str:
+        """What it wrote last, for an error message."""
+        with self._tail_lock:
+            data = b"".join(self._tail)
+        return data[-limit:].decode("utf-8", "replace").strip()
+
+    def _emit(self) -> None:
+        line = bytes(self._partial)
+        self._partial.clear()
+        self._log(line)
+
+    def _log(self, line: bytes) -> None:
+        if self._dropped or self._logged + len(line) > self.budget:  # once over, the rest too
+            self._dropped += len(line) + 1
+            return
+        self._logged += len(line) + 1
+        write(middleware_line(self.name, self.request_id, line.decode("utf-8", "replace")))
+
+    def _keep_tail(self, data: bytes) -> None:
+        with self._tail_lock:
+            self._keep_tail_locked(data)
+
+    def _keep_tail_locked(self, data: bytes) -> None:
+        if len(data) >= TAIL_BYTES:
+            self._tail.clear()
+            self._tail.append(data[-TAIL_BYTES:])
+            self._tail_size = TAIL_BYTES
+            return
+        self._tail.append(data)
+        self._tail_size += len(data)
+        while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
+            self._tail_size -= len(self._tail.popleft())
+
+
+def _size(count: int) -> str:
+    return f"{count // 1024} KiB" if count and count % 1024 == 0 else f"{count} bytes"

@@ -1,0 +1,39 @@
+"""Bounded STDERR logging: lines as they come, long lines split, a budget, the tail kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from openruntime.stderr_lines import StderrLines
+
+
+def test_lines_are_logged_as_they_come_and_long_ones_split(capfd: pytest.CaptureFixture[str]) -> None:
+    out = StderrLines("mw", "req-1", max_line=10)
+    out.feed(b"one\ntw")
+    assert capfd.readouterr().err == "[mw] req-1 one\n"  # the unfinished line waits
+    out.feed(b"o\n" + b"x" * 25)
+    assert capfd.readouterr().err.splitlines() == ["[mw] req-1 two", f"[mw] req-1 {'x' * 10}",
+                                                   f"[mw] req-1 {'x' * 10}"]
+    out.finish()
+    assert capfd.readouterr().err == "[mw] req-1 xxxxx\n"
+
+
+def test_past_the_budget_lines_are_counted_not_logged(capfd: pytest.CaptureFixture[str]) -> None:
+    out = StderrLines("mw", "req-1", budget=20)
+    out.feed(b"0123456789\n" + b"y" * 100 + b"\nlast\n")
+    out.finish()
+    logged = capfd.readouterr().err.splitlines()
+    assert logged[0] == "[mw] req-1 0123456789"
+    # Once over, the rest goes too (no confusing subset): 101 + 5 bytes, newlines counted.
+    assert logged[1:] == ["[mw] req-1 [openruntime] 106 more bytes of STDERR not logged (over 20 bytes in one invocation)"]
+    out.start_invocation("req-2")  # a new invocation, a new budget
+    out.feed(b"fresh\n")
+    assert capfd.readouterr().err == "[mw] req-2 fresh\n"
+
+
+def test_the_tail_is_the_last_bytes_whatever_the_flood() -> None:
+    out = StderrLines("mw", budget=0)
+    for _ in range(1000):
+        out.feed(b"z" * 4096)
+    out.feed(b"\nwhy it failed\n")
+    assert out.tail().endswith("z\nwhy it failed") and len(out.tail()) <= 2048
