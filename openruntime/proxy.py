@@ -166,11 +166,12 @@ class RuntimeAPIProxy:
                 if self._closed or generation != self._generation:
                     return error_response(500, "Runtime.Reset", "this runtime process was replaced; exit")
                 current = self._current
-                if current is not None and current.outcome is None:
+                if current is not None and current.outcome is None and not current.delivered:
                     if request.peer_closed():
                         return error_response(500, "Runtime.Reset", "client went away")
-                    # A second /next while one is in flight gets the same event again,
-                    # as Lambda's RAPID does; its answer still counts only once.
+                    # To this /next only: another one (awslambdaric's workers under
+                    # AWS_LAMBDA_MAX_CONCURRENCY all poll) waits for the next event. One
+                    # event, one execution of the handler.
                     current.delivered = True
                     return Response(200, current.payload, current.headers)
                 self._cond.wait()
