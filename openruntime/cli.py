@@ -201,6 +201,15 @@ def _read_event(spec: str | None) -> bytes:
 
 def _run_invoke(args: argparse.Namespace) -> int:
     event = _read_event(args.event)
+    if event.strip():
+        import json
+
+        try:
+            json.loads(event)
+        except ValueError as exc:
+            where = "standard input" if args.event == "-" else args.event
+            return _fail(f"{where}: the event is not JSON ({exc}); Lambda refuses such a payload "
+                         "before any code runs (400 InvalidRequestContentException)")
     with _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
         result = emulator.invoke(event)
     out = sys.stdout.buffer

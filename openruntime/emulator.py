@@ -456,10 +456,10 @@ class Emulator:
             current = self._current
             if current is None or current.request_id != request_id or not current.delivered:
                 if request_id in self._answered or (current and current.outcome is not None):
-                    return invalid_state()
+                    return invalid_state(is_error)
                 return error_response(400, "InvalidRequestID", "Invalid request ID")
             if current.outcome is not None:
-                return invalid_state()
+                return invalid_state(is_error)
             echoed = request.header("lambda-runtime-invocation-id")
             if echoed is not None and echoed != current.invocation_id:
                 return error_response(410, "InvalidInvocationID", "Invocation ID is stale")
@@ -520,11 +520,11 @@ class Emulator:
 
     def _handle_invoke_api(self, request: Request) -> Response:
         if INVOKE_PATH.match(request.path) is None:
-            return error_response(
+            return service_error(
                 404, "ResourceNotFoundException", f"no route for {request.method} {request.path}"
             )
         if request.oversize is not None:
-            return error_response(
+            return service_error(
                 413,
                 "RequestEntityTooLargeException",
                 f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
@@ -535,8 +535,16 @@ class Emulator:
             try:
                 client_context = base64.b64decode(client_context, validate=True).decode()
             except (ValueError, UnicodeDecodeError):
-                return error_response(
+                return service_error(
                     400, "InvalidRequestContentException", "X-Amz-Client-Context must be base64 JSON"
+                )
+        if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
+            try:
+                json.loads(request.body)
+            except ValueError as exc:
+                return service_error(
+                    400, "InvalidRequestContentException",
+                    f"Could not parse request body into json: Could not parse payload into json: {exc}",
                 )
         kwargs: dict[str, Any] = {
             "client_context": client_context,
@@ -545,7 +553,7 @@ class Emulator:
         }
         invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            return error_response(
+            return service_error(
                 400, "ValidationException",
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
@@ -563,6 +571,14 @@ class Emulator:
         result = self.invoke(request.body, **kwargs)
         headers = [(_canonical(k), v) for k, v in result.headers.items()]
         return Response(result.status, result.body, headers)
+
+
+def service_error(status: int, code: str, message: str) -> Response:
+    """An error of the Lambda service itself (the Invoke API), shaped as the SDKs parse it:
+    the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body."""
+    body = json.dumps({"Type": "User", "message": message}).encode()
+    return Response(status, body, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code),
+                                   ("X-Amzn-RequestId", str(uuid.uuid4()))])
 
 
 def _canonical(name: str) -> str:

@@ -145,14 +145,21 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 def _read_body(
     reader: BinaryIO, headers: list[tuple[str, str]], max_body: int
 ) -> tuple[bytes, int | None]:
+    lengths = [value for key, value in headers if key.lower() == "content-length"]
     encoding = _header(headers, "transfer-encoding")
+    # Where the body ends must be unambiguous (RFC 9112, 6.3): two lengths, or a length
+    # beside chunked framing, is how requests are smuggled past one reader to the next.
+    if len(lengths) > 1:
+        raise MalformedRequest(f"{len(lengths)} Content-Length headers")
+    if encoding is not None and lengths:
+        raise MalformedRequest("both Transfer-Encoding and Content-Length")
     if encoding is not None:
         if encoding.lower() != "chunked":
             raise MalformedRequest(f"unsupported Transfer-Encoding {encoding!r}")
         return _read_chunked(reader, max_body)
-    length_text = _header(headers, "content-length")
-    if length_text is None:
+    if not lengths:
         return b"", None
+    length_text = lengths[0]
     if not length_text.isdigit():
         raise MalformedRequest(f"bad Content-Length {length_text!r}")
     length = int(length_text)

@@ -181,10 +181,10 @@ class RuntimeAPIProxy:
             current = self._current
             if current is None or current.invocation.request_id != request_id or not current.delivered:
                 if request_id in self._answered:
-                    return invalid_state()
+                    return invalid_state(is_error)
                 return error_response(400, "InvalidRequestID", "Invalid request ID")
             if current.outcome is not None:
-                return invalid_state()
+                return invalid_state(is_error)
             size = request.oversize if request.oversize is not None else len(request.body)
             response = ACCEPTED
             if is_error:

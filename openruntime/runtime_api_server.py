@@ -47,11 +47,13 @@ def error_response(status: int, error_type: str, message: str) -> Response:
     return Response(status, errors.error_body(error_type, message), [("Content-Type", JSON)])
 
 
-def invalid_state() -> Response:
-    """A second answer for an invocation, or an init error after `/next`."""
+def invalid_state(is_error: bool = False) -> Response:
+    """A second answer for an invocation (named as the RIE names it: the response or the
+    error that came too late), or an init error after `/next`."""
+    transition = "InvocationErrorResponse" if is_error else "InvocationResponse"
     return error_response(
         403, "InvalidStateTransition",
-        "State transition from RuntimeResponseSentState to InvocationResponse failed for "
+        f"State transition from RuntimeResponseSentState to {transition} failed for "
         "runtime. Error: State transition is not allowed",
     )
 

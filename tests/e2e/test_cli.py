@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO, write_executable, write_pipeline
 
@@ -173,3 +174,30 @@ def test_a_bootstrap_command_with_arguments_gets_the_last_one_as_handler(tmp_pat
     done = run_cli("invoke", "--", str(bootstrap), "function.handler", cwd=tmp_path)
     assert done.returncode == 0, done.stderr.decode()
     assert json.loads(done.stdout) == "function.handler"
+
+
+def test_boto3_sees_lambdas_own_errors_from_serve() -> None:
+    """The Invoke API's errors as AWS's SDK reads them: a non-JSON payload is refused before
+    any code runs (Lambda's InvalidRequestContentException), with the code boto3 raises."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+
+    with serving("--pipeline", "pipeline.example.yml") as url:
+        endpoint = url.split("/2015-03-31")[0]
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="x", aws_secret_access_key="x",
+                              config=Config(retries={"max_attempts": 1}))
+        with pytest.raises(client.exceptions.InvalidRequestContentException) as refused:
+            client.invoke(FunctionName="function", Payload=b"not json {")
+        answer = client.invoke(FunctionName="function", Payload=b'{"name": "boto3"}')
+    assert "Could not parse request body into json" in str(refused.value)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert json.loads(answer["Payload"].read())["data"]["message"] == "Hello, boto3!"
+
+
+def test_invoke_refuses_an_event_that_is_not_json_as_lambda_does(tmp_path: Path) -> None:
+    (tmp_path / "event.json").write_text("{'single': 'quotes'}")
+    done = run_cli("invoke", "--pipeline", str(REPO / "pipeline.example.yml"), "--event", str(tmp_path / "event.json"))
+    assert done.returncode == 1 and done.stdout == b""
+    assert b"event.json: the event is not JSON (Expecting property name enclosed in double quotes: line 1 column 2" \
+        in done.stderr and b"InvalidRequestContentException" in done.stderr and b"Traceback" not in done.stderr

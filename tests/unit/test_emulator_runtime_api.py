@@ -53,8 +53,13 @@ def test_status_codes_follow_lambda(tmp_path: Path) -> None:
         assert first.function_error == "Unhandled"  # type: ignore[attr-defined]
         assert first.json()["errorType"] == "Function.ResponseSizeTooLarge"  # type: ignore[attr-defined]
         assert "(6291557 bytes)" in first.json()["errorMessage"]  # type: ignore[attr-defined]
-        # A second answer for the same id is refused.
-        assert request(api, "POST", f"{BASE}/invocation/{request_id}/response", b"{}")[0] == 403
+        # A second answer for the same id is refused, named as the RIE names the transition.
+        status, _, body = request(api, "POST", f"{BASE}/invocation/{request_id}/response", b"{}")
+        assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+        assert "RuntimeResponseSentState to InvocationResponse failed" in json.loads(body)["errorMessage"]
+        status, _, body = request(api, "POST", f"{BASE}/invocation/{request_id}/error", b"{}")
+        assert status == 403
+        assert "RuntimeResponseSentState to InvocationErrorResponse failed" in json.loads(body)["errorMessage"]
         assert request(api, "GET", "/2018-06-01/nothing")[0] == 404
 
 

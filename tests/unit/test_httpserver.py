@@ -33,6 +33,11 @@ def test_oversize_body_is_drained_and_reported() -> None:
     b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort",
     b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
     b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    # Where the body ends must be unambiguous (request smuggling): RFC 9112, 6.3.
+    b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello",
+    b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello",
+    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 ])
 def test_malformed_requests_are_refused(raw: bytes) -> None:
     with pytest.raises(MalformedRequest):
