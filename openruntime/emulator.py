@@ -145,6 +145,7 @@ class Emulator:
         self._cond = threading.Condition()
         self._invoke_lock = threading.Lock()
         self._runtime: _Runtime | None = None
+        self._starting = False  # a bootstrap is being spawned: its record is not there yet
         self._generation = 0
         self._current: _Invocation | None = None
         self._answered: deque[str] = deque(maxlen=64)
@@ -226,17 +227,34 @@ class Emulator:
         return env
 
     def _start_runtime(self) -> _Runtime:
-        process = spawn(
-            self.command,
-            env=self._child_env(),
-            cwd=self.cwd,
-            stdout=self.child_stdout,
-            stderr=self.child_stderr,
-        )
+        # The new generation exists before the process does: a bootstrap that calls /next
+        # at once (before spawn() returns here) waits for its record instead of being
+        # answered as a process that was replaced.
         with self._cond:
             self._generation += 1
-            runtime = _Runtime(process, self._generation, time.monotonic())
-            self._runtime = runtime
+            generation = self._generation
+            self._runtime = None
+            self._starting = True
+        started_at = time.monotonic()
+        try:
+            process = spawn(
+                self.command,
+                env=self._child_env(),
+                cwd=self.cwd,
+                stdout=self.child_stdout,
+                stderr=self.child_stderr,
+            )
+        except BaseException:
+            with self._cond:
+                self._starting = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._starting = False
+            runtime = _Runtime(process, generation, started_at)
+            if self._generation == generation:
+                self._runtime = runtime
+            self._cond.notify_all()
         threading.Thread(
             target=self._watch_runtime, args=(runtime,), name="runtime-watch", daemon=True
         ).start()
@@ -422,8 +440,11 @@ class Emulator:
 
     def next_event(self, request: Request) -> Response:
         with self._cond:
-            runtime = self._runtime
             generation = self._generation
+            runtime = self._runtime
+            while runtime is None and generation == self._generation and not self._closed and self._starting:
+                self._cond.wait()  # its process is spawned; its record is on the way
+                runtime = self._runtime
             if runtime is not None:
                 if not runtime.polled:
                     runtime.polled = True

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from openruntime.emulator import Emulator, FunctionSettings
 from tests.conftest import wait_gone, write_executable
 
@@ -174,8 +176,9 @@ def test_invocation_types_over_the_invoke_api(tmp_path: Path) -> None:
             time.sleep(0.05)
         # the async invoke ran with the request id the 202 announced (DryRun ran nothing)
         assert marker.read_text().split() == [headers["x-amzn-requestid"]]
-        status, _, body = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Bogus"})
-        assert status == 400 and b"ValidationException" in body
+        status, headers, body = request(address, "POST", path, b"{}", {"X-Amz-Invocation-Type": "Bogus"})
+        assert status == 400 and headers["x-amzn-errortype"] == "ValidationException"
+        assert b"Member must satisfy enum value set" in body
 
 
 def test_a_timeout_ends_everything_the_bootstrap_started_in_any_session(tmp_path: Path) -> None:
@@ -197,3 +200,39 @@ def test_a_timeout_ends_everything_the_bootstrap_started_in_any_session(tmp_path
         result = emulator.invoke(b"{}")
         assert result.json()["errorType"] == "Sandbox.Timedout"
         assert wait_gone([int(pidfile.read_text())]) == []
+
+
+def test_a_bootstrap_that_polls_before_the_emulator_has_recorded_it_is_served(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spawn returns late (a loaded machine): the bootstrap's first /next is already
+    waiting. It must get the event, not a 500 meant for a replaced process."""
+    import openruntime.emulator as emulator_module
+
+    real_spawn = emulator_module.spawn
+
+    def slow_spawn(*args, **kwargs):  # type: ignore[no-untyped-def]
+        process = real_spawn(*args, **kwargs)
+        time.sleep(0.3)  # the bootstrap runs meanwhile
+        return process
+
+    monkeypatch.setattr(emulator_module, "spawn", slow_spawn)
+    runtime = write_executable(tmp_path / "bootstrap", f"""
+        #!{sys.executable}
+        import http.client, os
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        while True:
+            conn = http.client.HTTPConnection(host, int(port))
+            conn.request("GET", "/2018-06-01/runtime/invocation/next")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise SystemExit(f"next answered {{response.status}}")
+            rid = response.getheader("Lambda-Runtime-Aws-Request-Id")
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=body)
+            conn.getresponse().read()
+    """)
+    with Emulator(command=[str(runtime)], cwd=tmp_path, function=FunctionSettings(timeout_s=10),
+                  log=lambda _: None) as emulator:
+        result = emulator.invoke(b'{"fast": true}')
+    assert result.status == 200 and result.function_error is None, result.body
+    assert result.json() == {"fast": True}
