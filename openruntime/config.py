@@ -25,6 +25,14 @@ ON_ERROR = ("fail", "skip")
 DEFAULT_HOOKS = ("before", "after")
 DEFAULT_MIDDLEWARE_TIMEOUT_MS = 10_000
 DEFAULT_GRACE_MS = 200
+# Lambda's longest function timeout: no middleware call can take longer.
+MAX_TIMEOUT_MS = 900_000
+# The orchestrator answers a timeout this long before Lambda's deadline; more than a minute
+# would cut every invocation short without helping any.
+MAX_GRACE_MS = 60_000
+# A pipeline is a few settings: a bigger file (a 50 MB env map, 100,000 nested brackets) is
+# refused before it is parsed, so parsing it costs neither time nor memory.
+MAX_PIPELINE_CHARS = 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -212,11 +220,13 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
     file = os.fspath(path)
     try:
         with open(file, encoding="utf-8") as stream:
-            text = stream.read()
+            text = stream.read(MAX_PIPELINE_CHARS + 1)
     except FileNotFoundError:
         raise ConfigError("pipeline file not found", file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read pipeline file: {exc}", file) from None
+    if len(text) > MAX_PIPELINE_CHARS:
+        raise ConfigError(f"over {MAX_PIPELINE_CHARS // 1024} KiB: a pipeline is a few settings, not data", file, 1)
     base_dir = os.path.dirname(os.path.abspath(file))
     if file.endswith(".json"):
         return _from_json(text, file, base_dir)
@@ -226,8 +236,12 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
 def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> Pipeline:
     import yaml  # only needed when a YAML file is parsed: compiled pipelines skip it
 
+    if len(text) > MAX_PIPELINE_CHARS:
+        raise ConfigError(f"over {MAX_PIPELINE_CHARS // 1024} KiB: a pipeline is a few settings, not data", file, 1)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError("nested too deeply to be a pipeline", file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ConfigError(
@@ -284,21 +298,106 @@ def _json_loads(text: str) -> Any:
 
 
 def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
+    """The compiled form, checked as strictly as the YAML: every field's type and range,
+    errors naming the field (`pipeline.json: middlewares[1].hooks: …`)."""
     try:
         data = _json_loads(text)
-        rt = dict(data["runtime"])
-        rt["command"] = tuple(rt["command"]) if rt.get("command") else None
-        runtime = RuntimeConfig(**rt)
-        middlewares = []
-        for entry in data.get("middlewares", []):
-            m = dict(entry)
-            m["command"] = tuple(m["command"]) if m.get("command") else None
-            m["hooks"] = tuple(m["hooks"])
-            m["env_allow"] = tuple(m["env_allow"]) if m.get("env_allow") is not None else None
-            middlewares.append(MiddlewareConfig(**m))
-    except (ValueError, KeyError, TypeError) as exc:
+    except RecursionError:
+        raise ConfigError("not a compiled pipeline: nested too deeply", file) from None
+    except ValueError as exc:
         raise ConfigError(f"not a compiled pipeline: {exc}", file) from None
+    check = _CompiledCheck(file)
+    top = check.mapping(data, "(top level)", {"runtime", "middlewares"}, {"runtime"})
+    rt = check.mapping(top["runtime"], "runtime", set(RuntimeConfig._fields), set())
+    runtime = RuntimeConfig(
+        name=check.optional(rt, "name", "runtime", check.string),
+        command=check.optional(rt, "command", "runtime", check.command),
+        handler=check.optional(rt, "handler", "runtime", check.string),
+        task_root=check.optional(rt, "task_root", "runtime", check.string),
+        env=check.optional(rt, "env", "runtime", check.env) or {},
+        grace_ms=check.number(rt.get("grace_ms", DEFAULT_GRACE_MS), "runtime.grace_ms", 0, MAX_GRACE_MS),
+    )
+    if (runtime.name is None) == (runtime.command is None):
+        raise check.fail("runtime", "expected exactly one of 'name' or 'command'")
+    entries = top.get("middlewares") or []
+    if not isinstance(entries, list):
+        raise check.fail("middlewares", f"expected a list, got {type(entries).__name__}")
+    middlewares = []
+    for i, entry in enumerate(entries):
+        where = f"middlewares[{i}]"
+        m = check.mapping(entry, where, set(MiddlewareConfig._fields), {"name"})
+        hooks = check.strings(m.get("hooks", list(DEFAULT_HOOKS)), f"{where}.hooks")
+        for hook in hooks:
+            check.one_of(hook, f"{where}.hooks", HOOKS)
+        middlewares.append(MiddlewareConfig(
+            name=check.string(m["name"], f"{where}.name"),
+            command=check.optional(m, "command", where, check.command),
+            hooks=hooks,
+            mode=check.one_of(m.get("mode", "exec"), f"{where}.mode", MODES),
+            timeout_ms=check.number(m.get("timeout_ms", DEFAULT_MIDDLEWARE_TIMEOUT_MS), f"{where}.timeout_ms",
+                                    1, MAX_TIMEOUT_MS),
+            on_error=check.one_of(m.get("on_error", "fail"), f"{where}.on_error", ON_ERROR),
+            env=check.optional(m, "env", where, check.env) or {},
+            env_allow=check.optional(m, "env_allow", where, check.strings),
+        ))
     return Pipeline(runtime, tuple(middlewares), base_dir, file)
+
+
+class _CompiledCheck:
+    """Typed reads from a compiled pipeline's JSON values; a failure names the field."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, field: str, problem: str) -> ConfigError:
+        return ConfigError(problem, self.file, field=field)
+
+    def mapping(self, value: object, field: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected an object, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(f"{field}.{key}", f"unknown field; expected one of: {', '.join(sorted(allowed))}")
+        for key in required:
+            if key not in value:
+                raise self.fail(f"{field}.{key}", "missing")
+        return value
+
+    def optional(self, mapping: dict[str, Any], key: str, where: str, read: Any) -> Any:
+        value = mapping.get(key)
+        return None if value is None else read(value, f"{where}.{key}")
+
+    def string(self, value: object, field: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(field, f"expected a non-empty string, got {value!r:.60}")
+        return value
+
+    def strings(self, value: object, field: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(field, f"expected a list of strings, got {type(value).__name__}")
+        return tuple(self.string(item, f"{field}[{i}]") for i, item in enumerate(value))
+
+    def command(self, value: object, field: str) -> tuple[str, ...]:
+        command = self.strings(value, field)
+        if not command:
+            raise self.fail(field, "expected at least one word")
+        return command
+
+    def env(self, value: object, field: str) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise self.fail(field, "expected an object of strings")
+        return dict(value)
+
+    def number(self, value: object, field: str, minimum: int, maximum: int) -> int:
+        if type(value) is not int or not minimum <= value <= maximum:
+            raise self.fail(field, f"expected a whole number from {minimum} to {maximum}, got {value!r:.60}")
+        return value
+
+    def one_of(self, value: object, field: str, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.fail(field, f"expected one of {', '.join(choices)}, got {value!r:.60}")
+        assert isinstance(value, str)
+        return value
 
 
 class _NodeReader:
@@ -352,14 +451,19 @@ class _NodeReader:
             raise self.fail(node, field, f"expected a non-empty string, got {self._kind(node)}")
         return str(node.value)
 
-    def integer(self, node: Any, field: str, minimum: int) -> int:
+    def integer(self, node: Any, field: str, minimum: int, maximum: int) -> int:
         import yaml
 
         if not isinstance(node, yaml.ScalarNode) or self.tag(node) != "int":
             raise self.fail(node, field, f"expected a whole number, got {self._kind(node)}")
-        value = int(node.value.replace("_", ""), 0)
-        if value < minimum:
-            raise self.fail(node, field, f"expected a number >= {minimum}, got {value}")
+        text = node.value.replace("_", "")
+        # Plain decimal only: YAML 1.1 also reads 010 as 8 and 1:30 as 90, which nobody
+        # means for a number of milliseconds; and a 5,000-digit number is not a setting.
+        if not text.isdigit() or len(text) > 12 or (len(text) > 1 and text.startswith("0")):
+            raise self.fail(node, field, f"expected a whole number in decimal, got {node.value[:40]!r}")
+        value = int(text)
+        if not minimum <= value <= maximum:
+            raise self.fail(node, field, f"expected a number from {minimum} to {maximum}, got {value}")
         return value
 
     def choice(self, node: Any, field: str, choices: tuple[str, ...]) -> str:
@@ -416,7 +520,8 @@ class _NodeReader:
             handler=self.string(fields["handler"], "runtime.handler") if "handler" in fields else None,
             task_root=self.string(fields["task_root"], "runtime.task_root") if "task_root" in fields else None,
             env=self.env(fields["env"], "runtime.env") if "env" in fields else {},
-            grace_ms=self.integer(fields["grace_ms"], "runtime.grace_ms", 0) if "grace_ms" in fields else DEFAULT_GRACE_MS,
+            grace_ms=self.integer(fields["grace_ms"], "runtime.grace_ms", 0, MAX_GRACE_MS)
+            if "grace_ms" in fields else DEFAULT_GRACE_MS,
         )
 
     def middlewares(self, node: Any) -> tuple[MiddlewareConfig, ...]:
@@ -460,7 +565,7 @@ class _NodeReader:
             command=self.command(fields["command"], f"{where}.command") if "command" in fields else None,
             hooks=tuple(dict.fromkeys(hooks)),
             mode=self.choice(fields["mode"], f"{where}.mode", MODES) if "mode" in fields else "exec",
-            timeout_ms=self.integer(fields["timeout_ms"], f"{where}.timeout_ms", 1)
+            timeout_ms=self.integer(fields["timeout_ms"], f"{where}.timeout_ms", 1, MAX_TIMEOUT_MS)
             if "timeout_ms" in fields else DEFAULT_MIDDLEWARE_TIMEOUT_MS,
             on_error=self.choice(fields["on_error"], f"{where}.on_error", ON_ERROR) if "on_error" in fields else "fail",
             env=self.env(fields["env"], f"{where}.env") if "env" in fields else {},

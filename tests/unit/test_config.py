@@ -61,7 +61,17 @@ def test_full_pipeline_parses_with_defaults() -> None:
     ("middlewares: []\n", "p.yml:1: runtime: missing"),
     ("runtime: {name: python}\nmiddlewares:\n  - name: a\n  - name: a\n", "p.yml:4: middlewares[1].name: the name 'a' is used twice"),
     ("runtime: {name: python}\nmiddlewares:\n  - command: ./x\n", "p.yml:3: middlewares[0].name: missing"),
-    ("runtime: {name: python}\nmiddlewares:\n  - name: a\n    timeout_ms: 0\n", "p.yml:4: middlewares[0].timeout_ms: expected a number >= 1, got 0"),
+    ("runtime: {name: python}\nmiddlewares:\n  - name: a\n    timeout_ms: 0\n",
+     "p.yml:4: middlewares[0].timeout_ms: expected a number from 1 to 900000, got 0"),
+    # YAML 1.1's octal and sexagesimal forms, and numbers nobody means, are refused by line.
+    ("runtime: {name: python, grace_ms: 010}\n", "p.yml:1: runtime.grace_ms: expected a whole number in decimal, got '010'"),
+    ("runtime:\n  name: python\n  grace_ms: 1:30\n", "p.yml:3: runtime.grace_ms: expected a whole number in decimal, got '1:30'"),
+    ("runtime: {name: python, grace_ms: " + "9" * 5000 + "}\n",
+     "p.yml:1: runtime.grace_ms: expected a whole number in decimal, got '9999999999"),
+    ("runtime: {name: python, grace_ms: 99999999999}\n",
+     "p.yml:1: runtime.grace_ms: expected a number from 0 to 60000, got 99999999999"),
+    ("runtime: {name: python}\nmiddlewares:\n  - name: a\n    timeout_ms: 0x10\n",
+     "p.yml:4: middlewares[0].timeout_ms: expected a whole number in decimal, got '0x10'"),
     ("runtime: {name: [python]}\n", "p.yml:1: runtime.name: expected a non-empty string, got a list"),
     ("runtime: {name: python\n", "p.yml:2: not valid YAML"),
     ("", "p.yml:1: the file is empty"),
@@ -120,3 +130,47 @@ def test_compiled_pipeline_equals_its_source_and_names_file_and_field(tmp_path: 
     loaded = load_pipeline(compiled)
     assert loaded == load_pipeline(source).replace(source=str(compiled))  # lines are no field
     assert loaded.where("middlewares[0].name") == f"{compiled}: middlewares[0].name"
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"runtime": {"name": "a b c"}, "middlewares": [{"name": "x", "hooks": "before"}]},
+     "pipeline.json: middlewares[0].hooks: expected a list of strings, got str"),
+    ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "hooks": ["bfore"]}]},
+     "pipeline.json: middlewares[0].hooks: expected one of before, after, error, got 'bfore'"),
+    ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "timeout_ms": "soon"}]},
+     "pipeline.json: middlewares[0].timeout_ms: expected a whole number from 1 to 900000, got 'soon'"),
+    ({"runtime": {"name": "python", "grace_ms": 99999999999}},
+     "pipeline.json: runtime.grace_ms: expected a whole number from 0 to 60000"),
+    ({"runtime": {"name": "python", "command": ["x"]}}, "pipeline.json: runtime: expected exactly one of"),
+    ({"runtime": {"name": 7}}, "pipeline.json: runtime.name: expected a non-empty string, got 7"),
+    ({"runtime": {"name": "python"}, "extra": 1}, "pipeline.json: (top level).extra: unknown field"),
+    ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "env": {"A": 1}}]},
+     "pipeline.json: middlewares[0].env: expected an object of strings"),
+    ([], "pipeline.json: (top level): expected an object, got list"),
+])
+def test_a_compiled_pipeline_is_checked_as_strictly_as_yaml(tmp_path: Path, data: object, expected: str) -> None:
+    import json
+
+    path = tmp_path / "pipeline.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as error:
+        load_pipeline(path)
+    assert str(error.value).startswith(str(tmp_path)) and expected in str(error.value)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,  # a RecursionError in the parser, before
+    "runtime:\n  name: python\n" + "  " + "a:\n  " * 3000,
+])
+def test_deeply_nested_files_are_refused_with_the_file_named(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"pipeline\.yml.*(nested too deeply|not valid YAML|expected)"):
+        load_pipeline(path)
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yml"
+    path.write_text("runtime:\n  name: python\n  env:\n" + "".join(f"    K{i}: v\n" for i in range(200_000)))
+    with pytest.raises(ConfigError, match=r"pipeline\.yml:1: over 1024 KiB"):
+        load_pipeline(path)
