@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 from openruntime.function_log import log
 from openruntime.invocation import Invocation, Outcome
 from openruntime.lambda_errors import error_type_of
-from openruntime.middleware import HookResult, InvocationScope, Middleware, MiddlewareFailure, check_output
+from openruntime.middleware import (
+    HookResult,
+    InvocationScope,
+    Middleware,
+    MiddlewareFailure,
+    check_output,
+    credentials_hint,
+)
 
 HandlerCall = Callable[[bytes, str], Outcome]
 ERROR_CONTENT_TYPE = "application/json"
@@ -99,7 +106,10 @@ class Chain:
                 # content type the middleware claimed for it.
                 stays_error = hook == "error" and not result.respond
                 check_output(result.payload, content_type if stays_error else result.content_type, name, hook)
-        except MiddlewareFailure:
+        except MiddlewareFailure as failure:
+            hint = credentials_hint(middleware.config, failure)
+            if hint is not None:
+                log(hint, "WARN", invocation.request_id)
             raise
         except Exception as exc:  # noqa: BLE001 - a runner bug must fail this invocation, not the orchestrator
             import traceback  # only for a bug in a runner: not on the cold path

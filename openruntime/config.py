@@ -25,6 +25,14 @@ ON_ERROR = ("fail", "skip")
 DEFAULT_HOOKS = ("before", "after")
 DEFAULT_MIDDLEWARE_TIMEOUT_MS = 10_000
 DEFAULT_GRACE_MS = 200
+# The function's AWS credentials, as Lambda (and SnapStart's container credentials) pass
+# them: a middleware sees them only when its pipeline entry has `aws_credentials: true`.
+CREDENTIAL_ENV = frozenset({
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
+})
 # Lambda's longest function timeout: no middleware call can take longer.
 MAX_TIMEOUT_MS = 900_000
 # The orchestrator answers a timeout this long before Lambda's deadline; more than a minute
@@ -119,7 +127,9 @@ class RuntimeConfig(_Frozen):
 
 
 class MiddlewareConfig(_Frozen):
-    __slots__ = _fields = __match_args__ = ("name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow")
+    __slots__ = _fields = __match_args__ = (
+        "name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow", "aws_credentials",
+    )
     name: str
     command: tuple[str, ...] | None
     hooks: tuple[str, ...]
@@ -128,6 +138,7 @@ class MiddlewareConfig(_Frozen):
     on_error: str
     env: dict[str, str]
     env_allow: tuple[str, ...] | None
+    aws_credentials: bool  # the function's AWS credentials reach it only when its entry says so
 
     def __init__(
         self,
@@ -139,8 +150,10 @@ class MiddlewareConfig(_Frozen):
         on_error: str = "fail",
         env: dict[str, str] | None = None,
         env_allow: tuple[str, ...] | None = None,
+        aws_credentials: bool = False,
     ) -> None:
-        _init(self, name, command, hooks, mode, timeout_ms, on_error, {} if env is None else env, env_allow)
+        _init(self, name, command, hooks, mode, timeout_ms, on_error, {} if env is None else env, env_allow,
+              aws_credentials)
 
 
 class Pipeline(_Frozen):
@@ -339,6 +352,7 @@ def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
             on_error=check.one_of(m.get("on_error", "fail"), f"{where}.on_error", ON_ERROR),
             env=check.optional(m, "env", where, check.env) or {},
             env_allow=check.optional(m, "env_allow", where, check.strings),
+            aws_credentials=check.flag(m.get("aws_credentials", False), f"{where}.aws_credentials"),
         ))
     return Pipeline(runtime, tuple(middlewares), base_dir, file)
 
@@ -391,6 +405,11 @@ class _CompiledCheck:
     def number(self, value: object, field: str, minimum: int, maximum: int) -> int:
         if type(value) is not int or not minimum <= value <= maximum:
             raise self.fail(field, f"expected a whole number from {minimum} to {maximum}, got {value!r:.60}")
+        return value
+
+    def flag(self, value: object, field: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(field, f"expected true or false, got {value!r:.60}")
         return value
 
     def one_of(self, value: object, field: str, choices: tuple[str, ...]) -> str:
@@ -465,6 +484,21 @@ class _NodeReader:
         if not minimum <= value <= maximum:
             raise self.fail(node, field, f"expected a number from {minimum} to {maximum}, got {value}")
         return value
+
+    def boolean(self, node: Any, field: str) -> bool:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or self.tag(node) != "bool":
+            raise self.fail(node, field, f"expected true or false, got {self._kind(node)}")
+        return bool(node.value.lower() in ("true", "yes", "on", "y"))
+
+    def env_allow(self, node: Any, field: str) -> tuple[str, ...]:
+        names = self.string_list(node, field)
+        for i, name in enumerate(names):
+            if name in CREDENTIAL_ENV:
+                raise self.fail(node.value[i], f"{field}[{i}]",
+                                f"{name} is an AWS credential: grant them with `aws_credentials: true`")
+        return names
 
     def choice(self, node: Any, field: str, choices: tuple[str, ...]) -> str:
         value = self.string(node, field)
@@ -545,7 +579,7 @@ class _NodeReader:
         return tuple(result)
 
     def middleware(self, node: Any, where: str) -> MiddlewareConfig:
-        allowed = {"name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow"}
+        allowed = set(MiddlewareConfig._fields)
         fields = self.mapping(node, where, allowed)
         if "name" not in fields:
             raise self.fail(node, f"{where}.name", "missing; every middleware needs a name")
@@ -569,7 +603,9 @@ class _NodeReader:
             if "timeout_ms" in fields else DEFAULT_MIDDLEWARE_TIMEOUT_MS,
             on_error=self.choice(fields["on_error"], f"{where}.on_error", ON_ERROR) if "on_error" in fields else "fail",
             env=self.env(fields["env"], f"{where}.env") if "env" in fields else {},
-            env_allow=self.string_list(fields["env_allow"], f"{where}.env_allow") if "env_allow" in fields else None,
+            env_allow=self.env_allow(fields["env_allow"], f"{where}.env_allow") if "env_allow" in fields else None,
+            aws_credentials=self.boolean(fields["aws_credentials"], f"{where}.aws_credentials")
+            if "aws_credentials" in fields else False,
         )
 
 

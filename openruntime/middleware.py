@@ -12,7 +12,7 @@ import select
 import time
 from collections.abc import Mapping
 
-from openruntime.config import MiddlewareConfig
+from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
 from openruntime.invocation import Invocation, is_json_type
 from openruntime import lambda_errors as errors
 from openruntime.lambda_errors import error_body
@@ -138,8 +138,10 @@ class Middleware(Protocol):
 
 
 def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict[str, str]:
-    """The function's environment as this middleware may see it, plus its own `env`."""
-    visible = {k: v for k, v in environ.items() if k not in HIDDEN_ENV}
+    """The function's environment as this middleware may see it, plus its own `env`:
+    never the Runtime API, and the AWS credentials only when its entry grants them."""
+    hidden = HIDDEN_ENV if config.aws_credentials else CREDENTIAL_ENV | set(HIDDEN_ENV)
+    visible = {k: v for k, v in environ.items() if k not in hidden}
     if config.env_allow is not None:
         allowed = set(config.env_allow) | set(ESSENTIAL_ENV)
         visible = {k: v for k, v in visible.items() if k in allowed}
@@ -159,6 +161,22 @@ def context_env(hook: str, invocation: Invocation, content_type: str) -> dict[st
     if invocation.trace_id:
         env["_X_AMZN_TRACE_ID"] = invocation.trace_id
     return env
+
+
+def credentials_hint(config: MiddlewareConfig, failure: MiddlewareFailure) -> str | None:
+    """A hint for a middleware that failed, it seems, for want of the AWS credentials it
+    was not granted; None when that is not the story."""
+    if config.aws_credentials:
+        return None
+    said = f"{failure.message} {failure.details.get('stderrTail', '')} {failure.extra}".lower()
+    if not any(sign in said for sign in _NO_CREDENTIALS_SIGNS):
+        return None
+    return (f"middleware '{config.name}' failed and mentions credentials: it does not get the function's "
+            "AWS credentials unless its pipeline entry says `aws_credentials: true`")
+
+
+_NO_CREDENTIALS_SIGNS = ("credential", "security token", "unrecognizedclient", "invalidclienttokenid",
+                         "missingauthenticationtoken", "signature")
 
 
 def check_output(

@@ -469,6 +469,41 @@ def test_env_allow_hides_the_functions_secrets(setup: Setup, mode: str) -> None:
             assert env["OPENRUNTIME_PROTOCOL"] == "2"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_aws_credentials_reach_a_middleware_only_when_granted(setup: Setup, mode: str) -> None:
+    """Least privilege: a third-party middleware does not get the function's role by default."""
+    credentials = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+                   "AWS_SESSION_TOKEN": "token", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/c",
+                   "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t", "AWS_REGION": "eu-west-1"}
+    pipeline = setup.pipeline([
+        setup.middleware("plain", mode),
+        setup.middleware("granted", mode, aws_credentials=True),
+    ])
+    with orchestrated(pipeline, env=credentials) as emulator:
+        seen = {name: emulator.invoke(b'{"cmd": "@%s.before=env@"}' % name.encode()).json()["event"]
+                for name in ("plain", "granted")}
+    for name in credentials:
+        if name != "AWS_REGION":
+            assert name not in seen["plain"], name
+            assert seen["granted"][name] == credentials[name], name
+    assert seen["plain"]["AWS_REGION"] == "eu-west-1"  # not a secret: the SDKs need it to say so
+
+
+def test_a_middleware_that_fails_for_want_of_credentials_gets_a_hint(setup: Setup, tmp_path: Path) -> None:
+    failing = write_executable(tmp_path / "needs-aws", """
+        #!/bin/sh
+        echo "botocore.exceptions.NoCredentialsError: Unable to locate credentials" >&2
+        exit 1
+    """)
+    pipeline = setup.pipeline([setup.middleware("needs-aws", "exec", command=failing, hooks=["before"])])
+    with orchestrated(pipeline, env={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, stderr_file=tmp_path / "log") as emulator:
+        result = emulator.invoke(b"{}")
+    assert result.json()["errorType"] == "Middleware.ExitError"
+    log = (tmp_path / "log").read_text()
+    assert ("middleware 'needs-aws' failed and mentions credentials: it does not get the function's AWS "
+            "credentials unless its pipeline entry says `aws_credentials: true`") in log
+
+
 # -- payloads ------------------------------------------------------------------------------------------
 
 

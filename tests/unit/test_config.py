@@ -174,3 +174,18 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path.write_text("runtime:\n  name: python\n  env:\n" + "".join(f"    K{i}: v\n" for i in range(200_000)))
     with pytest.raises(ConfigError, match=r"pipeline\.yml:1: over 1024 KiB"):
         load_pipeline(path)
+
+
+def test_aws_credentials_are_granted_by_one_flag_only(tmp_path: Path) -> None:
+    granted = parse_pipeline("runtime: {name: python}\nmiddlewares:\n  - name: a\n    aws_credentials: true\n  - b\n",
+                             "p.yml")
+    assert [m.aws_credentials for m in granted.middlewares] == [True, False]
+    assert "p.yml:4: middlewares[0].aws_credentials: expected true or false, got str 'please'" in error_of(
+        "runtime: {name: python}\nmiddlewares:\n  - name: a\n    aws_credentials: please\n")
+    assert ("p.yml:4: middlewares[0].env_allow[1]: AWS_SECRET_ACCESS_KEY is an AWS credential: grant them "
+            "with `aws_credentials: true`") in error_of(
+        "runtime: {name: python}\nmiddlewares:\n  - name: a\n    env_allow: [HOME, AWS_SECRET_ACCESS_KEY]\n")
+    # The compiled form keeps the grant.
+    path = tmp_path / "pipeline.json"
+    path.write_text(granted.to_json())
+    assert [m.aws_credentials for m in load_pipeline(path).middlewares] == [True, False]
