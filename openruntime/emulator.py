@@ -150,6 +150,7 @@ class Emulator:
         self._current: _Invocation | None = None
         self._answered: deque[str] = deque(maxlen=64)
         self._closed = False
+        self._spawner = _Spawner()
         # What the runtime posted: accepted answers by kind, and refused posts.
         self.stats: Counter[str] = Counter()
 
@@ -191,6 +192,7 @@ class Emulator:
         for server in (self._invoke_server, self._server):
             if server is not None:
                 server.close()
+        self._spawner.stop()
 
     @property
     def runtime_pid(self) -> int | None:
@@ -236,14 +238,14 @@ class Emulator:
             self._runtime = None
             self._starting = True
         started_at = time.monotonic()
+        env = self._child_env()
         try:
-            process = spawn(
-                self.command,
-                env=self._child_env(),
-                cwd=self.cwd,
-                stdout=self.child_stdout,
-                stderr=self.child_stderr,
-            )
+            # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
+            # with it everything the bootstrap started, instead of leaving them running.
+            process = self._spawner.call(lambda: spawn(
+                self.command, env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
+                die_with_parent=True,
+            ))
         except BaseException:
             with self._cond:
                 self._starting = False
@@ -592,6 +594,51 @@ class Emulator:
         result = self.invoke(request.body, **kwargs)
         headers = [(_canonical(k), v) for k, v in result.headers.items()]
         return Response(result.status, result.body, headers)
+
+
+class _Spawner:
+    """Starts bootstraps from one thread that lives as long as the emulator.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
+    spawned from an Invoke API connection's thread, a bootstrap would be killed when that
+    connection closed (one `curl`). From here, it dies with the emulator only."""
+
+    def __init__(self) -> None:
+        self._jobs: Any = None  # the running thread's queue.SimpleQueue
+
+    def call(self, job: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        if self._jobs is None:
+            import queue
+
+            self._jobs = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(self._jobs,), name="emulator-spawner", daemon=True).start()
+        done = threading.Event()
+        result: list[subprocess.Popen[bytes]] = []
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(job())
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                failure.append(exc)
+            finally:
+                done.set()
+
+        self._jobs.put(run)
+        done.wait()
+        if failure:
+            raise failure[0]
+        return result[0]
+
+    def stop(self) -> None:
+        jobs, self._jobs = self._jobs, None
+        if jobs is not None:
+            jobs.put(None)
+
+    @staticmethod
+    def _serve(jobs: Any) -> None:
+        while (job := jobs.get()) is not None:
+            job()
 
 
 def service_error(status: int, code: str, message: str) -> Response:

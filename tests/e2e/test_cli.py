@@ -201,3 +201,58 @@ def test_invoke_refuses_an_event_that_is_not_json_as_lambda_does(tmp_path: Path)
     assert done.returncode == 1 and done.stdout == b""
     assert b"event.json: the event is not JSON (Expecting property name enclosed in double quotes: line 1 column 2" \
         in done.stderr and b"InvalidRequestContentException" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_serve_killed_outright_takes_the_whole_tree_along(tmp_path: Path) -> None:
+    """SIGKILL to `serve` mid-invocation: the bootstrap (orchestrator), the runtime and the
+    middlewares die with it, not when the invocation would have ended."""
+    from tests.conftest import wait_gone
+
+    pids = tmp_path / "pids"
+    (tmp_path / "app.py").write_text(
+        "import os, time\n"
+        "def handler(event, context):\n"
+        f"    open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
+        "    time.sleep(60)\n")
+    write_executable(tmp_path / "middlewares" / "keep" / "keep", """
+        #!/usr/bin/env python3
+        import json, sys
+        inp, out = sys.stdin.buffer, sys.stdout.buffer
+        out.write(b'{"ready":true,"protocol":2,"hooks":["before"],"length":0}\\n'); out.flush()
+        while line := inp.readline():
+            payload = inp.read(json.loads(line)["length"])
+            out.write(b'{"action":"continue","length":%d}\\n' % len(payload) + payload); out.flush()
+    """)
+    write_pipeline(tmp_path, """
+        runtime: {name: python, handler: app.handler, task_root: .}
+        middlewares:
+          - {name: keep, mode: persistent, hooks: [before]}
+    """)
+    port = free_port()
+    serve = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), "--pipeline", "pipeline.yml"],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
+    try:
+        deadline = time.monotonic() + 15
+        caller = None
+        while time.monotonic() < deadline and caller is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                caller = subprocess.Popen(["curl", "-sS", "-m", "60", "-d", "{}", url],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                time.sleep(0.05)
+        while not pids.exists() or not pids.read_text():
+            assert time.monotonic() < deadline, "the handler never ran"
+            time.sleep(0.05)
+        runtime_pid, orchestrator_pid = map(int, pids.read_text().split())
+        middleware_pids = [int(p) for p in subprocess.run(["pgrep", "-f", str(tmp_path / "middlewares")],
+                                                          capture_output=True, text=True).stdout.split()]
+        assert middleware_pids
+        serve.kill()
+        serve.wait(5)
+        assert wait_gone([orchestrator_pid, runtime_pid, *middleware_pids], within_s=5) == []
+    finally:
+        serve.kill()
+        if caller is not None:
+            caller.kill()
