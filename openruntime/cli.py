@@ -27,7 +27,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     args.runtime_command = runtime_command
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt as stop:  # SIGINT, or SIGTERM (below): the `with` blocks have cleaned up
+        signum = getattr(stop, "signum", 2)
+        sys.stderr.write(f"openruntime: stopped by signal {signum}\n")
+        return 128 + signum
+    except BrokenPipeError:  # `openruntime validate … | head -1`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM ends `invoke` as Ctrl-C does: the emulator closes, which ends the bootstrap
+    and everything it started, instead of leaving them behind."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        stop = KeyboardInterrupt()
+        stop.signum = signum  # type: ignore[attr-defined]
+        raise stop
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,9 +204,19 @@ def _extract_layers(zips: list[str]) -> Path:
 
     from openruntime.layers.extract import extract_stack
 
+    import zipfile
+    import zlib
+
+    from openruntime.layers.errors import LayerError
+
     root = Path(tempfile.mkdtemp(prefix="openruntime-opt-"))
     atexit.register(shutil.rmtree, root, True)
-    return Path(extract_stack([Path(z) for z in zips], root))
+    try:
+        return Path(extract_stack([Path(z) for z in zips], root))
+    except LayerError as exc:
+        raise SystemExit(_fail(f"--layer: {exc}")) from None
+    except (zipfile.BadZipFile, zlib.error, OSError) as exc:  # a damaged zip, found while extracting
+        raise SystemExit(_fail(f"--layer: a layer could not be extracted: {exc}")) from None
 
 
 def _read_event(spec: str | None) -> bytes:
@@ -200,6 +231,7 @@ def _read_event(spec: str | None) -> bytes:
 
 
 def _run_invoke(args: argparse.Namespace) -> int:
+    _terminate_as_interrupt()
     event = _read_event(args.event)
     if event.strip():
         import json

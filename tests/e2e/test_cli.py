@@ -256,3 +256,53 @@ def test_serve_killed_outright_takes_the_whole_tree_along(tmp_path: Path) -> Non
         serve.kill()
         if caller is not None:
             caller.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_invoke_stopped_by_a_signal_ends_its_tree_and_says_so(tmp_path: Path, signum: int) -> None:
+    from tests.conftest import wait_gone
+
+    pids = tmp_path / "pids"
+    (tmp_path / "app.py").write_text(
+        "import os, time\n"
+        "def handler(event, context):\n"
+        f"    open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
+        "    time.sleep(60)\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    invoke = subprocess.Popen([*OPENRUNTIME, "invoke", "--pipeline", "pipeline.yml"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not pids.exists() or not pids.read_text():
+        assert time.monotonic() < deadline and invoke.poll() is None, "the handler never ran"
+        time.sleep(0.05)
+    runtime_pid, orchestrator_pid = map(int, pids.read_text().split())
+    invoke.send_signal(signum)
+    _, err = invoke.communicate(timeout=20)
+    assert invoke.returncode == 128 + signum
+    assert f"openruntime: stopped by signal {signum}".encode() in err and b"Traceback" not in err
+    assert wait_gone([orchestrator_pid, runtime_pid], within_s=3) == []
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
+    """`openruntime validate pipeline.yml | head -0`: the reader went away first."""
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([*OPENRUNTIME, "validate", str(REPO / "pipeline.example.yml")], stdout=write,
+                          stderr=subprocess.PIPE, timeout=60)
+    os.close(write)
+    assert done.returncode == 141 and b"Traceback" not in done.stderr, done.stderr
+
+
+def test_invoke_with_a_damaged_layer_names_it(tmp_path: Path) -> None:
+    import zipfile
+
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bootstrap", "#!/bin/sh\\n" + "echo x\\n" * 500)
+    data = bytearray(good.read_bytes())
+    data[60] ^= 0xFF  # inside the compressed bytes: the CRC check fails on extraction
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    for layer, says in ((damaged, b"--layer: "), (tmp_path / "missing.zip", b"missing.zip: no such file")):
+        done = run_cli("invoke", "--layer", str(layer), cwd=tmp_path)
+        assert done.returncode == 1 and says in done.stderr and b"Traceback" not in done.stderr, done.stderr
