@@ -335,3 +335,26 @@ def test_one_structured_log_line_per_invocation(tmp_path: Path, faulty_app: Path
             {"cat.after"} if record["outcome"] != "success" else set())
         assert record["durationMs"] >= record["stagesMs"]["handler"]
         assert record["orchestratorMs"] >= 0
+
+
+def test_a_second_sigterm_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
+    """Lambda's shutdown (or a user's Ctrl-C twice): the second SIGTERM arrives while the
+    orchestrator waits for a runtime that ignores the first. The cleanup still ends
+    everything, including what the handler started in a session of its own."""
+    (tmp_path / "app.py").write_text(textwrap.dedent("""
+        import os, signal, subprocess
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the runtime takes its time to go
+
+        def handler(event, context):
+            child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+            return {"detached": child.pid}
+    """))
+    pipeline = write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    with orchestrated(pipeline) as emulator:
+        detached = emulator.invoke(b"{}").json()["detached"]
+        orchestrator = emulator.runtime_pid
+        assert orchestrator is not None and alive(detached)
+        os.kill(orchestrator, signal.SIGTERM)
+        time.sleep(0.1)  # inside the runtime's grace period (0.3 s), where the cleanup waits
+        os.kill(orchestrator, signal.SIGTERM)
+        assert wait_gone([orchestrator, detached], within_s=5) == []

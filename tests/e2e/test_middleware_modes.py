@@ -152,6 +152,7 @@ def run_persistent():
 if __name__ == "__main__":
     sys.exit(run_persistent() if sys.argv[1] == "--persistent" else run_exec(sys.argv[1]))
 '''
+TMW = TMW.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1)  # not a pyenv shim: PATH stays as given
 
 # The same behaviour through the Python SDK, which serves both modes from one file.
 SDK_MW = f'''
@@ -179,6 +180,8 @@ def on_error(err, ctx):
 
 run()
 '''
+# This interpreter, not `python3` on PATH: a pyenv shim there would change PATH for the child.
+SDK_MW = SDK_MW.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1)
 
 APP = '''
 import hashlib, os
@@ -637,7 +640,11 @@ def test_middleware_stderr_is_tagged_with_name_and_request_id(setup: Setup, mode
     with orchestrated(pipeline, stderr_file=stderr_file) as emulator:
         first = emulator.invoke(b"{}")
         second = emulator.invoke(b"{}")
-        time.sleep(0.1)  # persistent STDERR is read by a thread: let it catch up
+        # Persistent STDERR is read by a thread: wait until its last line is logged.
+        last = f"[chatty] {second.request_id} hello from chatty after\n"
+        deadline = time.monotonic() + 5
+        while last not in stderr_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
     text = stderr_file.read_text()
     for result in (first, second):
         for hook in ("before", "after"):

@@ -18,7 +18,7 @@ from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation
 from openruntime.middleware import ExecMiddleware, InvocationScope, MiddlewareFailure
 from openruntime.persistent import PersistentMiddleware
-from tests.conftest import write_executable
+from tests.conftest import wait_gone, write_executable
 
 HEADER = "import json, os, sys, time\nout, inp = sys.stdout.buffer, sys.stdin.buffer\n"
 READY = 'out.write(b\'{"ready":true,"protocol":2,"length":0}\\n\'); out.flush()\n'
@@ -117,7 +117,8 @@ def test_a_middleware_that_exits_between_invocations_is_restarted_without_failin
                        "    if p == b'\"bye\"': sys.exit(4)\n")
     started.append(mw)
     assert call(mw, b'"bye"') == b'"bye"'
-    time.sleep(0.2)
+    assert mw._child is not None
+    assert wait_gone([mw._child.process.pid]) == []  # it exited between the invocations (a zombie counts)
     assert call(mw, b'"again"') == b'"again"'
     assert mw.starts == 2
     assert "exited between invocations (exit status 4); restarted" in capfd.readouterr().err
@@ -141,8 +142,7 @@ def test_an_extra_frame_does_not_answer_the_next_call(
                        "    if p == b'\"twice\"': out.write(b'{\"length\": 7}\\n\"stray\"')\n"
                        "    out.flush()\n")
     started.append(mw)
-    assert call(mw, b'"twice"') == b'"twice"'
-    time.sleep(0.2)
+    assert call(mw, b'"twice"') == b'"twice"'  # the stray frame came in the same write
     assert call(mw, b'"next"') == b'"next"'  # not b'"stray"'
     assert call(mw, b'"after"') == b'"after"'
     assert mw.starts == 2
