@@ -51,6 +51,15 @@ class FunctionSettings:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
 
 
+class _Phase:
+    """An invocation answered but not yet over: its bootstrap has not called /next again."""
+
+    __slots__ = ("request_id", "runtime", "began", "deadline")
+
+    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
+        self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
+
+
 @dataclass
 class InvokeResult:
     """What a caller of Lambda's Invoke API gets back."""
@@ -83,6 +92,7 @@ class _Invocation:
     timeout_s: float
     headers: list[tuple[str, str]]  # the deadline joins them when the event is delivered
     delivered_at: float | None = None  # monotonic; the function's time runs from here
+    polls_at_delivery: int = 0  # the runtime's /next count when it took this event
     outcome: _Outcome | None = None
 
     @property
@@ -108,6 +118,8 @@ class _Runtime:
     init_error: _Outcome | None = None
     init_duration_ms: float | None = None
     exit_status: int | None = None
+    polls: int = 0  # /next calls so far, and when the last one came: where an invoke phase ends
+    last_poll: float = 0.0
 
 
 LogFn = Callable[[str], None]
@@ -146,6 +158,9 @@ class Emulator:
         self._invoke_lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._starting = False  # a bootstrap is being spawned: its record is not there yet
+        # The invocation whose answer is in but whose phase is not over: Lambda ends an
+        # invoke phase (END, and REPORT's duration) when the bootstrap calls /next again.
+        self._ending: _Phase | None = None
         self._generation = 0
         self._current: _Invocation | None = None
         self._answered: deque[str] = deque(maxlen=64)
@@ -177,6 +192,8 @@ class Emulator:
         return self._server.address
 
     def close(self) -> None:
+        with self._cond:
+            self._end_phase(None)
         # Stopped before the emulator says it is closed: a runtime being shut down is not
         # also answered "500, reset" on its next /next (awslambdaric would log a failure).
         runtime = self._runtime
@@ -265,6 +282,7 @@ class Emulator:
     def _watch_runtime(self, runtime: _Runtime) -> None:
         status = runtime.process.wait()
         with self._cond:
+            self._end_phase(runtime)  # it ended its invocation by exiting
             runtime.exit_status = status
             if self._runtime is runtime:
                 self._runtime = None
@@ -354,6 +372,7 @@ class Emulator:
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
+        self._await_phase_end()
         began = time.monotonic()
         cold = self._runtime is None
         runtime = self._runtime or self._start_runtime()
@@ -409,9 +428,14 @@ class Emulator:
             )
         if timed_out or runtime.init_error is not None:
             self._reset_runtime()  # Lambda re-initialises the environment after both
-        duration_ms = (time.monotonic() - began) * 1000
-        self.log(f"END RequestId: {request_id}")
-        self.log(self._report_line(request_id, runtime, duration_ms))
+        phase = _Phase(request_id, runtime, began, (invocation.delivered_at or began) + timeout)
+        with self._cond:
+            if runtime.polls > invocation.polls_at_delivery:  # it called /next already
+                self._log_phase_end(phase, until=runtime.last_poll)
+            elif timed_out or runtime.init_error is not None or runtime.exit_status is not None or self._closed:
+                self._log_phase_end(phase)
+            else:
+                self._ending = phase  # over when it polls again (next_event), exits, or overruns
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,
@@ -420,6 +444,39 @@ class Emulator:
         if outcome.function_error:
             headers_out["x-amz-function-error"] = "Unhandled"
         return InvokeResult(200, outcome.body, headers_out, request_id)
+
+    def _end_phase(self, runtime: _Runtime | None) -> None:
+        """The pending invoke phase is over (its bootstrap polled, exited, or the emulator
+        closes): END and REPORT, with the time until now. Called with the lock held."""
+        phase = self._ending
+        if phase is not None and (runtime is None or phase.runtime is runtime):
+            self._ending = None
+            self._log_phase_end(phase)
+            self._cond.notify_all()  # the next invoke waits for this
+
+    def _log_phase_end(self, phase: _Phase, status: str | None = None, until: float | None = None) -> None:
+        self.log(f"END RequestId: {phase.request_id}")
+        ended = time.monotonic() if until is None else until
+        line = self._report_line(phase.request_id, phase.runtime, (ended - phase.began) * 1000)
+        self.log(line + (f"\tStatus: {status}" if status else ""))
+
+    def _await_phase_end(self) -> None:
+        """Before the next invoke: the previous one's bootstrap must have called /next. One
+        that does not within that invocation's time overran it: Lambda reports a timeout and
+        resets the environment."""
+        with self._cond:
+            while (phase := self._ending) is not None:
+                remaining = phase.deadline - time.monotonic()
+                if remaining <= 0:
+                    self._ending = None
+                    self._log_phase_end(phase, "timeout")
+                    overrun = True
+                    break
+                self._cond.wait(remaining)
+            else:
+                overrun = False
+        if overrun:
+            self._reset_runtime()
 
     def _report_line(self, request_id: str, runtime: _Runtime, duration_ms: float) -> str:
         fn = self.function
@@ -448,6 +505,9 @@ class Emulator:
                 self._cond.wait()  # its process is spawned; its record is on the way
                 runtime = self._runtime
             if runtime is not None:
+                runtime.polls += 1
+                runtime.last_poll = time.monotonic()
+                self._end_phase(runtime)  # /next again: its previous invocation is over
                 if not runtime.polled:
                     runtime.polled = True
                     runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
@@ -462,6 +522,7 @@ class Emulator:
                     # A second /next while one is in flight renders the same event (RAPID).
                     if not current.delivered:
                         self._cond.notify_all()  # the invoke's clock now runs from here
+                    current.polls_at_delivery = runtime.polls if runtime is not None else 0
                     return Response(200, current.payload, current.deliver())
                 self._cond.wait()
 

@@ -81,7 +81,6 @@ class Orchestrator:
         self.runtime: SubRuntime | None = None
         self.middlewares: list[Middleware] = []
         self.chain = Chain([], self.grace_ms)
-        self._runtime_dead = False
         self._crashes = 0
 
     # -- init -------------------------------------------------------------------------------
@@ -141,8 +140,8 @@ class Orchestrator:
         raise InitFailure("Runtime.ExitError", f"{message}: {tail}" if tail else message)
 
     def _on_runtime_exit(self, runtime: SubRuntime, status: int) -> None:
-        """Called from the watcher thread when the sub-runtime dies on its own."""
-        self._runtime_dead = True
+        """Called from the watcher thread when the sub-runtime dies on its own: it only tells
+        the proxy, which is where the orchestrator learns of it (`proxy.runtime_gone`)."""
         tail = runtime.stderr_tail()
         current = self.proxy.current_request_id()
         message = errors.exit_error_message(current, status)
@@ -151,26 +150,40 @@ class Orchestrator:
         body = errors.error_body("Runtime.ExitError", message, current, exitStatus=status, stderrTail=tail)
         self.proxy.runtime_exited(Outcome.error(body, "Runtime.ExitError"))
 
-    def _restart_runtime(self) -> None:
+    def _start_replacement(self) -> None:
+        """Start a new sub-runtime and return at once: its init overlaps the wait for the next
+        event (a sandbox frozen between invocations thaws with it), so a failed invocation's
+        answer goes out without waiting for it, and Lambda's clock is not charged for it."""
+        assert self.runtime is not None
+        self._crashes += 1
+        if self._crashes > MAX_CONSECUTIVE_CRASHES:
+            raise FatalUpstreamError(
+                f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
+            )
+        self.proxy.new_generation()
+        self.runtime.start()
+
+    def _replacement_ready(self, invocation: Invocation, until: float) -> Outcome | None:
+        """Wait, within the invocation's time, for a replaced runtime's init; None once it
+        polls. An init that fails is this invocation's error (past the first init, Lambda
+        takes no init error); one that dies at once is started again, within the budget."""
         assert self.runtime is not None
         while True:
-            self._crashes += 1
-            if self._crashes > MAX_CONSECUTIVE_CRASHES:
-                raise FatalUpstreamError(
-                    f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
-                )
-            self.proxy.new_generation()
-            self._runtime_dead = False
-            self.runtime.start()
-            try:
-                self._await_runtime_ready()
-                return
-            except InitFailure as failure:
-                if failure.error_type != "Runtime.ExitError":
-                    # Past init, Lambda takes no init error: exit and let it start afresh.
-                    raise FatalUpstreamError(f"the restarted runtime failed to initialise: {failure}") from None
-                # It died at once: maybe a passing fault; another start counts against the budget.
-                log(f"the restarted runtime failed to initialise: {failure}; starting it again", "WARN")
+            state, init_error = self.proxy.wait_ready(max(until - time.monotonic(), 0))
+            if state == InitState.READY:
+                return None
+            if state == InitState.INIT_ERROR:
+                assert init_error is not None
+                self.runtime.stop()
+                self.proxy.runtime_exited(None)
+                log(f"the restarted runtime failed to initialise: {init_error.error_type}", "ERROR",
+                    invocation.request_id)
+                return init_error
+            if state == InitState.TIMED_OUT:
+                return None  # the caller's wait runs out too, and answers the timeout
+            log("the restarted runtime exited before it asked for an event; starting it again", "WARN",
+                invocation.request_id)
+            self._start_replacement()
 
     # -- invocations ----------------------------------------------------------------------------
 
@@ -183,25 +196,27 @@ class Orchestrator:
 
     def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
         assert self.runtime is not None
-        if self._runtime_dead:
-            self._restart_runtime()
-        started = time.monotonic()
-        until = started + (invocation.remaining_ms() - self.grace_ms) / 1000
-        while True:
+        until = time.monotonic() + (invocation.remaining_ms() - self.grace_ms) / 1000
+        outcome: Outcome | None = None
+        while time.monotonic() < until:
+            if self.proxy.runtime_gone:  # it died after its last answer, or between two events
+                self._start_replacement()
+            failed_init = self._replacement_ready(invocation, until)
+            if failed_init is not None:
+                return failed_init
             self.proxy.dispatch(invocation, payload, content_type)
             try:
                 outcome = self.proxy.wait_outcome(until)
                 break
             except RuntimeGone:
-                self._restart_runtime()  # it died between two events: nothing was lost yet
+                continue  # it died before it took the event: nothing was lost, a new one takes it
         if outcome is not None:
-            if not self._runtime_dead:
+            if not self.proxy.runtime_gone:
                 self._crashes = 0
             return outcome
         # Deadline (less the grace period) reached: answer before Lambda kills the sandbox.
         self.runtime.kill()
         self.proxy.runtime_exited(None)
-        self._runtime_dead = True
         # Answered grace_ms early, but the message states the function's timeout, as Lambda's does.
         body = errors.error_body(
             "Sandbox.Timedout", errors.timeout_message(invocation.request_id, invocation.timeout_s()),
@@ -222,8 +237,8 @@ class Orchestrator:
 
     def serve_forever(self) -> None:
         while True:
-            if self._runtime_dead:
-                self._restart_runtime()
+            if self.proxy.runtime_gone:
+                self._start_replacement()  # not waited for: /next goes out at once
             invocation = self.upstream.next_invocation()
             outcome = self.handle(invocation)
             self.post(invocation, outcome)

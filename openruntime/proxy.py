@@ -111,6 +111,12 @@ class RuntimeAPIProxy:
                 current.outcome = exit_outcome
             self._cond.notify_all()
 
+    @property
+    def runtime_gone(self) -> bool:
+        """The sub-runtime of this generation died (or was killed): the one place that says so."""
+        with self._cond:
+            return self._exited
+
     def current_request_id(self) -> str | None:
         current = self._current
         return current.invocation.request_id if current else None
