@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, write_executable, write_pipeline
+from tests.conftest import REPO, wait_gone, write_executable, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 EXAMPLE_EVENT = REPO / "examples" / "events" / "hello.json"
@@ -203,17 +203,21 @@ def test_invoke_refuses_an_event_that_is_not_json_as_lambda_does(tmp_path: Path)
         in done.stderr and b"InvalidRequestContentException" in done.stderr and b"Traceback" not in done.stderr
 
 
-def test_serve_killed_outright_takes_the_whole_tree_along(tmp_path: Path) -> None:
-    """SIGKILL to `serve` mid-invocation: the bootstrap (orchestrator), the runtime and the
-    middlewares die with it, not when the invocation would have ended."""
-    from tests.conftest import wait_gone
-
-    pids = tmp_path / "pids"
-    (tmp_path / "app.py").write_text(
+def hanging_handler(folder: Path) -> Path:
+    """app.py whose handler writes "<runtime pid> <orchestrator pid>" to the file returned, then hangs."""
+    pids = folder / "pids"
+    (folder / "app.py").write_text(
         "import os, time\n"
         "def handler(event, context):\n"
         f"    open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
         "    time.sleep(60)\n")
+    return pids
+
+
+def test_serve_killed_outright_takes_the_whole_tree_along(tmp_path: Path) -> None:
+    """SIGKILL to `serve` mid-invocation: the bootstrap (orchestrator), the runtime and the
+    middlewares die with it, not when the invocation would have ended."""
+    pids = hanging_handler(tmp_path)
     write_executable(tmp_path / "middlewares" / "keep" / "keep", """
         #!/usr/bin/env python3
         import json, sys
@@ -260,14 +264,7 @@ def test_serve_killed_outright_takes_the_whole_tree_along(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_invoke_stopped_by_a_signal_ends_its_tree_and_says_so(tmp_path: Path, signum: int) -> None:
-    from tests.conftest import wait_gone
-
-    pids = tmp_path / "pids"
-    (tmp_path / "app.py").write_text(
-        "import os, time\n"
-        "def handler(event, context):\n"
-        f"    open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
-        "    time.sleep(60)\n")
+    pids = hanging_handler(tmp_path)
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
     invoke = subprocess.Popen([*OPENRUNTIME, "invoke", "--pipeline", "pipeline.yml"], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
