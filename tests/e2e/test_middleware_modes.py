@@ -470,6 +470,8 @@ def test_env_allow_hides_the_functions_secrets(setup: Setup, mode: str) -> None:
         assert "TMW_LOG" in env
         if mode == "persistent":
             assert env["OPENRUNTIME_PROTOCOL"] == "2"
+        else:  # exec mode sets no protocol variable (the hook name is its last argument)
+            assert "OPENRUNTIME_PROTOCOL" not in env
 
 
 @pytest.mark.parametrize("mode", MODES)

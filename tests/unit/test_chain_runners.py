@@ -262,3 +262,13 @@ def test_exec_own_error_as_text_and_stderr_lines_split_at_newlines_only(
         call(mw)
     assert (failure.value.error_type, failure.value.message) == ("Middleware.Failed", "token missing")
     assert "[denies] req-1 progress 1\rprogress 2\n" in capfd.readouterr().err
+
+
+def test_a_bare_continue_has_length_zero_and_empties_the_payload(
+        tmp_path: Path, started: list[PersistentMiddleware]) -> None:
+    """As documented: `length` defaults to 0, so `{"action":"continue"}` alone continues
+    with no bytes (to keep the payload, send it back)."""
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       "    out.write(b'{\"action\": \"continue\"}\\n'); out.flush()\n")
+    started.append(mw)
+    assert mw.call("before", b'{"kept": false}', "text/plain", invocation(), InvocationScope(), 5.0).payload == b""
