@@ -780,28 +780,36 @@ def machine() -> dict[str, Any]:
 
 
 def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    lat = results["latency"]["configs"]
-    overhead = lat["orch0"]["p50_ms"] - lat["direct"]["p50_ms"]
-    hop = (lat["pers1"]["p50_ms"] - lat["orch0"]["p50_ms"]) / 2  # one middleware = two hook calls
-    # The budget is about the bootstrap Lambda runs: the built layer (paired ratio).
-    layer_rows = {row["kind"]: row for row in results["cold"]["layer"]}
-    cold_ratio = layer_rows["layer"]["paired"]
-    cold_added = layer_rows["layer"]["median_ms"] - layer_rows["direct"]["median_ms"]
-    mem = results["memory"]
-    rss_key = max(("orch0", "pers3"), key=lambda k: mem[k]["after_rss_mb"])
-    rss = mem[rss_key]["after_rss_mb"]
-    return [
-        {"budget": "orchestrator overhead p50, no middleware", "value": overhead, "unit": "ms",
-         "limit": f"< {BUDGET_OVERHEAD_MS} ms", "pass": overhead < BUDGET_OVERHEAD_MS},
-        {"budget": "persistent middleware hop p50", "value": hop, "unit": "ms",
-         "limit": f"< {BUDGET_HOP_MS} ms", "pass": hop < BUDGET_HOP_MS},
-        {"budget": "cold start, layer bootstrap + runtime vs runtime", "value": cold_ratio, "unit": "x",
-         "limit": f"<= {BUDGET_COLD_RATIO}x", "pass": cold_ratio <= BUDGET_COLD_RATIO},
-        {"budget": "cold start, added by the layer bootstrap, p50", "value": cold_added, "unit": "ms",
-         "limit": f"<= {BUDGET_COLD_ADDED_MS:.0f} ms", "pass": cold_added <= BUDGET_COLD_ADDED_MS},
-        {"budget": f"orchestrator RSS after {mem[rss_key]['invocations']:,} invocations ({rss_key})",
-         "value": rss, "unit": "MB", "limit": f"< {BUDGET_RSS_MB:.0f} MB", "pass": rss < BUDGET_RSS_MB},
-    ]
+    """The DESIGN.md budgets the measured phases allow (a failed phase's are left out)."""
+    out: list[dict[str, Any]] = []
+    if "latency" in results:
+        lat = results["latency"]["configs"]
+        overhead = lat["orch0"]["p50_ms"] - lat["direct"]["p50_ms"]
+        hop = (lat["pers1"]["p50_ms"] - lat["orch0"]["p50_ms"]) / 2  # one middleware = two hook calls
+        out += [
+            {"budget": "orchestrator overhead p50, no middleware", "value": overhead, "unit": "ms",
+             "limit": f"< {BUDGET_OVERHEAD_MS} ms", "pass": overhead < BUDGET_OVERHEAD_MS},
+            {"budget": "persistent middleware hop p50", "value": hop, "unit": "ms",
+             "limit": f"< {BUDGET_HOP_MS} ms", "pass": hop < BUDGET_HOP_MS},
+        ]
+    if "cold" in results:
+        # The budget is about the bootstrap Lambda runs: the built layer (paired ratio).
+        layer_rows = {row["kind"]: row for row in results["cold"]["layer"]}
+        cold_ratio = layer_rows["layer"]["paired"]
+        cold_added = layer_rows["layer"]["median_ms"] - layer_rows["direct"]["median_ms"]
+        out += [
+            {"budget": "cold start, layer bootstrap + runtime vs runtime", "value": cold_ratio, "unit": "x",
+             "limit": f"<= {BUDGET_COLD_RATIO}x", "pass": cold_ratio <= BUDGET_COLD_RATIO},
+            {"budget": "cold start, added by the layer bootstrap, p50", "value": cold_added, "unit": "ms",
+             "limit": f"<= {BUDGET_COLD_ADDED_MS:.0f} ms", "pass": cold_added <= BUDGET_COLD_ADDED_MS},
+        ]
+    if "memory" in results:
+        mem = results["memory"]
+        rss_key = max(("orch0", "pers3"), key=lambda k: mem[k]["after_rss_mb"])
+        rss = mem[rss_key]["after_rss_mb"]
+        out.append({"budget": f"orchestrator RSS after {mem[rss_key]['invocations']:,} invocations ({rss_key})",
+                    "value": rss, "unit": "MB", "limit": f"< {BUDGET_RSS_MB:.0f} MB", "pass": rss < BUDGET_RSS_MB})
+    return out
 
 
 def run(profile: Profile, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -816,10 +824,15 @@ def run(profile: Profile, progress: Callable[[str], None]) -> dict[str, Any]:
             ("big", lambda: measure_big(ws, profile, progress)),
             ("http", lambda: measure_http(profile, progress)),
         )
+        results["failures"] = {}
         for name, phase in phases:
             progress(f"{name} …")
             began = time.monotonic()
-            results[name] = phase()
+            try:
+                results[name] = phase()
+            except BenchError as exc:  # one failed invocation: keep the other phases' figures
+                results["failures"][name] = str(exc)
+                progress(f"{name}: FAILED: {exc}")
             results["phase_s"][name] = round(time.monotonic() - began, 1)
         results["budgets"] = budgets(results)
         results["machine"]["loadavg_end"] = _loadavg()
@@ -837,15 +850,7 @@ def _f(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def render(results: dict[str, Any]) -> str:
-    m = results["machine"]
-    out: list[str] = []
-    add = out.append
-    add(f"openruntime bench ({results['profile']}): {m['nproc']} cores, {m['cpu']}, "
-        f"{m['memory_gb']} GB, Python {m['python']}, Linux {m['kernel']}")
-    add(f"load average (1/5/15 min) at start {m['loadavg_start']}, at end {m.get('loadavg_end', '?')}: "
-        "other work on the machine shows in the p99s and the cold starts")
-    add("")
+def _render_latency(results: dict[str, Any], add: Callable[[str], None]) -> None:
     lat = results["latency"]["configs"]
     direct = lat["direct"]
     orch0 = lat["orch0"]
@@ -873,6 +878,9 @@ def render(results: dict[str, Any]) -> str:
     if stages:
         add("  orchestrator stages, 0 mw, p50: "
             + ", ".join(f"{k} {v:.3f} ms" for k, v in stages.items()))
+
+
+def _render_cold(results: dict[str, Any], add: Callable[[str], None]) -> None:
     cold = results["cold"]
     add("")
     add("Cold start: first invoke on a fresh emulator (bootstrap exec → answer at the caller), median")
@@ -895,12 +903,18 @@ def render(results: dict[str, Any]) -> str:
     add(f"  for scale: `python -c pass` {cold['python_start_ms']:.1f} ms, `python -S -c pass` "
         f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.command, openruntime.bootstrap'` "
         f"{cold['python_import_bootstrap_ms']:.1f} ms")
+
+
+def _render_memory(results: dict[str, Any], add: Callable[[str], None]) -> None:
     add("")
     add("Resident memory (/proc/PID/status)")
     add(f"  {'configuration':<40} {'process':<12} {'RSS at rest':>11} {'RSS after':>10} {'VmHWM':>7}")
     for key, row in results["memory"].items():
         add(f"  {row['label']:<40} {row['process']:<12} {row['rest_rss_mb']:>8.1f} MB "
             f"{row['after_rss_mb']:>7.1f} MB {row['after_hwm_mb']:>4.1f} MB  (after {row['invocations']:,})")
+
+
+def _render_big(results: dict[str, Any], add: Callable[[str], None]) -> None:
     big = results["big"]
     add("")
     add(f"{big['payload_bytes']:,}-byte JSON event, echoed (request and response both ~6 MB)")
@@ -913,6 +927,9 @@ def render(results: dict[str, Any]) -> str:
     add(f"  JSON check of one middleware output (json.loads, once per hook call): "
         f"6 MB string {val['string']['json_loads_median_ms']:.1f} ms, "
         f"6 MB of small records {val['records']['json_loads_median_ms']:.1f} ms")
+
+
+def _render_http(results: dict[str, Any], add: Callable[[str], None]) -> None:
     add("")
     add("One loopback POST (small body, kept-alive connection), p50 / p99 ms")
     add(f"  {'server':<48} " + " ".join(f"{c:>15}" for c in HTTP_CLIENTS))
@@ -920,6 +937,29 @@ def render(results: dict[str, Any]) -> str:
         cells = " ".join(f"{row[c]['p50_ms']:>6.3f} / {row[c]['p99_ms']:<6.3f}" for c in HTTP_CLIENTS)
         add(f"  {row['label']:<48} {cells}")
     add("  (socket: a minimal hand-written HTTP/1.1 client, like the one runtime_api.py uses upstream)")
+
+
+_SECTIONS: tuple[tuple[str, Callable[[dict[str, Any], Callable[[str], None]], None]], ...] = (
+    ("latency", _render_latency), ("cold", _render_cold), ("memory", _render_memory),
+    ("big", _render_big), ("http", _render_http),
+)
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out: list[str] = []
+    add = out.append
+    add(f"openruntime bench ({results['profile']}): {m['nproc']} cores, {m['cpu']}, "
+        f"{m['memory_gb']} GB, Python {m['python']}, Linux {m['kernel']}")
+    add(f"load average (1/5/15 min) at start {m['loadavg_start']}, at end {m.get('loadavg_end', '?')}: "
+        "other work on the machine shows in the p99s and the cold starts")
+    add("")
+    for name, section in _SECTIONS:
+        if name in results:
+            section(results, add)
+        else:
+            add("")
+            add(f"{name}: FAILED, not measured: {results.get('failures', {}).get(name, '?')}")
     add("")
     add("Budgets (DESIGN.md)")
     for b in results["budgets"]:
@@ -944,10 +984,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"bench: {message}\n")
         sys.stderr.flush()
 
-    try:
-        results = run(profile, progress)
-    except BenchError as exc:
-        sys.stderr.write(f"bench: {exc}\n")
-        return 1
+    results = run(profile, progress)
     print(json.dumps(results, indent=2) if args.json else render(results))
-    return 0
+    return 1 if results["failures"] else 0
