@@ -24,7 +24,7 @@ from openruntime.invocation import Invocation, Outcome
 from openruntime.invocation_log import write_invocation_log
 from openruntime.launch import EarlyStart, InitFailure, RuntimeLaunch, plan_runtime  # noqa: F401 (re-exported)
 from openruntime.locate import find_middleware, middleware_dirs
-from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure
+from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure, remove_state_root
 from openruntime.proxy import InitState, RuntimeAPIProxy, RuntimeGone
 from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
 from openruntime.subruntime import SubRuntime
@@ -276,6 +276,7 @@ class Orchestrator:
             middleware.stop()
         self.proxy.close()
         self.upstream.close()
+        remove_state_root()
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:

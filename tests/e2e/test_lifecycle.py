@@ -358,3 +358,47 @@ def test_a_second_sigterm_does_not_cut_the_cleanup_short(tmp_path: Path) -> None
         time.sleep(0.1)  # inside the runtime's grace period (0.3 s), where the cleanup waits
         os.kill(orchestrator, signal.SIGTERM)
         assert wait_gone([orchestrator, detached], within_s=5) == []
+
+
+def test_state_folders_of_a_killed_orchestrator_are_removed_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL mid-invocation leaves the exec middlewares' state folder behind; the next
+    orchestrator removes it, and a clean shutdown leaves nothing."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n")
+    write_executable(tmp_path / "middlewares" / "slow" / "slow", """
+        #!/bin/sh
+        payload=$(cat)
+        echo "seen" > "$OPENRUNTIME_STATE_FILE"
+        case $payload in *wait*) sleep 60 ;; esac
+        printf '%s' "$payload"
+    """)
+    pipeline = write_pipeline(tmp_path, """
+        runtime: {name: python, handler: app.handler, task_root: .}
+        middlewares:
+          - {name: slow, hooks: [before], timeout_ms: 30000}
+    """)
+
+    def roots() -> list[str]:
+        return sorted(p.name for p in tmp.iterdir() if p.name.startswith("openruntime-state-"))
+
+    with orchestrated(pipeline, env={"TMPDIR": str(tmp)}) as emulator:
+        import threading
+
+        threading.Thread(target=emulator.invoke, args=(b'{"wait": 1}',), daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not list(tmp.glob("openruntime-state-*/*/slow.state")):
+            assert time.monotonic() < deadline, "the middleware never ran"
+            time.sleep(0.02)
+        killed = emulator.runtime_pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        assert wait_gone([killed]) == []
+        assert roots() == [f"openruntime-state-{killed}"]  # left behind
+        deadline = time.monotonic() + 20
+        while emulator.runtime_pid == killed and time.monotonic() < deadline:
+            time.sleep(0.02)  # the emulator reaps the killed bootstrap
+        again = emulator.invoke(b'{"n": 2}')  # a new orchestrator; its middleware needs state
+        assert again.json() == {"n": 2}, again.body
+        assert roots() == [f"openruntime-state-{emulator.runtime_pid}"]  # the dead one's is gone
+    assert roots() == []  # a clean shutdown removes its own
