@@ -68,7 +68,7 @@ def _error(message: str) -> int:
 def run_middleware(args: argparse.Namespace) -> int:
     from openruntime.config import ConfigError, MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
     from openruntime.invocation import Invocation
-    from openruntime.middleware import InvocationScope, MiddlewareFailure, check_output
+    from openruntime.middleware import InvocationScope, MiddlewareFailure, check_output, remove_state_root
     from openruntime.orchestrator import InitFailure, build_middleware
 
     extra_env: dict[str, str] = {}
@@ -171,6 +171,7 @@ def run_middleware(args: argparse.Namespace) -> int:
     finally:
         middleware.stop()
         scope.close()
+        remove_state_root()
 
 
 def _function_arn(environ: dict[str, str]) -> str:
