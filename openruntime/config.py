@@ -238,8 +238,6 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         raise ConfigError("pipeline file not found", file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read pipeline file: {exc}", file) from None
-    if len(text) > MAX_PIPELINE_CHARS:
-        raise ConfigError(f"over {MAX_PIPELINE_CHARS // 1024} KiB: a pipeline is a few settings, not data", file, 1)
     base_dir = os.path.dirname(os.path.abspath(file))
     if file.endswith(".json"):
         return _from_json(text, file, base_dir)
@@ -249,8 +247,7 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
 def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> Pipeline:
     import yaml  # only needed when a YAML file is parsed: compiled pipelines skip it
 
-    if len(text) > MAX_PIPELINE_CHARS:
-        raise ConfigError(f"over {MAX_PIPELINE_CHARS // 1024} KiB: a pipeline is a few settings, not data", file, 1)
+    _check_size(text, file)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
@@ -310,9 +307,15 @@ def _json_loads(text: str) -> Any:
     return json.loads(text)
 
 
+def _check_size(text: str, file: str) -> None:
+    if len(text) > MAX_PIPELINE_CHARS:
+        raise ConfigError(f"over {MAX_PIPELINE_CHARS // 1024} KiB: a pipeline is a few settings, not data", file, 1)
+
+
 def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
     """The compiled form, checked as strictly as the YAML: every field's type and range,
     errors naming the field (`pipeline.json: middlewares[1].hooks: …`)."""
+    _check_size(text, file)
     try:
         data = _json_loads(text)
     except RecursionError:

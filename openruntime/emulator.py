@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -165,7 +166,11 @@ class Emulator:
         self._current: _Invocation | None = None
         self._answered: deque[str] = deque(maxlen=64)
         self._closed = False
-        self._spawner = _Spawner()
+        # Bootstraps start from this one long-lived thread: PR_SET_PDEATHSIG fires when the
+        # *thread* that forked the child ends, so spawned from an Invoke API connection's
+        # thread a bootstrap would die when that connection closed (one `curl`); from here,
+        # it dies with the emulator only.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
         # What the runtime posted: accepted answers by kind, and refused posts.
         self.stats: Counter[str] = Counter()
 
@@ -209,7 +214,7 @@ class Emulator:
         for server in (self._invoke_server, self._server):
             if server is not None:
                 server.close()
-        self._spawner.stop()
+        self._spawner.shutdown(wait=False)
 
     @property
     def runtime_pid(self) -> int | None:
@@ -259,10 +264,10 @@ class Emulator:
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
             # with it everything the bootstrap started, instead of leaving them running.
-            process = self._spawner.call(lambda: spawn(
-                self.command, env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
+            process = self._spawner.submit(
+                spawn, self.command, env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
                 die_with_parent=True,
-            ))
+            ).result()
         except BaseException:
             with self._cond:
                 self._starting = False
@@ -465,17 +470,12 @@ class Emulator:
         that does not within that invocation's time overran it: Lambda reports a timeout and
         resets the environment."""
         with self._cond:
-            while (phase := self._ending) is not None:
-                remaining = phase.deadline - time.monotonic()
-                if remaining <= 0:
-                    self._ending = None
-                    self._log_phase_end(phase, "timeout")
-                    overrun = True
-                    break
-                self._cond.wait(remaining)
-            else:
-                overrun = False
-        if overrun:
+            while self._ending is not None and (left := self._ending.deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            overrun, self._ending = self._ending, None
+            if overrun is not None:
+                self._log_phase_end(overrun, "timeout")
+        if overrun is not None:
             self._reset_runtime()
 
     def _report_line(self, request_id: str, runtime: _Runtime, duration_ms: float) -> str:
@@ -655,51 +655,6 @@ class Emulator:
         result = self.invoke(request.body, **kwargs)
         headers = [(_canonical(k), v) for k, v in result.headers.items()]
         return Response(result.status, result.body, headers)
-
-
-class _Spawner:
-    """Starts bootstraps from one thread that lives as long as the emulator.
-
-    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
-    spawned from an Invoke API connection's thread, a bootstrap would be killed when that
-    connection closed (one `curl`). From here, it dies with the emulator only."""
-
-    def __init__(self) -> None:
-        self._jobs: Any = None  # the running thread's queue.SimpleQueue
-
-    def call(self, job: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-        if self._jobs is None:
-            import queue
-
-            self._jobs = queue.SimpleQueue()
-            threading.Thread(target=self._serve, args=(self._jobs,), name="emulator-spawner", daemon=True).start()
-        done = threading.Event()
-        result: list[subprocess.Popen[bytes]] = []
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                result.append(job())
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-                failure.append(exc)
-            finally:
-                done.set()
-
-        self._jobs.put(run)
-        done.wait()
-        if failure:
-            raise failure[0]
-        return result[0]
-
-    def stop(self) -> None:
-        jobs, self._jobs = self._jobs, None
-        if jobs is not None:
-            jobs.put(None)
-
-    @staticmethod
-    def _serve(jobs: Any) -> None:
-        while (job := jobs.get()) is not None:
-            job()
 
 
 def service_error(status: int, code: str, message: str) -> Response:

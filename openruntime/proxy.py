@@ -19,8 +19,8 @@ from collections import deque
 
 from openruntime import lambda_errors as errors
 from openruntime.httpserver import LoopbackHTTPServer, Request, Response
-from openruntime.netio import Socket
 from openruntime.invocation import Invocation, Outcome
+from openruntime.netio import Socket
 from openruntime.runtime_api_server import (
     ACCEPTED,
     JSON,

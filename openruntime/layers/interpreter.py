@@ -53,6 +53,7 @@ from urllib.parse import unquote
 import _imp
 
 from openruntime.layers.archive import resolve_link
+from openruntime.layers.cache import cache_dir
 from openruntime.layers.elf import GLIBC, ElfInfo, read_elf
 from openruntime.layers.errors import LayerError
 from openruntime.layers.limits import human_size
@@ -416,12 +417,6 @@ def _select(tree: _Tree, version: str, target: Target, origin: str, layer: Inter
 # -- downloading ------------------------------------------------------------------------------
 
 
-def cache_dir() -> Path:
-    """Where downloaded interpreters are kept: $XDG_CACHE_HOME/openruntime/interpreters."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "openruntime" / "interpreters"
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -452,7 +447,7 @@ def download_interpreter(version: str, target: Target, cache: Path | None = None
     if "install_only" not in name:
         raise LayerError(f"pbs-installer offers {name} for CPython {full}, not an install_only build: "
                          "download one and pass it with --interpreter-archive FILE")
-    folder = cache if cache is not None else cache_dir()
+    folder = cache if cache is not None else cache_dir("interpreters")
     path = folder / name
     if path.is_file() and (not sha256 or _sha256(path) == sha256):
         return path, str(url), full

@@ -3,9 +3,10 @@
 The orchestrator layer carries them under `python/` (→ `/opt/python`), so the layer works
 on `provided.al2023` and under a managed runtime without a pip step. Pure-Python files come
 from each installed distribution's RECORD (importlib.metadata), so only what pip installed
-is copied. A distribution with compiled extension modules (PyYAML's libyaml binding) was
-built for this machine, not for Lambda's architecture and Python version: it comes as the
-target's manylinux wheel instead (wheels.py), or, offline, without its compiled part.
+is copied. A distribution with compiled extension modules was built for this machine, not
+for Lambda's architecture and Python version: it comes as the target's manylinux wheel
+instead (wheels.py), or, offline, without its compiled part. PyYAML's libyaml binding is
+the exception, left out on purpose (NOT_IMPORTED says why).
 """
 
 from __future__ import annotations
@@ -149,8 +150,9 @@ def package_entries(prefix: str) -> list[ZipEntry]:
 
     package = Path(openruntime.__file__).resolve().parent
     entries = tree_entries(package, f"{prefix}/openruntime")
-    skipped = tuple(f"{prefix}/openruntime/{name}" for name in TOOL_ONLY)
-    return [e for e in entries if not (e.name in skipped or e.name.startswith(tuple(s + "/" for s in skipped)))]
+    files = {f"{prefix}/openruntime/{name}" for name in TOOL_ONLY}
+    folders = tuple(f"{name}/" for name in files)
+    return [e for e in entries if e.name not in files and not e.name.startswith(folders)]
 
 
 def vendor(

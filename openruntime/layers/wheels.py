@@ -9,12 +9,12 @@ into the layer as the wheel has them. Downloaded wheels are kept in a cache
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+from openruntime.layers.cache import cache_dir
 from openruntime.layers.errors import LayerError
 from openruntime.layers.target import Target
 from openruntime.layers.zipbuild import ZipEntry
@@ -23,11 +23,6 @@ from openruntime.layers.zipbuild import ZipEntry
 # (METADATA, licences: importlib.metadata on Lambda reads them).
 _SKIPPED = ("RECORD", "INSTALLER", "REQUESTED")
 _FETCH_TIMEOUT_S = 180
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "openruntime" / "wheels"
 
 
 def _cached(folder: Path, project: str, version: str, target: Target) -> Path | None:
@@ -43,7 +38,7 @@ def _cached(folder: Path, project: str, version: str, target: Target) -> Path | 
 
 def fetch_wheel(project: str, version: str, target: Target) -> Path:
     """The target's wheel of `project==version`, from the cache or from the package index."""
-    folder = cache_dir() / f"{target.python}-{target.arch}"
+    folder = cache_dir("wheels") / f"{target.python}-{target.arch}"
     wheel = _cached(folder, project, version, target) if folder.is_dir() else None
     if wheel is not None:
         return wheel
