@@ -7,9 +7,10 @@ start of every Lambda sandbox and must not pay for the emulator or the layer bui
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from openruntime import __version__
@@ -36,6 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `openruntime validate … | head -1`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+
+
+@contextlib.contextmanager
+def _nothing_left_behind() -> Iterator[None]:
+    """`invoke` and `serve` host sandboxes: what their bootstraps start (and anything that
+    escapes into a session of its own) is adopted here rather than by init, and ended
+    when the command ends, as a Lambda sandbox's end ends everything in it."""
+    from openruntime.processes import become_subreaper, end_descendants
+
+    become_subreaper()
+    try:
+        yield
+    finally:
+        end_descendants()
 
 
 def _terminate_as_interrupt() -> None:
@@ -242,7 +257,7 @@ def _run_invoke(args: argparse.Namespace) -> int:
             where = "standard input" if args.event == "-" else args.event
             return _fail(f"{where}: the event is not JSON ({exc}); Lambda refuses such a payload "
                          "before any code runs (400 InvalidRequestContentException)")
-    with _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
+    with _nothing_left_behind(), _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
         result = emulator.invoke(event)
     out = sys.stdout.buffer
     out.write(result.body)
@@ -259,7 +274,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with _emulator_for(args, args.timeout, stdout_to_stderr=False) as emulator:
+    with _nothing_left_behind(), _emulator_for(args, args.timeout, stdout_to_stderr=False) as emulator:
         try:
             server = emulator.serve_invoke_api(args.port)
         except OSError as exc:

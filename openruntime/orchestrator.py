@@ -25,6 +25,7 @@ from openruntime.invocation_log import write_invocation_log
 from openruntime.launch import EarlyStart, InitFailure, RuntimeLaunch, plan_runtime  # noqa: F401 (re-exported)
 from openruntime.locate import find_middleware, middleware_dirs
 from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure, remove_state_root
+from openruntime.processes import become_subreaper, end_descendants, reap_orphans
 from openruntime.proxy import InitState, RuntimeAPIProxy, RuntimeGone
 from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
 from openruntime.subruntime import SubRuntime
@@ -242,11 +243,15 @@ class Orchestrator:
             invocation = self.upstream.next_invocation()
             outcome = self.handle(invocation)
             self.post(invocation, outcome)
+            reap_orphans()  # what a middleware or the handler left running and then exited
 
     # -- whole life --------------------------------------------------------------------------------
 
     def run(self) -> int:
         previous = _install_signal_handlers()
+        # Whatever a runtime or middleware starts stays below us, even in a session of its
+        # own, so the shutdown ends it; a dead parent (a killed emulator) is a SIGTERM.
+        become_subreaper(parent_death_signal=_signal.SIGTERM)
         try:
             try:
                 self.init()
@@ -276,6 +281,7 @@ class Orchestrator:
             middleware.stop()
         self.proxy.close()
         self.upstream.close()
+        end_descendants()  # what they left running: as a sandbox's end does
         remove_state_root()
 
 

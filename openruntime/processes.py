@@ -48,7 +48,7 @@ def spawn(
     """
     import subprocess
 
-    return subprocess.Popen(
+    process = subprocess.Popen(
         list(command),
         env=dict(env),
         cwd=cwd,
@@ -59,9 +59,12 @@ def spawn(
         close_fds=True,
         preexec_fn=_set_parent_death_signal if die_with_parent and _prctl() else None,
     )
+    _spawned.add(process.pid)
+    return process
 
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _libc_prctl: Any = None
 
 
@@ -151,6 +154,7 @@ def fork_exec(command: Sequence[str], env: Mapping[str, str], cwd: str | None) -
         os.close(devnull)
         os.close(err_write)
         os.close(status_write)
+    _spawned.add(pid)
     return EarlyChild(args, cwd, pid, err_read, status_read)
 
 
@@ -397,3 +401,83 @@ def kill_tree(process: Process, grace_s: float | None = None) -> None:
         stop_group(process, grace_s)
     for pid, started in below.items():
         _signal_if_same(pid, started, SIGKILL)
+
+
+# -- orphans: what a child started and left behind -------------------------------------------
+
+_spawned: set[int] = set()  # pids this process started itself: their owners reap them
+
+
+def become_subreaper(parent_death_signal: int | None = None) -> bool:
+    """Make this process the reaper of every orphan below it (PR_SET_CHILD_SUBREAPER).
+
+    A middleware's child that calls `setsid` and whose parent exits would otherwise be
+    reparented to init, out of every tree walk and kill: here it stays below us, so
+    `end_descendants` finds it. `parent_death_signal`: the signal this process gets when
+    its parent dies (SIGTERM: time to end its tree; SIGKILL would leave the orphans it
+    adopted to init). False where prctl is not available (not Linux).
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return False
+    parent = os.getppid()
+    if prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        return False
+    if parent_death_signal is not None and parent != 1:
+        prctl(_PR_SET_PDEATHSIG, parent_death_signal, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the signal was armed
+            os.kill(os.getpid(), parent_death_signal)
+    return True
+
+
+def reap_orphans() -> int:
+    """Reap the exited orphans this subreaper adopted (never a child it spawned itself:
+    that one's `Popen`/`ChildProcess` reaps it and needs its status). Returns how many;
+    one `waitid` when there are none."""
+    reaped = 0
+    while True:
+        try:
+            found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped
+        if found is None or found.si_pid in _spawned:
+            if len(_spawned) > 64:  # exec middlewares add one per run: keep the set small
+                _forget_reaped()
+            return reaped
+        try:
+            os.waitpid(found.si_pid, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        reaped += 1
+
+
+def _forget_reaped() -> None:
+    """Drop the pids that are no longer our children (reaped by their owners)."""
+    me = os.getpid()
+    for pid in [*_spawned]:
+        stat = _stat(pid)
+        if stat is None or stat[0] != me:
+            _spawned.discard(pid)
+
+
+def end_descendants() -> None:
+    """SIGKILL every process below this one, frozen first so that none forks meanwhile,
+    and reap them: the last step of a shutdown, after the runtime and middlewares had
+    their grace. Catches what escaped into a session of its own (see `become_subreaper`)."""
+    below = descendants(os.getpid())
+    if not below:
+        return
+    for _ in range(3):  # a fork between the listing and the freeze: look again
+        for pid, started in below.items():
+            _signal_if_same(pid, started, _signal.SIGSTOP)
+        more = descendants(os.getpid())
+        if more.keys() <= below.keys():
+            break
+        below.update(more)
+    for pid, started in below.items():
+        _signal_if_same(pid, started, SIGKILL)
+    for pid in below:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # not our child (a grandchild: its parent reaps it), or reaped already
