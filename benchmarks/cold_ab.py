@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks import harness as h  # noqa: E402
-from openruntime.emulator import Emulator, FunctionSettings  # noqa: E402
+from openruntime.emulator.sandbox import Emulator, FunctionSettings  # noqa: E402
 
 INIT = re.compile(r"Init Duration: ([\d.]+) ms")
 RUNTIME = REPO / "runtimes" / "python" / "bootstrap"

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from openruntime.config import load_pipeline
-from openruntime.emulator import Emulator, FunctionSettings, InvokeResult
+from openruntime.emulator.sandbox import Emulator, FunctionSettings, InvokeResult
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
@@ -454,7 +454,7 @@ def measure_cold(ws: Workspace, profile: Profile, progress: Callable[[str], None
     out["python_start_ms"] = _interpreter_start(ws, ["-c", "pass"], reps)
     out["python_start_no_site_ms"] = _interpreter_start(ws, ["-S", "-c", "pass"], reps)
     out["python_import_bootstrap_ms"] = _interpreter_start(
-        ws, ["-c", "import openruntime.command, openruntime.bootstrap"], reps
+        ws, ["-c", "import openruntime.command, openruntime.orchestrator.bootstrap"], reps
     )
     return out
 
@@ -569,7 +569,7 @@ _CHILD_SERVER = textwrap.dedent(
     import sys
     kind = sys.argv[1]
     if kind == "loopback":
-        from openruntime.httpserver import LoopbackHTTPServer, Response
+        from openruntime.runtime_api.http import LoopbackHTTPServer, Response
         server = LoopbackHTTPServer(lambda r: Response(200, b'{"ok":true}', [("Content-Type", "application/json")])).start()
         port = server.port
     else:
@@ -621,7 +621,7 @@ def _child_server(kind: str) -> Iterator[int]:
 
 @contextmanager
 def _in_process_server() -> Iterator[int]:
-    from openruntime.httpserver import LoopbackHTTPServer, Response
+    from openruntime.runtime_api.http import LoopbackHTTPServer, Response
 
     server = LoopbackHTTPServer(
         lambda r: Response(200, b'{"ok":true}', [("Content-Type", "application/json")])
@@ -901,7 +901,7 @@ def _render_cold(results: dict[str, Any], add: Callable[[str], None]) -> None:
         add(f"  as Lambda runs it ({row['label']}): median {row['median_ms']:.1f} ms, "
             f"ratio {row['ratio']:.2f}x, paired {row['paired']:.2f}x (n={row['n']})")
     add(f"  for scale: `python -c pass` {cold['python_start_ms']:.1f} ms, `python -S -c pass` "
-        f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.command, openruntime.bootstrap'` "
+        f"{cold['python_start_no_site_ms']:.1f} ms, `python -c 'import openruntime.command, openruntime.orchestrator.bootstrap'` "
         f"{cold['python_import_bootstrap_ms']:.1f} ms")
 
 

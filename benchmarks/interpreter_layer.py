@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from openruntime.config import load_pipeline  # noqa: E402
-from openruntime.emulator import Emulator, FunctionSettings  # noqa: E402
+from openruntime.emulator.sandbox import Emulator, FunctionSettings  # noqa: E402
 from openruntime.layers import extract_stack  # noqa: E402
 
 STACK = ("openruntime-interpreter.zip", "openruntime-layer.zip", "openruntime-runtime-node.zip")

@@ -45,8 +45,9 @@ sys.path.insert(0, str(REPO))
 
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation
-from openruntime.middleware import ExecMiddleware, HookResult, InvocationScope, Middleware
-from openruntime.persistent import PersistentMiddleware
+from openruntime.middleware.exec import ExecMiddleware
+from openruntime.middleware.protocol import HookResult, InvocationScope, Middleware
+from openruntime.middleware.persistent import PersistentMiddleware
 
 PAYLOAD = json.dumps({"requestContext": {"http": {"method": "GET", "path": "/hello"}},
                       "headers": {"accept": "application/json"}, "body": None}).encode()

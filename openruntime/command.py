@@ -10,11 +10,11 @@ import sys
 
 def main() -> int:
     if sys.argv[1:2] == ["bootstrap"]:
-        from openruntime.bootstrap import main_argv
+        from openruntime.orchestrator.bootstrap import main_argv
 
         status = main_argv(sys.argv[2:])
         if status is not None:
             return status
-    from openruntime.cli import main as cli_main
+    from openruntime.cli.main import main as cli_main
 
     return cli_main()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from openruntime.errors import ConfigError
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3-10 ms); mypy knows the name
 if TYPE_CHECKING:
     from typing import Any
@@ -43,18 +45,7 @@ MAX_GRACE_MS = 60_000
 MAX_PIPELINE_CHARS = 1024 * 1024
 
 
-class ConfigError(Exception):
-    """A pipeline that cannot run; the message says where and what was expected."""
-
-    def __init__(self, message: str, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
-        self.file, self.line, self.field, self.detail = file, line, field, message
-        where = ":".join(str(p) for p in (file, line) if p is not None)
-        prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{field + ': ' if field else ''}{message}")
-
-
-class _Frozen:
+class Frozen:
     """What `@dataclass(frozen=True)` gave these classes, without importing dataclasses on
     the cold path: field-wise `==` between instances of the same class, a hash of the
     fields, a repr naming them, no assignment (FrozenInstanceError), keyword or positional
@@ -100,12 +91,12 @@ class _Frozen:
     __replace__ = replace  # copy.replace() (Python 3.13+)
 
 
-def _init(obj: _Frozen, *values: Any) -> None:
+def _init(obj: Frozen, *values: Any) -> None:
     for name, value in zip(obj._fields, values):
         object.__setattr__(obj, name, value)
 
 
-class RuntimeConfig(_Frozen):
+class RuntimeConfig(Frozen):
     __slots__ = _fields = __match_args__ = ("name", "command", "handler", "task_root", "env", "grace_ms")
     name: str | None
     command: tuple[str, ...] | None
@@ -126,7 +117,7 @@ class RuntimeConfig(_Frozen):
         _init(self, name, command, handler, task_root, {} if env is None else env, grace_ms)
 
 
-class MiddlewareConfig(_Frozen):
+class MiddlewareConfig(Frozen):
     __slots__ = _fields = __match_args__ = (
         "name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow", "aws_credentials",
     )
@@ -156,7 +147,7 @@ class MiddlewareConfig(_Frozen):
               aws_credentials)
 
 
-class Pipeline(_Frozen):
+class Pipeline(Frozen):
     _fields = __match_args__ = ("runtime", "middlewares", "base_dir", "source")
     # `lines` is not a field: where each setting was written, for messages only (a pipeline
     # read from YAML equals its compiled form, which has no lines).
@@ -220,7 +211,7 @@ class Pipeline(_Frozen):
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def _as_dict(config: _Frozen) -> dict[str, Any]:
+def _as_dict(config: Frozen) -> dict[str, Any]:
     """`dataclasses.asdict` for the flat config records (their dicts are copied)."""
     return {name: dict(v) if isinstance(v := getattr(config, name), dict) else v for name in config._fields}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-JSON = "application/json"
+JSON = "application/json"  # the one definition: Lambda's default payload type
 RUNTIME_HEADER_PREFIX = "lambda-runtime-"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from openruntime.emulator import Emulator, FunctionSettings
+from openruntime.emulator.sandbox import Emulator, FunctionSettings
 
 REPO = Path(__file__).resolve().parent.parent
 # Real AWS event samples, copied with their sources and licences (SOURCES.md beside them),

@@ -1,7 +1,7 @@
-"""The one exception type of the layers package."""
+"""The one exception type of the layers package (defined with the others in openruntime.errors)."""
 
 from __future__ import annotations
 
+from openruntime.errors import LayerError
 
-class LayerError(Exception):
-    """A layer cannot be built, read or extracted; the message says which file and why."""
+__all__ = ["LayerError"]

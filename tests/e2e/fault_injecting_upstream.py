@@ -17,7 +17,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
-from openruntime.httpserver import MalformedRequest, Request, read_request
+from openruntime.errors import MalformedRequest
+from openruntime.runtime_api.http import Request, read_request
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from openruntime.emulator import Emulator, FunctionSettings
+from openruntime.emulator.sandbox import Emulator, FunctionSettings
 from tests.conftest import ORCHESTRATOR, write_executable, write_pipeline
 
 HANDLER = '''

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from openruntime.emulator import Emulator, FunctionSettings
+from openruntime.emulator.sandbox import Emulator, FunctionSettings
 from tests.conftest import ORCHESTRATOR, REPO, alive, orchestrated, wait_gone, write_executable, write_pipeline
 
 CLIENTS = Path(__file__).parent / "clients"

@@ -218,7 +218,7 @@ def test_slsmiddlewares_env_variable_still_works(tmp_path: Path, hello_app: Path
         data["shouted_" + sys.argv[1]] = True
         print(json.dumps(data))
     """)
-    from openruntime.emulator import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import Emulator, FunctionSettings
     from tests.conftest import ORCHESTRATOR
 
     env = {"SLSMIDDLEWARES": "shout", "OPENRUNTIME_MIDDLEWARE_PATH": str(middlewares),

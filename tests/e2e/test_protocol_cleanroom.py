@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from openruntime.emulator import FunctionSettings
+from openruntime.emulator.sandbox import FunctionSettings
 from tests.conftest import orchestrated, wait_gone, write_pipeline
 
 CLEANROOM = Path(__file__).resolve().parent / "cleanroom"

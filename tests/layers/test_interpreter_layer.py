@@ -30,7 +30,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from openruntime.cli_layer import main as layer_cli
+from openruntime.cli.layer import main as layer_cli
 from openruntime.layers import LayerError, build_layers, extract_stack, inspect_stack
 from openruntime.layers import interpreter as interp
 from openruntime.layers.elf import ElfInfo, read_elf
@@ -517,7 +517,7 @@ def test_node_function_through_invoke_with_the_layer_stack(dist: Path, function:
 def test_node_function_with_lambdas_path_order(dist: Path, function: Path, tmp_path: Path) -> None:
     """The same stack as Lambda runs it: /opt/bin last on PATH, and nothing else has a Python,
     so the middlewares' `#!/usr/bin/env python3` finds the layer's bin/python3 script."""
-    from openruntime.emulator import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import Emulator, FunctionSettings
 
     zips = [dist / name for name in ("openruntime-interpreter.zip", "openruntime-layer.zip",
                                      "openruntime-middlewares.zip", "openruntime-runtime-node.zip")]
@@ -544,7 +544,7 @@ def test_deploy_example_on_the_layer_stack(dist: Path, function: Path, tmp_path:
     (`node index.cjs` of runtimes/node stands in for /var/runtime/index.mjs); provided.al2023:
     /opt/bootstrap with the node runtime layer, node standing in for the Node.js layer's
     /opt/bin/node. No Python on PATH but the layer's /opt/bin, last, as on Lambda."""
-    from openruntime.emulator import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import Emulator, FunctionSettings
 
     names = ["openruntime-interpreter.zip", "openruntime-layer.zip", "openruntime-middlewares.zip"]
     if variant == "provided.al2023":

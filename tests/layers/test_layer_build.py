@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from layerzips import HOST, modes
 
-from openruntime.cli_layer import main as layer_cli
+from openruntime.cli.layer import main as layer_cli
 from openruntime.layers import LayerError, build_layers, pack_directory
 from openruntime.layers import build as build_mod
 from openruntime.layers.target import Target
@@ -142,9 +142,10 @@ def test_orchestrator_layer_holds_only_what_runs_on_lambda(tmp_path: Path, sourc
     names = list(modes(tmp_path / "openruntime-layer.zip"))
     tops = {n.split("/")[1] for n in names if n.startswith("python/") and n.count("/") >= 2}
     assert tops == {"openruntime", "yaml", "_yaml"} | {t for t in tops if t.lower().startswith("pyyaml-")}
-    for tool_only in ("emulator.py", "cli_layer.py", "cli_bench.py", "layers/", "_bundled/", "init_templates/"):
-        assert f"python/openruntime/{tool_only}" not in names, tool_only
-    for needed in ("bootstrap.py", "orchestrator.py", "proxy.py", "httpserver.py", "cli.py", "__main__.py"):
+    for tool_only in ("emulator/", "cli/layer.py", "cli/bench.py", "layers/", "_bundled/", "init_templates/"):
+        assert not any(n.startswith(f"python/openruntime/{tool_only}") for n in names), tool_only
+    for needed in ("orchestrator/bootstrap.py", "orchestrator/loop.py", "orchestrator/proxy.py",
+                   "runtime_api/http.py", "cli/main.py", "__main__.py"):
         assert f"python/openruntime/{needed}" in names, needed
     unzipped = sum(zipfile.ZipFile(tmp_path / "openruntime-layer.zip").getinfo(n).file_size for n in names)
     assert unzipped <= 2 * 1024 * 1024

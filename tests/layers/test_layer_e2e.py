@@ -19,7 +19,7 @@ from layerzips import HOST, REPO
 
 from openruntime.layers import build_layers, extract_stack
 
-emulator = pytest.importorskip("openruntime.emulator")
+emulator = pytest.importorskip("openruntime.emulator.sandbox")
 
 HANDLER = '''\
 import os

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from layerzips import HOST, Raw, exe, file, link
 
-from openruntime.cli_layer import main as layer_cli
+from openruntime.cli.layer import main as layer_cli
 from openruntime.layers import HostileZipError, inspect_stack
 from openruntime.layers.limits import MAX_UNZIPPED_BYTES
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from openruntime.chain import Chain
+from openruntime.orchestrator.chain import Chain
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation, Outcome
-from openruntime.middleware import HookResult, InvocationScope, MiddlewareFailure
+from openruntime.errors import MiddlewareFailure
+from openruntime.middleware.protocol import HookResult, InvocationScope
 
 Behaviour = Callable[[bytes, InvocationScope], HookResult]
 

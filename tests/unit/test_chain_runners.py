@@ -16,8 +16,10 @@ import pytest
 
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation
-from openruntime.middleware import ExecMiddleware, InvocationScope, MiddlewareFailure
-from openruntime.persistent import PersistentMiddleware
+from openruntime.errors import MiddlewareFailure
+from openruntime.middleware.exec import ExecMiddleware
+from openruntime.middleware.protocol import InvocationScope
+from openruntime.middleware.persistent import PersistentMiddleware
 from tests.conftest import wait_gone, write_executable
 
 HEADER = "import json, os, sys, time\nout, inp = sys.stdout.buffer, sys.stdin.buffer\n"

@@ -30,8 +30,8 @@ def test_the_pre_spawn_path_imports_nothing_heavy(tmp_path: Path) -> None:
     pipeline.write_text(Pipeline(RuntimeConfig(name="python", handler="app.handler", env={"A": "1"})).to_json())
     script = (
         "import os, sys\n"
-        "from openruntime.bootstrap import load_bootstrap_pipeline\n"
-        "from openruntime.launch import plan_runtime\n"
+        "from openruntime.orchestrator.bootstrap import load_bootstrap_pipeline\n"
+        "from openruntime.orchestrator.launch import plan_runtime\n"
         "p = load_bootstrap_pipeline(sys.argv[1])\n"
         "plan_runtime(p, {**os.environ, 'OPENRUNTIME_RUNTIME_PATH': sys.argv[2]})\n"
         "print(' '.join(sorted(sys.modules)))\n"
@@ -122,7 +122,7 @@ def test_the_openruntime_command_takes_the_short_way_to_bootstrap() -> None:
         "sys.argv = ['openruntime', 'bootstrap']\n"
         "from openruntime.command import main\n"
         "status = main()\n"
-        "print(status, ' '.join(sorted(m for m in sys.modules if m in ('argparse', 'openruntime.cli'))))\n"
+        "print(status, ' '.join(sorted(m for m in sys.modules if m in ('argparse', 'openruntime.cli.main'))))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
     done = subprocess.run([sys.executable, "-S", "-c", script], env={**env, "PYTHONPATH": str(REPO)},
@@ -137,7 +137,7 @@ def test_the_orchestrator_imports_nothing_it_does_not_use() -> None:
     never needs them; sockets go through _socket, signals through _signal."""
     script = (
         "import sys\n"
-        "import openruntime.bootstrap, openruntime.orchestrator, openruntime.runtime_api\n"
+        "import openruntime.orchestrator.bootstrap, openruntime.orchestrator.loop, openruntime.runtime_api.client\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-S", "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},

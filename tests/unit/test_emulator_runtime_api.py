@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from openruntime.emulator import Emulator, FunctionSettings
+from openruntime.emulator.sandbox import Emulator, FunctionSettings
 from tests.conftest import wait_gone, write_executable
 
 BASE = "/2018-06-01/runtime"
@@ -206,7 +206,7 @@ def test_a_bootstrap_that_polls_before_the_emulator_has_recorded_it_is_served(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The spawn returns late (a loaded machine): the bootstrap's first /next is already
     waiting. It must get the event, not a 500 meant for a replaced process."""
-    import openruntime.emulator as emulator_module
+    import openruntime.emulator.sandbox as emulator_module
 
     real_spawn = emulator_module.spawn
 

@@ -9,7 +9,7 @@ import pytest
 
 from openruntime.function_log import LogSettings, middleware_line, orchestrator_line, timestamp
 from openruntime.invocation import Invocation, Outcome
-from openruntime.invocation_log import invocation_line
+from openruntime.orchestrator.invocation_log import invocation_line
 
 TEXT = LogSettings({})
 JSON = LogSettings({"AWS_LAMBDA_LOG_FORMAT": "JSON"})

@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from openruntime.httpserver import LoopbackHTTPServer, MalformedRequest, Request, Response, read_request
+from openruntime.errors import MalformedRequest
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response, read_request
 
 
 def parse(raw: bytes, max_body: int = 1 << 20) -> Request | None:

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from openruntime import lambda_errors as errors
+from openruntime import errors
 from openruntime.invocation import Invocation
-from openruntime.proxy import RuntimeAPIProxy
+from openruntime.orchestrator.proxy import RuntimeAPIProxy
 
 BASE = "/2018-06-01/runtime"
 

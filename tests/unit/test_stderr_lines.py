@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openruntime.stderr_lines import StderrLines
+from openruntime.middleware.stderr_lines import StderrLines
 
 
 def test_lines_are_logged_as_they_come_and_long_ones_split(capfd: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from openruntime.emulator import Emulator
+from openruntime.emulator.sandbox import Emulator
 
 REPO = Path(__file__).resolve().parents[3]
 BOOTSTRAP = REPO / "runtimes" / "node" / "bootstrap"

@@ -197,7 +197,7 @@ def test_same_results_behind_the_orchestrator(tmp_path, handler):
 
     import yaml
 
-    from openruntime.emulator import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import Emulator, FunctionSettings
     from node_fixtures import HANDLERS
 
     task_root = HANDLERS / "cjs"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openruntime.emulator import Emulator, InvokeResult
+from openruntime.emulator.sandbox import Emulator, InvokeResult
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = HERE / "handlers"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openruntime.emulator import Emulator
+from openruntime.emulator.sandbox import Emulator
 
 REPO = Path(__file__).resolve().parents[3]
 SHELL_BOOTSTRAP = REPO / "runtimes" / "shell" / "bootstrap"

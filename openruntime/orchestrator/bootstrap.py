@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import sys
 
+from openruntime import errors
 from openruntime.config import ConfigError, Pipeline, load_pipeline, pipeline_from_env
+from openruntime.errors import InitFailure, error_body
 from openruntime.function_log import log
-from openruntime.lambda_errors import error_body
-from openruntime.launch import EarlyStart, InitFailure, start_early
 from openruntime.locate import find_pipeline_file
+from openruntime.orchestrator.launch import EarlyStart, start_early
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# Deliberately not imported here: openruntime.orchestrator and openruntime.runtime_api
+# Deliberately not imported here: openruntime.orchestrator.loop and openruntime.runtime_api.client
 # (sockets, threads, subprocess, the middleware runners: ~40 ms). They load after the
 # runtime has been started, while it boots. What this module and the ones above import
 # before that is only `os` and three C extension modules (_json, _socket, _ctypes): see
@@ -47,8 +48,9 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
     except InitFailure:
         pass  # Orchestrator.init() plans again and reports it as an init error
 
-    from openruntime.orchestrator import Orchestrator
-    from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
+    from openruntime.orchestrator.loop import Orchestrator
+    from openruntime.errors import FatalUpstreamError
+    from openruntime.runtime_api.client import RuntimeAPIClient
 
     try:
         upstream = RuntimeAPIClient(address)
@@ -62,7 +64,7 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
         # A pipeline that cannot run is an init error: Lambda shows it to the caller.
         log(f"init failed: {config_error}", "ERROR")
         try:
-            upstream.post_init_error(error_body("Runtime.ConfigInvalid", str(config_error)), "Runtime.ConfigInvalid")
+            upstream.post_init_error(error_body(errors.RUNTIME_CONFIG_INVALID, str(config_error)), errors.RUNTIME_CONFIG_INVALID)
         except FatalUpstreamError as post_exc:
             log(f"could not report the init error: {post_exc}", "ERROR")
         return 1

@@ -14,18 +14,15 @@ import os
 import time
 from collections.abc import Mapping
 
-from openruntime.invocation import Invocation, Outcome
-from openruntime.netio import connect, reader
+from openruntime.errors import BadResponse, FatalUpstreamError
+from openruntime.invocation import Invocation, JSON, Outcome
+from openruntime.runtime_api.netio import connect, reader
 
 BASE = "/2018-06-01/runtime"
 RETRY_SECONDS = float(os.environ.get("OPENRUNTIME_UPSTREAM_RETRY_S", "5"))
 
 _MAX_HEADER_LINE = 1024 * 1024  # Lambda's headers (client context) stay far below this
 _RETRYABLE = (ConnectionError, OSError)
-
-
-class BadResponse(ConnectionError):
-    """The bytes that came back are not an HTTP/1.1 response (or the server hung up)."""
 
 
 class _Connection:
@@ -105,10 +102,6 @@ class _Connection:
         return b"".join(chunks)
 
 
-class FatalUpstreamError(Exception):
-    """The Runtime API cannot be used any more; the bootstrap must exit non-zero."""
-
-
 class RuntimeAPIClient:
     def __init__(self, address: str, retry_seconds: float = RETRY_SECONDS) -> None:
         host, _, port = address.rpartition(":")
@@ -185,6 +178,6 @@ class RuntimeAPIClient:
         return status, body
 
     def post_init_error(self, body: bytes, error_type: str) -> int:
-        headers = {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type}
+        headers = {"Content-Type": JSON, "Lambda-Runtime-Function-Error-Type": error_type}
         status, _, _ = self._request("POST", f"{BASE}/init/error", body, headers)
         return status

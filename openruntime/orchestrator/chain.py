@@ -13,20 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from openruntime import errors
+from openruntime.errors import MiddlewareFailure, error_type_of
 from openruntime.function_log import log
-from openruntime.invocation import Invocation, Outcome
-from openruntime.lambda_errors import error_type_of
-from openruntime.middleware import (
-    HookResult,
-    InvocationScope,
-    Middleware,
-    MiddlewareFailure,
-    check_output,
-    credentials_hint,
-)
+from openruntime.invocation import Invocation, JSON, Outcome
+from openruntime.middleware.protocol import HookResult, InvocationScope, Middleware, check_output, credentials_hint
 
 HandlerCall = Callable[[bytes, str], Outcome]
-ERROR_CONTENT_TYPE = "application/json"
 
 
 class Chain:
@@ -73,7 +66,7 @@ class Chain:
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
-            content_type = ERROR_CONTENT_TYPE if outcome.is_error else outcome.content_type
+            content_type = JSON if outcome.is_error else outcome.content_type
             try:
                 result = self._call(middleware, hook, outcome.body, content_type, invocation, scope, timings)
             except MiddlewareFailure as failure:
@@ -116,7 +109,7 @@ class Chain:
 
             traceback.print_exc()
             raise MiddlewareFailure(
-                "Middleware.Failed", f"middleware '{name}' hook '{hook}' failed in the orchestrator: "
+                errors.MIDDLEWARE_FAILED, f"middleware '{name}' hook '{hook}' failed in the orchestrator: "
                 f"{type(exc).__name__}: {exc}", name, hook,
             ) from None
         finally:

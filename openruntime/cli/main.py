@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="pipeline file (.yml/.yaml/.json)")
     validate.set_defaults(run=_run_validate)
 
-    for extension in ("openruntime.cli_layer", "openruntime.cli_middleware", "openruntime.cli_bench",
-                      "openruntime.cli_init"):
+    for extension in ("openruntime.cli.layer", "openruntime.cli.middleware", "openruntime.cli.bench",
+                      "openruntime.cli.init"):
         _add_optional_commands(commands, extension)
     return parser
 
@@ -160,7 +160,7 @@ def _fail(message: str) -> int:
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
     from openruntime.config import ConfigError, load_pipeline
-    from openruntime.emulator import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import Emulator, FunctionSettings
 
     env: dict[str, str] = {}
     for item in args.env:
@@ -293,14 +293,16 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _run_bootstrap(args: argparse.Namespace) -> int:
-    from openruntime.bootstrap import run_bootstrap
+    from openruntime.orchestrator.bootstrap import run_bootstrap
 
     return run_bootstrap(args.pipeline, args.runtime_command or None)
 
 
 def _run_validate(args: argparse.Namespace) -> int:
     from openruntime.config import ConfigError, load_pipeline
-    from openruntime.orchestrator import InitFailure, build_middleware, plan_runtime
+    from openruntime.errors import InitFailure
+    from openruntime.middleware.build import build_middleware
+    from openruntime.orchestrator.loop import plan_runtime
 
     try:
         pipeline = load_pipeline(args.file)

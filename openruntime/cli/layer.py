@@ -153,7 +153,7 @@ def add_layer_commands(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m openruntime.cli_layer layer …`), for tests and scripts."""
+    """Stand-alone entry (`python -m openruntime.cli.layer layer …`), for tests and scripts."""
     parser = argparse.ArgumentParser(prog="openruntime")
     add_layer_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

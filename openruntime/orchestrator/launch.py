@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 
-from openruntime import lambda_errors as errors
-from openruntime.config import _Frozen
+from openruntime import errors
+from openruntime.config import Frozen
+from openruntime.errors import InitFailure
 from openruntime.locate import find_runtime, runtime_dirs
-from openruntime.processes import PIPE, EarlyChild, adopt, fork_exec, spawn
+from openruntime.processes import EarlyChild, PIPE, adopt, fork_exec, spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -25,14 +26,7 @@ if TYPE_CHECKING:
     from openruntime.config import Pipeline
 
 
-class InitFailure(Exception):
-    def __init__(self, error_type: str, message: str, body: bytes | None = None) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.body = body if body is not None else errors.error_body(error_type, message)
-
-
-class RuntimeLaunch(_Frozen):
+class RuntimeLaunch(Frozen):
     """The sub-runtime's command line, environment and working directory (frozen)."""
 
     __slots__ = _fields = __match_args__ = ("command", "env", "cwd")
@@ -66,11 +60,11 @@ def plan_runtime(
         try:
             bootstrap = find_runtime(rt.name, runtime_dirs(environ))
         except LookupError as exc:
-            raise InitFailure("Runtime.InvalidEntrypoint", f"{pipeline.where('runtime.name')}: {exc}") from None
+            raise InitFailure(errors.RUNTIME_INVALID_ENTRYPOINT, f"{pipeline.where('runtime.name')}: {exc}") from None
         command = [str(bootstrap)] + ([handler] if handler else [])
     if not os.path.isdir(task_root):
         where = f"{pipeline.where('runtime.task_root')}: " if rt.task_root else ""
-        raise InitFailure("Runtime.InvalidWorkingDir", f"{where}task root {task_root!r} is not a directory")
+        raise InitFailure(errors.RUNTIME_INVALID_WORKING_DIR, f"{where}task root {task_root!r} is not a directory")
     env = dict(environ)
     _drop_layer_python_path(env)
     env.update(rt.env)
@@ -144,7 +138,7 @@ def start_early(
     """Bind the proxy's port and start the runtime on it; it connects when it is ready,
     and the kernel holds that connection in the backlog until the proxy accepts it."""
     launch = plan_runtime(pipeline, environ, override)
-    from openruntime.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
+    from openruntime.runtime_api.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
 
     listener = listen_loopback()
     env = dict(launch.env)

@@ -16,51 +16,25 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from openruntime import lambda_errors as errors
-from openruntime.chain import Chain
-from openruntime.config import MiddlewareConfig, Pipeline
+from openruntime import errors
+from openruntime.config import Pipeline
+from openruntime.errors import FatalUpstreamError, InitFailure, MiddlewareFailure, RuntimeGone, ShutdownRequested
 from openruntime.function_log import log
 from openruntime.invocation import Invocation, Outcome
-from openruntime.invocation_log import write_invocation_log
-from openruntime.launch import EarlyStart, InitFailure, RuntimeLaunch, plan_runtime  # noqa: F401 (re-exported)
-from openruntime.locate import find_middleware, middleware_dirs
-from openruntime.middleware import ExecMiddleware, Middleware, MiddlewareFailure, remove_state_root
+from openruntime.middleware.build import build_middleware
+from openruntime.middleware.protocol import Middleware
+from openruntime.middleware.state import remove_state_root
+from openruntime.orchestrator.chain import Chain
+from openruntime.orchestrator.invocation_log import write_invocation_log
+from openruntime.orchestrator.launch import EarlyStart, RuntimeLaunch, plan_runtime
+from openruntime.orchestrator.proxy import InitState, RuntimeAPIProxy
+from openruntime.orchestrator.subruntime import SubRuntime
 from openruntime.processes import become_subreaper, end_descendants, reap_orphans
-from openruntime.proxy import InitState, RuntimeAPIProxy, RuntimeGone
-from openruntime.runtime_api import FatalUpstreamError, RuntimeAPIClient
-from openruntime.subruntime import SubRuntime
+from openruntime.runtime_api.client import RuntimeAPIClient
 
 MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
 # Lambda gives init 10 s; a runtime that has not asked for an event by then never will.
 INIT_TIMEOUT_S = float(os.environ.get("OPENRUNTIME_INIT_TIMEOUT_S", "10"))
-
-
-class ShutdownRequested(BaseException):
-    """SIGTERM/SIGINT: stop everything cleanly (BaseException so no handler swallows it)."""
-
-
-def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapping[str, str]) -> Middleware:
-    if config.command:
-        command = pipeline.resolve_command(config.command)
-        program = command[0]
-        if "/" in program and not os.access(program, os.X_OK):
-            raise InitFailure(
-                "Middleware.NotFound",
-                f"{pipeline.where(pipeline.middleware_field(config.name, 'command'))}: "
-                f"middleware {config.name!r}: {program} does not exist or is not executable",
-            )
-    else:
-        pipeline_dir = pipeline.base_dir if pipeline.source else None
-        try:
-            command = [str(find_middleware(config.name, middleware_dirs(environ, pipeline_dir)))]
-        except LookupError as exc:
-            where = pipeline.where(pipeline.middleware_field(config.name, "name"))
-            raise InitFailure("Middleware.NotFound", f"{where}: {exc}") from None
-    if config.mode == "persistent":
-        from openruntime.persistent import PersistentMiddleware
-
-        return PersistentMiddleware(config, command, environ)
-    return ExecMiddleware(config, command, environ)
 
 
 class Orchestrator:
@@ -107,7 +81,7 @@ class Orchestrator:
             self.runtime.start(early.process if early else None)  # first: it boots while the middlewares are prepared
         except OSError as exc:
             raise InitFailure(
-                "Runtime.InvalidEntrypoint", f"cannot start runtime {launch.command[0]!r}: {exc}"
+                errors.RUNTIME_INVALID_ENTRYPOINT, f"cannot start runtime {launch.command[0]!r}: {exc}"
             ) from None
         self.middlewares = [build_middleware(m, self.pipeline, self.environ) for m in self.pipeline.middlewares]
         for middleware in self.middlewares:
@@ -128,17 +102,17 @@ class Orchestrator:
         if state == InitState.TIMED_OUT:
             self.runtime.kill()
             raise InitFailure(
-                "Runtime.InitTimeout",
+                errors.RUNTIME_INIT_TIMEOUT,
                 f"runtime {self.runtime.command[0]!r} did not ask for an event within "
                 f"{INIT_TIMEOUT_S:g} s (it never polled /runtime/invocation/next)",
             )
         if state == InitState.INIT_ERROR:
             assert init_error is not None
             self.runtime.stop()
-            raise InitFailure(init_error.error_type or "Runtime.Unknown", "runtime init failed", init_error.body)
+            raise InitFailure(init_error.error_type or errors.RUNTIME_UNKNOWN, "runtime init failed", init_error.body)
         tail = self.runtime.stderr_tail()
         message = f"runtime {self.runtime.command[0]!r} exited before it asked for an event"
-        raise InitFailure("Runtime.ExitError", f"{message}: {tail}" if tail else message)
+        raise InitFailure(errors.RUNTIME_EXIT_ERROR, f"{message}: {tail}" if tail else message)
 
     def _on_runtime_exit(self, runtime: SubRuntime, status: int) -> None:
         """Called from the watcher thread when the sub-runtime dies on its own: it only tells
@@ -148,8 +122,8 @@ class Orchestrator:
         message = errors.exit_error_message(current, status)
         if tail:
             message = f"{message}; stderr: {tail[-512:]}"
-        body = errors.error_body("Runtime.ExitError", message, current, exitStatus=status, stderrTail=tail)
-        self.proxy.runtime_exited(Outcome.error(body, "Runtime.ExitError"))
+        body = errors.error_body(errors.RUNTIME_EXIT_ERROR, message, current, exitStatus=status, stderrTail=tail)
+        self.proxy.runtime_exited(Outcome.error(body, errors.RUNTIME_EXIT_ERROR))
 
     def _start_replacement(self) -> None:
         """Start a new sub-runtime and return at once: its init overlaps the wait for the next
@@ -220,19 +194,19 @@ class Orchestrator:
         self.proxy.runtime_exited(None)
         # Answered grace_ms early, but the message states the function's timeout, as Lambda's does.
         body = errors.error_body(
-            "Sandbox.Timedout", errors.timeout_message(invocation.request_id, invocation.timeout_s()),
+            errors.SANDBOX_TIMEDOUT, errors.timeout_message(invocation.request_id, invocation.timeout_s()),
             invocation.request_id,
         )
-        return Outcome.error(body, "Sandbox.Timedout")
+        return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
 
     def post(self, invocation: Invocation, outcome: Outcome) -> None:
         status, body = self.upstream.post_outcome(invocation, outcome)
         if status == 413 and not outcome.is_error:
             size = len(outcome.body)
             error = errors.error_body(
-                "Function.ResponseSizeTooLarge", errors.response_too_large_message(size), invocation.request_id
+                errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size), invocation.request_id
             )
-            status, body = self.upstream.post_outcome(invocation, Outcome.error(error, "Function.ResponseSizeTooLarge"))
+            status, body = self.upstream.post_outcome(invocation, Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE))
         if status not in (200, 202):
             log(f"the Runtime API refused the answer ({status}): {body[:300]!r}", "ERROR", invocation.request_id)
 
@@ -257,7 +231,7 @@ class Orchestrator:
                 self.init()
             except InitFailure as failure:
                 log(f"init failed: {failure.error_type}: {failure}", "ERROR")
-                self.upstream.post_init_error(failure.body, failure.error_type)
+                self.upstream.post_init_error(failure.body(), failure.error_type)
                 return 1
             self.serve_forever()
             return 0  # not reached: serve_forever only leaves by an exception

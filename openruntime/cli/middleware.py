@@ -68,8 +68,11 @@ def _error(message: str) -> int:
 def run_middleware(args: argparse.Namespace) -> int:
     from openruntime.config import ConfigError, MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
     from openruntime.invocation import Invocation
-    from openruntime.middleware import InvocationScope, MiddlewareFailure, check_output, remove_state_root
-    from openruntime.orchestrator import InitFailure, build_middleware
+    from openruntime.errors import MiddlewareFailure
+    from openruntime.middleware.protocol import InvocationScope, check_output
+    from openruntime.middleware.state import remove_state_root
+    from openruntime.errors import InitFailure
+    from openruntime.middleware.build import build_middleware
 
     extra_env: dict[str, str] = {}
     for item in args.env:
@@ -114,7 +117,7 @@ def run_middleware(args: argparse.Namespace) -> int:
     try:
         middleware = build_middleware(config, pipeline, environ)
     except InitFailure as failure:
-        sys.stdout.buffer.write(failure.body + b"\n")
+        sys.stdout.buffer.write(failure.body() + b"\n")
         return _error(f"{failure.error_type}: {failure}")
 
     payload = b"{}" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()

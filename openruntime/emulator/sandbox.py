@@ -25,15 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from openruntime import lambda_errors as errors
-from openruntime.httpserver import LoopbackHTTPServer, Request, Response
+from openruntime import errors
+from openruntime.invocation import JSON
 from openruntime.processes import kill_tree, spawn
-from openruntime.runtime_api_server import ACCEPTED, error_response, invalid_state, posted_error, route, too_large
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
+from openruntime.runtime_api.server import ACCEPTED, error_response, invalid_state, posted_error, route, too_large
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 ACCOUNT_ID = "012345678912"
 INIT_BUDGET_S = 10.0  # Lambda gives init 10 s of its own, outside the function timeout
-JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ class Emulator:
         """What the caller gets when the bootstrap died during its invocation."""
         return runtime.init_error or _Outcome(
             errors.error_body(
-                "Runtime.ExitError", errors.exit_error_message(request_id, runtime.exit_status)
+                errors.RUNTIME_EXIT_ERROR, errors.exit_error_message(request_id, runtime.exit_status)
             ),
             JSON,
             True,
@@ -344,7 +344,7 @@ class Emulator:
         request_id = request_id or str(uuid.uuid4())
         if len(payload) > errors.MAX_REQUEST_BYTES:
             body = errors.error_body(
-                "RequestEntityTooLargeException",
+                errors.REQUEST_TOO_LARGE_EXCEPTION,
                 f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
                 "InvokeFunction operation",
             )
@@ -427,7 +427,7 @@ class Emulator:
         outcome = invocation.outcome
         if timed_out or outcome is None:
             outcome = _Outcome(
-                errors.error_body("Sandbox.Timedout", errors.timeout_message(request_id, timeout)),
+                errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
                 JSON,
                 True,
             )
@@ -514,11 +514,11 @@ class Emulator:
             while True:
                 if self._closed or self._generation != generation:
                     # The process that asked is gone (killed or reset): answer nobody.
-                    return error_response(500, "Runtime.Reset", "the environment was reset")
+                    return error_response(500, errors.RUNTIME_RESET, "the environment was reset")
                 current = self._current
                 if current is not None and current.outcome is None:
                     if request.peer_closed():
-                        return error_response(500, "Runtime.Reset", "client went away")
+                        return error_response(500, errors.RUNTIME_RESET, "client went away")
                     # A second /next while one is in flight renders the same event (RAPID).
                     if not current.delivered:
                         self._cond.notify_all()  # the invoke's clock now runs from here
@@ -541,12 +541,12 @@ class Emulator:
             if current is None or current.request_id != request_id or not current.delivered:
                 if request_id in self._answered or (current and current.outcome is not None):
                     return invalid_state(is_error)
-                return error_response(400, "InvalidRequestID", "Invalid request ID")
+                return error_response(400, errors.INVALID_REQUEST_ID, "Invalid request ID")
             if current.outcome is not None:
                 return invalid_state(is_error)
             echoed = request.header("lambda-runtime-invocation-id")
             if echoed is not None and echoed != current.invocation_id:
-                return error_response(410, "InvalidInvocationID", "Invocation ID is stale")
+                return error_response(410, errors.INVALID_INVOCATION_ID, "Invocation ID is stale")
             size = request.oversize if request.oversize is not None else len(request.body)
             if is_error:
                 current.outcome = _Outcome(
@@ -556,19 +556,19 @@ class Emulator:
             elif mode and mode != "streaming":
                 current.outcome = _Outcome(
                     errors.error_body(
-                        "Runtime.InvalidResponseModeHeader",
+                        errors.RUNTIME_INVALID_RESPONSE_MODE,
                         f"Invalid response mode header value: {mode}",
                     ),
                     JSON,
                     True,
                 )
                 response = error_response(
-                    400, "InvalidFunctionResponseMode", f"invalid response mode {mode!r}"
+                    400, errors.INVALID_RESPONSE_MODE, f"invalid response mode {mode!r}"
                 )
             elif size > errors.MAX_RESPONSE_BYTES:
                 current.outcome = _Outcome(
                     errors.error_body(
-                        "Function.ResponseSizeTooLarge", errors.response_too_large_message(size)
+                        errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size)
                     ),
                     JSON,
                     True,
@@ -605,12 +605,12 @@ class Emulator:
     def _handle_invoke_api(self, request: Request) -> Response:
         if INVOKE_PATH.match(request.path) is None:
             return service_error(
-                404, "ResourceNotFoundException", f"no route for {request.method} {request.path}"
+                404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
             )
         if request.oversize is not None:
             return service_error(
                 413,
-                "RequestEntityTooLargeException",
+                errors.REQUEST_TOO_LARGE_EXCEPTION,
                 f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
                 "InvokeFunction operation",
             )
@@ -620,14 +620,14 @@ class Emulator:
                 client_context = base64.b64decode(client_context, validate=True).decode()
             except (ValueError, UnicodeDecodeError):
                 return service_error(
-                    400, "InvalidRequestContentException", "X-Amz-Client-Context must be base64 JSON"
+                    400, errors.INVALID_REQUEST_CONTENT, "X-Amz-Client-Context must be base64 JSON"
                 )
         if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
             try:
                 json.loads(request.body)
             except ValueError as exc:
                 return service_error(
-                    400, "InvalidRequestContentException",
+                    400, errors.INVALID_REQUEST_CONTENT,
                     f"Could not parse request body into json: Could not parse payload into json: {exc}",
                 )
         kwargs: dict[str, Any] = {
@@ -638,7 +638,7 @@ class Emulator:
         invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             return service_error(
-                400, "ValidationException",
+                400, errors.VALIDATION_EXCEPTION,
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
             )
@@ -661,7 +661,7 @@ def service_error(status: int, code: str, message: str) -> Response:
     """An error of the Lambda service itself (the Invoke API), shaped as the SDKs parse it:
     the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body."""
     body = json.dumps({"Type": "User", "message": message}).encode()
-    return Response(status, body, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code),
+    return Response(status, body, [("Content-Type", JSON), ("X-Amzn-ErrorType", code),
                                    ("X-Amzn-RequestId", str(uuid.uuid4()))])
 
 

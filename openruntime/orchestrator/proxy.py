@@ -17,11 +17,12 @@ import threading
 import time
 from collections import deque
 
-from openruntime import lambda_errors as errors
-from openruntime.httpserver import LoopbackHTTPServer, Request, Response
+from openruntime import errors
+from openruntime.errors import RuntimeGone
 from openruntime.invocation import Invocation, Outcome
-from openruntime.netio import Socket
-from openruntime.runtime_api_server import (
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
+from openruntime.runtime_api.netio import Socket
+from openruntime.runtime_api.server import (
     ACCEPTED,
     JSON,
     error_response,
@@ -31,10 +32,6 @@ from openruntime.runtime_api_server import (
     too_large,
 )
 
-
-
-class RuntimeGone(Exception):
-    """The sub-runtime died before it took the dispatched event: start another, resend."""
 
 
 class InitState:
@@ -170,11 +167,11 @@ class RuntimeAPIProxy:
                 self._cond.notify_all()
             while True:
                 if self._closed or generation != self._generation:
-                    return error_response(500, "Runtime.Reset", "this runtime process was replaced; exit")
+                    return error_response(500, errors.RUNTIME_RESET, "this runtime process was replaced; exit")
                 current = self._current
                 if current is not None and current.outcome is None and not current.delivered:
                     if request.peer_closed():
-                        return error_response(500, "Runtime.Reset", "client went away")
+                        return error_response(500, errors.RUNTIME_RESET, "client went away")
                     # To this /next only: another one (awslambdaric's workers under
                     # AWS_LAMBDA_MAX_CONCURRENCY all poll) waits for the next event. One
                     # event, one execution of the handler.
@@ -188,7 +185,7 @@ class RuntimeAPIProxy:
             if current is None or current.invocation.request_id != request_id or not current.delivered:
                 if request_id in self._answered:
                     return invalid_state(is_error)
-                return error_response(400, "InvalidRequestID", "Invalid request ID")
+                return error_response(400, errors.INVALID_REQUEST_ID, "Invalid request ID")
             if current.outcome is not None:
                 return invalid_state(is_error)
             size = request.oversize if request.oversize is not None else len(request.body)
@@ -198,9 +195,9 @@ class RuntimeAPIProxy:
             elif size > errors.MAX_RESPONSE_BYTES:
                 current.outcome = Outcome.error(
                     errors.error_body(
-                        "Function.ResponseSizeTooLarge", errors.response_too_large_message(size)
+                        errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size)
                     ),
-                    "Function.ResponseSizeTooLarge",
+                    errors.FUNCTION_RESPONSE_TOO_LARGE,
                 )
                 response = too_large()
             else:

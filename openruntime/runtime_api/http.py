@@ -16,7 +16,9 @@ import _socket
 import threading
 from collections.abc import Callable
 
-from openruntime.netio import Socket, accept, listen_loopback, reader
+from openruntime.errors import MalformedRequest
+from openruntime.invocation import JSON
+from openruntime.runtime_api.netio import Socket, accept, listen_loopback, reader
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -42,10 +44,6 @@ REASONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
-
-
-class MalformedRequest(Exception):
-    """The bytes on the connection are not a valid HTTP/1.1 request."""
 
 
 def _never_closed() -> bool:
@@ -283,7 +281,7 @@ class LoopbackHTTPServer:
                     body = json.dumps(
                         {"errorType": "MalformedRequest", "errorMessage": str(exc)}
                     ).encode()
-                    _send(conn, Response(400, body, [("Content-Type", "application/json")]), False)
+                    _send(conn, Response(400, body, [("Content-Type", JSON)]), False)
                     return
                 if request is None:
                     return

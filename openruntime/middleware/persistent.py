@@ -24,12 +24,14 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _json_str  # C: escapes controls and non-ASCII
 from typing import Any
 
+from openruntime import errors
 from openruntime.config import MiddlewareConfig
+from openruntime.errors import BrokenMiddleware, MiddlewareFailure
 from openruntime.function_log import log
 from openruntime.invocation import Invocation
-from openruntime.middleware import MAX_OUTPUT_BYTES, HookResult, InvocationScope, MiddlewareFailure, middleware_env
+from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, middleware_env
+from openruntime.middleware.stderr_lines import StderrLines
 from openruntime.processes import kill_group, spawn, stop_group
-from openruntime.stderr_lines import StderrLines
 
 MAX_HEADER_BYTES = 64 * 1024  # a frame header line, newline included, either way
 # The request header carries the state back, with the context: a state up to half the
@@ -42,14 +44,6 @@ _READ_CHUNK = 64 * 1024  # a pipe's capacity: a bigger buffer would only cost an
 _EXIT_WAIT_S = 0.5  # how long a middleware that closed its pipes gets to report its exit status
 _POLL_IN = select.POLLIN | select.POLLPRI
 _dump_state = json.JSONEncoder(separators=(",", ":")).encode  # ASCII only: no raw newline possible
-
-
-class _Broken(Exception):
-    """The exchange cannot go on; the process must be replaced."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 class _Child:
@@ -130,16 +124,16 @@ class PersistentMiddleware:
                 self.start()
             if self._child is None:
                 error, self._start_error = self._start_error, None  # the next call tries again
-                raise self._failure("Middleware.NotFound", f"could not be started: {error}", hook)
+                raise self._failure(errors.MIDDLEWARE_NOT_FOUND, f"could not be started: {error}", hook)
         child = self._child
         try:
             header, _ = self._read_frame(child, time.monotonic() + timeout_s)
             if header.get("ready") is not True:
-                raise _Broken("Middleware.InvalidFrame", f"wrote {_preview(header)} instead of a ready frame")
+                raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"wrote {_preview(header)} instead of a ready frame")
             protocol = header.get("protocol", PROTOCOL)
             if protocol != PROTOCOL:
-                raise _Broken("Middleware.InvalidFrame", f"speaks protocol {protocol!r}, not {PROTOCOL}")
-        except _Broken as broken:
+                raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"speaks protocol {protocol!r}, not {PROTOCOL}")
+        except BrokenMiddleware as broken:
             raise self._replace(child, broken, hook, "did not start: ", restart=False) from None
         hooks = header.get("hooks")
         if isinstance(hooks, list):
@@ -181,12 +175,12 @@ class PersistentMiddleware:
             stream.close()
 
     def _replace(
-        self, child: _Child, broken: _Broken, hook: str, prefix: str = "", restart: bool = True
+        self, child: _Child, broken: BrokenMiddleware, hook: str, prefix: str = "", restart: bool = True
     ) -> MiddlewareFailure:
         """Kill the broken process (whole group), start a new one, describe what happened."""
         process = child.process
         status: int | None = process.poll()
-        if status is None and broken.error_type == "Middleware.Crashed":
+        if status is None and broken.error_type == errors.MIDDLEWARE_CRASHED:
             try:  # it closed its pipes: it is exiting; its status says why
                 status = process.wait(_EXIT_WAIT_S)
             except subprocess.TimeoutExpired:
@@ -209,7 +203,7 @@ class PersistentMiddleware:
             message += f" (killed by signal {-status})" if status < 0 else f" (exit status {status})"
             details["exitStatus"] = status
         last_line = stderr_tail.rsplit("\n", 1)[-1]
-        if last_line and broken.error_type == "Middleware.Crashed":
+        if last_line and broken.error_type == errors.MIDDLEWARE_CRASHED:
             message += f": {last_line}"
         return self._failure(broken.error_type, message, hook, **details)
 
@@ -219,18 +213,18 @@ class PersistentMiddleware:
         if not child.buffer and not child.poll_idle.poll(0) and (child.pidfd >= 0 or child.process.poll() is None):
             return None  # the usual case: one poll(2) with no wait
         if child.process.poll() is not None:
-            return "Middleware.Crashed", "exited between invocations"
+            return errors.MIDDLEWARE_CRASHED, "exited between invocations"
         if not child.buffer and not child.poll_in.poll(0):
             return None
         stray = bytes(child.buffer) or os.read(child.stdout_fd, 200)
         if not stray:
-            return "Middleware.Crashed", "closed its STDOUT between invocations"
+            return errors.MIDDLEWARE_CRASHED, "closed its STDOUT between invocations"
         # An extra frame or stray output: left there, it would be read as the next answer.
-        return "Middleware.InvalidFrame", f"wrote to its STDOUT outside a call ({stray[:80]!r})"
+        return errors.MIDDLEWARE_INVALID_FRAME, f"wrote to its STDOUT outside a call ({stray[:80]!r})"
 
     def _restart_idle(self, child: _Child, error_type: str, what: str) -> None:
         """Nothing is in flight, so nothing fails: start it again before the next call."""
-        failure = self._replace(child, _Broken(error_type, what), "-")
+        failure = self._replace(child, BrokenMiddleware(error_type, what), "-")
         log(f"{failure.message}; restarted", "WARN")
 
     def stderr_tail(self) -> str:
@@ -275,17 +269,17 @@ class PersistentMiddleware:
             answer, body = self._read_frame(child, deadline)
             action = answer.get("action", "continue")
             if not isinstance(action, str) or action not in _ACTIONS:
-                raise _Broken("Middleware.InvalidFrame", f"answered with unknown action {action!r}")
+                raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"answered with unknown action {action!r}")
             new_type = answer.get("content_type") or content_type
             if not isinstance(new_type, str):
-                raise _Broken("Middleware.InvalidFrame", f"answered with content_type {new_type!r}")
-        except _Broken as broken:
+                raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"answered with content_type {new_type!r}")
+        except BrokenMiddleware as broken:
             raise self._replace(child, broken, hook) from None
         if "state" in answer:
             state = answer["state"]
             if state is not None and len(size := _dump_state(state)) > MAX_STATE_BYTES:
                 raise self._failure(
-                    "Middleware.InvalidFrame",
+                    errors.MIDDLEWARE_INVALID_FRAME,
                     f"answered with a state of {len(size)} bytes as compact JSON, over the protocol's "
                     f"{MAX_STATE_BYTES // 1024} KiB: keep large data in the payload",
                     hook,
@@ -310,7 +304,7 @@ class PersistentMiddleware:
             except BlockingIOError:
                 written = 0
             except OSError:  # EPIPE: nobody reads its STDIN any more
-                raise _Broken("Middleware.Crashed", "exited (its STDIN is closed)") from None
+                raise BrokenMiddleware(errors.MIDDLEWARE_CRASHED, "exited (its STDIN is closed)") from None
             while parts and written >= len(parts[0]):
                 written -= len(parts[0])
                 parts.pop(0)
@@ -322,21 +316,21 @@ class PersistentMiddleware:
     def _wait(self, poller: select.poll, deadline: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not poller.poll(remaining * 1000):
-            raise _Broken("Middleware.Timeout", f"did not answer within {self._timeout_ms:.0f} ms")
+            raise BrokenMiddleware(errors.MIDDLEWARE_TIMEOUT, f"did not answer within {self._timeout_ms:.0f} ms")
 
     def _fill(self, child: _Child, deadline: float) -> None:
         self._wait(child.poll_in, deadline)
         chunk = os.read(child.stdout_fd, _READ_CHUNK)
         if not chunk:
-            raise _Broken("Middleware.Crashed", "exited (end of its STDOUT)")
+            raise BrokenMiddleware(errors.MIDDLEWARE_CRASHED, "exited (end of its STDOUT)")
         child.buffer += chunk
 
     def _read_frame(self, child: _Child, deadline: float) -> tuple[dict[str, Any], bytes]:
         buffer = child.buffer
         while (newline := buffer.find(b"\n", 0, MAX_HEADER_BYTES)) < 0:
             if len(buffer) >= MAX_HEADER_BYTES:
-                raise _Broken(
-                    "Middleware.InvalidFrame",
+                raise BrokenMiddleware(
+                    errors.MIDDLEWARE_INVALID_FRAME,
                     f"wrote a header line over {MAX_HEADER_BYTES // 1024} KiB (the protocol's limit, newline included)",
                 )
             self._fill(child, deadline)
@@ -344,12 +338,12 @@ class PersistentMiddleware:
         try:
             header = json.loads(line)
         except ValueError as exc:
-            raise _Broken("Middleware.InvalidFrame", f"wrote a malformed frame header {line[:200]!r}: {exc}") from None
+            raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"wrote a malformed frame header {line[:200]!r}: {exc}") from None
         length = header.get("length", 0) if isinstance(header, dict) else None
         if type(length) is not int or length < 0:
-            raise _Broken("Middleware.InvalidFrame", f"wrote a frame header without a valid length: {line[:200]!r}")
+            raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"wrote a frame header without a valid length: {line[:200]!r}")
         if length > MAX_OUTPUT_BYTES:  # refused before a byte of it is read (or allocated)
-            raise _Broken("Middleware.OutputTooLarge", f"announced a {length}-byte payload: over {MAX_OUTPUT_BYTES} "
+            raise BrokenMiddleware(errors.MIDDLEWARE_OUTPUT_TOO_LARGE, f"announced a {length}-byte payload: over {MAX_OUTPUT_BYTES} "
                           "bytes, Lambda's payload limit")
         start = newline + 1
         end = start + length
@@ -367,7 +361,7 @@ class PersistentMiddleware:
             self._wait(child.poll_in, deadline)
             count = os.readv(child.stdout_fd, [view[have:]])
             if not count:
-                raise _Broken("Middleware.Crashed", f"exited (end of its STDOUT after {have} of {length} bytes)")
+                raise BrokenMiddleware(errors.MIDDLEWARE_CRASHED, f"exited (end of its STDOUT after {have} of {length} bytes)")
             have += count
         view.release()
         return header, bytes(body_buffer)

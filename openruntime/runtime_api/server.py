@@ -6,11 +6,11 @@ event or an answer. This module holds what is the same: the routes and Lambda's 
 
 from __future__ import annotations
 
-from openruntime import lambda_errors as errors
-from openruntime.httpserver import Request, Response
+from openruntime import errors
+from openruntime.invocation import JSON
+from openruntime.runtime_api.http import Request, Response
 
 PREFIX = "/2018-06-01/runtime/"
-JSON = "application/json"
 ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a cold start)
@@ -40,7 +40,7 @@ def route(request: Request, handlers: RuntimeAPIHandlers) -> Response:
         if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
             if parts[2] in ("response", "error"):
                 return handlers.post_result(request, parts[1], is_error=parts[2] == "error")
-    return error_response(404, "NotFound", f"no route for {request.method} {path}")
+    return error_response(404, errors.NOT_FOUND, f"no route for {request.method} {path}")
 
 
 def error_response(status: int, error_type: str, message: str) -> Response:
@@ -52,7 +52,7 @@ def invalid_state(is_error: bool = False) -> Response:
     error that came too late), or an init error after `/next`."""
     transition = "InvocationErrorResponse" if is_error else "InvocationResponse"
     return error_response(
-        403, "InvalidStateTransition",
+        403, errors.INVALID_STATE_TRANSITION,
         f"State transition from RuntimeResponseSentState to {transition} failed for "
         "runtime. Error: State transition is not allowed",
     )
@@ -60,7 +60,7 @@ def invalid_state(is_error: bool = False) -> Response:
 
 def too_large() -> Response:
     return error_response(
-        413, "RequestEntityTooLarge",
+        413, errors.REQUEST_ENTITY_TOO_LARGE,
         f"Exceeded maximum allowed payload size ({errors.MAX_RESPONSE_BYTES} bytes).",
     )
 
@@ -69,5 +69,5 @@ def posted_error(request: Request, request_id: str | None = None) -> tuple[bytes
     """The error a runtime posted, and its type; Lambda builds one from the header when
     the body is empty."""
     header_type = request.header("lambda-runtime-function-error-type")
-    body = request.body or errors.error_body(header_type or "Runtime.Unknown", "", request_id)
+    body = request.body or errors.error_body(header_type or errors.RUNTIME_UNKNOWN, "", request_id)
     return body, errors.error_type_of(body, header_type)

@@ -1,0 +1,235 @@
+"""Exec-mode middlewares (protocol v1): one process per hook call, payload over STDIN/STDOUT.
+
+See docs/middleware-protocol.md. Exit status 0 continues with STDOUT as the new payload,
+3 answers with STDOUT as the response, anything else fails the invocation with an error
+that names the middleware, the hook, the status and the tail of STDERR.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from collections.abc import Mapping
+
+from openruntime import errors
+from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
+from openruntime.errors import MiddlewareFailure, error_body
+from openruntime.invocation import Invocation, is_json_type
+from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, check_output, context_env, middleware_env
+from openruntime.middleware.stderr_lines import StderrLines, TAIL_BYTES
+from openruntime.processes import kill_group
+
+# json and subprocess are imported where used: a pipeline that has no exec middleware
+# never needs subprocess, and neither is worth ~15 ms (re, enum, locale) of a cold start.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the class below is an interface for mypy; at run time, a plain base
+
+EXIT_RESPOND = 3
+EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object
+_READ_CHUNK = 1 << 16  # a pipe's capacity
+
+
+class ExecMiddleware:
+    """`EXECUTABLE <hook>` once per call, in its own process group."""
+
+    def __init__(self, config: MiddlewareConfig, command: list[str], environ: Mapping[str, str]) -> None:
+        self.config = config
+        self.command = command
+        self.base_env = middleware_env(config, environ)
+
+    def start(self) -> None:
+        pass  # nothing runs between calls
+
+    def await_ready(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def handles(self, hook: str) -> bool:
+        return hook in self.config.hooks
+
+    def call(
+        self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+        scope: InvocationScope, timeout_s: float,
+    ) -> HookResult:
+        name = self.config.name
+        env = dict(self.base_env)
+        env.update(context_env(hook, invocation, content_type))
+        env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
+        import subprocess
+
+        try:
+            process = subprocess.Popen(
+                [*self.command, hook],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, start_new_session=True,
+            )
+        except OSError as exc:
+            raise MiddlewareFailure(
+                errors.MIDDLEWARE_EXIT_ERROR, f"middleware '{name}' hook '{hook}' could not start: {exc}",
+                name, hook,
+            ) from None
+        stderr = StderrLines(name, invocation.request_id)
+        try:
+            stdout, outcome = _exchange(process, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES)
+            if outcome != EXITED:
+                kill_group(process)
+                process.wait()
+                if process.stderr is not None and not process.stderr.closed:
+                    stderr.feed(_drain_fd(process.stderr.fileno(), TAIL_BYTES))  # why it hung
+                stderr.finish()
+                if outcome == TOO_LARGE:
+                    raise MiddlewareFailure(
+                        errors.MIDDLEWARE_OUTPUT_TOO_LARGE,
+                        f"middleware '{name}' hook '{hook}' wrote more than {MAX_OUTPUT_BYTES} bytes to "
+                        "STDOUT (Lambda's payload limit); it was stopped there",
+                        name, hook, limitBytes=MAX_OUTPUT_BYTES, stderrTail=stderr.tail(),
+                    )
+                raise MiddlewareFailure(
+                    errors.MIDDLEWARE_TIMEOUT,
+                    f"middleware '{name}' hook '{hook}' did not finish within {timeout_s * 1000:.0f} ms",
+                    name, hook, stderrTail=stderr.tail(),
+                )
+        finally:
+            kill_group(process)  # children it left behind must not outlive the call
+            _close_pipes(process)
+        stderr.finish()
+        status = process.wait()
+        if status == EXIT_FAIL_WITH_ERROR:
+            raise MiddlewareFailure.from_error_object(stdout, name, hook)
+        if status not in (0, EXIT_RESPOND):
+            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            stderr_tail = stderr.tail()
+            message = f"middleware '{name}' hook '{hook}' {how}"
+            raise MiddlewareFailure(
+                errors.MIDDLEWARE_EXIT_ERROR, f"{message}: {stderr_tail}" if stderr_tail else message,
+                name, hook, exitStatus=status, stderrTail=stderr_tail,
+            )
+        if stdout.endswith(b"\n") and not payload.endswith(b"\n") and _is_textual(content_type):
+            stdout = stdout[:-1]
+        return HookResult(stdout, content_type, respond=status == EXIT_RESPOND and hook != "after")
+
+
+def _is_textual(content_type: str | None) -> bool:
+    """Where a trailing newline that the input did not have is forgiven (echo adds one):
+    JSON and text. Any other type is bytes, passed on exactly."""
+    if not content_type:
+        return True
+    return is_json_type(content_type) or content_type.strip().lower().startswith("text/")
+
+
+EXITED, TIMED_OUT, TOO_LARGE = "exited", "timed out", "too large"
+
+
+def _exchange(
+    process: subprocess.Popen[bytes], payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int
+) -> tuple[bytes, str]:
+    """Feed STDIN, collect STDOUT and log STDERR as they come until the process exits:
+    (stdout, EXITED), or what it wrote so far and TIMED_OUT, or TOO_LARGE as soon as STDOUT
+    passes `max_stdout` bytes. Memory stays bounded whatever it writes.
+
+    Unlike `communicate()`, this stops when the process itself exits (its pidfd turns
+    readable), not when its pipes reach EOF: a background child that inherited STDOUT must
+    not hold the call until the timeout (the protocol reads "until the process exits"; the
+    caller then kills the group). Without pidfds (Linux < 5.3), EOF on both pipes it is.
+    """
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    deadline = time.monotonic() + timeout_s
+    in_fd, out_fd, err_fd = process.stdin.fileno(), process.stdout.fileno(), process.stderr.fileno()
+    out: list[bytes] = []
+    out_size = 0
+    poller = select.poll()
+    for fd in (out_fd, err_fd):
+        os.set_blocking(fd, False)
+        poller.register(fd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    view = memoryview(payload)
+    if view:
+        os.set_blocking(in_fd, False)
+        poller.register(in_fd, select.POLLOUT)
+    else:
+        process.stdin.close()
+    reading = {out_fd, err_fd}
+    exited = False
+    try:
+        while not exited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b"".join(out), TIMED_OUT
+            for fd, events in poller.poll(remaining * 1000):
+                if fd == pidfd:
+                    exited = True
+                elif fd == in_fd:
+                    try:
+                        view = view[os.write(in_fd, view):]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # it stopped reading (EPIPE): what it has is all it gets
+                        view = view[:0]
+                    if not view:
+                        poller.unregister(in_fd)
+                        process.stdin.close()
+                elif fd in reading:
+                    try:
+                        data = os.read(fd, _READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        poller.unregister(fd)
+                        reading.discard(fd)
+                        exited = exited or (pidfd < 0 and not reading)
+                    elif fd == err_fd:
+                        stderr.feed(data)
+                    else:
+                        out_size += len(data)
+                        if out_size > max_stdout:
+                            return b"", TOO_LARGE
+                        out.append(data)
+        # Everything it wrote before exiting is in the pipes now; still bounded.
+        if err_fd in reading:
+            stderr.feed(_drain_fd(err_fd, _READ_CHUNK * 64))
+        if out_fd in reading:
+            rest = _drain_fd(out_fd, max_stdout - out_size + 1)
+            if out_size + len(rest) > max_stdout:
+                return b"", TOO_LARGE
+            out.append(rest)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+    return b"".join(out), EXITED
+
+
+def _drain_fd(fd: int, limit: int) -> bytes:
+    """What a non-blocking pipe holds right now, up to `limit` bytes."""
+    parts = []
+    size = 0
+    while size < limit:
+        try:
+            data = os.read(fd, min(_READ_CHUNK, limit - size))
+        except (BlockingIOError, OSError):
+            break
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    return b"".join(parts)
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass

@@ -1,0 +1,154 @@
+"""What a hook call is and what a middleware may do: the contract both runners keep.
+
+`Middleware` is the interface of a runner (exec.py, persistent.py); `HookResult` what one
+call gives back; `InvocationScope` the state a middleware keeps across the hooks of one
+invocation; `middleware_env` the environment a middleware may see (least privilege:
+never the Runtime API, the AWS credentials only when granted). docs/middleware-protocol.md
+is the same contract, written for middleware authors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from openruntime import errors
+from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
+from openruntime.errors import MiddlewareFailure
+from openruntime.invocation import Invocation, is_json_type
+from openruntime.middleware.state import state_root
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the class below is an interface for mypy; at run time, a plain base
+
+# What a middleware may write to STDOUT: Lambda's payload limit (a request, or a buffered
+# response, of 6 MB); the rest is never read. Streamed responses have their own limits.
+MAX_OUTPUT_BYTES = errors.MAX_RESPONSE_BYTES
+
+# Always passed through an env allow-list: without them nothing runs at all.
+ESSENTIAL_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH")
+# The function's variables a middleware must never see or use.
+HIDDEN_ENV = ("AWS_LAMBDA_RUNTIME_API",)
+
+
+class HookResult:
+    __slots__ = ("payload", "content_type", "respond")
+
+    def __init__(self, payload: bytes, content_type: str, respond: bool = False) -> None:
+        self.payload = payload
+        self.content_type = content_type
+        self.respond = respond  # short-circuit (before) or recover (error)
+
+
+class InvocationScope:
+    """Per-invocation state of every middleware (exec: files; persistent: JSON values)."""
+
+    __slots__ = ("_dir", "values", "_files")
+
+    def __init__(self) -> None:
+        self._dir: str | None = None
+        self.values: dict[str, Any] = {}
+        self._files: dict[str, str] = {}
+
+    def state_file(self, name: str) -> str:
+        """The middleware's state file; it exists (empty) from its first hook call on."""
+        path = self._files.get(name)
+        if path is None:
+            if self._dir is None:
+                import tempfile  # only exec middlewares need files: not on the cold path
+
+                self._dir = tempfile.mkdtemp(prefix="invocation-", dir=state_root())
+            path = os.path.join(self._dir, f"{name}.state")
+            # Created here so that `cat "$OPENRUNTIME_STATE_FILE"` works in `before` too.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            self._files[name] = path
+        return path
+
+    def close(self) -> None:
+        if self._dir is not None:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+            self._files.clear()
+
+
+class Middleware(Protocol):
+    config: MiddlewareConfig
+
+    def start(self) -> None: ...
+
+    def await_ready(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def handles(self, hook: str) -> bool: ...
+
+    def call(
+        self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+        scope: InvocationScope, timeout_s: float,
+    ) -> HookResult: ...
+
+
+def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """The function's environment as this middleware may see it, plus its own `env`:
+    never the Runtime API, and the AWS credentials only when its entry grants them."""
+    hidden = HIDDEN_ENV if config.aws_credentials else CREDENTIAL_ENV | set(HIDDEN_ENV)
+    visible = {k: v for k, v in environ.items() if k not in hidden}
+    if config.env_allow is not None:
+        allowed = set(config.env_allow) | set(ESSENTIAL_ENV)
+        visible = {k: v for k, v in visible.items() if k in allowed}
+    visible.update(config.env)
+    visible["OPENRUNTIME_MIDDLEWARE"] = config.name
+    return visible
+
+
+def context_env(hook: str, invocation: Invocation, content_type: str) -> dict[str, str]:
+    env = {
+        "OPENRUNTIME_HOOK": hook,
+        "OPENRUNTIME_REQUEST_ID": invocation.request_id,
+        "OPENRUNTIME_DEADLINE_MS": str(invocation.deadline_ms),
+        "OPENRUNTIME_FUNCTION_ARN": invocation.function_arn,
+        "OPENRUNTIME_CONTENT_TYPE": content_type,
+    }
+    if invocation.trace_id:
+        env["_X_AMZN_TRACE_ID"] = invocation.trace_id
+    return env
+
+
+def credentials_hint(config: MiddlewareConfig, failure: MiddlewareFailure) -> str | None:
+    """A hint for a middleware that failed, it seems, for want of the AWS credentials it
+    was not granted; None when that is not the story."""
+    if config.aws_credentials:
+        return None
+    said = f"{failure.message} {failure.details.get('stderrTail', '')} {failure.extra}".lower()
+    if not any(sign in said for sign in _NO_CREDENTIALS_SIGNS):
+        return None
+    return (f"middleware '{config.name}' failed and mentions credentials: it does not get the function's "
+            "AWS credentials unless its pipeline entry says `aws_credentials: true`")
+
+
+_NO_CREDENTIALS_SIGNS = ("credential", "security token", "unrecognizedclient", "invalidclienttokenid",
+                         "missingauthenticationtoken", "signature")
+
+
+def check_output(
+    payload: bytes, content_type: str, name: str, hook: str
+) -> None:
+    """Where the payload is JSON, a middleware must have written JSON."""
+    if not is_json_type(content_type):
+        return
+    import json
+
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        preview = payload[:200].decode("utf-8", "replace")
+        raise MiddlewareFailure(
+            "Middleware.InvalidOutput",
+            f"middleware '{name}' hook '{hook}' printed invalid JSON ({exc}): {preview!r}",
+            name, hook,
+        ) from None
