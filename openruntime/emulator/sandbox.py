@@ -1,37 +1,38 @@
-"""A local Lambda: the Runtime API a bootstrap polls, and the Invoke API callers use.
+"""One local Lambda execution environment: the bootstrap's process, its Runtime API,
+invocations one at a time, and the START/END/REPORT lines Lambda writes.
 
-Faithful to Lambda and to AWS's Runtime Interface Emulator (RIE), see
-docs/emulator.md: the bootstrap (ours or anybody's) is started lazily on the first invoke
-in its own process group, with the environment Lambda gives; invocations are served one
-at a time; the function timeout is enforced by killing the bootstrap and answering with
-Lambda's timeout error; a bootstrap that dies is started again on the next invoke.
+Faithful to Lambda and to AWS's Runtime Interface Emulator (RIE), see docs/emulator.md:
+the bootstrap (ours or anybody's) is started lazily on the first invoke in its own
+process group, with the environment Lambda gives; the function timeout is enforced by
+killing the bootstrap and answering with Lambda's timeout error; a bootstrap that dies is
+started again on the next invoke. What the bootstrap polls is the Runtime API server core
+(runtime_api/server.py), the same one the orchestrator's proxy is; Lambda's Invoke API
+over HTTP is emulator/invoke_api.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from openruntime import errors
-from openruntime.invocation import JSON
+from openruntime.errors import RuntimeGone
+from openruntime.invocation import JSON, Outcome
 from openruntime.processes import kill_tree, spawn
-from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
-from openruntime.runtime_api.server import ACCEPTED, error_response, invalid_state, posted_error, route, too_large
+from openruntime.runtime_api.http import LoopbackHTTPServer
+from openruntime.runtime_api.server import Pending, RuntimeAPIServer
 
-INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 ACCOUNT_ID = "012345678912"
 INIT_BUDGET_S = 10.0  # Lambda gives init 10 s of its own, outside the function timeout
 
@@ -52,15 +53,6 @@ class FunctionSettings:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
 
 
-class _Phase:
-    """An invocation answered but not yet over: its bootstrap has not called /next again."""
-
-    __slots__ = ("request_id", "runtime", "began", "deadline")
-
-    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
-        self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
-
-
 @dataclass
 class InvokeResult:
     """What a caller of Lambda's Invoke API gets back."""
@@ -78,49 +70,26 @@ class InvokeResult:
         return json.loads(self.body)
 
 
-@dataclass
-class _Outcome:
-    body: bytes
-    content_type: str
-    function_error: bool
-
-
-@dataclass
-class _Invocation:
-    request_id: str
-    invocation_id: str
-    payload: bytes
-    timeout_s: float
-    headers: list[tuple[str, str]]  # the deadline joins them when the event is delivered
-    delivered_at: float | None = None  # monotonic; the function's time runs from here
-    polls_at_delivery: int = 0  # the runtime's /next count when it took this event
-    outcome: _Outcome | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.delivered_at is not None
-
-    def deliver(self) -> list[tuple[str, str]]:
-        """The `/next` headers. As on Lambda, the timeout runs from the event's delivery,
-        not from the invoke: a cold start's init is not charged to the function."""
-        if self.delivered_at is None:
-            self.delivered_at = time.monotonic()
-            deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
-            self.headers.insert(1, ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)))
-        return self.headers
-
-
-@dataclass
 class _Runtime:
-    process: subprocess.Popen[bytes]
-    generation: int
-    started_at: float
-    polled: bool = False  # has called /next: init is over, /init/error no longer allowed
-    init_error: _Outcome | None = None
-    init_duration_ms: float | None = None
-    exit_status: int | None = None
-    polls: int = 0  # /next calls so far, and when the last one came: where an invoke phase ends
-    last_poll: float = 0.0
+    """One bootstrap process: its Runtime API generation, and what its REPORT lines need."""
+
+    __slots__ = ("process", "generation", "started_at", "init_duration_ms", "exit_status")
+
+    def __init__(self, generation: int, started_at: float) -> None:
+        self.process: subprocess.Popen[bytes] | None = None  # None while it is being spawned
+        self.generation = generation
+        self.started_at = started_at
+        self.init_duration_ms: float | None = None  # from its start to its first /next, reported once
+        self.exit_status: int | None = None
+
+
+class _Phase:
+    """An invocation answered but not yet over: its bootstrap has not called /next again."""
+
+    __slots__ = ("request_id", "runtime", "began", "deadline")
+
+    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
+        self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
 
 
 LogFn = Callable[[str], None]
@@ -149,43 +118,31 @@ class Emulator:
     child_stdout: int | IO[Any] | None = None
     child_stderr: int | IO[Any] | None = None
     log: LogFn = _stderr_log
-    _server: LoopbackHTTPServer | None = field(default=None, init=False)
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.function is None:
             self.function = FunctionSettings(timeout_s=self.timeout_s)
-        self._cond = threading.Condition()
+        self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll)
+        self._cond = self._api.cond  # one lock for the Runtime API's state and this sandbox's
         self._invoke_lock = threading.Lock()
         self._runtime: _Runtime | None = None
-        self._starting = False  # a bootstrap is being spawned: its record is not there yet
         # The invocation whose answer is in but whose phase is not over: Lambda ends an
         # invoke phase (END, and REPORT's duration) when the bootstrap calls /next again.
         self._ending: _Phase | None = None
-        self._generation = 0
-        self._current: _Invocation | None = None
-        self._answered: deque[str] = deque(maxlen=64)
-        self._closed = False
         # Bootstraps start from this one long-lived thread: PR_SET_PDEATHSIG fires when the
         # *thread* that forked the child ends, so spawned from an Invoke API connection's
         # thread a bootstrap would die when that connection closed (one `curl`); from here,
         # it dies with the emulator only.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
-        # What the runtime posted: accepted answers by kind, and refused posts.
-        self.stats: Counter[str] = Counter()
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self) -> "Emulator":
-        self._server = LoopbackHTTPServer(
-            self._handle_runtime_api,
-            port=self.runtime_api_port,
-            max_body=errors.MAX_RESPONSE_BYTES,
-            name="runtime-api",
-        ).start()
+    def start(self) -> Emulator:
+        self._api.start()
         return self
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -193,8 +150,12 @@ class Emulator:
 
     @property
     def runtime_api(self) -> str:
-        assert self._server is not None, "start() the emulator first"
-        return self._server.address
+        return self._api.address
+
+    @property
+    def stats(self) -> Counter[str]:
+        """What the runtime posted: accepted answers by kind, and refused posts."""
+        return self._api.stats
 
     def close(self) -> None:
         with self._cond:
@@ -202,24 +163,21 @@ class Emulator:
         # Stopped before the emulator says it is closed: a runtime being shut down is not
         # also answered "500, reset" on its next /next (awslambdaric would log a failure).
         runtime = self._runtime
-        if runtime is not None:
+        if runtime is not None and runtime.process is not None:
             kill_tree(runtime.process, grace_s=0.3)
         with self._cond:
-            self._closed = True
             leftover, self._runtime = self._runtime, None  # one an invoke started meanwhile
-            self._generation += 1
-            self._cond.notify_all()
-        if leftover is not None and leftover is not runtime:
+        self._api.close()
+        if leftover is not None and leftover is not runtime and leftover.process is not None:
             kill_tree(leftover.process)
-        for server in (self._invoke_server, self._server):
-            if server is not None:
-                server.close()
+        if self._invoke_server is not None:
+            self._invoke_server.close()
         self._spawner.shutdown(wait=False)
 
     @property
     def runtime_pid(self) -> int | None:
         runtime = self._runtime
-        return runtime.process.pid if runtime else None
+        return runtime.process.pid if runtime and runtime.process else None
 
     # -- the bootstrap process ------------------------------------------------------
 
@@ -251,15 +209,11 @@ class Emulator:
         return env
 
     def _start_runtime(self) -> _Runtime:
-        # The new generation exists before the process does: a bootstrap that calls /next
-        # at once (before spawn() returns here) waits for its record instead of being
-        # answered as a process that was replaced.
+        # The new generation and its record exist before the process does: a bootstrap that
+        # calls /next at once (before spawn() returns here) is this generation's.
+        runtime = _Runtime(self._api.new_generation(), time.monotonic())
         with self._cond:
-            self._generation += 1
-            generation = self._generation
-            self._runtime = None
-            self._starting = True
-        started_at = time.monotonic()
+            self._runtime = runtime
         env = self._child_env()
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
@@ -270,39 +224,30 @@ class Emulator:
             ).result()
         except BaseException:
             with self._cond:
-                self._starting = False
-                self._cond.notify_all()
+                if self._runtime is runtime:
+                    self._runtime = None
+            self._api.runtime_exited(None, runtime.generation)
             raise
         with self._cond:
-            self._starting = False
-            runtime = _Runtime(process, generation, started_at)
-            if self._generation == generation:
-                self._runtime = runtime
-            self._cond.notify_all()
-        threading.Thread(
-            target=self._watch_runtime, args=(runtime,), name="runtime-watch", daemon=True
-        ).start()
+            runtime.process = process
+        threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
 
-    def _watch_runtime(self, runtime: _Runtime) -> None:
-        status = runtime.process.wait()
+    def _watch_runtime(self, runtime: _Runtime, process: subprocess.Popen[bytes]) -> None:
+        status = process.wait()
         with self._cond:
             self._end_phase(runtime)  # it ended its invocation by exiting
             runtime.exit_status = status
             if self._runtime is runtime:
                 self._runtime = None
-                self._generation += 1
-            self._cond.notify_all()
+            request_id = self._api.current_request_id()
+            self._api.runtime_exited(self._exit_outcome(request_id, status), runtime.generation)
 
-    @staticmethod
-    def _exit_outcome(runtime: _Runtime, request_id: str) -> _Outcome:
-        """What the caller gets when the bootstrap died during its invocation."""
-        return runtime.init_error or _Outcome(
-            errors.error_body(
-                errors.RUNTIME_EXIT_ERROR, errors.exit_error_message(request_id, runtime.exit_status)
-            ),
-            JSON,
-            True,
+    def _exit_outcome(self, request_id: str | None, status: int | None) -> Outcome:
+        """What the caller gets when the bootstrap died during its invocation (or its init)."""
+        return self._api.init_error or Outcome.error(
+            errors.error_body(errors.RUNTIME_EXIT_ERROR, errors.exit_error_message(request_id, status)),
+            errors.RUNTIME_EXIT_ERROR,
         )
 
     def _reset_runtime(self) -> None:
@@ -310,14 +255,23 @@ class Emulator:
         invoke starts it again."""
         with self._cond:
             runtime = self._runtime
-        if runtime is not None:  # killed first, so that its pending /next is never answered
+        if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
         with self._cond:
             if self._runtime is runtime:
                 self._runtime = None
-            self._generation += 1
-            self._cond.notify_all()
+        self._api.runtime_exited(None, runtime.generation if runtime is not None else None)
+
+    def _on_poll(self, generation: int) -> None:
+        """A /next from the bootstrap of `generation` (the Runtime API's lock is held): its
+        previous invocation's phase is over; the first one ends its init."""
+        runtime = self._runtime
+        if runtime is None or runtime.generation != generation:
+            return
+        self._end_phase(runtime)
+        if not self._api.polled:
+            runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
 
     # -- the Invoke API --------------------------------------------------------------
 
@@ -396,15 +350,22 @@ class Emulator:
         headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
         headers.extend(extra_headers)
         headers.append(("Content-Type", content_type))
-        invocation = _Invocation(request_id, invocation_id, payload, timeout, headers)
+        pending = Pending(request_id, payload, headers, invocation_id, timeout_s=timeout)
         self.log(f"START RequestId: {request_id} Version: {fn.version}")
-        timed_out = False
+
+        def until() -> float:
+            # The function's time runs from the event's delivery; before it, a cold start
+            # also has Lambda's init budget.
+            return (pending.delivered_at or began + (INIT_BUDGET_S if cold else 0)) + timeout
+
+        outcome: Outcome | None = None
         with self._cond:
-            self._current = invocation
-            self._cond.notify_all()
-            while invocation.outcome is None and not self._closed:
-                if runtime.exit_status is not None:
-                    if not invocation.delivered and not cold and runtime.init_error is None:
+            self._api.offer(pending)
+            while True:
+                try:
+                    outcome = self._api.wait_answer(pending, until)
+                except RuntimeGone:
+                    if not cold and self._api.init_error is None:
                         # A warm runtime that exited between two events (after its last
                         # answer): Lambda re-initialises and this event goes to the new one.
                         self._cond.release()
@@ -413,31 +374,23 @@ class Emulator:
                         finally:
                             self._cond.acquire()
                         continue
-                    invocation.outcome = self._exit_outcome(runtime, request_id)
-                    break
-                # Before delivery, a cold start also has Lambda's init budget.
-                start = invocation.delivered_at or began + (INIT_BUDGET_S if cold else 0)
-                remaining = start + timeout - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                self._cond.wait(remaining)
-            self._current = None
-            self._answered.append(request_id)
-        outcome = invocation.outcome
-        if timed_out or outcome is None:
-            outcome = _Outcome(
+                    outcome = self._exit_outcome(request_id, runtime.exit_status)
+                break
+            timed_out = outcome is None and not self._api.closed
+            self._api.finish(pending)
+            init_failed = self._api.init_error is not None
+        if outcome is None:
+            outcome = Outcome.error(
                 errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
-                JSON,
-                True,
+                errors.SANDBOX_TIMEDOUT,
             )
-        if timed_out or runtime.init_error is not None:
+        if timed_out or init_failed:
             self._reset_runtime()  # Lambda re-initialises the environment after both
-        phase = _Phase(request_id, runtime, began, (invocation.delivered_at or began) + timeout)
+        phase = _Phase(request_id, runtime, began, (pending.delivered_at or began) + timeout)
         with self._cond:
-            if runtime.polls > invocation.polls_at_delivery:  # it called /next already
-                self._log_phase_end(phase, until=runtime.last_poll)
-            elif timed_out or runtime.init_error is not None or runtime.exit_status is not None or self._closed:
+            if runtime.generation == self._api.generation and self._api.polls > pending.polls_at_delivery:
+                self._log_phase_end(phase, until=self._api.last_poll)  # it called /next already
+            elif timed_out or init_failed or runtime.exit_status is not None or self._api.closed:
                 self._log_phase_end(phase)
             else:
                 self._ending = phase  # over when it polls again (next_event), exits, or overruns
@@ -446,7 +399,7 @@ class Emulator:
             "x-amz-executed-version": fn.version,
             "x-amzn-requestid": request_id,
         }
-        if outcome.function_error:
+        if outcome.is_error:
             headers_out["x-amz-function-error"] = "Unhandled"
         return InvokeResult(200, outcome.body, headers_out, request_id)
 
@@ -490,184 +443,14 @@ class Emulator:
         parts.append(f"Memory Size: {fn.memory_mb} MB")
         return "\t".join(parts)
 
-    # -- the Runtime API ----------------------------------------------------------------
-
-    def _handle_runtime_api(self, request: Request) -> Response:
-        if request.path == "/2018-06-01/ping":  # the RIE keeps this undocumented probe
-            return Response(200, b"pong")
-        return route(request, self)
-
-    def next_event(self, request: Request) -> Response:
-        with self._cond:
-            generation = self._generation
-            runtime = self._runtime
-            while runtime is None and generation == self._generation and not self._closed and self._starting:
-                self._cond.wait()  # its process is spawned; its record is on the way
-                runtime = self._runtime
-            if runtime is not None:
-                runtime.polls += 1
-                runtime.last_poll = time.monotonic()
-                self._end_phase(runtime)  # /next again: its previous invocation is over
-                if not runtime.polled:
-                    runtime.polled = True
-                    runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
-            while True:
-                if self._closed or self._generation != generation:
-                    # The process that asked is gone (killed or reset): answer nobody.
-                    return error_response(500, errors.RUNTIME_RESET, "the environment was reset")
-                current = self._current
-                if current is not None and current.outcome is None:
-                    if request.peer_closed():
-                        return error_response(500, errors.RUNTIME_RESET, "client went away")
-                    # A second /next while one is in flight renders the same event (RAPID).
-                    if not current.delivered:
-                        self._cond.notify_all()  # the invoke's clock now runs from here
-                    current.polls_at_delivery = runtime.polls if runtime is not None else 0
-                    return Response(200, current.payload, current.deliver())
-                self._cond.wait()
-
-    def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
-        response = self._accept_result(request, request_id, is_error)
-        with self._cond:
-            self.stats["error" if is_error else "response"] += 1
-            if response.status >= 300:
-                self.stats["refused"] += 1
-        return response
-
-    def _accept_result(self, request: Request, request_id: str, is_error: bool) -> Response:
-        mode = request.header("lambda-runtime-function-response-mode")
-        with self._cond:
-            current = self._current
-            if current is None or current.request_id != request_id or not current.delivered:
-                if request_id in self._answered or (current and current.outcome is not None):
-                    return invalid_state(is_error)
-                return error_response(400, errors.INVALID_REQUEST_ID, "Invalid request ID")
-            if current.outcome is not None:
-                return invalid_state(is_error)
-            echoed = request.header("lambda-runtime-invocation-id")
-            if echoed is not None and echoed != current.invocation_id:
-                return error_response(410, errors.INVALID_INVOCATION_ID, "Invocation ID is stale")
-            size = request.oversize if request.oversize is not None else len(request.body)
-            if is_error:
-                current.outcome = _Outcome(
-                    posted_error(request)[0], JSON, True
-                )
-                response = ACCEPTED
-            elif mode and mode != "streaming":
-                current.outcome = _Outcome(
-                    errors.error_body(
-                        errors.RUNTIME_INVALID_RESPONSE_MODE,
-                        f"Invalid response mode header value: {mode}",
-                    ),
-                    JSON,
-                    True,
-                )
-                response = error_response(
-                    400, errors.INVALID_RESPONSE_MODE, f"invalid response mode {mode!r}"
-                )
-            elif size > errors.MAX_RESPONSE_BYTES:
-                current.outcome = _Outcome(
-                    errors.error_body(
-                        errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size)
-                    ),
-                    JSON,
-                    True,
-                )
-                response = too_large()
-            else:
-                current.outcome = _Outcome(
-                    request.body, request.header("content-type") or JSON, False
-                )
-                response = ACCEPTED
-            self._cond.notify_all()
-            return response
-
-    def post_init_error(self, request: Request) -> Response:
-        with self._cond:
-            runtime = self._runtime
-            if runtime is None or runtime.polled:
-                return invalid_state()
-            runtime.init_error = _Outcome(posted_error(request)[0], JSON, True)
-            current = self._current
-            if current is not None and current.outcome is None:
-                current.outcome = runtime.init_error
-            self._cond.notify_all()
-        return ACCEPTED
-
     # -- the Invoke API over HTTP ----------------------------------------------------------
 
     def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
-        self._invoke_server = LoopbackHTTPServer(
-            self._handle_invoke_api, port=port, max_body=errors.MAX_REQUEST_BYTES, name="invoke-api"
-        ).start()
+        """Lambda's Invoke API on 127.0.0.1:`port` (emulator/invoke_api.py)."""
+        from openruntime.emulator.invoke_api import invoke_api_server
+
+        self._invoke_server = invoke_api_server(self, port).start()
         return self._invoke_server
-
-    def _handle_invoke_api(self, request: Request) -> Response:
-        if INVOKE_PATH.match(request.path) is None:
-            return service_error(
-                404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
-            )
-        if request.oversize is not None:
-            return service_error(
-                413,
-                errors.REQUEST_TOO_LARGE_EXCEPTION,
-                f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
-                "InvokeFunction operation",
-            )
-        client_context = request.header("x-amz-client-context")
-        if client_context is not None:
-            try:
-                client_context = base64.b64decode(client_context, validate=True).decode()
-            except (ValueError, UnicodeDecodeError):
-                return service_error(
-                    400, errors.INVALID_REQUEST_CONTENT, "X-Amz-Client-Context must be base64 JSON"
-                )
-        if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
-            try:
-                json.loads(request.body)
-            except ValueError as exc:
-                return service_error(
-                    400, errors.INVALID_REQUEST_CONTENT,
-                    f"Could not parse request body into json: Could not parse payload into json: {exc}",
-                )
-        kwargs: dict[str, Any] = {
-            "client_context": client_context,
-            "trace_id": request.header("x-amzn-trace-id"),
-            "tenant_id": request.header("x-amz-tenant-id"),
-        }
-        invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
-        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            return service_error(
-                400, errors.VALIDATION_EXCEPTION,
-                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-            )
-        if invocation_type != "RequestResponse":
-            request_id = str(uuid.uuid4())
-            assert self.function is not None
-            ids = [("X-Amzn-RequestId", request_id), ("X-Amz-Executed-Version", self.function.version)]
-            if invocation_type == "DryRun":
-                return Response(204, b"", ids)
-            threading.Thread(
-                target=self.invoke, args=(request.body,), kwargs={**kwargs, "request_id": request_id}, daemon=True
-            ).start()
-            return Response(202, b"", ids)
-        result = self.invoke(request.body, **kwargs)
-        headers = [(_canonical(k), v) for k, v in result.headers.items()]
-        return Response(result.status, result.body, headers)
-
-
-def service_error(status: int, code: str, message: str) -> Response:
-    """An error of the Lambda service itself (the Invoke API), shaped as the SDKs parse it:
-    the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body."""
-    body = json.dumps({"Type": "User", "message": message}).encode()
-    return Response(status, body, [("Content-Type", JSON), ("X-Amzn-ErrorType", code),
-                                   ("X-Amzn-RequestId", str(uuid.uuid4()))])
-
-
-def _canonical(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-")).replace("Amzn-Requestid", "Amzn-RequestId")
-
 
 
 def _new_trace_id() -> str:

@@ -1,34 +1,292 @@
-"""The server side of the Runtime API, shared by the emulator and the orchestrator's proxy.
+"""The server side of Lambda's Runtime API, written once: the orchestrator's proxy and the
+emulator's sandbox are both a `RuntimeAPIServer`.
 
-Both answer a runtime client exactly as Lambda does; what differs is what they do with an
-event or an answer. This module holds what is the same: the routes and Lambda's answers.
+What is the same in both, and so lives here: the routes and Lambda's canned answers
+(202, 400 for an unknown request id, 403 for a second answer or a late init error, 410
+for a stale invocation id, 413 past 6 MB); the one invocation in flight (`Pending`),
+delivered to exactly one `/next` (a runtime that polls from several workers, as
+awslambdaric under `AWS_LAMBDA_MAX_CONCURRENCY` does, runs each event once); the ids
+already answered; and generations: each runtime process is one, and a `/next` still
+waiting from a process that was replaced is answered 500 and never handed an event, so
+no event is lost to a dead connection. An event a dying process never took is not
+failed: `wait_answer` raises RuntimeGone and the owner resends it to the next process.
+
+What differs is the owner's: the proxy hands on what Lambda sent, the emulator builds
+invocations and times them (its `on_poll` hook ends an invoke phase, as Lambda's does,
+when the runtime calls `/next` again).
 """
 
 from __future__ import annotations
 
-from openruntime import errors
-from openruntime.invocation import JSON
-from openruntime.runtime_api.http import Request, Response
+import threading
+import time
+from collections import Counter, deque
 
-PREFIX = "/2018-06-01/runtime/"
-ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
+from openruntime import errors
+from openruntime.errors import RuntimeGone
+from openruntime.invocation import JSON, Outcome
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of a cold start)
 if TYPE_CHECKING:
-    from typing import Protocol
-else:
-    Protocol = object  # the class below is an interface for mypy; at run time, a plain base
+    from collections.abc import Callable
+
+    from openruntime.runtime_api.netio import Socket
+
+PREFIX = "/2018-06-01/runtime/"
+ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
+ANSWERED_KEPT = 64  # ids remembered for Lambda's 403 to a late second answer
 
 
-class RuntimeAPIHandlers(Protocol):
-    def next_event(self, request: Request) -> Response: ...
+class InitState:
+    """How a runtime's init ended (plain strings: enum costs ~4 ms of the cold start)."""
 
-    def post_result(self, request: Request, request_id: str, is_error: bool) -> Response: ...
+    READY = "ready"  # it polled /next: its init is over
+    INIT_ERROR = "init_error"  # it posted /init/error
+    EXITED = "exited"  # it died first
+    TIMED_OUT = "timed_out"
 
-    def post_init_error(self, request: Request) -> Response: ...
+
+class Pending:
+    """One invocation handed to the Runtime API, until its runtime answers (`outcome`).
+
+    `timeout_s`: the emulator's; the deadline header is then stamped at delivery, as
+    Lambda does (a cold start's init is not the function's time). The proxy passes on
+    Lambda's own deadline among `headers` and leaves it None.
+    """
+
+    __slots__ = ("request_id", "payload", "headers", "invocation_id", "timeout_s", "delivered_at",
+                 "polls_at_delivery", "outcome")
+
+    def __init__(self, request_id: str, payload: bytes, headers: list[tuple[str, str]],
+                 invocation_id: str | None = None, timeout_s: float | None = None) -> None:
+        self.request_id = request_id
+        self.payload = payload
+        self.headers = headers
+        self.invocation_id = invocation_id
+        self.timeout_s = timeout_s
+        self.delivered_at: float | None = None  # monotonic
+        self.polls_at_delivery = 0  # the runtime's /next count when it took this event
+        self.outcome: Outcome | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
+
+    def deliver(self) -> list[tuple[str, str]]:
+        """Mark it delivered; the `/next` answer's headers."""
+        if self.delivered_at is None:
+            self.delivered_at = time.monotonic()
+            if self.timeout_s is not None:
+                deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
+                self.headers.insert(1, ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)))
+        return self.headers
 
 
-def route(request: Request, handlers: RuntimeAPIHandlers) -> Response:
+class RuntimeAPIServer:
+    """One execution environment's Runtime API on loopback, one invocation at a time.
+
+    The owner's side (`new_generation`, `runtime_exited`, `offer`, `wait_answer`,
+    `wait_ready`) and the runtime's side (`next_event`, `post_result`, `post_init_error`,
+    routed by `handle`) meet under one condition, `cond`, which an owner with state of its
+    own (the emulator) shares. `stats` counts the runtime's posts: accepted responses and
+    errors, and refused posts.
+    """
+
+    def __init__(self, *, port: int = 0, listener: Socket | None = None, name: str = "runtime-api",
+                 on_poll: Callable[[int], None] | None = None) -> None:
+        self.cond = threading.Condition()
+        self.generation = 0
+        self.closed = False
+        self.polled = False  # this generation's process has called /next: its init is over
+        self.polls = 0  # /next calls of this generation, and when the last one came
+        self.last_poll = 0.0
+        self.exited = False  # this generation's process died (or was killed)
+        self.init_error: Outcome | None = None
+        self.current: Pending | None = None
+        self.stats: Counter[str] = Counter()
+        self._answered: deque[str] = deque(maxlen=ANSWERED_KEPT)
+        self._on_poll = on_poll
+        self._http = LoopbackHTTPServer(self.handle, port=port, listener=listener,
+                                        max_body=errors.MAX_RESPONSE_BYTES, name=name)
+
+    @property
+    def address(self) -> str:
+        return self._http.address
+
+    def start(self) -> RuntimeAPIServer:
+        self._http.start()
+        return self
+
+    def close(self) -> None:
+        """No more events: every waiting /next is answered 500 and the socket closes."""
+        with self.cond:
+            self.closed = True
+            self.generation += 1
+            self.cond.notify_all()
+        self._http.close()
+
+    # -- the owner's side ------------------------------------------------------------------
+
+    def new_generation(self) -> int:
+        """A new runtime process is about to start; forget the old one."""
+        with self.cond:
+            self.generation += 1
+            self.polled = self.exited = False
+            self.polls = 0
+            self.init_error = None
+            self.cond.notify_all()
+            return self.generation
+
+    def runtime_exited(self, exit_outcome: Outcome | None, generation: int | None = None) -> None:
+        """The runtime of `generation` (default: the current one) died. The invocation it had
+        taken fails with `exit_outcome`; one it never took is resent (see `wait_answer`)."""
+        with self.cond:
+            if generation is not None and generation != self.generation:
+                return  # an older process: already replaced
+            self.exited = True
+            self.generation += 1  # its pending /next (if any) must not get an event
+            current = self.current
+            if current is not None and current.outcome is None and current.delivered and exit_outcome:
+                current.outcome = exit_outcome
+            self.cond.notify_all()
+
+    @property
+    def runtime_gone(self) -> bool:
+        """The runtime of this generation died (or was killed): the one place that says so."""
+        with self.cond:
+            return self.exited
+
+    def current_request_id(self) -> str | None:
+        current = self.current
+        return current.request_id if current else None
+
+    def wait_ready(self, timeout_s: float | None = None) -> tuple[str, Outcome | None]:
+        """How this generation's init ends (an `InitState`), with the error it posted."""
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        with self.cond:
+            while True:
+                if self.init_error is not None:
+                    return InitState.INIT_ERROR, self.init_error
+                if self.polled:
+                    return InitState.READY, None
+                if self.exited:
+                    return InitState.EXITED, None
+                remaining = None if end is None else end - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return InitState.TIMED_OUT, None
+                self.cond.wait(remaining)
+
+    def offer(self, pending: Pending) -> None:
+        """`pending` goes to the next `/next` (exactly one)."""
+        with self.cond:
+            self.current = pending
+            self.cond.notify_all()
+
+    def wait_answer(self, pending: Pending, until: Callable[[], float]) -> Outcome | None:
+        """The runtime's answer to `pending`, or None once the monotonic time `until()`
+        (asked again at each wake-up: the emulator's clock starts at delivery) has passed.
+        RuntimeGone when the runtime died before it took the event. Call with `cond` held."""
+        while pending.outcome is None and not self.closed:
+            if self.exited and not pending.delivered:
+                raise RuntimeGone()
+            remaining = until() - time.monotonic()
+            if remaining <= 0:
+                break
+            self.cond.wait(remaining)
+        return pending.outcome
+
+    def finish(self, pending: Pending) -> None:
+        """`pending` is over (answered, timed out or given up): a late post gets a 403."""
+        with self.cond:
+            if self.current is pending:
+                self.current = None
+            self._answered.append(pending.request_id)
+
+    # -- the runtime's side ------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/2018-06-01/ping":  # the RIE keeps this undocumented probe
+            return Response(200, b"pong")
+        return route(request, self)
+
+    def next_event(self, request: Request) -> Response:
+        with self.cond:
+            generation = self.generation
+            self.polls += 1
+            self.last_poll = time.monotonic()
+            if self._on_poll is not None:
+                self._on_poll(generation)
+            if not self.polled:
+                self.polled = True
+                self.cond.notify_all()
+            while True:
+                if self.closed or generation != self.generation:
+                    return error_response(500, errors.RUNTIME_RESET, "this runtime process was replaced; exit")
+                current = self.current
+                if current is not None and current.outcome is None and not current.delivered:
+                    if request.peer_closed():
+                        return error_response(500, errors.RUNTIME_RESET, "client went away")
+                    current.polls_at_delivery = self.polls
+                    headers = current.deliver()
+                    self.cond.notify_all()  # the emulator's clock now runs from here
+                    return Response(200, current.payload, headers)
+                self.cond.wait()
+
+    def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
+        with self.cond:
+            response = self._accept_result(request, request_id, is_error)
+            self.stats["error" if is_error else "response"] += 1
+            if response.status >= 300:
+                self.stats["refused"] += 1
+            return response
+
+    def _accept_result(self, request: Request, request_id: str, is_error: bool) -> Response:
+        current = self.current
+        if current is None or current.request_id != request_id or not current.delivered:
+            if request_id in self._answered or (current is not None and current.outcome is not None):
+                return invalid_state(is_error)
+            return error_response(400, errors.INVALID_REQUEST_ID, "Invalid request ID")
+        if current.outcome is not None:
+            return invalid_state(is_error)
+        echoed = request.header("lambda-runtime-invocation-id")
+        if echoed is not None and current.invocation_id is not None and echoed != current.invocation_id:
+            return error_response(410, errors.INVALID_INVOCATION_ID, "Invocation ID is stale")
+        mode = request.header("lambda-runtime-function-response-mode")
+        size = request.oversize if request.oversize is not None else len(request.body)
+        response = ACCEPTED
+        if is_error:
+            current.outcome = Outcome.error(*posted_error(request, request_id))
+        elif mode and mode != "streaming":
+            current.outcome = Outcome.error(
+                errors.error_body(errors.RUNTIME_INVALID_RESPONSE_MODE, f"Invalid response mode header value: {mode}"),
+                errors.RUNTIME_INVALID_RESPONSE_MODE,
+            )
+            response = error_response(400, errors.INVALID_RESPONSE_MODE, f"invalid response mode {mode!r}")
+        elif size > errors.MAX_RESPONSE_BYTES:
+            current.outcome = Outcome.error(
+                errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size)),
+                errors.FUNCTION_RESPONSE_TOO_LARGE,
+            )
+            response = too_large()
+        else:
+            current.outcome = Outcome(request.body, request.header("content-type") or JSON)
+        self.cond.notify_all()
+        return response
+
+    def post_init_error(self, request: Request) -> Response:
+        with self.cond:
+            if self.polled:
+                return invalid_state()
+            self.init_error = Outcome.error(*posted_error(request))
+            current = self.current
+            if current is not None and current.outcome is None:
+                current.outcome = self.init_error  # the invocation that waited for this init
+            self.cond.notify_all()
+        return ACCEPTED
+
+
+def route(request: Request, handlers: RuntimeAPIServer) -> Response:
     """Dispatch one Runtime API request; anything else is a 404."""
     path = request.path
     if path.startswith(PREFIX):

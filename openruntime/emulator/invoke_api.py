@@ -1,0 +1,99 @@
+"""Lambda's Invoke API over HTTP, as the SDKs and the AWS CLI call it: the RIE's port 8080.
+
+`POST /2015-03-31/functions/{name}/invocations` with Lambda's checks before any code
+runs (a payload that is not JSON, one over 6 MB, a bad client context or invocation type:
+the service's errors, in X-Amzn-ErrorType, as boto3 raises them), then the sandbox's
+`invoke`. `Event` invocations are accepted (202) and run in the background.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from openruntime import errors
+from openruntime.invocation import JSON
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
+
+if TYPE_CHECKING:
+    from openruntime.emulator.sandbox import Emulator
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+
+
+def invoke_api_server(emulator: Emulator, port: int) -> LoopbackHTTPServer:
+    return LoopbackHTTPServer(
+        lambda request: handle_invoke_api(emulator, request), port=port, max_body=errors.MAX_REQUEST_BYTES,
+        name="invoke-api",
+    )
+
+
+def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
+    if INVOKE_PATH.match(request.path) is None:
+        return service_error(
+            404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
+        )
+    if request.oversize is not None:
+        return service_error(
+            413,
+            errors.REQUEST_TOO_LARGE_EXCEPTION,
+            f"Request must be smaller than {errors.MAX_REQUEST_BYTES} bytes for the "
+            "InvokeFunction operation",
+        )
+    client_context = request.header("x-amz-client-context")
+    if client_context is not None:
+        try:
+            client_context = base64.b64decode(client_context, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return service_error(
+                400, errors.INVALID_REQUEST_CONTENT, "X-Amz-Client-Context must be base64 JSON"
+            )
+    if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
+        try:
+            json.loads(request.body)
+        except ValueError as exc:
+            return service_error(
+                400, errors.INVALID_REQUEST_CONTENT,
+                f"Could not parse request body into json: Could not parse payload into json: {exc}",
+            )
+    kwargs: dict[str, Any] = {
+        "client_context": client_context,
+        "trace_id": request.header("x-amzn-trace-id"),
+        "tenant_id": request.header("x-amz-tenant-id"),
+    }
+    invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        return service_error(
+            400, errors.VALIDATION_EXCEPTION,
+            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+        )
+    if invocation_type != "RequestResponse":
+        request_id = str(uuid.uuid4())
+        assert emulator.function is not None
+        ids = [("X-Amzn-RequestId", request_id), ("X-Amz-Executed-Version", emulator.function.version)]
+        if invocation_type == "DryRun":
+            return Response(204, b"", ids)
+        threading.Thread(
+            target=emulator.invoke, args=(request.body,), kwargs={**kwargs, "request_id": request_id}, daemon=True
+        ).start()
+        return Response(202, b"", ids)
+    result = emulator.invoke(request.body, **kwargs)
+    headers = [(_canonical(k), v) for k, v in result.headers.items()]
+    return Response(result.status, result.body, headers)
+
+
+def service_error(status: int, code: str, message: str) -> Response:
+    """An error of the Lambda service itself (the Invoke API), shaped as the SDKs parse it:
+    the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body."""
+    body = json.dumps({"Type": "User", "message": message}).encode()
+    return Response(status, body, [("Content-Type", JSON), ("X-Amzn-ErrorType", code),
+                                   ("X-Amzn-RequestId", str(uuid.uuid4()))])
+
+
+def _canonical(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-")).replace("Amzn-Requestid", "Amzn-RequestId")
