@@ -406,6 +406,7 @@ def kill_tree(process: Process, grace_s: float | None = None) -> None:
 # -- orphans: what a child started and left behind -------------------------------------------
 
 _spawned: set[int] = set()  # pids this process started itself: their owners reap them
+_subreaper = False  # become_subreaper() succeeded: orphans come to this process
 
 
 def become_subreaper(parent_death_signal: int | None = None) -> bool:
@@ -417,12 +418,14 @@ def become_subreaper(parent_death_signal: int | None = None) -> bool:
     its parent dies (SIGTERM: time to end its tree; SIGKILL would leave the orphans it
     adopted to init). False where prctl is not available (not Linux).
     """
+    global _subreaper
     prctl = _prctl()
     if prctl is None:
         return False
     parent = os.getppid()
     if prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         return False
+    _subreaper = True
     if parent_death_signal is not None and parent != 1:
         prctl(_PR_SET_PDEATHSIG, parent_death_signal, 0, 0, 0)
         if os.getppid() != parent:  # it died before the signal was armed
@@ -433,7 +436,10 @@ def become_subreaper(parent_death_signal: int | None = None) -> bool:
 def reap_orphans() -> int:
     """Reap the exited orphans this subreaper adopted (never a child it spawned itself:
     that one's `Popen`/`ChildProcess` reaps it and needs its status). Returns how many;
-    one `waitid` when there are none."""
+    one `waitid` when there are none. A no-op in a process that is not a subreaper: its
+    other children (a test runner's) are not ours to reap."""
+    if not _subreaper:
+        return 0
     reaped = 0
     while True:
         try:

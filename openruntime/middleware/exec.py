@@ -13,10 +13,10 @@ import time
 from collections.abc import Mapping
 
 from openruntime import errors
-from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
-from openruntime.errors import MiddlewareFailure, error_body
+from openruntime.config import MiddlewareConfig
+from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation, is_json_type
-from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, check_output, context_env, middleware_env
+from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, context_env, middleware_env
 from openruntime.middleware.stderr_lines import StderrLines, TAIL_BYTES
 from openruntime.processes import kill_group
 
@@ -25,9 +25,6 @@ from openruntime.processes import kill_group
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     import subprocess
-    from typing import Any, Protocol
-else:
-    Protocol = object  # the class below is an interface for mypy; at run time, a plain base
 
 EXIT_RESPOND = 3
 EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # signal's C half: no enum import on the cold path
 import os
 import sys
 
@@ -11,6 +12,7 @@ from openruntime.errors import InitFailure, error_body
 from openruntime.function_log import log
 from openruntime.locate import find_pipeline_file
 from openruntime.orchestrator.launch import EarlyStart, start_early
+from openruntime.processes import become_subreaper, end_descendants
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -68,7 +70,14 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
         except FatalUpstreamError as post_exc:
             log(f"could not report the init error: {post_exc}", "ERROR")
         return 1
-    return Orchestrator(pipeline, upstream, runtime_override=runtime_override, early=early).run()
+    # This process is the sandbox's: whatever a runtime or middleware starts stays below it,
+    # even in a session of its own, and ends with it; a dead parent (a killed emulator) is
+    # a SIGTERM, so that this cleanup still runs.
+    become_subreaper(parent_death_signal=_signal.SIGTERM)
+    try:
+        return Orchestrator(pipeline, upstream, runtime_override=runtime_override, early=early).run()
+    finally:
+        end_descendants()  # what they left running, as a sandbox's end does
 
 
 def main_argv(argv: Sequence[str]) -> int | None:

@@ -22,13 +22,29 @@ from openruntime.middleware.protocol import HookResult, InvocationScope, Middlew
 HandlerCall = Callable[[bytes, str], Outcome]
 
 
+class InvocationRun:
+    """One invocation's way through the chain: the invocation, the state its middlewares
+    keep across hooks (`scope`), and where its time went (`timings`: stage → seconds,
+    for the invocation's log line)."""
+
+    __slots__ = ("invocation", "scope", "timings")
+
+    def __init__(self, invocation: Invocation) -> None:
+        self.invocation = invocation
+        self.scope = InvocationScope()
+        self.timings: dict[str, float] = {}
+
+
 class Chain:
+    """The pipeline's middlewares around a handler call (see the module docstring); one
+    `run` per invocation, no state of its own between them."""
+
     def __init__(self, middlewares: Sequence[Middleware], grace_ms: int = 0) -> None:
         self.middlewares = list(middlewares)
         self.grace_ms = grace_ms
 
-    def run(self, invocation: Invocation, call_handler: HandlerCall, timings: dict[str, float]) -> Outcome:
-        scope = InvocationScope()
+    def run(self, run: InvocationRun, call_handler: HandlerCall) -> Outcome:
+        invocation = run.invocation
         try:
             payload, content_type = invocation.body, invocation.content_type
             outcome: Outcome | None = None
@@ -38,7 +54,7 @@ class Chain:
                     entered.append(middleware)
                     continue
                 try:
-                    result = self._call(middleware, "before", payload, content_type, invocation, scope, timings)
+                    result = self._call(middleware, "before", payload, content_type, run)
                 except MiddlewareFailure as failure:
                     if middleware.config.on_error == "skip":
                         _log_skip(invocation, failure)
@@ -53,22 +69,20 @@ class Chain:
             if outcome is None:
                 started = time.perf_counter()
                 outcome = call_handler(payload, content_type)
-                timings["handler"] = time.perf_counter() - started
-            return self._unwind(entered, outcome, invocation, scope, timings)
+                run.timings["handler"] = time.perf_counter() - started
+            return self._unwind(entered, outcome, run)
         finally:
-            scope.close()
+            run.scope.close()
 
-    def _unwind(
-        self, layers: Sequence[Middleware], outcome: Outcome, invocation: Invocation,
-        scope: InvocationScope, timings: dict[str, float],
-    ) -> Outcome:
+    def _unwind(self, layers: Sequence[Middleware], outcome: Outcome, run: InvocationRun) -> Outcome:
+        invocation = run.invocation
         for middleware in reversed(layers):
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
             content_type = JSON if outcome.is_error else outcome.content_type
             try:
-                result = self._call(middleware, hook, outcome.body, content_type, invocation, scope, timings)
+                result = self._call(middleware, hook, outcome.body, content_type, run)
             except MiddlewareFailure as failure:
                 if middleware.config.on_error == "skip":
                     _log_skip(invocation, failure)
@@ -81,17 +95,15 @@ class Chain:
                 outcome = Outcome(result.payload, result.content_type)
         return outcome
 
-    def _call(
-        self, middleware: Middleware, hook: str, payload: bytes, content_type: str,
-        invocation: Invocation, scope: InvocationScope, timings: dict[str, float],
-    ) -> HookResult:
+    def _call(self, middleware: Middleware, hook: str, payload: bytes, content_type: str, run: InvocationRun) -> HookResult:
+        invocation = run.invocation
         name = middleware.config.name
         # A hook never gets more time than the invocation has left before the grace period.
         remaining_s = (invocation.remaining_ms() - self.grace_ms) / 1000
         timeout_s = min(middleware.config.timeout_ms / 1000, max(remaining_s, 0.001))
         started = time.perf_counter()
         try:
-            result = middleware.call(hook, payload, content_type, invocation, scope, timeout_s)
+            result = middleware.call(hook, payload, content_type, invocation, run.scope, timeout_s)
             # What comes back unchanged needs no second parse: comparing 6 MB costs well under
             # a millisecond, parsing 6 MB of JSON 10-300 ms (docs/benchmarks.md).
             if result.content_type != content_type or result.payload != payload:
@@ -113,7 +125,7 @@ class Chain:
                 f"{type(exc).__name__}: {exc}", name, hook,
             ) from None
         finally:
-            timings[f"{name}.{hook}"] = time.perf_counter() - started
+            run.timings[f"{name}.{hook}"] = time.perf_counter() - started
         return result
 
 

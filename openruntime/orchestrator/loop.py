@@ -13,7 +13,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # signal's C half: signal.py builds enums (~4 ms of the cold start)
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 from openruntime import errors
@@ -24,12 +24,12 @@ from openruntime.invocation import Invocation, Outcome
 from openruntime.middleware.build import build_middleware
 from openruntime.middleware.protocol import Middleware
 from openruntime.middleware.state import remove_state_root
-from openruntime.orchestrator.chain import Chain
+from openruntime.orchestrator.chain import Chain, InvocationRun
 from openruntime.orchestrator.invocation_log import write_invocation_log
 from openruntime.orchestrator.launch import EarlyStart, RuntimeLaunch, plan_runtime
 from openruntime.orchestrator.proxy import InitState, RuntimeAPIProxy
-from openruntime.orchestrator.subruntime import SubRuntime
-from openruntime.processes import become_subreaper, end_descendants, reap_orphans
+from openruntime.orchestrator.subruntime import ExitCallback, SubRuntime
+from openruntime.processes import reap_orphans
 from openruntime.runtime_api.client import RuntimeAPIClient
 
 MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
@@ -37,7 +37,19 @@ MAX_CONSECUTIVE_CRASHES = int(os.environ.get("OPENRUNTIME_MAX_RESTARTS", "5"))
 INIT_TIMEOUT_S = float(os.environ.get("OPENRUNTIME_INIT_TIMEOUT_S", "10"))
 
 
+RuntimeFactory = Callable[[Sequence[str], Mapping[str, str], "str | None", ExitCallback], SubRuntime]
+
+
 class Orchestrator:
+    """One sandbox's bootstrap: `run` = `init`, then `serve_forever` (next → handle → post)
+    until SIGTERM or a fatal upstream error, then `shutdown`.
+
+    Its parts are values it is given: `upstream` (Lambda's Runtime API: the client, or an
+    in-memory fake in the unit tests), `runtime_factory` (the runtime's process:
+    SubRuntime, or a thread playing a runtime), `early` (a runtime started before this
+    module was imported, on the cold path).
+    """
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -45,6 +57,7 @@ class Orchestrator:
         environ: Mapping[str, str] | None = None,
         runtime_override: Sequence[str] | None = None,
         early: EarlyStart | None = None,
+        runtime_factory: RuntimeFactory = SubRuntime,
     ) -> None:
         self.pipeline = pipeline
         self.upstream = upstream
@@ -52,6 +65,7 @@ class Orchestrator:
         self.runtime_override = runtime_override
         self.grace_ms = pipeline.runtime.grace_ms
         self.early = early
+        self.runtime_factory = runtime_factory
         self.proxy = RuntimeAPIProxy(early.listener if early else None)
         self.runtime: SubRuntime | None = None
         self.middlewares: list[Middleware] = []
@@ -74,7 +88,7 @@ class Orchestrator:
             launch = RuntimeLaunch(launch.command, env, launch.cwd)
         else:
             launch = early.launch  # already started, before this module was imported
-        self.runtime = SubRuntime(launch.command, launch.env, launch.cwd, self._on_runtime_exit)
+        self.runtime = self.runtime_factory(launch.command, launch.env, launch.cwd, self._on_runtime_exit)
         try:
             if early is not None and early.error is not None:
                 raise early.error
@@ -125,11 +139,15 @@ class Orchestrator:
         body = errors.error_body(errors.RUNTIME_EXIT_ERROR, message, current, exitStatus=status, stderrTail=tail)
         self.proxy.runtime_exited(Outcome.error(body, errors.RUNTIME_EXIT_ERROR))
 
-    def _start_replacement(self) -> None:
-        """Start a new sub-runtime and return at once: its init overlaps the wait for the next
-        event (a sandbox frozen between invocations thaws with it), so a failed invocation's
-        answer goes out without waiting for it, and Lambda's clock is not charged for it."""
+    def _ensure_runtime(self) -> None:
+        """The one place a runtime is restarted: when the proxy says this generation's died
+        (it alone hears of a death, from the watcher thread, under its lock). Not waited
+        for: its init overlaps the wait for the next event (a sandbox frozen between
+        invocations thaws with it), so a failed invocation's answer goes out without
+        waiting for it, and Lambda's clock is not charged for it."""
         assert self.runtime is not None
+        if not self.proxy.runtime_gone:
+            return
         self._crashes += 1
         if self._crashes > MAX_CONSECUTIVE_CRASHES:
             raise FatalUpstreamError(
@@ -138,15 +156,28 @@ class Orchestrator:
         self.proxy.new_generation()
         self.runtime.start()
 
-    def _replacement_ready(self, invocation: Invocation, until: float) -> Outcome | None:
-        """Wait, within the invocation's time, for a replaced runtime's init; None once it
-        polls. An init that fails is this invocation's error (past the first init, Lambda
-        takes no init error); one that dies at once is started again, within the budget."""
+    # -- invocations ----------------------------------------------------------------------------
+
+    def handle(self, invocation: Invocation) -> Outcome:
+        run = InvocationRun(invocation)
+        started = time.perf_counter()
+        outcome = self.chain.run(run, lambda payload, ctype: self._call_runtime(invocation, payload, ctype))
+        write_invocation_log(invocation, outcome, time.perf_counter() - started, run.timings)
+        return outcome
+
+    def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
         assert self.runtime is not None
-        while True:
+        until = time.monotonic() + (invocation.remaining_ms() - self.grace_ms) / 1000
+        outcome: Outcome | None = None
+        while time.monotonic() < until:
+            self._ensure_runtime()  # it died after its last answer, between two events, or just now
+            # A restarted runtime's init runs within this invocation's time. One that fails
+            # is this invocation's error (past the first init, Lambda takes no init error).
             state, init_error = self.proxy.wait_ready(max(until - time.monotonic(), 0))
-            if state == InitState.READY:
-                return None
+            if state == InitState.EXITED:
+                log("the restarted runtime exited before it asked for an event; starting it again", "WARN",
+                    invocation.request_id)
+                continue
             if state == InitState.INIT_ERROR:
                 assert init_error is not None
                 self.runtime.stop()
@@ -155,30 +186,7 @@ class Orchestrator:
                     invocation.request_id)
                 return init_error
             if state == InitState.TIMED_OUT:
-                return None  # the caller's wait runs out too, and answers the timeout
-            log("the restarted runtime exited before it asked for an event; starting it again", "WARN",
-                invocation.request_id)
-            self._start_replacement()
-
-    # -- invocations ----------------------------------------------------------------------------
-
-    def handle(self, invocation: Invocation) -> Outcome:
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        outcome = self.chain.run(invocation, lambda payload, ctype: self._call_runtime(invocation, payload, ctype), timings)
-        write_invocation_log(invocation, outcome, time.perf_counter() - started, timings)
-        return outcome
-
-    def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
-        assert self.runtime is not None
-        until = time.monotonic() + (invocation.remaining_ms() - self.grace_ms) / 1000
-        outcome: Outcome | None = None
-        while time.monotonic() < until:
-            if self.proxy.runtime_gone:  # it died after its last answer, or between two events
-                self._start_replacement()
-            failed_init = self._replacement_ready(invocation, until)
-            if failed_init is not None:
-                return failed_init
+                break  # answered as the invocation's timeout, below
             self.proxy.dispatch(invocation, payload, content_type)
             try:
                 outcome = self.proxy.wait_outcome(until)
@@ -212,8 +220,7 @@ class Orchestrator:
 
     def serve_forever(self) -> None:
         while True:
-            if self.proxy.runtime_gone:
-                self._start_replacement()  # not waited for: /next goes out at once
+            self._ensure_runtime()  # not waited for: /next goes out at once
             invocation = self.upstream.next_invocation()
             outcome = self.handle(invocation)
             self.post(invocation, outcome)
@@ -223,9 +230,6 @@ class Orchestrator:
 
     def run(self) -> int:
         previous = _install_signal_handlers()
-        # Whatever a runtime or middleware starts stays below us, even in a session of its
-        # own, so the shutdown ends it; a dead parent (a killed emulator) is a SIGTERM.
-        become_subreaper(parent_death_signal=_signal.SIGTERM)
         try:
             try:
                 self.init()
@@ -255,7 +259,6 @@ class Orchestrator:
             middleware.stop()
         self.proxy.close()
         self.upstream.close()
-        end_descendants()  # what they left running: as a sandbox's end does
         remove_state_root()
 
 

@@ -25,6 +25,10 @@ ExitCallback = Callable[["SubRuntime", int], None]
 
 
 class SubRuntime:
+    """The language runtime's process: `start` (or adopt one started early), `stop` with a
+    grace period, `kill` outright; `on_exit(self, status)` is called, from a watcher
+    thread, when it dies on its own (never after `stop` or `kill`)."""
+
     def __init__(
         self, command: Sequence[str], env: Mapping[str, str], cwd: str | None, on_exit: ExitCallback
     ) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from openruntime.orchestrator.chain import Chain
+from openruntime.orchestrator.chain import Chain, InvocationRun
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation, Outcome
 from openruntime.errors import MiddlewareFailure
@@ -99,9 +99,9 @@ HANDLER_ERROR = Outcome.error(b'{"errorType":"ValueError","errorMessage":"boom"}
 
 def run(middlewares: list[FakeMiddleware], handler: Handler, body: bytes = b'{"n":1}',
         grace_ms: int = 0, remaining_ms: int = 60_000) -> tuple[Outcome, dict[str, float]]:
-    timings: dict[str, float] = {}
-    outcome = Chain(middlewares, grace_ms).run(invocation(body, remaining_ms), handler, timings)
-    return outcome, timings
+    run = InvocationRun(invocation(body, remaining_ms))
+    outcome = Chain(middlewares, grace_ms).run(run, handler)
+    return outcome, run.timings
 
 
 def test_onion_order_and_payload_flow() -> None:
