@@ -59,7 +59,7 @@ class Frozen:
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
-            return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+            return self._values() == other._values()
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -97,6 +97,8 @@ def _init(obj: Frozen, *values: Any) -> None:
 
 
 class RuntimeConfig(Frozen):
+    """The pipeline's `runtime:` entry: which runtime runs the handler, and how."""
+
     __slots__ = _fields = __match_args__ = ("name", "command", "handler", "task_root", "env", "grace_ms")
     name: str | None
     command: tuple[str, ...] | None
@@ -118,6 +120,8 @@ class RuntimeConfig(Frozen):
 
 
 class MiddlewareConfig(Frozen):
+    """One `middlewares:` entry: the executable, its hooks and mode, its limits and grants."""
+
     __slots__ = _fields = __match_args__ = (
         "name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow", "aws_credentials",
     )
@@ -148,6 +152,9 @@ class MiddlewareConfig(Frozen):
 
 
 class Pipeline(Frozen):
+    """A validated pipeline: the runtime, the middlewares in order, and where it was read
+    from (relative paths resolve against `base_dir`; messages name `source` and line)."""
+
     _fields = __match_args__ = ("runtime", "middlewares", "base_dir", "source")
     # `lines` is not a field: where each setting was written, for messages only (a pipeline
     # read from YAML equals its compiled form, which has no lines).

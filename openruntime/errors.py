@@ -209,8 +209,8 @@ def error_type_of(body: bytes, header_value: str | None = None) -> str:
         parsed = json.loads(body) if body else None
     except ValueError:
         parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("errorType"), str):
-        return parsed["errorType"]
+    if isinstance(parsed, dict) and isinstance(error_type := parsed.get("errorType"), str):
+        return error_type
     return header_value or RUNTIME_UNKNOWN
 
 

@@ -80,7 +80,7 @@ def _prctl() -> Any:
         try:
             import _ctypes
 
-            class _Int(_ctypes._SimpleCData):  # ctypes.c_int
+            class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
                 _type_ = "i"
 
             class _Function(_ctypes.CFuncPtr):  # ctypes.CDLL(None, use_errno=True)._FuncPtr

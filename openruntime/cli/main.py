@@ -159,8 +159,9 @@ def _fail(message: str) -> int:
 
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
-    from openruntime.config import ConfigError, load_pipeline
+    from openruntime.config import load_pipeline
     from openruntime.emulator.sandbox import Emulator, FunctionSettings
+    from openruntime.errors import ConfigError
 
     env: dict[str, str] = {}
     for item in args.env:
@@ -299,10 +300,10 @@ def _run_bootstrap(args: argparse.Namespace) -> int:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from openruntime.config import ConfigError, load_pipeline
-    from openruntime.errors import InitFailure
+    from openruntime.config import load_pipeline
+    from openruntime.errors import ConfigError, InitFailure
     from openruntime.middleware.build import build_middleware
-    from openruntime.orchestrator.loop import plan_runtime
+    from openruntime.orchestrator.launch import plan_runtime
 
     try:
         pipeline = load_pipeline(args.file)

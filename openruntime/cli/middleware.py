@@ -66,7 +66,8 @@ def _error(message: str) -> int:
 
 
 def run_middleware(args: argparse.Namespace) -> int:
-    from openruntime.config import ConfigError, MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
+    from openruntime.config import MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
+    from openruntime.errors import ConfigError
     from openruntime.invocation import Invocation
     from openruntime.errors import MiddlewareFailure
     from openruntime.middleware.protocol import InvocationScope, check_output

@@ -33,6 +33,8 @@ class HostileZipError(LayerError):
 
 @dataclass(frozen=True)
 class Member:
+    """One entry of a layer zip, as extraction will treat it."""
+
     name: str  # normalised, relative to the opt root, no trailing slash
     kind: Kind
     mode: int | None  # permission bits from the Unix attributes; None when none are stored
@@ -53,6 +55,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Layer:
+    """A layer zip that was read and checked: its path and members."""
+
     path: Path
     members: tuple[Member, ...]
 

@@ -42,6 +42,8 @@ def runtime_zip_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class LayerArtifact:
+    """One layer zip that `layer build` wrote, with its sizes."""
+
     kind: str  # "orchestrator", "middlewares", "runtime" or "interpreter"
     name: str
     path: Path
@@ -52,6 +54,8 @@ class LayerArtifact:
 
 @dataclass
 class BuildReport:
+    """What `layer build` made, what it vendored, and what it has to say about it."""
+
     layers: list[LayerArtifact] = field(default_factory=list)
     distributions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -69,7 +73,8 @@ def default_source_root() -> Path:
 
 def compile_pipeline(path: Path) -> bytes:
     """Validate the pipeline file now (errors name file, line, field) and return its JSON."""
-    from openruntime.config import ConfigError, load_pipeline
+    from openruntime.config import load_pipeline
+    from openruntime.errors import ConfigError
 
     try:
         pipeline = load_pipeline(path)

@@ -28,6 +28,8 @@ _MAX_LINK_HOPS = 40
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing `layer inspect` found about a stack (an error, a warning or a note)."""
+
     level: Level
     code: str
     message: str
@@ -37,6 +39,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Overwrite:
+    """A path that several layers of a stack hold: the last one wins, as on Lambda."""
+
     path: str
     layers: list[str]  # every layer that has the path, in extraction order
 
@@ -47,6 +51,8 @@ class Overwrite:
 
 @dataclass(frozen=True)
 class LayerSummary:
+    """One layer of an inspected stack: its position, name and size."""
+
     position: int
     label: str
     path: str
@@ -56,6 +62,8 @@ class LayerSummary:
 
 @dataclass
 class StackReport:
+    """`layer inspect`'s answer: the layers, what they overwrite, and the findings."""
+
     layers: list[LayerSummary] = field(default_factory=list)
     overwrites: list[Overwrite] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)

@@ -15,6 +15,8 @@ _MANYLINUX_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 @dataclass(frozen=True)
 class Target:
+    """The Lambda a layer is built for: its Python version and architecture."""
+
     python: str = "3.12"  # "3.12"
     arch: str = "x86_64"  # "x86_64" or "arm64"
 

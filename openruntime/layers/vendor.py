@@ -51,6 +51,8 @@ _SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 @dataclass
 class VendorResult:
+    """What vendoring the orchestrator's dependencies into its layer gave, and what it left out."""
+
     entries: list[ZipEntry] = field(default_factory=list)
     distributions: list[str] = field(default_factory=list)  # "name==version", sorted
     compiled_skipped: dict[str, list[str]] = field(default_factory=dict)

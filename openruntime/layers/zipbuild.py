@@ -52,6 +52,8 @@ class ZipEntry:
 
 @dataclass(frozen=True)
 class ZipStats:
+    """A zip that was written: where, how many entries, and its sizes."""
+
     path: Path
     entries: int
     zipped_bytes: int

@@ -75,6 +75,9 @@ class _Child:
 
 
 class PersistentMiddleware:
+    """A persistent-mode middleware (protocol v2): one process for many calls, framed
+    requests and answers over its STDIN/STDOUT; replaced when it breaks."""
+
     def __init__(self, config: MiddlewareConfig, command: list[str], environ: Mapping[str, str]) -> None:
         self.config = config
         self.command = [*command, "--persistent"]

@@ -35,6 +35,9 @@ HIDDEN_ENV = ("AWS_LAMBDA_RUNTIME_API",)
 
 
 class HookResult:
+    """What one hook call gave: the payload and its type, and whether it answers now
+    (`respond`: a short-circuit in `before`, a recovery in `error`)."""
+
     __slots__ = ("payload", "content_type", "respond")
 
     def __init__(self, payload: bytes, content_type: str, respond: bool = False) -> None:
@@ -77,6 +80,8 @@ class InvocationScope:
 
 
 class Middleware(Protocol):
+    """A runner: `start`/`await_ready` at init, `call` per hook, `stop` at shutdown."""
+
     config: MiddlewareConfig
 
     def start(self) -> None: ...

@@ -7,8 +7,8 @@ import os
 import sys
 
 from openruntime import errors
-from openruntime.config import ConfigError, Pipeline, load_pipeline, pipeline_from_env
-from openruntime.errors import InitFailure, error_body
+from openruntime.config import Pipeline, load_pipeline, pipeline_from_env
+from openruntime.errors import ConfigError, InitFailure, error_body
 from openruntime.function_log import log
 from openruntime.locate import find_pipeline_file
 from openruntime.orchestrator.launch import EarlyStart, start_early

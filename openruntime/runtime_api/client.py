@@ -103,6 +103,9 @@ class _Connection:
 
 
 class RuntimeAPIClient:
+    """Lambda's Runtime API from the bootstrap's side: `next_invocation`, `post_outcome`,
+    `post_init_error`, over one kept-alive connection, retried while Lambda restarts it."""
+
     def __init__(self, address: str, retry_seconds: float = RETRY_SECONDS) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():

@@ -51,6 +51,8 @@ def _never_closed() -> bool:
 
 
 class Request:
+    """One HTTP/1.1 request as read (its body bounded: `oversize` says how much was refused)."""
+
     __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed")
 
     def __init__(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
@@ -79,6 +81,8 @@ class Request:
 
 
 class Response:
+    """One HTTP/1.1 response to send."""
+
     __slots__ = ("status", "body", "headers")
 
     def __init__(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> None:
