@@ -25,6 +25,11 @@ from typing import Any
 
 from openruntime.config import HOOKS, MODES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from openruntime.config import MiddlewareConfig, Pipeline
+    from openruntime.middleware.protocol import Middleware
+
 FUNCTION_NAME = "openruntime-local"
 
 
@@ -65,39 +70,54 @@ def _error(message: str) -> int:
     return 1
 
 
+class _Refused(Exception):
+    """A command line or pipeline this command cannot use; the message says why."""
+
+
 def run_middleware(args: argparse.Namespace) -> int:
-    from openruntime.config import MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
-    from openruntime.errors import ConfigError
-    from openruntime.invocation import Invocation
-    from openruntime.errors import MiddlewareFailure
-    from openruntime.middleware.protocol import InvocationScope, check_output
-    from openruntime.middleware.state import remove_state_root
     from openruntime.errors import InitFailure
     from openruntime.middleware.build import build_middleware
+
+    try:
+        pipeline, config, state = _what_to_run(args)
+    except _Refused as refused:
+        return _error(str(refused))
+    environ = dict(os.environ)
+    try:
+        middleware = build_middleware(config, pipeline, environ)
+    except InitFailure as failure:
+        sys.stdout.buffer.write(failure.body() + b"\n")
+        return _error(f"{failure.error_type}: {failure}")
+    return _call_once(args, config, middleware, state, environ)
+
+
+def _what_to_run(args: argparse.Namespace) -> tuple[Pipeline, MiddlewareConfig, Any]:
+    """The pipeline, the middleware's configuration (its entry, or defaults for a bare name
+    or path, with the command line's overrides) and the state to hand it."""
+    from openruntime.config import MiddlewareConfig, Pipeline, RuntimeConfig, load_pipeline
+    from openruntime.errors import ConfigError
 
     extra_env: dict[str, str] = {}
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            return _error(f"--env expects NAME=VALUE, got {item!r}")
+            raise _Refused(f"--env expects NAME=VALUE, got {item!r}")
         extra_env[key] = value
     state: Any = None
     if args.state is not None:
         try:
             state = json.loads(args.state)
         except ValueError as exc:
-            return _error(f"--state is not JSON: {exc}")
-
-    # The middleware's configuration: its pipeline entry, or defaults for a bare name/path.
+            raise _Refused(f"--state is not JSON: {exc}") from None
     if args.pipeline:
         try:
             pipeline = load_pipeline(args.pipeline)
         except ConfigError as exc:
-            return _error(str(exc))
+            raise _Refused(str(exc)) from None
         entries = {m.name: m for m in pipeline.middlewares}
         if args.name not in entries:
             known = ", ".join(entries) or "none"
-            return _error(f"{args.pipeline} has no middleware {args.name!r} (it has: {known})")
+            raise _Refused(f"{args.pipeline} has no middleware {args.name!r} (it has: {known})")
         config = entries[args.name]
     else:
         pipeline = Pipeline(runtime=RuntimeConfig(name="-"), base_dir=os.getcwd())
@@ -114,12 +134,16 @@ def run_middleware(args: argparse.Namespace) -> int:
         env={**config.env, **extra_env},
         timeout_ms=args.timeout_ms or config.timeout_ms,
     )
-    environ = dict(os.environ)
-    try:
-        middleware = build_middleware(config, pipeline, environ)
-    except InitFailure as failure:
-        sys.stdout.buffer.write(failure.body() + b"\n")
-        return _error(f"{failure.error_type}: {failure}")
+    return pipeline, config, state
+
+
+def _call_once(args: argparse.Namespace, config: MiddlewareConfig, middleware: Middleware, state: Any,
+               environ: dict[str, str]) -> int:
+    """One hook call with a synthetic invocation: the payload to STDOUT, the rest to STDERR."""
+    from openruntime.errors import MiddlewareFailure
+    from openruntime.invocation import Invocation
+    from openruntime.middleware.protocol import InvocationScope, check_output
+    from openruntime.middleware.state import remove_state_root
 
     payload = b"{}" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     invocation = Invocation(

@@ -335,21 +335,9 @@ class Emulator:
         began = time.monotonic()
         cold = self._runtime is None
         runtime = self._runtime or self._start_runtime()
-        headers = [
-            ("Lambda-Runtime-Aws-Request-Id", request_id),
-            ("Lambda-Runtime-Invoked-Function-Arn", fn.arn),
-            ("Lambda-Runtime-Trace-Id", trace_id),
-        ]
-        if client_context is not None:
-            headers.append(("Lambda-Runtime-Client-Context", client_context))
-        if cognito_identity is not None:
-            headers.append(("Lambda-Runtime-Cognito-Identity", cognito_identity))
-        if tenant_id is not None:
-            headers.append(("Lambda-Runtime-Aws-Tenant-Id", tenant_id))
         invocation_id = secrets.token_hex(16)
-        headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
-        headers.extend(extra_headers)
-        headers.append(("Content-Type", content_type))
+        headers = _next_headers(request_id, fn.arn, trace_id, invocation_id, content_type,
+                                client_context, cognito_identity, tenant_id, extra_headers)
         pending = Pending(request_id, payload, headers, invocation_id, timeout_s=timeout)
         self.log(f"START RequestId: {request_id} Version: {fn.version}")
 
@@ -386,14 +374,8 @@ class Emulator:
             )
         if timed_out or init_failed:
             self._reset_runtime()  # Lambda re-initialises the environment after both
-        phase = _Phase(request_id, runtime, began, (pending.delivered_at or began) + timeout)
-        with self._cond:
-            if runtime.generation == self._api.generation and self._api.polls > pending.polls_at_delivery:
-                self._log_phase_end(phase, until=self._api.last_poll)  # it called /next already
-            elif timed_out or init_failed or runtime.exit_status is not None or self._api.closed:
-                self._log_phase_end(phase)
-            else:
-                self._ending = phase  # over when it polls again (next_event), exits, or overruns
+        self._close_phase(_Phase(request_id, runtime, began, (pending.delivered_at or began) + timeout),
+                          pending, over=timed_out or init_failed)
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,
@@ -402,6 +384,18 @@ class Emulator:
         if outcome.is_error:
             headers_out["x-amz-function-error"] = "Unhandled"
         return InvokeResult(200, outcome.body, headers_out, request_id)
+
+    def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
+        """An answered invocation's phase: over already if its bootstrap has polled again,
+        exited, or is being reset (`over`); else it ends at the next /next (`_on_poll`)."""
+        runtime = phase.runtime
+        with self._cond:
+            if runtime.generation == self._api.generation and self._api.polls > pending.polls_at_delivery:
+                self._log_phase_end(phase, until=self._api.last_poll)  # it called /next already
+            elif over or runtime.exit_status is not None or self._api.closed:
+                self._log_phase_end(phase)
+            else:
+                self._ending = phase  # over when it polls again, exits, or overruns
 
     def _end_phase(self, runtime: _Runtime | None) -> None:
         """The pending invoke phase is over (its bootstrap polled, exited, or the emulator
@@ -451,6 +445,29 @@ class Emulator:
 
         self._invoke_server = invoke_api_server(self, port).start()
         return self._invoke_server
+
+
+def _next_headers(
+    request_id: str, function_arn: str, trace_id: str, invocation_id: str, content_type: str,
+    client_context: str | None, cognito_identity: str | None, tenant_id: str | None,
+    extra_headers: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """The `/next` answer's headers, as Lambda sends them (the deadline joins at delivery)."""
+    headers = [
+        ("Lambda-Runtime-Aws-Request-Id", request_id),
+        ("Lambda-Runtime-Invoked-Function-Arn", function_arn),
+        ("Lambda-Runtime-Trace-Id", trace_id),
+    ]
+    if client_context is not None:
+        headers.append(("Lambda-Runtime-Client-Context", client_context))
+    if cognito_identity is not None:
+        headers.append(("Lambda-Runtime-Cognito-Identity", cognito_identity))
+    if tenant_id is not None:
+        headers.append(("Lambda-Runtime-Aws-Tenant-Id", tenant_id))
+    headers.append(("Lambda-Runtime-Invocation-Id", invocation_id))
+    headers.extend(extra_headers)
+    headers.append(("Content-Type", content_type))
+    return headers
 
 
 def _new_trace_id() -> str:
