@@ -146,3 +146,20 @@ def test_the_orchestrator_imports_nothing_it_does_not_use() -> None:
               "contextlib", "dataclasses", "pathlib", "ctypes", "yaml")
     loaded = set(done.stdout.split())
     assert not loaded & set(unused), sorted(loaded & set(unused))
+
+
+def test_connecting_upstream_loads_no_codec() -> None:
+    """The upstream connect happens while the runtime boots: a str host would load the idna
+    codec (encodings.idna → re, enum, stringprep, unicodedata: ~7 ms of CPU); an ASCII
+    address needs none."""
+    script = (
+        "import sys, _socket\n"
+        "from openruntime.runtime_api.netio import connect, listen_loopback\n"
+        "server = listen_loopback(0)\n"
+        "connect('127.0.0.1', server.getsockname()[1]).close()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-S", "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert not loaded & {"encodings.idna", "re", "enum", "unicodedata"}, sorted(loaded)
