@@ -77,6 +77,8 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
     try:
         return Orchestrator(pipeline, upstream, runtime_override=runtime_override, early=early).run()
     finally:
+        for sig in (_signal.SIGTERM, _signal.SIGINT):  # nothing may cut this last sweep short
+            _signal.signal(sig, _signal.SIG_IGN)
         end_descendants()  # what they left running, as a sandbox's end does
 
 

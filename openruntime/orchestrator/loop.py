@@ -245,11 +245,18 @@ class Orchestrator:
             log(f"fatal: {exc}", "FATAL")
             return 1
         finally:
-            # A second SIGTERM (or the first, arriving after a fatal error) must not cut the
-            # cleanup short: that would leave the runtime and middlewares behind.
-            for sig in (_signal.SIGTERM, _signal.SIGINT):
-                _signal.signal(sig, _signal.SIG_IGN)
-            self.shutdown()
+            # A signal must not cut the cleanup short (that would leave the runtime and
+            # middlewares behind): the handler raises once only, and one that lands here,
+            # before the signals are ignored (the first, after a fatal error), starts the
+            # cleanup again. Its steps do nothing the second time.
+            while True:
+                try:
+                    for sig in (_signal.SIGTERM, _signal.SIGINT):
+                        _signal.signal(sig, _signal.SIG_IGN)
+                    self.shutdown()
+                    break
+                except ShutdownRequested:
+                    continue
             _restore_signal_handlers(previous)
 
     def shutdown(self) -> None:
@@ -262,11 +269,19 @@ class Orchestrator:
         remove_state_root()
 
 
+_shutdown_raised = False
+
+
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
-    raise ShutdownRequested(signum)
+    global _shutdown_raised
+    if not _shutdown_raised:  # once: a second signal must not interrupt the cleanup
+        _shutdown_raised = True
+        raise ShutdownRequested(signum)
 
 
 def _install_signal_handlers() -> dict[int, object]:
+    global _shutdown_raised
+    _shutdown_raised = False
     previous: dict[int, object] = {}
     for sig in (_signal.SIGTERM, _signal.SIGINT):
         previous[sig] = _signal.signal(sig, _raise_shutdown)
