@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 HOOKS = ("before", "after", "error")
 MODES = ("exec", "persistent")
 ON_ERROR = ("fail", "skip")
+# What an `after`/`error` hook does with a streamed response: not called (pass, the default:
+# the stream goes on untouched), or called with the whole response, buffered up to 6 MB.
+ON_STREAM = ("pass", "buffer")
 DEFAULT_HOOKS = ("before", "after")
 DEFAULT_MIDDLEWARE_TIMEOUT_MS = 10_000
 DEFAULT_GRACE_MS = 200
@@ -124,6 +127,7 @@ class MiddlewareConfig(Frozen):
 
     __slots__ = _fields = __match_args__ = (
         "name", "command", "hooks", "mode", "timeout_ms", "on_error", "env", "env_allow", "aws_credentials",
+        "on_stream",
     )
     name: str
     command: tuple[str, ...] | None
@@ -134,6 +138,7 @@ class MiddlewareConfig(Frozen):
     env: dict[str, str]
     env_allow: tuple[str, ...] | None
     aws_credentials: bool  # the function's AWS credentials reach it only when its entry says so
+    on_stream: str  # ON_STREAM
 
     def __init__(
         self,
@@ -146,9 +151,10 @@ class MiddlewareConfig(Frozen):
         env: dict[str, str] | None = None,
         env_allow: tuple[str, ...] | None = None,
         aws_credentials: bool = False,
+        on_stream: str = "pass",
     ) -> None:
         _init(self, name, command, hooks, mode, timeout_ms, on_error, {} if env is None else env, env_allow,
-              aws_credentials)
+              aws_credentials, on_stream)
 
 
 class Pipeline(Frozen):
@@ -354,6 +360,7 @@ def _from_json(text: str, file: str, base_dir: str) -> Pipeline:
             env=check.optional(m, "env", where, check.env) or {},
             env_allow=check.optional(m, "env_allow", where, check.strings),
             aws_credentials=check.flag(m.get("aws_credentials", False), f"{where}.aws_credentials"),
+            on_stream=check.one_of(m.get("on_stream", "pass"), f"{where}.on_stream", ON_STREAM),
         ))
     return Pipeline(runtime, tuple(middlewares), base_dir, file)
 
@@ -607,6 +614,8 @@ class _NodeReader:
             env_allow=self.env_allow(fields["env_allow"], f"{where}.env_allow") if "env_allow" in fields else None,
             aws_credentials=self.boolean(fields["aws_credentials"], f"{where}.aws_credentials")
             if "aws_credentials" in fields else False,
+            on_stream=self.choice(fields["on_stream"], f"{where}.on_stream", ON_STREAM)
+            if "on_stream" in fields else "pass",
         )
 
 

@@ -38,6 +38,7 @@ RUNTIME_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
 RUNTIME_INVALID_WORKING_DIR = "Runtime.InvalidWorkingDir"
 RUNTIME_INVALID_RESPONSE_MODE = "Runtime.InvalidResponseModeHeader"
 RUNTIME_INIT_TIMEOUT = "Runtime.InitTimeout"
+RUNTIME_TRUNCATED_RESPONSE = "Runtime.TruncatedResponse"  # a stream cut off mid-way
 RUNTIME_CONFIG_INVALID = "Runtime.ConfigInvalid"  # openruntime's: the pipeline cannot run
 FUNCTION_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
@@ -180,6 +181,7 @@ class ShutdownRequested(BaseException):
 # RAPID's limit for a buffered response: 6 MiB + 100 bytes (request events get 6 MiB).
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_STREAM_BYTES = 200 * 1024 * 1024  # a streamed response's maximum
 
 
 

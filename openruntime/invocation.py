@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from openruntime.response_stream import ResponseStream
+
 JSON = "application/json"  # the one definition: Lambda's default payload type
 RUNTIME_HEADER_PREFIX = "lambda-runtime-"
 
@@ -80,16 +84,22 @@ class Invocation:
 
 
 class Outcome:
-    """What gets posted back: a response, or an error in Lambda's shape."""
+    """What gets posted back: a response, or an error in Lambda's shape; or a streamed
+    response (`stream`, whose chunks are still arriving: `body` is empty then)."""
 
-    __slots__ = ("body", "content_type", "is_error", "error_type")
+    __slots__ = ("body", "content_type", "is_error", "error_type", "stream")
 
     def __init__(self, body: bytes, content_type: str = JSON, is_error: bool = False,
-                 error_type: str | None = None) -> None:
+                 error_type: str | None = None, stream: ResponseStream | None = None) -> None:
         self.body = body
         self.content_type = content_type
         self.is_error = is_error
         self.error_type = error_type
+        self.stream = stream
+
+    @classmethod
+    def streamed(cls, stream: ResponseStream) -> Outcome:
+        return cls(b"", stream.content_type, stream=stream)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):

@@ -1,9 +1,13 @@
 """Lambda's Invoke API over HTTP, as the SDKs and the AWS CLI call it: the RIE's port 8080.
 
-`POST /2015-03-31/functions/{name}/invocations` with Lambda's checks before any code
-runs (a payload that is not JSON, one over 6 MB, a bad client context or invocation type:
-the service's errors, in X-Amzn-ErrorType, as boto3 raises them), then the sandbox's
-`invoke`. `Event` invocations are accepted (202) and run in the background.
+`POST /2015-03-31/functions/{name}/invocations` (Invoke) and
+`POST /2021-11-15/functions/{name}/response-streaming-invocations`
+(InvokeWithResponseStream), with Lambda's checks before any code runs (a payload that is
+not JSON, one over 6 MB, a bad client context or invocation type: the service's errors,
+in X-Amzn-ErrorType, as boto3 raises them), then the sandbox's `invoke`. `Event`
+invocations are accepted (202) and run in the background. A streamed answer is
+event-stream frames (eventstream.py): `PayloadChunk` as the function writes, then
+`InvokeComplete`, which carries an error that came after the first byte.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from openruntime import errors
+from openruntime.emulator import eventstream
 from openruntime.invocation import JSON
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 if TYPE_CHECKING:
-    from openruntime.emulator.sandbox import Emulator
+    from collections.abc import Iterator
+
+    from openruntime.emulator.sandbox import Emulator, InvokeResult
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+STREAMING_INVOKE_PATH = re.compile(r"^/2021-11-15/functions/([^/]+)/response-streaming-invocations$")
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 
 def invoke_api_server(emulator: Emulator, port: int) -> LoopbackHTTPServer:
@@ -33,7 +42,8 @@ def invoke_api_server(emulator: Emulator, port: int) -> LoopbackHTTPServer:
 
 
 def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
-    if INVOKE_PATH.match(request.path) is None:
+    streaming = STREAMING_INVOKE_PATH.match(request.path) is not None
+    if not streaming and INVOKE_PATH.match(request.path) is None:
         return service_error(
             404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
         )
@@ -66,11 +76,12 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         "tenant_id": request.header("x-amz-tenant-id"),
     }
     invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
-    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+    allowed = ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
+    if invocation_type not in allowed:
         return service_error(
             400, errors.VALIDATION_EXCEPTION,
             f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
-            "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+            f"satisfy constraint: Member must satisfy enum value set: [{', '.join(sorted(allowed))}]",
         )
     if invocation_type != "RequestResponse":
         request_id = str(uuid.uuid4())
@@ -82,9 +93,51 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
             target=emulator.invoke, args=(request.body,), kwargs={**kwargs, "request_id": request_id}, daemon=True
         ).start()
         return Response(202, b"", ids)
+    if streaming:
+        return _streamed(emulator.invoke(request.body, stream=True, **kwargs))
     result = emulator.invoke(request.body, **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
+
+
+def _streamed(result: InvokeResult) -> Response:
+    """InvokeWithResponseStream's answer: 200 and event-stream frames, whether the function
+    streamed (chunks as they come) or answered buffered (one chunk), an error included."""
+    headers = [("Content-Type", EVENT_STREAM), ("X-Amz-Executed-Version", result.headers["x-amz-executed-version"]),
+               ("X-Amzn-RequestId", result.request_id)]
+
+    def frames() -> Iterator[bytes]:
+        streamed = result.stream
+        if streamed is None:
+            if result.function_error:
+                yield eventstream.invoke_complete(*_error_fields(result.body))
+                return
+            if result.body:
+                yield eventstream.payload_chunk(result.body)
+            yield eventstream.invoke_complete()
+            return
+        for chunk in streamed:
+            yield eventstream.payload_chunk(chunk)
+        if streamed.error_type is not None:
+            yield eventstream.invoke_complete(streamed.error_type, _details(streamed.error_body))
+        else:
+            yield eventstream.invoke_complete()
+
+    return Response(200, headers=headers, stream=frames())
+
+
+def _error_fields(body: bytes) -> tuple[str, str]:
+    return errors.error_type_of(body), _details(body)
+
+
+def _details(body: bytes | None) -> str:
+    """ErrorDetails: the error's message when its JSON has one, else its text."""
+    text = (body or b"").decode("utf-8", "replace")
+    try:
+        message = json.loads(text).get("errorMessage")
+    except (ValueError, AttributeError):
+        return text
+    return message if isinstance(message, str) else text
 
 
 def service_error(status: int, code: str, message: str) -> Response:

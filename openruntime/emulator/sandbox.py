@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -30,6 +30,7 @@ from openruntime import errors
 from openruntime.errors import RuntimeGone
 from openruntime.invocation import JSON, Outcome
 from openruntime.processes import kill_tree, spawn
+from openruntime.response_stream import ResponseStream
 from openruntime.runtime_api.http import LoopbackHTTPServer
 from openruntime.runtime_api.server import Pending, RuntimeAPIServer
 
@@ -53,14 +54,47 @@ class FunctionSettings:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
 
 
+class StreamedBody:
+    """A streamed response as a caller of InvokeWithResponseStream gets it: iterate for
+    the chunks as the function writes them; then `error_type`/`error_body` say how it
+    ended (None: cleanly). A stream still running at the function's deadline ends there
+    with Sandbox.Timedout, and the environment is reset, as Lambda does."""
+
+    def __init__(self, stream: ResponseStream, until: float, request_id: str, timeout_s: float,
+                 on_timeout: Callable[[], None]) -> None:
+        self.content_type = stream.content_type
+        self.error_type: str | None = None
+        self.error_body: bytes | None = None
+        self._stream, self._until, self._request_id = stream, until, request_id
+        self._timeout_s, self._on_timeout = timeout_s, on_timeout
+
+    def __iter__(self) -> Iterator[bytes]:
+        from openruntime.response_stream import StreamTimeout
+
+        try:
+            yield from self._stream.chunks(self._until)
+        except StreamTimeout:
+            self._stream.abandon()
+            self.error_type = errors.SANDBOX_TIMEDOUT
+            self.error_body = errors.error_body(errors.SANDBOX_TIMEDOUT,
+                                                errors.timeout_message(self._request_id, self._timeout_s))
+            self._on_timeout()
+            return
+        finally:
+            self._stream.abandon()  # a caller that went away: the runtime's writes stop here
+        self.error_type, self.error_body = self._stream.error_type, self._stream.error_body
+
+
 @dataclass
 class InvokeResult:
-    """What a caller of Lambda's Invoke API gets back."""
+    """What a caller of Lambda's Invoke API gets back (`stream`: when it asked for a
+    streamed response and the function streamed one; `body` is empty then)."""
 
     status: int
     body: bytes
     headers: dict[str, str]
     request_id: str
+    stream: StreamedBody | None = None
 
     @property
     def function_error(self) -> str | None:
@@ -250,11 +284,14 @@ class Emulator:
             errors.RUNTIME_EXIT_ERROR,
         )
 
-    def _reset_runtime(self) -> None:
+    def _reset_runtime(self, only: _Runtime | None = None) -> None:
         """Kill the bootstrap and everything it started, as a sandbox reset does; the next
-        invoke starts it again."""
+        invoke starts it again. `only`: if that one is still the bootstrap (a late reset must
+        not hit its successor)."""
         with self._cond:
             runtime = self._runtime
+            if only is not None and runtime is not only:
+                return
         if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
@@ -287,11 +324,14 @@ class Emulator:
         timeout_s: float | None = None,
         extra_headers: Sequence[tuple[str, str]] = (),
         request_id: str | None = None,
+        stream: bool = False,
     ) -> InvokeResult:
         """One synchronous invocation, as `aws lambda invoke` would do it.
 
         `extra_headers` are added to the runtime's `/next` answer: headers that a future
-        Lambda may send, for checking that a runtime (or proxy) passes them on.
+        Lambda may send, for checking that a runtime (or proxy) passes them on. `stream`:
+        as InvokeWithResponseStream, a streamed response comes back as it is written
+        (`InvokeResult.stream`); without it, it is buffered, up to Lambda's 6 MB.
         """
         fn = self.function
         assert fn is not None
@@ -315,6 +355,7 @@ class Emulator:
                 trace_id or _new_trace_id(),
                 tenant_id,
                 extra_headers,
+                stream,
             )
 
     def _invoke_locked(
@@ -328,6 +369,7 @@ class Emulator:
         trace_id: str,
         tenant_id: str | None,
         extra_headers: Sequence[tuple[str, str]],
+        want_stream: bool = False,
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
@@ -367,6 +409,15 @@ class Emulator:
             timed_out = outcome is None and not self._api.closed
             self._api.finish(pending)
             init_failed = self._api.init_error is not None
+        streamed: StreamedBody | None = None
+        if outcome is not None and outcome.stream is not None:
+            deadline = (pending.delivered_at or began) + timeout
+            if want_stream:
+                streamed = StreamedBody(outcome.stream, deadline, request_id, timeout,
+                                        lambda: self._reset_runtime(only=runtime))
+            else:
+                outcome = _collect(outcome.stream, deadline)
+                timed_out = outcome is None
         if outcome is None:
             outcome = Outcome.error(
                 errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
@@ -383,7 +434,7 @@ class Emulator:
         }
         if outcome.is_error:
             headers_out["x-amz-function-error"] = "Unhandled"
-        return InvokeResult(200, outcome.body, headers_out, request_id)
+        return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
     def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
         """An answered invocation's phase: over already if its bootstrap has polled again,
@@ -445,6 +496,30 @@ class Emulator:
 
         self._invoke_server = invoke_api_server(self, port).start()
         return self._invoke_server
+
+
+def _collect(stream: ResponseStream, until: float) -> Outcome | None:
+    """A streamed response for a buffered Invoke: whole, within Lambda's 6 MB; None when
+    the deadline passes first."""
+    from openruntime.response_stream import StreamTimeout
+
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in stream.chunks(until):
+            size += len(chunk)
+            if size > errors.MAX_RESPONSE_BYTES:
+                stream.abandon()
+                return Outcome.error(errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE,
+                                                       errors.response_too_large_message(size)),
+                                     errors.FUNCTION_RESPONSE_TOO_LARGE)
+            parts.append(chunk)
+    except StreamTimeout:
+        stream.abandon()
+        return None
+    if stream.error_type is not None:
+        return Outcome.error(stream.error_body or b"", stream.error_type)
+    return Outcome(b"".join(parts), stream.content_type)
 
 
 def _next_headers(

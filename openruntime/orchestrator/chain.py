@@ -6,6 +6,12 @@ An `error` hook that answers `respond` recovers the invocation; the layers furth
 then see `after`, since what they get is a response again. A middleware whose `before`
 failed under `on_error: skip` is left out of the rest of the invocation (no `after`/`error`
 for it), as if it were not in the pipeline.
+
+A streamed response (the handler posted it in Lambda's streaming mode) goes on as a
+stream: an `after` or `error` hook is not called for it, unless its entry says
+`on_stream: buffer`; then the stream is collected (Lambda's 6 MB buffered limit) and the
+hook gets it whole, and what goes upstream is a buffered response. Either is said once
+in the log, per middleware, so that a stream never turns buffered unannounced.
 """
 
 from __future__ import annotations
@@ -80,6 +86,15 @@ class Chain:
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
+            if outcome.stream is not None:
+                if middleware.config.on_stream != "buffer":
+                    _say_once(middleware, "pass", f"middleware '{middleware.config.name}': its after/error hooks "
+                              "are not called for streamed responses (on_stream: pass); the stream goes on untouched")
+                    continue
+                _say_once(middleware, "buffer", f"middleware '{middleware.config.name}' (on_stream: buffer): "
+                          "streamed responses are collected, up to 6 MB, and posted buffered")
+                outcome = self._collect(outcome, run)
+                hook = "error" if outcome.is_error else "after"
             content_type = JSON if outcome.is_error else outcome.content_type
             try:
                 result = self._call(middleware, hook, outcome.body, content_type, run)
@@ -127,6 +142,44 @@ class Chain:
         finally:
             run.timings[f"{name}.{hook}"] = time.perf_counter() - started
         return result
+
+
+    def _collect(self, outcome: Outcome, run: InvocationRun) -> Outcome:
+        """A streamed outcome, buffered: Lambda's 6 MB limit, within the invocation's time."""
+        stream = outcome.stream
+        assert stream is not None
+        from openruntime.response_stream import StreamTimeout
+
+        until = time.monotonic() + (run.invocation.remaining_ms() - self.grace_ms) / 1000
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for chunk in stream.chunks(until):
+                size += len(chunk)
+                if size > errors.MAX_RESPONSE_BYTES:
+                    stream.abandon()
+                    body = errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size),
+                                             run.invocation.request_id)
+                    return Outcome.error(body, errors.FUNCTION_RESPONSE_TOO_LARGE)
+                parts.append(chunk)
+        except StreamTimeout:
+            stream.abandon()
+            body = errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(
+                run.invocation.request_id, run.invocation.timeout_s()), run.invocation.request_id)
+            return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
+        if stream.error_type is not None:
+            return Outcome.error(stream.error_body or b"", stream.error_type)
+        return Outcome(b"".join(parts), stream.content_type)
+
+
+_said: set[tuple[str, str]] = set()
+
+
+def _say_once(middleware: Middleware, what: str, message: str) -> None:
+    key = (middleware.config.name, what)
+    if key not in _said:
+        _said.add(key)
+        log(message, "INFO")
 
 
 def _log_skip(invocation: Invocation, failure: MiddlewareFailure) -> None:

@@ -11,6 +11,8 @@ from openruntime.invocation import Invocation, Outcome
 
 
 def outcome_label(outcome: Outcome) -> str:
+    if outcome.stream is not None:
+        return "streaming"  # logged as the stream starts: how it ends is the stream's
     return f"error:{outcome.error_type or 'Unknown'}" if outcome.is_error else "success"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # signal's C half: signal.py builds enums (~4 ms of the cold start)
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 
 from openruntime import errors
@@ -208,7 +208,10 @@ class Orchestrator:
         return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
 
     def post(self, invocation: Invocation, outcome: Outcome) -> None:
-        status, body = self.upstream.post_outcome(invocation, outcome)
+        if outcome.stream is not None:
+            status, body = self._post_stream(invocation, outcome)
+        else:
+            status, body = self.upstream.post_outcome(invocation, outcome)
         if status == 413 and not outcome.is_error:
             size = len(outcome.body)
             error = errors.error_body(
@@ -217,6 +220,38 @@ class Orchestrator:
             status, body = self.upstream.post_outcome(invocation, Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE))
         if status not in (200, 202):
             log(f"the Runtime API refused the answer ({status}): {body[:300]!r}", "ERROR", invocation.request_id)
+
+    def _post_stream(self, invocation: Invocation, outcome: Outcome) -> tuple[int, bytes]:
+        """A streamed response upstream as the runtime writes it. One that runs past the
+        deadline (less the grace period) is ended there with Sandbox.Timedout in its
+        trailers, and the runtime replaced, as for a buffered answer."""
+        from openruntime.response_stream import StreamTimeout
+
+        stream = outcome.stream
+        assert stream is not None and self.runtime is not None
+        until = time.monotonic() + (invocation.remaining_ms() - self.grace_ms) / 1000
+        ended: dict[str, str] = {}
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from stream.chunks(until)
+            except StreamTimeout:
+                stream.abandon()
+                body = errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(
+                    invocation.request_id, invocation.timeout_s()), invocation.request_id)
+                ended.update(_error_trailers(errors.SANDBOX_TIMEDOUT, body))
+                return
+            if stream.error_type is not None:
+                ended.update(_error_trailers(stream.error_type, stream.error_body or b""))
+
+        try:
+            return self.upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
+        finally:
+            if ended.get("Lambda-Runtime-Function-Error-Type") == errors.SANDBOX_TIMEDOUT:
+                self.runtime.kill()
+                self.proxy.runtime_exited(None)
+            else:
+                stream.abandon()  # what is left unread (an upstream that stopped reading)
 
     def serve_forever(self) -> None:
         while True:
@@ -267,6 +302,14 @@ class Orchestrator:
         self.proxy.close()
         self.upstream.close()
         remove_state_root()
+
+
+def _error_trailers(error_type: str, body: bytes) -> dict[str, str]:
+    """Lambda's trailers for an error after the first streamed byte: the body base64 JSON."""
+    import base64
+
+    return {"Lambda-Runtime-Function-Error-Type": error_type,
+            "Lambda-Runtime-Function-Error-Body": base64.b64encode(body).decode("ascii")}
 
 
 _shutdown_raised = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from openruntime.errors import BadResponse, FatalUpstreamError
 from openruntime.invocation import Invocation, JSON, Outcome
@@ -52,6 +52,23 @@ class _Connection:
             self.sock.sendall(body)
         else:
             self.sock.sendall(data + body if body else data)
+        return self._response()
+
+    def stream(
+        self, path: str, headers: Mapping[str, str], chunks: Iterable[bytes],
+        trailers: Callable[[], Mapping[str, str]],
+    ) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+        """One exchange whose request body is sent chunked as `chunks` yields, then the
+        fields `trailers()` gives (asked once the chunks have ended)."""
+        head = f"POST {path} HTTP/1.1\r\n{self.host_header}Transfer-Encoding: chunked\r\n"
+        for name, value in headers.items():
+            head += f"{name}: {value}\r\n"
+        self.sock.sendall((head + "\r\n").encode("latin-1"))
+        for chunk in chunks:
+            if chunk:
+                self.sock.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        fields = "".join(f"{k}: {v}\r\n" for k, v in trailers().items())
+        self.sock.sendall(b"0\r\n" + fields.encode("latin-1") + b"\r\n")
         return self._response()
 
     def _line(self) -> bytes:
@@ -178,6 +195,30 @@ class RuntimeAPIClient:
             headers["Lambda-Runtime-Invocation-Id"] = invocation.invocation_id
         path = f"{BASE}/invocation/{invocation.request_id}/{kind}"
         status, _, body = self._request("POST", path, outcome.body, headers)
+        return status, body
+
+    def post_stream(
+        self, invocation: Invocation, content_type: str, chunks: Iterable[bytes],
+        trailers: Callable[[], Mapping[str, str]],
+    ) -> tuple[int, bytes]:
+        """A streamed response, passed on as it comes (Lambda's streaming mode: chunked,
+        an error after the first byte in the trailers). Not retried: a stream cannot be
+        replayed; a broken connection is fatal, as for any post."""
+        headers = {
+            "Content-Type": content_type,
+            "Lambda-Runtime-Function-Response-Mode": "streaming",
+            "Trailer": "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+        }
+        if invocation.invocation_id:
+            headers["Lambda-Runtime-Invocation-Id"] = invocation.invocation_id
+        path = f"{BASE}/invocation/{invocation.request_id}/response"
+        try:
+            status, _, body, keep_alive = self._connection().stream(path, headers, chunks, trailers)
+        except _RETRYABLE as exc:
+            self.close()
+            raise FatalUpstreamError(f"Runtime API {self._host}:{self._port} broke off a streamed response: {exc!r}") from exc
+        if not keep_alive:
+            self.close()
         return status, body
 
     def post_init_error(self, body: bytes, error_type: str) -> int:

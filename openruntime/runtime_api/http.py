@@ -8,13 +8,18 @@ every connection its own thread, so a long-polling `GET /next` never blocks anot
 request. Only what Runtime API clients send is supported: Content-Length and chunked
 bodies, keep-alive, `Connection: close`. Anything malformed gets a 400 and the
 connection is closed.
+
+Streams, both ways: a chunked request the server's `stream_if` picks (a runtime's
+streamed /response) reaches the handler unread, as `Request.body_stream` (chunks as they
+arrive, then its trailers); a `Response` with `stream` goes out chunked, chunk by chunk,
+with trailers at the end. Neither is ever held whole.
 """
 
 from __future__ import annotations
 
 import _socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from openruntime.errors import MalformedRequest
 from openruntime.invocation import JSON
@@ -50,17 +55,54 @@ def _never_closed() -> bool:
     return False
 
 
-class Request:
-    """One HTTP/1.1 request as read (its body bounded: `oversize` says how much was refused)."""
+class ChunkedBody:
+    """A chunked request body read as it arrives: iterate for the chunks (each at most
+    `max_chunk` bytes), then `trailers` holds the trailer fields. MalformedRequest (or
+    OSError) when the framing breaks or the peer goes away mid-body."""
 
-    __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed")
+    def __init__(self, reader: BinaryIO, max_chunk: int = _READ_CHUNK) -> None:
+        self._reader = reader
+        self._max_chunk = max_chunk
+        self.trailers: list[tuple[str, str]] = []
+        self.complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        reader = self._reader
+        while not self.complete:
+            size_line = reader.readline(1024)
+            if not size_line.endswith(b"\n"):
+                raise MalformedRequest("chunked body truncated")
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise MalformedRequest(f"bad chunk size {size_line[:40]!r}") from None
+            if size == 0:
+                self.trailers = _read_headers(reader)
+                self.complete = True
+                return
+            while size:
+                piece = reader.read(min(size, self._max_chunk))
+                if not piece:
+                    raise MalformedRequest("chunked body truncated")
+                size -= len(piece)
+                yield piece
+            if reader.readline(3) not in (b"\r\n", b"\n"):
+                raise MalformedRequest("chunk not followed by CRLF")
+
+
+class Request:
+    """One HTTP/1.1 request as read (its body bounded: `oversize` says how much was refused;
+    or unread, as `body_stream`, when the server streams it)."""
+
+    __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed", "body_stream")
 
     def __init__(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-                 oversize: int | None = None) -> None:
+                 oversize: int | None = None, body_stream: ChunkedBody | None = None) -> None:
         self.method = method
         self.target = target
         self.headers = headers
         self.body = body
+        self.body_stream = body_stream
         # Set when the body was larger than the server's limit: the body was read and
         # dropped (so the connection stays usable) and only its size is kept.
         self.oversize = oversize
@@ -81,29 +123,38 @@ class Request:
 
 
 class Response:
-    """One HTTP/1.1 response to send."""
+    """One HTTP/1.1 response to send: `body`, or `stream` (sent chunked as it yields, then
+    the fields `trailers()` gives, asked once the stream has ended)."""
 
-    __slots__ = ("status", "body", "headers")
+    __slots__ = ("status", "body", "headers", "stream", "trailers")
 
-    def __init__(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
+                 stream: Iterable[bytes] | None = None,
+                 trailers: Callable[[], list[tuple[str, str]]] | None = None) -> None:
         self.status = status
         self.body = body
         self.headers = headers if headers is not None else []
+        self.stream = stream
+        self.trailers = trailers
 
     def encode_head(self, keep_alive: bool) -> bytes:
         lines = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Status')}"]
         for key, value in self.headers:
             lines.append(f"{key}: {value}")
-        lines.append(f"Content-Length: {len(self.body)}")
+        if self.stream is not None:
+            lines.append("Transfer-Encoding: chunked")
+        else:
+            lines.append(f"Content-Length: {len(self.body)}")
         if not keep_alive:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 Handler = Callable[[Request], Response]
+StreamIf = Callable[[str, str, list[tuple[str, str]]], bool]  # (method, target, headers): leave the body unread
 
 
-def read_request(reader: BinaryIO, max_body: int) -> Request | None:
+def read_request(reader: BinaryIO, max_body: int, stream_if: StreamIf | None = None) -> Request | None:
     """Read one request; None on a clean end of stream before any byte."""
     line = reader.readline(MAX_HEADER_BYTES + 1)
     while line in (b"\r\n", b"\n"):  # tolerated: stray CRLF between requests
@@ -117,6 +168,10 @@ def read_request(reader: BinaryIO, max_body: int) -> Request | None:
         raise MalformedRequest(f"bad request line {line[:100]!r}")
     method, target, _version = parts
     headers = _read_headers(reader)
+    if stream_if is not None and stream_if(method, target, headers):
+        _check_framing(headers)
+        if (_header(headers, "transfer-encoding") or "").lower() == "chunked":
+            return Request(method, target, headers, b"", None, ChunkedBody(reader))
     body, oversize = _read_body(reader, headers, max_body)
     return Request(method, target, headers, body, oversize)
 
@@ -147,14 +202,8 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 def _read_body(
     reader: BinaryIO, headers: list[tuple[str, str]], max_body: int
 ) -> tuple[bytes, int | None]:
-    lengths = [value for key, value in headers if key.lower() == "content-length"]
+    lengths = _check_framing(headers)
     encoding = _header(headers, "transfer-encoding")
-    # Where the body ends must be unambiguous (RFC 9112, 6.3): two lengths, or a length
-    # beside chunked framing, is how requests are smuggled past one reader to the next.
-    if len(lengths) > 1:
-        raise MalformedRequest(f"{len(lengths)} Content-Length headers")
-    if encoding is not None and lengths:
-        raise MalformedRequest("both Transfer-Encoding and Content-Length")
     if encoding is not None:
         if encoding.lower() != "chunked":
             raise MalformedRequest(f"unsupported Transfer-Encoding {encoding!r}")
@@ -172,6 +221,18 @@ def _read_body(
     if len(body) != length:
         raise MalformedRequest(f"body truncated: {len(body)} of {length} bytes")
     return body, None
+
+
+def _check_framing(headers: list[tuple[str, str]]) -> list[str]:
+    """The Content-Length values, once it is sure where the body ends: it must be
+    unambiguous (RFC 9112, 6.3): two lengths, or a length beside chunked framing, is how
+    requests are smuggled past one reader to the next."""
+    lengths = [value for key, value in headers if key.lower() == "content-length"]
+    if len(lengths) > 1:
+        raise MalformedRequest(f"{len(lengths)} Content-Length headers")
+    if _header(headers, "transfer-encoding") is not None and lengths:
+        raise MalformedRequest("both Transfer-Encoding and Content-Length")
+    return lengths
 
 
 def _read_chunked(reader: BinaryIO, max_body: int) -> tuple[bytes, int | None]:
@@ -222,9 +283,11 @@ class LoopbackHTTPServer:
         max_body: int = 64 * 1024 * 1024,
         name: str = "http",
         listener: Socket | None = None,
+        stream_if: StreamIf | None = None,
     ) -> None:
         self._handler = handler
         self._max_body = max_body
+        self._stream_if = stream_if
         self._name = name
         if listener is None:  # else: bound and listening already (the cold start's early bind)
             listener = listen_loopback(port)
@@ -278,7 +341,7 @@ class LoopbackHTTPServer:
         try:
             while not self._closed:
                 try:
-                    request = read_request(stream, self._max_body)
+                    request = read_request(stream, self._max_body, self._stream_if)
                 except MalformedRequest as exc:
                     import json
 
@@ -292,6 +355,8 @@ class LoopbackHTTPServer:
                 request.peer_closed = lambda: _peer_closed(conn)
                 response = self._handler(request)
                 keep_alive = (request.header("connection") or "").lower() != "close"
+                if request.body_stream is not None and not request.body_stream.complete:
+                    keep_alive = False  # a streamed body the handler left unread: framing lost
                 _send(conn, response, keep_alive)
                 if not keep_alive:
                     return
@@ -315,6 +380,14 @@ def _peer_closed(conn: Socket) -> bool:
 
 def _send(conn: Socket, response: Response, keep_alive: bool) -> None:
     head = response.encode_head(keep_alive)
+    if response.stream is not None:
+        conn.sendall(head)
+        for chunk in response.stream:
+            if chunk:  # an empty chunk would end the body
+                conn.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        trailers = response.trailers() if response.trailers is not None else []
+        conn.sendall(b"0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in trailers).encode("latin-1") + b"\r\n")
+        return
     if len(response.body) < 65536:
         conn.sendall(head + response.body)  # one segment: small answers are the hot path
     else:

@@ -23,7 +23,7 @@ import time
 from collections import Counter, deque
 
 from openruntime import errors
-from openruntime.errors import RuntimeGone
+from openruntime.errors import MalformedRequest, RuntimeGone
 from openruntime.invocation import JSON, Outcome
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
@@ -31,6 +31,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from openruntime.response_stream import ResponseStream
     from openruntime.runtime_api.netio import Socket
 
 PREFIX = "/2018-06-01/runtime/"
@@ -108,7 +109,7 @@ class RuntimeAPIServer:
         self._answered: deque[str] = deque(maxlen=ANSWERED_KEPT)
         self._on_poll = on_poll
         self._http = LoopbackHTTPServer(self.handle, port=port, listener=listener,
-                                        max_body=errors.MAX_RESPONSE_BYTES, name=name)
+                                        max_body=errors.MAX_RESPONSE_BYTES, name=name, stream_if=_streamed_response)
 
     @property
     def address(self) -> str:
@@ -239,7 +240,11 @@ class RuntimeAPIServer:
             self.stats["error" if is_error else "response"] += 1
             if response.status >= 300:
                 self.stats["refused"] += 1
-            return response
+            current = self.current
+            stream = current.outcome.stream if response is ACCEPTED and current and current.outcome else None
+        if stream is not None and request.body_stream is not None:
+            _pump(request, stream)  # outside the lock: it lasts as long as the runtime streams
+        return response
 
     def _accept_result(self, request: Request, request_id: str, is_error: bool) -> Response:
         current = self.current
@@ -257,6 +262,10 @@ class RuntimeAPIServer:
         response = ACCEPTED
         if is_error:
             current.outcome = Outcome.error(*posted_error(request, request_id))
+        elif request.body_stream is not None:  # streaming, chunked: handed on as it comes
+            from openruntime.response_stream import ResponseStream
+
+            current.outcome = Outcome.streamed(ResponseStream(request.header("content-type") or "application/octet-stream"))
         elif mode and mode != "streaming":
             current.outcome = Outcome.error(
                 errors.error_body(errors.RUNTIME_INVALID_RESPONSE_MODE, f"Invalid response mode header value: {mode}"),
@@ -329,3 +338,41 @@ def posted_error(request: Request, request_id: str | None = None) -> tuple[bytes
     header_type = request.header("lambda-runtime-function-error-type")
     body = request.body or errors.error_body(header_type or errors.RUNTIME_UNKNOWN, "", request_id)
     return body, errors.error_type_of(body, header_type)
+
+
+def _streamed_response(method: str, target: str, headers: list[tuple[str, str]]) -> bool:
+    """A runtime's /response in Lambda's streaming mode: its body is read as it arrives."""
+    if method != "POST" or not target.endswith("/response"):
+        return False
+    return any(k.lower() == "lambda-runtime-function-response-mode" and v.strip().lower() == "streaming"
+               for k, v in headers)
+
+
+def _pump(request: Request, stream: ResponseStream) -> None:
+    """The runtime's chunks into `stream`, then its end: clean, the error its trailers
+    carry (`Lambda-Runtime-Function-Error-Type`/`-Body`, the body base64 JSON), or
+    Runtime.TruncatedResponse when the body breaks off."""
+    body = request.body_stream
+    assert body is not None
+    try:
+        for chunk in body:
+            if not stream.put(chunk):
+                return  # nobody reads any more, or past the limit: the connection is dropped
+    except (MalformedRequest, OSError) as exc:
+        stream.finish(errors.RUNTIME_TRUNCATED_RESPONSE,
+                      errors.error_body(errors.RUNTIME_TRUNCATED_RESPONSE, f"the response stream broke off: {exc}"))
+        return
+    trailers = {k.lower(): v for k, v in body.trailers}
+    error_type = trailers.get("lambda-runtime-function-error-type")
+    if error_type is None:
+        stream.finish()
+        return
+    import base64
+    import binascii
+
+    encoded = trailers.get("lambda-runtime-function-error-body", "")
+    try:
+        error_body = base64.b64decode(encoded, validate=True) if encoded else None
+    except (binascii.Error, ValueError):
+        error_body = None
+    stream.finish(error_type, error_body or errors.error_body(error_type, ""))
