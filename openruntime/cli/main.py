@@ -15,6 +15,10 @@ from pathlib import Path
 
 from openruntime import __version__
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from openruntime.emulator.sandbox import StreamedBody
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -85,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event JSON file, or - for standard input (default: {})")
     invoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
                         help="function timeout in seconds (default: 300, like the RIE)")
+    invoke.add_argument("--stream", action="store_true",
+                        help="as InvokeWithResponseStream: print a streamed response's chunks as they "
+                        "arrive (an error after the first byte goes to stderr, exit 1)")
     invoke.set_defaults(run=_run_invoke)
 
     serve = commands.add_parser(
@@ -259,13 +266,28 @@ def _run_invoke(args: argparse.Namespace) -> int:
             return _fail(f"{where}: the event is not JSON ({exc}); Lambda refuses such a payload "
                          "before any code runs (400 InvalidRequestContentException)")
     with _nothing_left_behind(), _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
-        result = emulator.invoke(event)
+        result = emulator.invoke(event, stream=args.stream)
+        if result.stream is not None:
+            return _print_stream(result.stream)
     out = sys.stdout.buffer
     out.write(result.body)
     if not result.body.endswith(b"\n"):
         out.write(b"\n")
     out.flush()
     return 1 if result.function_error or result.status >= 400 else 0
+
+
+def _print_stream(stream: StreamedBody) -> int:
+    """Each chunk to STDOUT as it arrives; how the stream ended to STDERR when it failed."""
+    out = sys.stdout.buffer
+    for chunk in stream:
+        out.write(chunk)
+        out.flush()
+    if stream.error_type is not None:
+        detail = (stream.error_body or b"").decode("utf-8", "replace")
+        sys.stderr.write(f"openruntime: the stream ended with {stream.error_type}: {detail}\n")
+        return 1
+    return 0
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -261,3 +261,20 @@ def test_aws_lambda_rics_stream_passes_through_the_orchestrator(tmp_path: Path) 
     assert b"".join(chunks) == b"first\nsecond\n" and complete == {"InvokeComplete": {}}
     assert failed[-1]["InvokeComplete"]["ErrorCode"] == "Error"
     assert failed[-1]["InvokeComplete"]["ErrorDetails"] == "official and broken"
+
+
+def test_invoke_stream_prints_each_chunk_as_it_arrives(tmp_path: Path) -> None:
+    streaming_function(tmp_path)
+    gate = tmp_path / "gate"
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"gate": str(gate), "fail": "late trouble"}))
+    invoke = subprocess.Popen([*OPENRUNTIME, "invoke", "--pipeline", "pipeline.yml", "--event", str(event),
+                               "--stream", "--timeout", "30"], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    assert invoke.stdout is not None
+    first = invoke.stdout.readline()  # the handler waits for the gate: this line came alone
+    gate.touch()
+    rest, err = invoke.communicate(timeout=60)
+    assert first == b"first\n" and rest == b"second\npartial\n"
+    assert invoke.returncode == 1
+    assert b"the stream ended with Error" in err and b"late trouble" in err
