@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+from collections.abc import Callable, Iterator
 
 from openruntime_python_runtime import __version__
 
@@ -19,6 +20,7 @@ INIT_ERROR_PATH = PREFIX + "init/error"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 INVOCATION_ID_HEADER = "Lambda-Runtime-Invocation-Id"
+ERROR_BODY_HEADER = "Lambda-Runtime-Function-Error-Body"  # a streamed response's error, base64 JSON
 
 # awslambdaric drops the X-Ray cause at 1 MiB. Loopback HTTP servers (RIE-like
 # emulators, Runtime API proxies) often cap a request's headers far lower, and a
@@ -155,6 +157,45 @@ class RuntimeAPIClient:
         path = f"{PREFIX}invocation/{request_id}/response"
         status, _, data = self._request("POST", path, body, headers)
         self._expect_2xx(f"invocation/{request_id}/response", status, data)
+
+    def post_stream(
+        self, request_id: str, chunks: Iterator[bytes], content_type: str, invocation_id: str | None,
+        error_after: Callable[[BaseException], tuple[str, bytes]],
+    ) -> None:
+        """A streamed response: chunked, each chunk sent as it comes; an exception raised by
+        `chunks` ends the stream with `error_after(exc)` (type, JSON body) in the trailers."""
+        import base64
+
+        path = f"{PREFIX}invocation/{request_id}/response"
+        conn = self._conn
+        try:
+            conn.putrequest("POST", path, skip_accept_encoding=True)
+            conn.putheader("User-Agent", USER_AGENT)
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.putheader("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_HEADER}")
+            if invocation_id is not None:
+                conn.putheader(INVOCATION_ID_HEADER, invocation_id)
+            conn.endheaders()
+            trailers = b""
+            try:
+                for chunk in chunks:
+                    if chunk:
+                        conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            except Exception as exc:  # noqa: BLE001 - the handler's failure, told in the trailers
+                error_type, body = error_after(exc)
+                trailers = (ERROR_TYPE_HEADER.encode() + b": " + _header_bytes(error_type) + b"\r\n"
+                            + ERROR_BODY_HEADER.encode() + b": " + base64.b64encode(body) + b"\r\n")
+            conn.send(b"0\r\n" + trailers + b"\r\n")
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._used = False
+            raise RuntimeAPIError(f"POST {path} (streaming) to the Runtime API at {self.address} failed: {exc!r}") from None
+        self._used = True
+        self._expect_2xx(f"invocation/{request_id}/response", response.status, data)
 
     def post_error(
         self,

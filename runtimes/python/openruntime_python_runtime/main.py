@@ -24,6 +24,7 @@ from openruntime_python_runtime.marshalling import Marshaller
 # typing is not imported at run time: it would add milliseconds to every cold start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, NoReturn, TextIO
 
     from openruntime_python_runtime.handler_loader import Handler
@@ -122,6 +123,9 @@ class Runtime:
             )
             event = self.marshaller.unmarshal_request(invocation.body, invocation.content_type)
             result = handler(event, context)
+            if _is_generator(handler):
+                self._stream(handler, result, invocation)
+                return
             body, content_type = self.marshaller.marshal_response(result)
         except FaultError as fault:
             error, xray_cause = error_from_fault(fault, invocation.request_id)
@@ -139,6 +143,34 @@ class Runtime:
             self.to_json(xray_cause),
             invocation.invocation_id,
         )
+
+
+    def _stream(self, handler: Handler, result: Any, invocation: Invocation) -> None:
+        """A generator handler's response, streamed. Its first chunk is produced before the
+        stream opens, so a failure before any byte is an ordinary invocation error."""
+        from openruntime_python_runtime import streaming  # only streaming handlers load it
+
+        chunks = streaming.chunks(result, self.to_json)
+        first = next(chunks, None)  # raises like the handler: handle() reports it as usual
+
+        def rest() -> Iterator[bytes]:
+            if first is not None:
+                yield first
+            yield from chunks
+
+        def error_after(exc: BaseException) -> tuple[str, bytes]:
+            error, _ = error_from_exception(exc, invocation.request_id)
+            self.log_error(error)
+            return error["errorType"], _utf8(self.to_json(error))
+
+        self.client.post_stream(invocation.request_id, rest(), streaming.content_type_of(handler),
+                                invocation.invocation_id, error_after)
+
+
+def _is_generator(handler: Handler) -> bool:
+    """A generator (or async generator) function: its response is streamed (streaming.py)."""
+    code = getattr(handler, "__code__", None)
+    return code is not None and bool(code.co_flags & 0x220)  # CO_GENERATOR | CO_ASYNC_GENERATOR
 
 
 def _utf8(text: str) -> bytes:
