@@ -154,6 +154,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="extra environment variable for the function (repeatable)")
     parser.add_argument("--layer", action="append", default=[], metavar="ZIP",
                         help="run with this layer stack extracted as /opt (repeatable, in order)")
+    parser.add_argument("--lambda-limits", action="store_true",
+                        help="Lambda's throttles too: a streamed response's first 6 MB as fast as it "
+                        "comes, the rest at about 2 MB/s (off by default: local runs go full speed)")
 
 
 def _fail(message: str) -> int:
@@ -167,7 +170,7 @@ def _fail(message: str) -> int:
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
     from openruntime.config import load_pipeline
-    from openruntime.emulator.sandbox import Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings
     from openruntime.errors import ConfigError
 
     env: dict[str, str] = {}
@@ -216,6 +219,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         function=function,
         runtime_api_port=getattr(args, "runtime_api_port", 0),
         child_stdout=sys.stderr if stdout_to_stderr else None,
+        stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
     )
 
 

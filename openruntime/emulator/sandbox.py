@@ -36,6 +36,8 @@ from openruntime.runtime_api.server import Pending, RuntimeAPIServer
 
 ACCOUNT_ID = "012345678912"
 INIT_BUDGET_S = 10.0  # Lambda gives init 10 s of its own, outside the function timeout
+# Lambda's streaming bandwidth: the first 6 MB uncapped, the rest at about 2 MB/s.
+LAMBDA_STREAM_BANDWIDTH = (6 * 1024 * 1024, 2 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,20 @@ class StreamedBody:
     with Sandbox.Timedout, and the environment is reset, as Lambda does."""
 
     def __init__(self, stream: ResponseStream, until: float, request_id: str, timeout_s: float,
-                 on_timeout: Callable[[], None]) -> None:
+                 on_timeout: Callable[[], None], bandwidth: tuple[int, float] | None = None) -> None:
         self.content_type = stream.content_type
         self.error_type: str | None = None
         self.error_body: bytes | None = None
         self._stream, self._until, self._request_id = stream, until, request_id
         self._timeout_s, self._on_timeout = timeout_s, on_timeout
+        self._bandwidth = bandwidth
 
     def __iter__(self) -> Iterator[bytes]:
         from openruntime.response_stream import StreamTimeout
 
         try:
-            yield from self._stream.chunks(self._until)
+            chunks = self._stream.chunks(self._until)
+            yield from chunks if self._bandwidth is None else _throttled(chunks, *self._bandwidth)
         except StreamTimeout:
             self._stream.abandon()
             self.error_type = errors.SANDBOX_TIMEDOUT
@@ -152,6 +156,8 @@ class Emulator:
     child_stdout: int | IO[Any] | None = None
     child_stderr: int | IO[Any] | None = None
     log: LogFn = _stderr_log
+    # (bytes uncapped, bytes/s after): Lambda's throttle on streamed responses; None: none.
+    stream_bandwidth: tuple[int, float] | None = None
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -414,7 +420,7 @@ class Emulator:
             deadline = (pending.delivered_at or began) + timeout
             if want_stream:
                 streamed = StreamedBody(outcome.stream, deadline, request_id, timeout,
-                                        lambda: self._reset_runtime(only=runtime))
+                                        lambda: self._reset_runtime(only=runtime), self.stream_bandwidth)
             else:
                 outcome = _collect(outcome.stream, deadline)
                 timed_out = outcome is None
@@ -496,6 +502,21 @@ class Emulator:
 
         self._invoke_server = invoke_api_server(self, port).start()
         return self._invoke_server
+
+
+def _throttled(chunks: Iterator[bytes], free: int, rate: float) -> Iterator[bytes]:
+    """`chunks`, the bytes past the first `free` at no more than `rate` bytes/s on average."""
+    sent = 0
+    capped_since: float | None = None
+    for chunk in chunks:
+        if sent + len(chunk) > free:
+            if capped_since is None:
+                capped_since = time.monotonic()
+            ahead = (sent + len(chunk) - free) / rate - (time.monotonic() - capped_since)
+            if ahead > 0:
+                time.sleep(ahead)
+        sent += len(chunk)
+        yield chunk
 
 
 def _collect(stream: ResponseStream, until: float) -> Outcome | None:

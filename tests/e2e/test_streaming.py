@@ -278,3 +278,19 @@ def test_invoke_stream_prints_each_chunk_as_it_arrives(tmp_path: Path) -> None:
     assert first == b"first\n" and rest == b"second\npartial\n"
     assert invoke.returncode == 1
     assert b"the stream ended with Error" in err and b"late trouble" in err
+
+
+def test_lambda_limits_throttle_a_stream_past_its_first_megabytes(tmp_path: Path) -> None:
+    """The emulator's `--lambda-limits` bandwidth, scaled down: 1 MB free, then 4 MB/s; a
+    3 MB stream cannot end before the 2 MB past the free part have had their 0.5 s. (A
+    lower bound: a busy machine only makes it slower.)"""
+    pipeline = streaming_function(tmp_path)
+    with orchestrated(pipeline) as emulator:
+        emulator.stream_bandwidth = (1024 * 1024, 4 * 1024 * 1024)
+        result = emulator.invoke(b'{"megabytes": 3}', stream=True)
+        assert result.stream is not None
+        started = time.monotonic()
+        size = sum(len(chunk) for chunk in result.stream)
+        elapsed = time.monotonic() - started
+    assert size == 3 * 1024 * 1024
+    assert elapsed >= 0.45, f"3 MB with 2 MB throttled at 4 MB/s took only {elapsed:.2f} s"
