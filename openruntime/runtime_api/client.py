@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from openruntime.errors import BadResponse, FatalUpstreamError
 from openruntime.invocation import Invocation, JSON, Outcome
-from openruntime.runtime_api.netio import connect, reader
+from openruntime.runtime_api.netio import connect, reader, send_chunk
 
 BASE = "/2018-06-01/runtime"
 RETRY_SECONDS = float(os.environ.get("OPENRUNTIME_UPSTREAM_RETRY_S", "5"))
@@ -66,7 +66,7 @@ class _Connection:
         self.sock.sendall((head + "\r\n").encode("latin-1"))
         for chunk in chunks:
             if chunk:
-                self.sock.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                send_chunk(self.sock, chunk)
         fields = "".join(f"{k}: {v}\r\n" for k, v in trailers().items())
         self.sock.sendall(b"0\r\n" + fields.encode("latin-1") + b"\r\n")
         return self._response()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from openruntime.errors import MalformedRequest
 from openruntime.invocation import JSON
-from openruntime.runtime_api.netio import Socket, accept, listen_loopback, reader
+from openruntime.runtime_api.netio import Socket, accept, listen_loopback, reader, send_chunk
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ def _send(conn: Socket, response: Response, keep_alive: bool) -> None:
         conn.sendall(head)
         for chunk in response.stream:
             if chunk:  # an empty chunk would end the body
-                conn.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                send_chunk(conn, chunk)
         trailers = response.trailers() if response.trailers is not None else []
         conn.sendall(b"0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in trailers).encode("latin-1") + b"\r\n")
         return

@@ -36,6 +36,15 @@ def accept(listener: Socket) -> Socket:
     return conn
 
 
+def send_chunk(sock: Socket, chunk: bytes) -> None:
+    """One chunk of a chunked body: size line, data, CRLF, in one sendmsg and without
+    copying the data into a new bytes object (a 64 KiB chunk each time, on a stream)."""
+    size_line = b"%x\r\n" % len(chunk)
+    sent = sock.sendmsg((size_line, chunk, b"\r\n"))
+    if sent < len(size_line) + len(chunk) + 2:  # a full socket buffer: the rest the simple way
+        sock.sendall(b"".join((size_line, chunk, b"\r\n"))[sent:])
+
+
 def connect(host: str, port: int) -> Socket:
     """`socket.create_connection((host, port))` with Nagle off: every address of `host`
     in turn, the last error if none answers."""
