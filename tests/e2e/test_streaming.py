@@ -294,3 +294,32 @@ def test_lambda_limits_throttle_a_stream_past_its_first_megabytes(tmp_path: Path
         elapsed = time.monotonic() - started
     assert size == 3 * 1024 * 1024
     assert elapsed >= 0.45, f"3 MB with 2 MB throttled at 4 MB/s took only {elapsed:.2f} s"
+
+
+HTTP_STREAMING_APP = """\
+export const handler = awslambda.streamifyResponse(async (event, stream) => {
+  stream = awslambda.HttpResponseStream.from(stream, {
+    statusCode: 201, headers: {'x-streamed': 'yes', 'content-type': 'text/plain'}, cookies: ['a=1']});
+  stream.write('hello ');
+  stream.end('from a stream');
+});
+"""
+
+
+def test_the_http_middleware_maps_a_streamed_http_response_for_api_gateway(tmp_path: Path) -> None:
+    """`awslambda.HttpResponseStream.from` (JSON prelude, 8 NULs, body) behind the http
+    middleware with on_stream: buffer: the caller, an API Gateway HTTP API, gets its own
+    response shape with the prelude's status, headers and cookies."""
+    (tmp_path / "app.mjs").write_text(HTTP_STREAMING_APP)
+    pipeline = write_pipeline(tmp_path, """runtime: {name: node, handler: app.handler, task_root: .}
+middlewares:
+  - {name: http, mode: persistent, hooks: [before, after, error], on_stream: buffer}
+""")
+    event = (Path(__file__).resolve().parents[1] / "fixtures" / "aws-events" / "apigw-v2-http-request.json").read_bytes()
+    with orchestrated(pipeline) as emulator:
+        result = emulator.invoke(event)
+    assert result.function_error is None, result.body
+    assert result.headers["content-type"] == "application/json"
+    shaped = json.loads(result.body)
+    assert shaped["statusCode"] == 201 and shaped["body"] == "hello from a stream"
+    assert shaped["headers"]["x-streamed"] == "yes" and shaped["cookies"] == ["a=1"]

@@ -41,14 +41,16 @@ def before(payload: bytes) -> HookOutput:
     return HookOutput(_dump(request), state)
 
 
-def after(payload: bytes, state: Any) -> HookOutput:
+def after(payload: bytes, state: Any, content_type: str | None = None) -> HookOutput:
     """Handler response → the response shape of the source `before` saw (from the
-    invocation state); without an HTTP source in the state, it passes through.
-    Raises InvalidResponseError naming the field."""
+    invocation state); without an HTTP source in the state, it passes through. A streamed
+    HTTP response (its JSON prelude, 8 NULs, the body: `content_type` is
+    application/vnd.awslambda.http-integration-response; the middleware gets it whole with
+    `on_stream: buffer`) is read the same way. Raises InvalidResponseError naming the field."""
     source = state.get("source") if isinstance(state, dict) else None
     if source is None:
         return HookOutput(payload)
-    shaped, warnings = shape(parse(payload), source, bool(state.get("albMultiValueHeaders")))
+    shaped, warnings = shape(parse(payload, content_type), source, bool(state.get("albMultiValueHeaders")))
     return HookOutput(_dump(shaped), state, tuple(warnings))
 
 

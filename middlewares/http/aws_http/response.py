@@ -121,7 +121,43 @@ def from_http_object(response: dict[str, Any]) -> Response:
     return result
 
 
-def parse(payload: bytes) -> Response:
+HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_DELIMITER = b"\x00" * 8
+
+
+def from_prelude(payload: bytes) -> Response:
+    """A streamed HTTP response as `awslambda.HttpResponseStream.from` writes it: a JSON
+    prelude `{statusCode, headers, cookies}`, 8 NUL bytes, then the body."""
+    prelude, found, body = payload.partition(PRELUDE_DELIMITER)
+    if not found:
+        raise InvalidResponseError("prelude", "an HTTP integration response without the 8 NUL bytes "
+                                   "that end its JSON prelude")
+    try:
+        head = json.loads(prelude)
+    except ValueError as exc:
+        raise InvalidResponseError("prelude", f"is not JSON ({exc})") from None
+    if not isinstance(head, dict):
+        raise InvalidResponseError("prelude", f"must be an object, got {type_name(head)}")
+    response = from_http_object({**head, "statusCode": head.get("statusCode", 200), "body": None})
+    try:
+        response.body = body.decode("utf-8")
+    except UnicodeDecodeError:
+        response.body = body
+    return response
+
+
+def to_prelude(response: Response) -> bytes:
+    """The other way: a response as an HTTP integration stream (prelude, NULs, body), what
+    a function URL in RESPONSE_STREAM mode expects from a streaming function."""
+    headers = {name: ",".join(values) for name, values in response.header_items()}
+    head = {"statusCode": response.status, "headers": headers, "cookies": list(response.cookies)}
+    body = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
+    return json.dumps(head, separators=(",", ":")).encode() + PRELUDE_DELIMITER + body
+
+
+def parse(payload: bytes, content_type: str | None = None) -> Response:
+    if content_type and content_type.split(";", 1)[0].strip().lower() == HTTP_INTEGRATION_RESPONSE:
+        return from_prelude(payload)
     try:
         value = json.loads(payload)
     except ValueError:

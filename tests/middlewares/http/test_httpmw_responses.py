@@ -201,3 +201,28 @@ def test_invalid_responses_name_the_field(reply: Any, field: str) -> None:
 def test_without_an_http_source_the_response_passes_through(state: Any) -> None:
     payload = b'{"batchItemFailures": []}'
     assert after(payload, state).payload == payload
+
+
+def test_a_streamed_http_prelude_reads_and_writes_back_the_same() -> None:
+    """The HTTP integration stream (`HttpResponseStream.from`): JSON prelude, 8 NULs, body;
+    read into a response and written back, binary bodies included."""
+    from aws_http.response import from_prelude, parse, to_prelude
+
+    streamed = b'{"statusCode":404,"headers":{"x-a":"1"},"cookies":["c=2"]}' + b"\x00" * 8 + b"not \x00 here"
+    response = parse(streamed, "application/vnd.awslambda.http-integration-response")
+    assert (response.status, response.cookies, response.body) == (404, ["c=2"], "not \x00 here")
+    assert dict(response.header_items()) == {"x-a": ["1"]}
+    again = from_prelude(to_prelude(response))
+    assert (again.status, again.cookies, again.body, dict(again.header_items())) == \
+        (404, ["c=2"], "not \x00 here", {"x-a": ["1"]})
+    binary = from_prelude(b'{"statusCode":200}' + b"\x00" * 8 + b"\xff\xfe")
+    assert binary.body == b"\xff\xfe" and to_prelude(binary).endswith(b"\x00" * 8 + b"\xff\xfe")
+
+
+def test_a_prelude_without_its_delimiter_is_refused_by_name() -> None:
+    from aws_http.errors import InvalidResponseError
+    from aws_http.response import from_prelude
+
+    with pytest.raises(InvalidResponseError) as refused:
+        from_prelude(b'{"statusCode":200} no delimiter')
+    assert refused.value.field == "prelude" and "8 NUL bytes" in str(refused.value)
