@@ -409,6 +409,7 @@ class Emulator:
                             runtime, cold = self._start_runtime(), True
                         finally:
                             self._cond.acquire()
+                        self._api.offer(pending)  # to the new one
                         continue
                     outcome = self._exit_outcome(request_id, runtime.exit_status)
                 break

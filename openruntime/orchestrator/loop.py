@@ -187,9 +187,9 @@ class Orchestrator:
                 return init_error
             if state == InitState.TIMED_OUT:
                 break  # answered as the invocation's timeout, below
-            self.proxy.dispatch(invocation, payload, content_type)
+            pending = self.proxy.dispatch(invocation, payload, content_type)
             try:
-                outcome = self.proxy.wait_outcome(until)
+                outcome = self.proxy.wait_outcome(pending, until)
                 break
             except RuntimeGone:
                 continue  # it died before it took the event: nothing was lost, a new one takes it

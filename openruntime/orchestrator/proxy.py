@@ -26,18 +26,18 @@ class RuntimeAPIProxy(RuntimeAPIServer):
     def __init__(self, listener: Socket | None = None) -> None:
         super().__init__(listener=listener, name="runtime-proxy")
 
-    def dispatch(self, invocation: Invocation, payload: bytes, content_type: str) -> None:
+    def dispatch(self, invocation: Invocation, payload: bytes, content_type: str) -> Pending:
         """`payload` (what the middlewares made of the event) goes to the next `/next`."""
         headers = list(invocation.runtime_headers)
         headers.append(("Content-Type", content_type))
-        self.offer(Pending(invocation.request_id, payload, headers))
+        pending = Pending(invocation.request_id, payload, headers)
+        self.offer(pending)
+        return pending
 
-    def wait_outcome(self, until_monotonic: float) -> Outcome | None:
+    def wait_outcome(self, pending: Pending, until_monotonic: float) -> Outcome | None:
         """The sub-runtime's answer, or None when `until_monotonic` passed first; RuntimeGone
         when it died before it took the event (start another and dispatch again)."""
         with self.cond:
-            pending = self.current
-            assert pending is not None, "dispatch() first"
             try:
                 return self.wait_answer(pending, lambda: until_monotonic)
             finally:

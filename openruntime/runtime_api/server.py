@@ -3,9 +3,10 @@ emulator's sandbox are both a `RuntimeAPIServer`.
 
 What is the same in both, and so lives here: the routes and Lambda's canned answers
 (202, 400 for an unknown request id, 403 for a second answer or a late init error, 410
-for a stale invocation id, 413 past 6 MB); the one invocation in flight (`Pending`),
-delivered to exactly one `/next` (a runtime that polls from several workers, as
-awslambdaric under `AWS_LAMBDA_MAX_CONCURRENCY` does, runs each event once); the ids
+for a stale invocation id, 413 past 6 MB); the invocations in flight (`Pending`: one at a
+time in Lambda's classic mode, up to `AWS_LAMBDA_MAX_CONCURRENCY` in Managed Instances
+mode), each delivered to exactly one `/next` in the order offered (a runtime that polls
+from several workers, as awslambdaric 4 does in that mode, runs each event once); the ids
 already answered; and generations: each runtime process is one, and a `/next` still
 waiting from a process that was replaced is answered 500 and never handed an event, so
 no event is lost to a dead connection. An event a dying process never took is not
@@ -104,7 +105,8 @@ class RuntimeAPIServer:
         self.last_poll = 0.0
         self.exited = False  # this generation's process died (or was killed)
         self.init_error: Outcome | None = None
-        self.current: Pending | None = None
+        self.in_flight: dict[str, Pending] = {}  # offered and not finished, by request id
+        self._undelivered: deque[Pending] = deque()  # offered, waiting for a /next, oldest first
         self.stats: Counter[str] = Counter()
         self._answered: deque[str] = deque(maxlen=ANSWERED_KEPT)
         self._on_poll = on_poll
@@ -147,9 +149,10 @@ class RuntimeAPIServer:
                 return  # an older process: already replaced
             self.exited = True
             self.generation += 1  # its pending /next (if any) must not get an event
-            current = self.current
-            if current is not None and current.outcome is None and current.delivered and exit_outcome:
-                current.outcome = exit_outcome
+            if exit_outcome is not None:
+                for pending in self.in_flight.values():
+                    if pending.outcome is None and pending.delivered:
+                        pending.outcome = exit_outcome
             self.cond.notify_all()
 
     @property
@@ -159,8 +162,10 @@ class RuntimeAPIServer:
             return self.exited
 
     def current_request_id(self) -> str | None:
-        current = self.current
-        return current.request_id if current else None
+        """The request id a runtime works on, when there is exactly one (classic mode)."""
+        with self.cond:
+            delivered = [p.request_id for p in self.in_flight.values() if p.delivered and p.outcome is None]
+            return delivered[0] if len(delivered) == 1 else None
 
     def wait_ready(self, timeout_s: float | None = None) -> tuple[str, Outcome | None]:
         """How this generation's init ends (an `InitState`), with the error it posted."""
@@ -181,8 +186,13 @@ class RuntimeAPIServer:
     def offer(self, pending: Pending) -> None:
         """`pending` goes to the next `/next` (exactly one)."""
         with self.cond:
-            self.current = pending
+            self.in_flight[pending.request_id] = pending
+            self._undelivered.append(pending)
             self.cond.notify_all()
+
+    def is_in_flight(self, request_id: str) -> bool:
+        with self.cond:
+            return request_id in self.in_flight
 
     def wait_answer(self, pending: Pending, until: Callable[[], float]) -> Outcome | None:
         """The runtime's answer to `pending`, or None once the monotonic time `until()`
@@ -190,6 +200,7 @@ class RuntimeAPIServer:
         RuntimeGone when the runtime died before it took the event. Call with `cond` held."""
         while pending.outcome is None and not self.closed:
             if self.exited and not pending.delivered:
+                self.finish(pending)  # not resent by this server: its owner offers it again
                 raise RuntimeGone()
             remaining = until() - time.monotonic()
             if remaining <= 0:
@@ -200,8 +211,12 @@ class RuntimeAPIServer:
     def finish(self, pending: Pending) -> None:
         """`pending` is over (answered, timed out or given up): a late post gets a 403."""
         with self.cond:
-            if self.current is pending:
-                self.current = None
+            if self.in_flight.get(pending.request_id) is pending:
+                del self.in_flight[pending.request_id]
+                try:
+                    self._undelivered.remove(pending)
+                except ValueError:
+                    pass  # delivered already
             self._answered.append(pending.request_id)
 
     # -- the runtime's side ------------------------------------------------------------------
@@ -224,14 +239,16 @@ class RuntimeAPIServer:
             while True:
                 if self.closed or generation != self.generation:
                     return error_response(500, errors.RUNTIME_RESET, "this runtime process was replaced; exit")
-                current = self.current
-                if current is not None and current.outcome is None and not current.delivered:
+                while self._undelivered and self._undelivered[0].outcome is not None:
+                    self._undelivered.popleft()  # answered before delivery (an init error)
+                if self._undelivered:
                     if request.peer_closed():
                         return error_response(500, errors.RUNTIME_RESET, "client went away")
-                    current.polls_at_delivery = self.polls
-                    headers = current.deliver()
+                    pending = self._undelivered.popleft()
+                    pending.polls_at_delivery = self.polls
+                    headers = pending.deliver()
                     self.cond.notify_all()  # the emulator's clock now runs from here
-                    return Response(200, current.payload, headers)
+                    return Response(200, pending.payload, headers)
                 self.cond.wait()
 
     def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
@@ -240,16 +257,17 @@ class RuntimeAPIServer:
             self.stats["error" if is_error else "response"] += 1
             if response.status >= 300:
                 self.stats["refused"] += 1
-            current = self.current
-            stream = current.outcome.stream if response is ACCEPTED and current and current.outcome else None
+            pending = self.in_flight.get(request_id)
+            stream = pending.outcome.stream if response is ACCEPTED and pending and pending.outcome else None
         if stream is not None and request.body_stream is not None:
             _pump(request, stream)  # outside the lock: it lasts as long as the runtime streams
         return response
 
     def _accept_result(self, request: Request, request_id: str, is_error: bool) -> Response:
-        current = self.current
-        if current is None or current.request_id != request_id or not current.delivered:
-            if request_id in self._answered or (current is not None and current.outcome is not None):
+        current = self.in_flight.get(request_id)
+        if current is None or not current.delivered:
+            answered = any(p.outcome is not None for p in self.in_flight.values())
+            if request_id in self._answered or (current is None and answered and len(self.in_flight) == 1):
                 return invalid_state(is_error)
             return error_response(400, errors.INVALID_REQUEST_ID, "Invalid request ID")
         if current.outcome is not None:
@@ -288,9 +306,9 @@ class RuntimeAPIServer:
             if self.polled:
                 return invalid_state()
             self.init_error = Outcome.error(*posted_error(request))
-            current = self.current
-            if current is not None and current.outcome is None:
-                current.outcome = self.init_error  # the invocation that waited for this init
+            for pending in self.in_flight.values():
+                if pending.outcome is None:
+                    pending.outcome = self.init_error  # the invocations that waited for this init
             self.cond.notify_all()
         return ACCEPTED
 

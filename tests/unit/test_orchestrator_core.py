@@ -113,7 +113,7 @@ class ThreadRuntime:
         while not stopped.is_set():
             step = self._script.pop(0) if self._script else "echo"
             if step == "exit-before-taking":
-                while self._proxy().current_request_id() is None and not stopped.is_set():
+                while not self._proxy().in_flight and not stopped.is_set():
                     time.sleep(0.005)  # a fake's poll of the real proxy's state: the event is in
                 self._exit(stopped, 1)
                 return

@@ -41,8 +41,8 @@ def test_the_response_limit_is_exact(size: int, accepted: bool) -> None:
         thread.start()
         invocation = Invocation("req-1", int(time.time() * 1000) + 30_000, "arn:aws:lambda:x", None, None,
                                 "application/json", b"{}", [("Lambda-Runtime-Aws-Request-Id", "req-1")])
-        proxy.dispatch(invocation, b"{}", "application/json")
-        outcome = proxy.wait_outcome(time.monotonic() + 30)
+        pending = proxy.dispatch(invocation, b"{}", "application/json")
+        outcome = proxy.wait_outcome(pending, time.monotonic() + 30)
         thread.join(30)
     finally:
         proxy.close()
