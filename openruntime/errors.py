@@ -66,6 +66,7 @@ INVALID_REQUEST_CONTENT = "InvalidRequestContentException"
 REQUEST_TOO_LARGE_EXCEPTION = "RequestEntityTooLargeException"
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 VALIDATION_EXCEPTION = "ValidationException"
+DUPLICATED_INVOKE_ID = "Client.DuplicatedInvokeId"  # Managed Instances: an invoke id already running
 
 
 # -- the hierarchy ----------------------------------------------------------------------------

@@ -220,7 +220,19 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         runtime_api_port=getattr(args, "runtime_api_port", 0),
         child_stdout=sys.stderr if stdout_to_stderr else None,
         stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
+        max_concurrency=_max_concurrency(env),
     )
+
+
+def _max_concurrency(env: dict[str, str]) -> int:
+    """Managed Instances mode, selected as AWS's RIE selects it: AWS_LAMBDA_MAX_CONCURRENCY
+    in the environment (the emulator's own, or --env)."""
+    text = env.get("AWS_LAMBDA_MAX_CONCURRENCY") or os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
+    if text is None:
+        return 1
+    if not text.isdigit() or not 0 < int(text) <= 1024:
+        raise SystemExit(_fail(f"AWS_LAMBDA_MAX_CONCURRENCY={text!r}: expected a whole number from 1 to 1024"))
+    return int(text)
 
 
 def _extract_layers(zips: list[str]) -> Path:

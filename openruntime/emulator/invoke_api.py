@@ -71,6 +71,8 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
                 f"Could not parse request body into json: Could not parse payload into json: {exc}",
             )
     kwargs: dict[str, Any] = {
+        # Managed Instances mode takes the caller's invoke id, as AWS's RIE does there.
+        "request_id": request.header("x-amzn-requestid") if emulator.max_concurrency > 1 else None,
         "client_context": client_context,
         "trace_id": request.header("x-amzn-trace-id"),
         "tenant_id": request.header("x-amz-tenant-id"),
@@ -84,7 +86,7 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
             f"satisfy constraint: Member must satisfy enum value set: [{', '.join(sorted(allowed))}]",
         )
     if invocation_type != "RequestResponse":
-        request_id = str(uuid.uuid4())
+        request_id = kwargs.pop("request_id") or str(uuid.uuid4())
         assert emulator.function is not None
         ids = [("X-Amzn-RequestId", request_id), ("X-Amz-Executed-Version", emulator.function.version)]
         if invocation_type == "DryRun":

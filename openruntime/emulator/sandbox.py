@@ -5,7 +5,14 @@ Faithful to Lambda and to AWS's Runtime Interface Emulator (RIE), see docs/emula
 the bootstrap (ours or anybody's) is started lazily on the first invoke in its own
 process group, with the environment Lambda gives; the function timeout is enforced by
 killing the bootstrap and answering with Lambda's timeout error; a bootstrap that dies is
-started again on the next invoke. What the bootstrap polls is the Runtime API server core
+started again on the next invoke. With `max_concurrency` above 1 (the CLI takes it from
+`AWS_LAMBDA_MAX_CONCURRENCY`, as AWS's RIE selects that mode) it is a Lambda Managed
+Instances environment: up to that many invocations at once in the one sandbox, the
+bootstrap told so (`AWS_LAMBDA_MAX_CONCURRENCY`, `AWS_LAMBDA_INITIALIZATION_TYPE=
+lambda-managed-instances`, JSON logs, as Lambda allows only those there), no freeze
+between invocations (END and REPORT as each is answered), a timeout failing that
+invocation only; callers beyond that many wait for a free slot (a queue, not Lambda's 429:
+locally every call is answered). What the bootstrap polls is the Runtime API server core
 (runtime_api/server.py), the same one the orchestrator's proxy is; Lambda's Invoke API
 over HTTP is emulator/invoke_api.py.
 """
@@ -158,6 +165,7 @@ class Emulator:
     log: LogFn = _stderr_log
     # (bytes uncapped, bytes/s after): Lambda's throttle on streamed responses; None: none.
     stream_bandwidth: tuple[int, float] | None = None
+    max_concurrency: int = 1  # above 1: Managed Instances mode (module docstring)
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -165,7 +173,8 @@ class Emulator:
             self.function = FunctionSettings(timeout_s=self.timeout_s)
         self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll)
         self._cond = self._api.cond  # one lock for the Runtime API's state and this sandbox's
-        self._invoke_lock = threading.Lock()
+        self._invoke_lock = threading.BoundedSemaphore(self.max_concurrency)  # the free slots
+        self._start_lock = threading.Lock()  # concurrent invokes start one bootstrap
         self._runtime: _Runtime | None = None
         # The invocation whose answer is in but whose phase is not over: Lambda ends an
         # invoke phase (END, and REPORT's duration) when the bootstrap calls /next again.
@@ -234,7 +243,8 @@ class Emulator:
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/")
                 + f"[{fn.version}]{secrets.token_hex(16)}",
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand" if self.max_concurrency == 1
+                else "lambda-managed-instances",
                 "AWS_REGION": env.get("AWS_REGION", fn.region),
                 "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", fn.region),
                 "LAMBDA_TASK_ROOT": os.fspath(self.cwd or os.getcwd()),
@@ -244,6 +254,9 @@ class Emulator:
         )
         if fn.handler:
             env["_HANDLER"] = fn.handler
+        if self.max_concurrency > 1:
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"  # the only format Lambda allows in this mode
         env.update(self.env or {})
         env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api
         return env
@@ -350,6 +363,10 @@ class Emulator:
             )
             return InvokeResult(413, body, {"content-type": JSON}, request_id)
         timeout = fn.timeout_s if timeout_s is None else timeout_s
+        if self._api.is_in_flight(request_id):
+            body = json.dumps({"Type": "User", "message": f"Invoke id {request_id} is already in progress"}).encode()
+            return InvokeResult(400, body, {"content-type": JSON, "x-amzn-errortype": errors.DUPLICATED_INVOKE_ID},
+                                request_id)
         with self._invoke_lock:
             return self._invoke_locked(
                 request_id,
@@ -379,10 +396,13 @@ class Emulator:
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
-        self._await_phase_end()
+        concurrent = self.max_concurrency > 1
+        if not concurrent:
+            self._await_phase_end()
         began = time.monotonic()
-        cold = self._runtime is None
-        runtime = self._runtime or self._start_runtime()
+        with self._start_lock:
+            cold = self._runtime is None
+            runtime = self._runtime or self._start_runtime()
         invocation_id = secrets.token_hex(16)
         headers = _next_headers(request_id, fn.arn, trace_id, invocation_id, content_type,
                                 client_context, cognito_identity, tenant_id, extra_headers)
@@ -406,7 +426,8 @@ class Emulator:
                         # answer): Lambda re-initialises and this event goes to the new one.
                         self._cond.release()
                         try:
-                            runtime, cold = self._start_runtime(), True
+                            with self._start_lock:  # a concurrent invoke may have started it
+                                runtime, cold = self._runtime or self._start_runtime(), True
                         finally:
                             self._cond.acquire()
                         self._api.offer(pending)  # to the new one
@@ -430,10 +451,10 @@ class Emulator:
                 errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
                 errors.SANDBOX_TIMEDOUT,
             )
-        if timed_out or init_failed:
+        if init_failed or (timed_out and not concurrent):
             self._reset_runtime()  # Lambda re-initialises the environment after both
         self._close_phase(_Phase(request_id, runtime, began, (pending.delivered_at or began) + timeout),
-                          pending, over=timed_out or init_failed)
+                          pending, over=timed_out or init_failed or concurrent)
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,

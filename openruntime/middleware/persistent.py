@@ -84,6 +84,7 @@ class PersistentMiddleware:
         self.env = middleware_env(config, environ)
         self.env["OPENRUNTIME_PROTOCOL"] = str(PROTOCOL)
         self._child: _Child | None = None
+        self._turn = threading.Lock()  # one call at a time per process
         self._start_error: OSError | None = None
         self._ready = False
         self._hooks: frozenset[str] = frozenset(config.hooks)
@@ -241,6 +242,23 @@ class PersistentMiddleware:
         return hook in self._hooks
 
     def call(
+        self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+        scope: InvocationScope, timeout_s: float,
+    ) -> HookResult:
+        """One hook call. Calls from concurrent invocations (Managed Instances mode) take
+        turns: one process answers one frame at a time (protocol v2 has no request ids in
+        its frames yet); the wait counts against the call's timeout."""
+        started = time.monotonic()
+        if not self._turn.acquire(timeout=max(timeout_s, 0.001)):
+            raise self._failure(errors.MIDDLEWARE_TIMEOUT, f"did not get its turn within {timeout_s * 1000:.0f} ms "
+                                "(busy with other invocations)", hook)
+        try:
+            return self._call(hook, payload, content_type, invocation, scope,
+                              max(timeout_s - (time.monotonic() - started), 0.001))
+        finally:
+            self._turn.release()
+
+    def _call(
         self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
         scope: InvocationScope, timeout_s: float,
     ) -> HookResult:

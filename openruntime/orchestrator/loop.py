@@ -6,12 +6,23 @@ init failure of any part is posted to `/runtime/init/error` and the bootstrap ex
 After that, every failure becomes an error post for the invocation at hand and the loop
 goes on: a sub-runtime that crashes or overruns the deadline is killed and started again
 (within a restart budget), a middleware that fails is reported by name.
+
+Managed Instances mode (`AWS_LAMBDA_MAX_CONCURRENCY=N` in the environment, as Lambda sets
+it): N pollers, each next → handle → post on its own upstream connection, so up to N
+invocations flow through the pipeline at once; the runtime gets the same variable and
+polls the proxy from its own workers. What differs, and why: a timed-out invocation is
+answered as such, but the runtime is not killed (its other invocations are not to pay
+for one), so a worker stuck past its deadline keeps its slot until it answers (late: a
+403) or the runtime dies; a runtime that dies fails the invocations it held, and the
+first poller to see it starts the next one.
 """
 
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # signal's C half: signal.py builds enums (~4 ms of the cold start)
+import _thread
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
@@ -71,6 +82,8 @@ class Orchestrator:
         self.middlewares: list[Middleware] = []
         self.chain = Chain([], self.grace_ms)
         self._crashes = 0
+        self.concurrency = max_concurrency(self.environ)
+        self._restart_lock = _thread.allocate_lock()
 
     # -- init -------------------------------------------------------------------------------
 
@@ -148,13 +161,16 @@ class Orchestrator:
         assert self.runtime is not None
         if not self.proxy.runtime_gone:
             return
-        self._crashes += 1
-        if self._crashes > MAX_CONSECUTIVE_CRASHES:
-            raise FatalUpstreamError(
-                f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
-            )
-        self.proxy.new_generation()
-        self.runtime.start()
+        with self._restart_lock:  # concurrent pollers: the first one restarts it
+            if not self.proxy.runtime_gone:
+                return
+            self._crashes += 1
+            if self._crashes > MAX_CONSECUTIVE_CRASHES:
+                raise FatalUpstreamError(
+                    f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
+                )
+            self.proxy.new_generation()
+            self.runtime.start()
 
     # -- invocations ----------------------------------------------------------------------------
 
@@ -198,8 +214,9 @@ class Orchestrator:
                 self._crashes = 0
             return outcome
         # Deadline (less the grace period) reached: answer before Lambda kills the sandbox.
-        self.runtime.kill()
-        self.proxy.runtime_exited(None)
+        if self.concurrency == 1:  # shared by other invocations, it is left running (module docstring)
+            self.runtime.kill()
+            self.proxy.runtime_exited(None)
         # Answered grace_ms early, but the message states the function's timeout, as Lambda's does.
         body = errors.error_body(
             errors.SANDBOX_TIMEDOUT, errors.timeout_message(invocation.request_id, invocation.timeout_s()),
@@ -207,21 +224,22 @@ class Orchestrator:
         )
         return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
 
-    def post(self, invocation: Invocation, outcome: Outcome) -> None:
+    def post(self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient | None = None) -> None:
+        upstream = upstream or self.upstream
         if outcome.stream is not None:
-            status, body = self._post_stream(invocation, outcome)
+            status, body = self._post_stream(invocation, outcome, upstream)
         else:
-            status, body = self.upstream.post_outcome(invocation, outcome)
+            status, body = upstream.post_outcome(invocation, outcome)
         if status == 413 and not outcome.is_error:
             size = len(outcome.body)
             error = errors.error_body(
                 errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size), invocation.request_id
             )
-            status, body = self.upstream.post_outcome(invocation, Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE))
+            status, body = upstream.post_outcome(invocation, Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE))
         if status not in (200, 202):
             log(f"the Runtime API refused the answer ({status}): {body[:300]!r}", "ERROR", invocation.request_id)
 
-    def _post_stream(self, invocation: Invocation, outcome: Outcome) -> tuple[int, bytes]:
+    def _post_stream(self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient) -> tuple[int, bytes]:
         """A streamed response upstream as the runtime writes it. One that runs past the
         deadline (less the grace period) is ended there with Sandbox.Timedout in its
         trailers, and the runtime replaced, as for a buffered answer."""
@@ -245,21 +263,54 @@ class Orchestrator:
                 ended.update(_error_trailers(stream.error_type, stream.error_body or b""))
 
         try:
-            return self.upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
+            return upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
         finally:
-            if ended.get("Lambda-Runtime-Function-Error-Type") == errors.SANDBOX_TIMEDOUT:
+            if ended.get("Lambda-Runtime-Function-Error-Type") == errors.SANDBOX_TIMEDOUT and self.concurrency == 1:
                 self.runtime.kill()
                 self.proxy.runtime_exited(None)
             else:
                 stream.abandon()  # what is left unread (an upstream that stopped reading)
 
     def serve_forever(self) -> None:
+        if self.concurrency > 1:
+            self._serve_concurrently()
+            return
         while True:
             self._ensure_runtime()  # not waited for: /next goes out at once
             invocation = self.upstream.next_invocation()
             outcome = self.handle(invocation)
             self.post(invocation, outcome)
             reap_orphans()  # what a middleware or the handler left running and then exited
+
+    def _serve_concurrently(self) -> None:
+        """Managed Instances mode: `concurrency` pollers, each the classic loop on its own
+        upstream connection. The first fatal error of any ends them all; signals reach this
+        (the main) thread, which only waits."""
+        stop = _thread.allocate_lock()
+        stop.acquire()
+        failures: list[BaseException] = []
+
+        def poll(upstream: RuntimeAPIClient) -> None:
+            try:
+                while not failures:
+                    self._ensure_runtime()
+                    invocation = upstream.next_invocation()
+                    self.post(invocation, self.handle(invocation), upstream)
+                    reap_orphans()
+            except BaseException as exc:  # noqa: BLE001 - any poller's end is everyone's
+                failures.append(exc)
+                if stop.locked():
+                    stop.release()
+
+        for number in range(self.concurrency):
+            upstream = self.upstream if number == 0 else self.upstream.another()
+            threading.Thread(target=poll, args=(upstream,), name=f"poller-{number}", daemon=True).start()
+        while not stop.acquire(timeout=0.5):  # wakes for signals (ShutdownRequested) meanwhile
+            pass
+        failure = failures[0]
+        if isinstance(failure, FatalUpstreamError):
+            raise failure
+        raise FatalUpstreamError(f"a poller failed: {failure!r}") from failure
 
     # -- whole life --------------------------------------------------------------------------------
 
@@ -302,6 +353,18 @@ class Orchestrator:
         self.proxy.close()
         self.upstream.close()
         remove_state_root()
+
+
+def max_concurrency(environ: Mapping[str, str]) -> int:
+    """`AWS_LAMBDA_MAX_CONCURRENCY` (Managed Instances mode when above 1); 1 when unset or
+    not a positive whole number (said in the log: Lambda sets it, a typo here is a user's)."""
+    text = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
+    if text is None:
+        return 1
+    if text.isdigit() and 0 < int(text) <= 1024:
+        return int(text)
+    log(f"AWS_LAMBDA_MAX_CONCURRENCY={text!r} is not a whole number from 1 to 1024; serving one at a time", "WARN")
+    return 1
 
 
 def _error_trailers(error_type: str, body: bytes) -> dict[str, str]:

@@ -131,6 +131,11 @@ class RuntimeAPIClient:
         self._retry_seconds = retry_seconds
         self._conn: _Connection | None = None
 
+    def another(self) -> RuntimeAPIClient:
+        """A client of its own for another poller (Managed Instances mode): each long-polls
+        /next on its own connection."""
+        return RuntimeAPIClient(f"{self._host}:{self._port}", self._retry_seconds)
+
     def _connection(self) -> _Connection:
         if self._conn is None:
             self._conn = _Connection(self._host, self._port)

@@ -1,0 +1,127 @@
+"""Lambda Managed Instances mode: several invocations at once in one sandbox.
+
+AWS's own Python client (awslambdaric 4.x) in its multi-worker mode behind the real
+orchestrator, with a persistent and an exec middleware, under the emulator in the same
+mode (`max_concurrency`, as `AWS_LAMBDA_MAX_CONCURRENCY` selects it). Concurrency is
+shown by what the handlers record (their spans overlap, four worker processes), not by
+how long the calls took.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from openruntime.emulator.sandbox import Emulator, FunctionSettings, InvokeResult
+from tests.conftest import REPO, write_pipeline
+
+pytest.importorskip("awslambdaric.lambda_multi_concurrent_utils",
+                    reason="awslambdaric 4.x (its Managed Instances multi-worker mode) is not installed")
+
+APP = """\
+import json, os, time
+
+def handler(event, context):
+    started = time.time()
+    time.sleep(event.get("sleep", 0.5))
+    if event.get("crash"):
+        os._exit(3)  # this worker dies holding the invocation
+    with open(os.environ["SPANS"], "a") as spans:
+        spans.write(json.dumps({"n": event["n"], "pid": os.getpid(), "start": started, "end": time.time(),
+                                "request_id": context.aws_request_id}) + "\\n")
+    return {"n": event["n"], "pid": os.getpid()}
+"""
+
+
+@contextmanager
+def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20) -> Iterator[Emulator]:
+    (tmp_path / "app.py").write_text(APP)
+    middlewares = REPO / "benchmarks" / "middlewares"
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime:
+          command: [{sys.executable}, -m, awslambdaric]
+          handler: app.handler
+          task_root: .
+          env: {{SPANS: {tmp_path / "spans"}}}
+        middlewares:
+          - {{name: noop, command: [{middlewares / "noop"}], mode: persistent, hooks: [before, after]}}
+          - {{name: noop-exec, command: [{middlewares / "noop-exec"}], hooks: [before]}}
+    """)
+    with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
+                  env={"OPENRUNTIME_PIPELINE": str(pipeline)}, function=FunctionSettings(timeout_s=timeout_s),
+                  max_concurrency=concurrency, log=lambda line: None,
+                  child_stderr=open(tmp_path / "function.log", "wb")) as emulator:
+        yield emulator
+
+
+def invoke_all(emulator: Emulator, events: list[dict[str, object]], **kwargs: object) -> list[InvokeResult]:
+    results: list[InvokeResult | None] = [None] * len(events)
+
+    def one(index: int) -> None:
+        results[index] = emulator.invoke(json.dumps(events[index]).encode(), **kwargs)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def most_at_once(spans: list[dict[str, float]]) -> int:
+    edges = sorted([(s["start"], 1) for s in spans] + [(s["end"], -1) for s in spans])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path) -> None:
+    with managed_instance(tmp_path) as emulator:
+        warm = emulator.invoke(b'{"n": -1, "sleep": 0}')
+        assert warm.function_error is None, warm.body
+        results = invoke_all(emulator, [{"n": n} for n in range(8)])
+    answers = [json.loads(r.body) for r in results]
+    assert [a["n"] for a in answers] == list(range(8))  # each to its own caller
+    spans = [json.loads(line) for line in (tmp_path / "spans").read_text().splitlines() if '"n": -1' not in line]
+    assert len(spans) == 8 and len({s["request_id"] for s in spans}) == 8  # each handler ran once
+    assert most_at_once(spans) == 4  # four at a time: the workers, never more
+    assert len({s["pid"] for s in spans}) == 4
+    log = (tmp_path / "function.log").read_text()
+    lines = [json.loads(line) for line in log.splitlines() if '"type":"openruntime.invocation"' in line]
+    assert len(lines) == 9 and all(line["requestId"] for line in lines)  # JSON, each attributable
+
+
+def test_a_timeout_and_a_crash_fail_only_their_own_invocations(tmp_path: Path) -> None:
+    with managed_instance(tmp_path, timeout_s=4) as emulator:
+        emulator.invoke(b'{"n": -1, "sleep": 0}')
+        results = invoke_all(emulator, [{"n": 0, "sleep": 0.2}, {"n": 1, "sleep": 30}, {"n": 2, "crash": True},
+                                        {"n": 3, "sleep": 0.2}])
+        later = emulator.invoke(b'{"n": 9, "sleep": 0}')
+    assert json.loads(results[0].body)["n"] == 0 and json.loads(results[3].body)["n"] == 3
+    for failed in (results[1], results[2]):  # the runtime's worker overran; another died holding it
+        assert failed.function_error and json.loads(failed.body)["errorType"] == "Sandbox.Timedout"
+    assert later.function_error is None and json.loads(later.body)["n"] == 9  # the sandbox goes on
+
+
+def test_a_duplicate_invoke_id_while_it_runs_is_refused(tmp_path: Path) -> None:
+    with managed_instance(tmp_path) as emulator:
+        emulator.invoke(b'{"n": -1, "sleep": 0}')
+        first: list[InvokeResult] = []
+        runner = threading.Thread(target=lambda: first.append(
+            emulator.invoke(b'{"n": 1, "sleep": 1}', request_id="same-id")))
+        runner.start()
+        while not emulator._api.is_in_flight("same-id"):  # the first is on its way
+            runner.join(0.01)
+        duplicate = emulator.invoke(b'{"n": 2}', request_id="same-id")
+        runner.join(30)
+    assert duplicate.status == 400 and duplicate.headers["x-amzn-errortype"] == "Client.DuplicatedInvokeId"
+    assert json.loads(first[0].body)["n"] == 1
