@@ -19,6 +19,7 @@ from openruntime.errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3-10 ms); mypy knows the name
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 HOOKS = ("before", "after", "error")
@@ -617,6 +618,20 @@ class _NodeReader:
             on_stream=self.choice(fields["on_stream"], f"{where}.on_stream", ON_STREAM)
             if "on_stream" in fields else "pass",
         )
+
+
+def max_concurrency(environ: Mapping[str, str]) -> int:
+    """`AWS_LAMBDA_MAX_CONCURRENCY` (Managed Instances mode when above 1); 1 when unset or
+    not a positive whole number (said in the log: Lambda sets it, a typo here is a user's)."""
+    text = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
+    if text is None:
+        return 1
+    if text.isdigit() and 0 < int(text) <= 1024:
+        return int(text)
+    from openruntime.function_log import log
+
+    log(f"AWS_LAMBDA_MAX_CONCURRENCY={text!r} is not a whole number from 1 to 1024; serving one at a time", "WARN")
+    return 1
 
 
 def pipeline_from_env(environ: dict[str, str] | os._Environ[str]) -> Pipeline:

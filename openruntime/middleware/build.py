@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 
 from openruntime import errors
-from openruntime.config import MiddlewareConfig, Pipeline
+from openruntime.config import MiddlewareConfig, Pipeline, max_concurrency
 from openruntime.errors import InitFailure
 from openruntime.locate import find_middleware, middleware_dirs
 from openruntime.middleware.exec import ExecMiddleware
@@ -35,5 +35,10 @@ def build_middleware(config: MiddlewareConfig, pipeline: Pipeline, environ: Mapp
     if config.mode == "persistent":
         from openruntime.middleware.persistent import PersistentMiddleware
 
+        workers = max_concurrency(environ)
+        if workers > 1:  # Managed Instances mode: a process per concurrent invocation
+            from openruntime.middleware.pool import MiddlewarePool
+
+            return MiddlewarePool([PersistentMiddleware(config, command, environ) for _ in range(workers)])
         return PersistentMiddleware(config, command, environ)
     return ExecMiddleware(config, command, environ)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 
 from openruntime import errors
-from openruntime.config import Pipeline
+from openruntime.config import Pipeline, max_concurrency
 from openruntime.errors import FatalUpstreamError, InitFailure, MiddlewareFailure, RuntimeGone, ShutdownRequested
 from openruntime.function_log import log
 from openruntime.invocation import Invocation, Outcome
@@ -353,18 +353,6 @@ class Orchestrator:
         self.proxy.close()
         self.upstream.close()
         remove_state_root()
-
-
-def max_concurrency(environ: Mapping[str, str]) -> int:
-    """`AWS_LAMBDA_MAX_CONCURRENCY` (Managed Instances mode when above 1); 1 when unset or
-    not a positive whole number (said in the log: Lambda sets it, a typo here is a user's)."""
-    text = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
-    if text is None:
-        return 1
-    if text.isdigit() and 0 < int(text) <= 1024:
-        return int(text)
-    log(f"AWS_LAMBDA_MAX_CONCURRENCY={text!r} is not a whole number from 1 to 1024; serving one at a time", "WARN")
-    return 1
 
 
 def _error_trailers(error_type: str, body: bytes) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from openruntime.emulator.sandbox import Emulator, FunctionSettings, InvokeResult
+from openruntime.processes import descendants
 from tests.conftest import REPO, write_pipeline
 
 pytest.importorskip("awslambdaric.lambda_multi_concurrent_utils",
@@ -89,6 +90,11 @@ def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path)
         warm = emulator.invoke(b'{"n": -1, "sleep": 0}')
         assert warm.function_error is None, warm.body
         results = invoke_all(emulator, [{"n": n} for n in range(8)])
+        orchestrator = emulator.runtime_pid
+        assert orchestrator is not None
+        persistent = [pid for pid in descendants(orchestrator)
+                      if Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"noop\0--persistent\0")]
+    assert len(persistent) == 4  # the persistent middleware as a pool: a process per worker
     answers = [json.loads(r.body) for r in results]
     assert [a["n"] for a in answers] == list(range(8))  # each to its own caller
     spans = [json.loads(line) for line in (tmp_path / "spans").read_text().splitlines() if '"n": -1' not in line]
