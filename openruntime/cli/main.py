@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_pipeline_options(serve)
     serve.add_argument("--port", type=int, default=8080, help="Invoke API port (default 8080)")
+    serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
+                       help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
+                       "reused warm); callers beyond N wait for a free one (default 1)")
     serve.add_argument("--runtime-api-port", type=int, default=0,
                        help="Runtime API port (default: any free port)")
     serve.add_argument("--timeout", type=float,
@@ -159,6 +162,12 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         "comes, the rest at about 2 MB/s (off by default: local runs go full speed)")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 256, got {text!r}")
+    return int(text)
+
+
 def _fail(message: str) -> int:
     sys.stderr.write(f"openruntime: {message}\n")
     return 1
@@ -170,7 +179,7 @@ def _fail(message: str) -> int:
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
     from openruntime.config import load_pipeline
-    from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings
+    from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
 
     env: dict[str, str] = {}
@@ -212,16 +221,27 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         else:
             command = [sys.executable, "-m", "openruntime", "bootstrap"]
     function = FunctionSettings(timeout_s=timeout, handler=handler)
-    return Emulator(
-        command=command,
-        cwd=cwd,
-        env=env,
-        function=function,
-        runtime_api_port=getattr(args, "runtime_api_port", 0),
-        child_stdout=sys.stderr if stdout_to_stderr else None,
-        stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
-        max_concurrency=_max_concurrency(env),
-    )
+    size = getattr(args, "concurrency", 1)
+
+    def sandbox(number: int, tmpdir: str | None) -> Emulator:
+        own_env = env if tmpdir is None else {**env, "TMPDIR": tmpdir}  # each sandbox its own /tmp
+        return Emulator(
+            command=command,
+            cwd=cwd,
+            env=own_env,
+            function=function,
+            runtime_api_port=getattr(args, "runtime_api_port", 0) if size == 1 else 0,
+            child_stdout=sys.stderr if stdout_to_stderr else None,
+            stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
+            max_concurrency=_max_concurrency(env),
+            log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
+        )
+
+    if size == 1:
+        return sandbox(1, None)
+    from openruntime.emulator.pool import SandboxPool
+
+    return SandboxPool(sandbox, size)
 
 
 def _max_concurrency(env: dict[str, str]) -> int:

@@ -25,9 +25,19 @@ from openruntime.invocation import JSON
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from typing import Protocol
 
-    from openruntime.emulator.sandbox import Emulator, InvokeResult
+    from openruntime.emulator.sandbox import FunctionSettings, InvokeResult
+
+    class Emulator(Protocol):
+        """What the Invoke API needs: one sandbox (sandbox.Emulator) or a pool of them."""
+
+        function: FunctionSettings | None
+        max_concurrency: int
+
+        @property
+        def invoke(self) -> Callable[..., InvokeResult]: ...
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 STREAMING_INVOKE_PATH = re.compile(r"^/2021-11-15/functions/([^/]+)/response-streaming-invocations$")

@@ -140,7 +140,7 @@ class _Phase:
 LogFn = Callable[[str], None]
 
 
-def _stderr_log(line: str) -> None:
+def stderr_log(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
@@ -162,7 +162,7 @@ class Emulator:
     inherit_env: bool = True
     child_stdout: int | IO[Any] | None = None
     child_stderr: int | IO[Any] | None = None
-    log: LogFn = _stderr_log
+    log: LogFn = stderr_log
     # (bytes uncapped, bytes/s after): Lambda's throttle on streamed responses; None: none.
     stream_bandwidth: tuple[int, float] | None = None
     max_concurrency: int = 1  # above 1: Managed Instances mode (module docstring)

@@ -1,0 +1,82 @@
+"""Several warm sandboxes behind one Invoke API, as Lambda scales a function out.
+
+`openruntime serve --concurrency N`: up to N execution environments, each its own
+bootstrap (started on the first invocation that needs it, then reused warm), its own
+Runtime API port and its own /tmp (TMPDIR). An invocation goes to an idle sandbox — the
+warmest first — and waits in a queue while all N are busy: locally every caller gets an
+answer, none is throttled. Log lines, START/END/REPORT included, name their sandbox.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from openruntime.emulator.sandbox import Emulator, FunctionSettings, InvokeResult
+from openruntime.runtime_api.http import LoopbackHTTPServer
+
+
+class SandboxPool:
+    """Up to `size` Emulators made by `make(number, tmpdir)`, one invocation each at a time."""
+
+    def __init__(self, make: Callable[[int, str], Emulator], size: int) -> None:
+        self._make = make
+        self.size = size
+        self._idle: list[Emulator] = []  # warm and free, most recently used last
+        self._all: list[Emulator] = []
+        self._tmpdirs: list[str] = []
+        self._cond = threading.Condition()
+        self._invoke_server: LoopbackHTTPServer | None = None
+        self.function: FunctionSettings | None = None
+        self.max_concurrency = 1  # per sandbox: the Invoke API's Managed Instances switch
+
+    def __enter__(self) -> SandboxPool:
+        first = self._new()  # one sandbox from the start: its settings answer for the pool
+        self.function = first.function
+        self._idle.append(first)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def runtime_api(self) -> str:
+        return ", ".join(f"sandbox {n + 1}: {e.runtime_api}" for n, e in enumerate(self._all))
+
+    def _new(self) -> Emulator:
+        tmpdir = tempfile.mkdtemp(prefix=f"openruntime-sandbox-{len(self._all) + 1}-")
+        self._tmpdirs.append(tmpdir)
+        emulator = self._make(len(self._all) + 1, tmpdir).start()
+        self._all.append(emulator)
+        return emulator
+
+    def invoke(self, payload: bytes, **kwargs: Any) -> InvokeResult:
+        with self._cond:
+            while not self._idle and len(self._all) >= self.size:
+                self._cond.wait()
+            emulator = self._idle.pop() if self._idle else None
+            if emulator is None:
+                emulator = self._new()  # spawns lazily: its bootstrap starts on this invoke
+        try:
+            return emulator.invoke(payload, **kwargs)
+        finally:
+            with self._cond:
+                self._idle.append(emulator)
+                self._cond.notify()
+
+    def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
+        from openruntime.emulator.invoke_api import invoke_api_server
+
+        self._invoke_server = invoke_api_server(self, port).start()
+        return self._invoke_server
+
+    def close(self) -> None:
+        if self._invoke_server is not None:
+            self._invoke_server.close()
+        for emulator in self._all:
+            emulator.close()
+        for tmpdir in self._tmpdirs:
+            shutil.rmtree(tmpdir, ignore_errors=True)
