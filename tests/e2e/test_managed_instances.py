@@ -10,9 +10,11 @@ how long the calls took.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,17 +38,26 @@ def handler(event, context):
     with open(os.environ["SPANS"], "a") as spans:
         spans.write(json.dumps({"n": event["n"], "pid": os.getpid(), "start": started, "end": time.time(),
                                 "request_id": context.aws_request_id}) + "\\n")
+    if event.get("fail"):
+        raise ValueError(f"invocation {event['n']} asked to fail")
     return {"n": event["n"], "pid": os.getpid()}
 """
 
 
+RUNTIMES = {
+    "awslambdaric": f"command: [{sys.executable}, -m, awslambdaric]",  # AWS's own, 4.x: forked workers
+    "bundled python": "name: python",  # openruntime's, which works the same way there
+}
+
+
 @contextmanager
-def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20) -> Iterator[Emulator]:
+def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20,
+                     runtime: str = "awslambdaric") -> Iterator[Emulator]:
     (tmp_path / "app.py").write_text(APP)
     middlewares = REPO / "benchmarks" / "middlewares"
     pipeline = write_pipeline(tmp_path, f"""
         runtime:
-          command: [{sys.executable}, -m, awslambdaric]
+          {RUNTIMES[runtime]}
           handler: app.handler
           task_root: .
           env: {{SPANS: {tmp_path / "spans"}}}
@@ -55,7 +66,7 @@ def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20
           - {{name: noop-exec, command: [{middlewares / "noop-exec"}], hooks: [before]}}
     """)
     with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
-                  env={"OPENRUNTIME_PIPELINE": str(pipeline)}, function=FunctionSettings(timeout_s=timeout_s),
+                  env={"OPENRUNTIME_PIPELINE": str(pipeline), "OPENRUNTIME_PYTHON": sys.executable}, function=FunctionSettings(timeout_s=timeout_s),
                   max_concurrency=concurrency, log=lambda line: None,
                   child_stderr=open(tmp_path / "function.log", "wb")) as emulator:
         yield emulator
@@ -85,8 +96,9 @@ def most_at_once(spans: list[dict[str, float]]) -> int:
     return peak
 
 
-def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path) -> None:
-    with managed_instance(tmp_path) as emulator:
+@pytest.mark.parametrize("runtime", sorted(RUNTIMES))
+def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path, runtime: str) -> None:
+    with managed_instance(tmp_path, runtime=runtime) as emulator:
         warm = emulator.invoke(b'{"n": -1, "sleep": 0}')
         assert warm.function_error is None, warm.body
         results = invoke_all(emulator, [{"n": n} for n in range(8)])
@@ -131,3 +143,34 @@ def test_a_duplicate_invoke_id_while_it_runs_is_refused(tmp_path: Path) -> None:
         runner.join(30)
     assert duplicate.status == 400 and duplicate.headers["x-amzn-errortype"] == "Client.DuplicatedInvokeId"
     assert json.loads(first[0].body)["n"] == 1
+
+
+def test_a_hundred_mixed_invocations_on_one_managed_instance(tmp_path: Path) -> None:
+    """120 invocations from 12 callers, 4 at a time in one sandbox: successes, errors,
+    timeouts and crashed workers (the bundled runtime replaces a worker that dies, as
+    awslambdaric does not). Each caller gets its own invocation's answer, of its kind; the
+    orchestrator's descriptors and threads do not grow."""
+    def kind(n: int) -> str:
+        return "timeout" if n % 40 == 7 else "crash" if n % 30 == 3 else "fail" if n % 5 == 1 else "ok"
+
+    def event(n: int) -> dict[str, object]:
+        return {"n": n, "sleep": 3.0 if kind(n) == "timeout" else 0.02, "crash": kind(n) == "crash",
+                "fail": kind(n) == "fail"}
+
+    with managed_instance(tmp_path, timeout_s=1.5, runtime="bundled python") as emulator:
+        emulator.invoke(b'{"n": -1, "sleep": 0}')
+        orchestrator = emulator.runtime_pid
+        assert orchestrator is not None
+        before = (len(os.listdir(f"/proc/{orchestrator}/fd")), len(os.listdir(f"/proc/{orchestrator}/task")))
+        with ThreadPoolExecutor(12) as callers:
+            results = list(callers.map(lambda n: emulator.invoke(json.dumps(event(n)).encode()), range(120)))
+        after = (len(os.listdir(f"/proc/{orchestrator}/fd")), len(os.listdir(f"/proc/{orchestrator}/task")))
+    for n, result in enumerate(results):
+        body = json.loads(result.body)
+        if kind(n) == "ok":
+            assert result.function_error is None and body["n"] == n, (n, body)
+        elif kind(n) == "fail":
+            assert body["errorType"] == "ValueError" and body["errorMessage"] == f"invocation {n} asked to fail"
+        else:  # a worker that overran, or died holding it: Lambda's timeout, for that one only
+            assert body["errorType"] == "Sandbox.Timedout", (n, body)
+    assert after[0] <= before[0] + 2 and after[1] <= before[1] + 2, (before, after)

@@ -24,7 +24,7 @@ from openruntime_python_runtime.marshalling import Marshaller
 # typing is not imported at run time: it would add milliseconds to every cold start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any, NoReturn, TextIO
 
     from openruntime_python_runtime.handler_loader import Handler
@@ -197,10 +197,79 @@ def main(argv: list[str] | None = None) -> NoReturn:
     log_sink = lambda_logging.create_log_sink(is_json)
     lambda_logging.setup_logging(log_sink, is_json, lambda_logging.log_level_from_env())
 
+    workers = _max_concurrency()
+    if workers > 1:
+        _run_workers(workers, lambda ready: _serve(address, handler_name, log_sink, is_json, ready))
+    _serve(address, handler_name, log_sink, is_json)
+
+
+def _serve(address: str, handler_name: str, log_sink: lambda_logging.LogSink, is_json: bool,
+           ready: Callable[[], None] | None = None) -> NoReturn:
+    """The loop: init the handler, then GET /next → handler → POST, for good."""
     runtime = Runtime(RuntimeAPIClient(address), Marshaller(), log_sink, is_json)
     try:
         handler = runtime.init(handler_name)
+        if ready is not None:
+            ready()
         while True:
             runtime.handle(handler, runtime.client.next_invocation())
     except RuntimeAPIError as exc:
         _fatal(str(exc))
+
+
+def _max_concurrency() -> int:
+    """Lambda Managed Instances: `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once."""
+    text = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def _run_workers(count: int, serve: Callable[[Callable[[], None]], NoReturn]) -> NoReturn:
+    """Managed Instances mode, as awslambdaric 4 does it: `count` forked worker processes,
+    each its own loop (and its own init: the handler's module is loaded in each) on its own
+    connection; the Runtime API hands each event to exactly one of them. Unlike
+    awslambdaric, a worker that dies (its invocation is lost: the caller gets a timeout) is
+    replaced, so the environment keeps its capacity; after RESPAWN_BUDGET replacements in a
+    row without a minute of calm, this process exits and the environment is recycled. A
+    worker that dies before its init finished (an init error, already reported) is not
+    replaced: this process exits with its status, as the single-worker runtime would."""
+    import time
+
+    ready_read, ready_write = os.pipe()
+    os.set_blocking(ready_read, False)
+
+    def fork() -> int:
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_read)
+            def ready() -> None:
+                os.write(ready_write, os.getpid().to_bytes(4, "little"))
+
+            serve(ready)
+        return pid
+
+    children = {fork() for _ in range(count)}
+    initialised: set[int] = set()
+    respawns: list[float] = []
+    while True:
+        pid, waited = os.wait()
+        children.discard(pid)
+        status = os.waitstatus_to_exitcode(waited)
+        try:
+            news = os.read(ready_read, 4096)
+        except BlockingIOError:
+            news = b""
+        initialised.update(int.from_bytes(news[i:i + 4], "little") for i in range(0, len(news) - 3, 4))
+        if pid not in initialised:
+            for child in children:
+                os.kill(child, 9)
+            sys.exit(status if status >= 0 else 128 - status)
+        now = time.monotonic()
+        respawns = [t for t in respawns if now - t < 60] + [now]
+        if len(respawns) > RESPAWN_BUDGET:
+            for child in children:
+                os.kill(child, 9)
+            sys.exit(status if status >= 0 else 128 - status)
+        children.add(fork())
+
+
+RESPAWN_BUDGET = 20  # worker replacements within a minute before giving up
