@@ -61,6 +61,7 @@ MB = 1024 * 1024
 # Budgets from DESIGN.md.
 BUDGET_OVERHEAD_MS = 1.0
 BUDGET_HOP_MS = 0.3
+BUDGET_INTERLEAVED_RATIO = 1.15  # the orchestrator, 0 middlewares, against the runtime alone, call by call
 BUDGET_COLD_RATIO = 1.15
 BUDGET_COLD_ADDED_MS = 15.0
 BUDGET_RSS_MB = 40.0
@@ -354,6 +355,16 @@ def measure_latency(ws: Workspace, profile: Profile, progress: Callable[[str], N
                 t0 = time.perf_counter()
                 _spawn_noop_exec()
                 spawn.append(time.perf_counter() - t0)
+        # Call by call, the runtime alone and behind the orchestrator alternating: neither
+        # keeps its caches and scheduler state warm across a batch (AWS RIE-style A/B).
+        progress("latency: call by call, direct and orchestrator alternating")
+        alternating: dict[str, list[float]] = {"direct": [], "orch0": []}
+        for i in range(profile.rounds * profile.batch // 2):
+            for key in ("direct", "orch0") if i % 2 == 0 else ("orch0", "direct"):
+                t0 = time.perf_counter()
+                result = emulators[key].invoke(EVENT)
+                alternating[key].append(time.perf_counter() - t0)
+        checked(result, LATENCY_BY_KEY["orch0"], EVENT)
     configs: dict[str, Any] = {}
     for config in LATENCY_CONFIGS:
         row = summary_ms(samples[config.key])
@@ -366,7 +377,8 @@ def measure_latency(ws: Workspace, profile: Profile, progress: Callable[[str], N
             if hops:
                 row["hop_in_orchestrator_p50_ms"] = pct(hops, 50)
         configs[config.key] = row
-    return {"configs": configs, "spawn_noop_exec": summary_ms(spawn)}
+    return {"configs": configs, "spawn_noop_exec": summary_ms(spawn),
+            "interleaved": {key: summary_ms(values) for key, values in alternating.items()}}
 
 
 # -- cold start ------------------------------------------------------------------------------
@@ -792,6 +804,11 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
             {"budget": "persistent middleware hop p50", "value": hop, "unit": "ms",
              "limit": f"< {BUDGET_HOP_MS} ms", "pass": hop < BUDGET_HOP_MS},
         ]
+        inter = results["latency"].get("interleaved")
+        if inter:
+            ratio = inter["orch0"]["p50_ms"] / inter["direct"]["p50_ms"]
+            out.append({"budget": "orchestrator p50 vs runtime, call by call", "value": ratio, "unit": "x",
+                        "limit": f"<= {BUDGET_INTERLEAVED_RATIO}x", "pass": ratio <= BUDGET_INTERLEAVED_RATIO})
     if "cold" in results:
         # The budget is about the bootstrap Lambda runs: the built layer (paired ratio).
         layer_rows = {row["kind"]: row for row in results["cold"]["layer"]}
@@ -862,6 +879,12 @@ def _render_latency(results: dict[str, Any], add: Callable[[str], None]) -> None
         add(f"  {config.label:<40} {row['n']:>6} {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} "
             f"{row['p50_ms'] / direct['p50_ms']:>8.2f}x {row['p50_ms'] - direct['p50_ms']:>8.3f} "
             f"{row['throughput_per_s']:>7.0f} {row['throughput_per_s'] / direct['throughput_per_s']:>9.2f}x")
+    inter = results["latency"].get("interleaved")
+    if inter:
+        d, o = inter["direct"]["p50_ms"], inter["orch0"]["p50_ms"]
+        add(f"  call by call, alternating (n={inter['orch0']['n']} each): runtime directly p50 {d:.3f} ms, "
+            f"orchestrator 0 mw {o:.3f} ms: +{o - d:.3f} ms, {o / d:.2f}x (batched above: "
+            f"+{orch0['p50_ms'] - direct['p50_ms']:.3f} ms, {orch0['p50_ms'] / direct['p50_ms']:.2f}x)")
     spawn = results["latency"]["spawn_noop_exec"]
     add("")
     add("Per hop (one middleware = two hook calls: before and after)")

@@ -7,6 +7,11 @@
  * Task root: $LAMBDA_TASK_ROOT, else the working directory. Talks to the Runtime API
  * at $AWS_LAMBDA_RUNTIME_API. Init failures are posted to /runtime/init/error and the
  * process exits 1.
+ *
+ * Lambda Managed Instances ($AWS_LAMBDA_MAX_CONCURRENCY above 1): this process forks that
+ * many workers (node:cluster), each its own init and loop on its own connection, as
+ * awslambdaric 4 does in Python; a worker that dies after its init is replaced (within a
+ * budget), one that dies during it ends the runtime with its status.
  */
 const LogPatch = require('./lib/log-patch.cjs');
 const Errors = require('./lib/errors.cjs');
@@ -68,7 +73,38 @@ async function main() {
     process.exit(1);
   }
 
+  if (process.send) process.send('initialised'); // a worker's word to the primary
   new Runtime(client, handler, metadata, errorCallbacks, fatal).scheduleIteration();
 }
 
-main().catch(fatal);
+const RESPAWN_BUDGET = 20; // worker replacements within a minute before giving up
+
+function primary(count) {
+  const cluster = require('node:cluster');
+  const initialised = new Set();
+  let respawns = [];
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on('message', (message) => {
+      if (message === 'initialised') initialised.add(worker.id);
+    });
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    const status = code !== null ? code : 128 + (require('node:os').constants.signals[signal] || 0);
+    const now = Date.now();
+    respawns = respawns.filter((t) => now - t < 60000).concat([now]);
+    if (!initialised.has(worker.id) || respawns.length > RESPAWN_BUDGET) {
+      for (const other of Object.values(cluster.workers)) other.process.kill('SIGKILL');
+      process.exit(status);
+    }
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+}
+
+const workers = Number.parseInt(process.env.AWS_LAMBDA_MAX_CONCURRENCY || '1', 10);
+if (workers > 1 && require('node:cluster').isPrimary) {
+  primary(workers);
+} else {
+  main().catch(fatal);
+}

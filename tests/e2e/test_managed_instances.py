@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -174,3 +175,29 @@ def test_a_hundred_mixed_invocations_on_one_managed_instance(tmp_path: Path) -> 
         else:  # a worker that overran, or died holding it: Lambda's timeout, for that one only
             assert body["errorType"] == "Sandbox.Timedout", (n, body)
     assert after[0] <= before[0] + 2 and after[1] <= before[1] + 2, (before, after)
+
+
+NODE_APP = """\
+const fs = require('node:fs');
+exports.handler = async (event, context) => {
+  const start = Date.now() / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  fs.appendFileSync(process.env.SPANS, JSON.stringify({n: event.n, pid: process.pid, start,
+    end: Date.now() / 1000, request_id: context.awsRequestId}) + '\\n');
+  return {n: event.n, pid: process.pid};
+};
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_the_bundled_node_runtime_runs_four_workers_too(tmp_path: Path) -> None:
+    (tmp_path / "app.js").write_text(NODE_APP)
+    pipeline = write_pipeline(tmp_path, f"runtime: {{name: node, handler: app.handler, task_root: ., "
+                                        f"env: {{SPANS: {tmp_path / 'spans'}}}}}\n")
+    with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
+                  env={"OPENRUNTIME_PIPELINE": str(pipeline)}, function=FunctionSettings(timeout_s=20),
+                  max_concurrency=4, log=lambda line: None, child_stderr=open(tmp_path / "log", "wb")) as emulator:
+        results = invoke_all(emulator, [{"n": n} for n in range(8)])
+    assert [json.loads(r.body)["n"] for r in results] == list(range(8))
+    recorded = [json.loads(line) for line in (tmp_path / "spans").read_text().splitlines()]
+    assert most_at_once(recorded) == 4 and len({s["pid"] for s in recorded}) == 4
