@@ -67,6 +67,8 @@ REQUEST_TOO_LARGE_EXCEPTION = "RequestEntityTooLargeException"
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 VALIDATION_EXCEPTION = "ValidationException"
 DUPLICATED_INVOKE_ID = "Client.DuplicatedInvokeId"  # Managed Instances: an invoke id already running
+TOO_MANY_REQUESTS = "TooManyRequestsException"  # Lambda's throttle
+RUNTIME_UNAVAILABLE = "Runtime.Unavailable"  # AWS RIE, Managed Instances: no worker waits for an event
 
 
 # -- the hierarchy ----------------------------------------------------------------------------

@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
+    busy = serve.add_mutually_exclusive_group()
+    busy.add_argument("--throttle", dest="when_busy", action="store_const", const="throttle", default="queue",
+                      help="answer a caller who finds every sandbox slot busy as Lambda throttles: 429 "
+                      "TooManyRequestsException (default: the caller waits)")
+    busy.add_argument("--strict-rie", dest="when_busy", action="store_const", const="strict-rie",
+                      help="Managed Instances mode as AWS's RIE: 400 Runtime.Unavailable when no runtime "
+                      "worker waits for an event")
     serve.add_argument("--runtime-api-port", type=int, default=0,
                        help="Runtime API port (default: any free port)")
     serve.add_argument("--timeout", type=float,
@@ -234,6 +241,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             child_stdout=sys.stderr if stdout_to_stderr else None,
             stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
             max_concurrency=_max_concurrency(env),
+            when_busy=getattr(args, "when_busy", "queue"),
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 

@@ -166,6 +166,10 @@ class Emulator:
     # (bytes uncapped, bytes/s after): Lambda's throttle on streamed responses; None: none.
     stream_bandwidth: tuple[int, float] | None = None
     max_concurrency: int = 1  # above 1: Managed Instances mode (module docstring)
+    # When every slot is busy: "queue" (wait for one), "throttle" (Lambda's 429
+    # TooManyRequestsException), "strict-rie" (AWS RIE's 400 Runtime.Unavailable as soon as
+    # no worker waits on /next, in Managed Instances mode).
+    when_busy: str = "queue"
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -367,7 +371,15 @@ class Emulator:
             body = json.dumps({"Type": "User", "message": f"Invoke id {request_id} is already in progress"}).encode()
             return InvokeResult(400, body, {"content-type": JSON, "x-amzn-errortype": errors.DUPLICATED_INVOKE_ID},
                                 request_id)
-        with self._invoke_lock:
+        refused = self._refused_when_busy(request_id)
+        if refused is not None:
+            return refused
+        if not self._invoke_lock.acquire(blocking=self.when_busy != "throttle"):
+            body = json.dumps({"Type": "User", "message": "Rate Exceeded.",
+                               "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}).encode()
+            return InvokeResult(429, body, {"content-type": JSON, "x-amzn-errortype": errors.TOO_MANY_REQUESTS},
+                                request_id)
+        try:
             return self._invoke_locked(
                 request_id,
                 payload,
@@ -380,6 +392,17 @@ class Emulator:
                 extra_headers,
                 stream,
             )
+        finally:
+            self._invoke_lock.release()
+
+    def _refused_when_busy(self, request_id: str) -> InvokeResult | None:
+        """The answer `when_busy` gives a caller who finds no free slot (None: go ahead)."""
+        if self.when_busy == "strict-rie" and self.max_concurrency > 1 and self._runtime is not None:
+            if self._api.waiting == 0:
+                body = errors.error_body(errors.RUNTIME_UNAVAILABLE, "no runtime worker is waiting for an event")
+                return InvokeResult(400, body, {"content-type": JSON, "x-amzn-errortype": errors.RUNTIME_UNAVAILABLE},
+                                    request_id)
+        return None
 
     def _invoke_locked(
         self,

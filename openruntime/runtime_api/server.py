@@ -101,6 +101,7 @@ class RuntimeAPIServer:
         self.generation = 0
         self.closed = False
         self.polled = False  # this generation's process has called /next: its init is over
+        self.waiting = 0  # /next calls waiting for an event right now (idle workers)
         self.polls = 0  # /next calls of this generation, and when the last one came
         self.last_poll = 0.0
         self.exited = False  # this generation's process died (or was killed)
@@ -249,7 +250,11 @@ class RuntimeAPIServer:
                     headers = pending.deliver()
                     self.cond.notify_all()  # the emulator's clock now runs from here
                     return Response(200, pending.payload, headers)
-                self.cond.wait()
+                self.waiting += 1
+                try:
+                    self.cond.wait()
+                finally:
+                    self.waiting -= 1
 
     def post_result(self, request: Request, request_id: str, is_error: bool) -> Response:
         with self.cond:

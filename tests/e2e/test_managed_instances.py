@@ -33,6 +33,8 @@ import json, os, time
 
 def handler(event, context):
     started = time.time()
+    while event.get("gate") and not os.path.exists(event["gate"]):  # held until the test lets go
+        time.sleep(0.01)
     time.sleep(event.get("sleep", 0.5))
     if event.get("crash"):
         os._exit(3)  # this worker dies holding the invocation
@@ -53,7 +55,7 @@ RUNTIMES = {
 
 @contextmanager
 def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20,
-                     runtime: str = "awslambdaric") -> Iterator[Emulator]:
+                     runtime: str = "awslambdaric", when_busy: str = "queue") -> Iterator[Emulator]:
     (tmp_path / "app.py").write_text(APP)
     middlewares = REPO / "benchmarks" / "middlewares"
     pipeline = write_pipeline(tmp_path, f"""
@@ -68,7 +70,7 @@ def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20
     """)
     with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
                   env={"OPENRUNTIME_PIPELINE": str(pipeline), "OPENRUNTIME_PYTHON": sys.executable}, function=FunctionSettings(timeout_s=timeout_s),
-                  max_concurrency=concurrency, log=lambda line: None,
+                  max_concurrency=concurrency, when_busy=when_busy, log=lambda line: None,
                   child_stderr=open(tmp_path / "function.log", "wb")) as emulator:
         yield emulator
 
@@ -201,3 +203,30 @@ def test_the_bundled_node_runtime_runs_four_workers_too(tmp_path: Path) -> None:
     assert [json.loads(r.body)["n"] for r in results] == list(range(8))
     recorded = [json.loads(line) for line in (tmp_path / "spans").read_text().splitlines()]
     assert most_at_once(recorded) == 4 and len({s["pid"] for s in recorded}) == 4
+
+
+@pytest.mark.parametrize(("when_busy", "status", "error_type"), [
+    ("throttle", 429, "TooManyRequestsException"),  # Lambda's throttle
+    ("strict-rie", 400, "Runtime.Unavailable"),  # AWS RIE's answer in this mode
+])
+def test_a_caller_who_finds_every_slot_busy_is_answered_as_chosen(
+    tmp_path: Path, when_busy: str, status: int, error_type: str
+) -> None:
+    gate = tmp_path / "gate"
+    with managed_instance(tmp_path, concurrency=2, when_busy=when_busy) as emulator:
+        emulator.invoke(b'{"n": -1, "sleep": 0}')
+        held: list[InvokeResult] = []
+        holders = [threading.Thread(target=lambda n=n: held.append(emulator.invoke(
+            json.dumps({"n": n, "gate": str(gate), "sleep": 0}).encode()))) for n in range(2)]
+        for holder in holders:
+            holder.start()
+        while len([p for p in emulator._api.in_flight.values() if p.delivered]) < 2 or emulator._api.waiting:
+            holders[0].join(0.01)  # both workers busy, none waiting on /next
+        refused = emulator.invoke(b'{"n": 5, "sleep": 0}')
+        gate.touch()
+        for holder in holders:
+            holder.join(30)
+        after = emulator.invoke(b'{"n": 6, "sleep": 0}')
+    assert refused.status == status and refused.headers["x-amzn-errortype"] == error_type
+    assert sorted(json.loads(r.body)["n"] for r in held) == [0, 1]
+    assert json.loads(after.body)["n"] == 6
