@@ -42,6 +42,7 @@ RUNTIME_TRUNCATED_RESPONSE = "Runtime.TruncatedResponse"  # a stream cut off mid
 RUNTIME_CONFIG_INVALID = "Runtime.ConfigInvalid"  # openruntime's: the pipeline cannot run
 FUNCTION_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
+EXTENSION_CRASH = "Extension.Crash"  # an extension that died (or never got ready) during init
 
 # A middleware's failures (docs/middleware-protocol.md, "Errors").
 MIDDLEWARE_NOT_FOUND = "Middleware.NotFound"

@@ -164,6 +164,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="extra environment variable for the function (repeatable)")
     parser.add_argument("--layer", action="append", default=[], metavar="ZIP",
                         help="run with this layer stack extracted as /opt (repeatable, in order)")
+    parser.add_argument("--extensions", metavar="DIR",
+                        help="Lambda extensions to run beside the function: the executables in DIR, as "
+                        "Lambda runs /opt/extensions (default: the --layer stack's extensions/)")
     parser.add_argument("--lambda-limits", action="store_true",
                         help="Lambda's throttles too: a streamed response's first 6 MB as fast as it "
                         "comes, the rest at about 2 MB/s (off by default: local runs go full speed)")
@@ -213,6 +216,9 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     elif args.layer and not args.pipeline:
         # The stack's own bootstrap, with the pipeline compiled into it (or the task root's).
         command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
+        if not os.access(command[0], os.X_OK):
+            raise SystemExit(_fail(f"the --layer stack has no executable bootstrap at /opt/bootstrap (add the "
+                                   "orchestrator layer, or give --pipeline to run this installation's)"))
     else:
         pipeline_path = Path(args.pipeline or "pipeline.yml")
         try:
@@ -223,9 +229,10 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         if pipeline.runtime.task_root:
             cwd = pipeline.resolve_path(pipeline.runtime.task_root)
         handler = handler or pipeline.runtime.handler
-        if args.layer:
-            command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
-        else:
+        stack_bootstrap = Path(env["OPENRUNTIME_OPT"]) / "bootstrap" if args.layer else None
+        if stack_bootstrap is not None and os.access(stack_bootstrap, os.X_OK):
+            command = [str(stack_bootstrap)]  # the orchestrator as the layer stack ships it
+        else:  # no orchestrator layer in the stack (extensions, middlewares only): this installation's
             command = [sys.executable, "-m", "openruntime", "bootstrap"]
     function = FunctionSettings(timeout_s=timeout, handler=handler)
     size = getattr(args, "concurrency", 1)
@@ -242,6 +249,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
             max_concurrency=_max_concurrency(env),
             when_busy=getattr(args, "when_busy", "queue"),
+            extensions_dir=args.extensions,
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from openruntime import errors
+from openruntime.emulator.extensions import ExtensionsAPI
 from openruntime.errors import RuntimeGone
 from openruntime.invocation import JSON, Outcome
 from openruntime.processes import kill_tree, spawn
@@ -129,12 +130,14 @@ class _Runtime:
 
 
 class _Phase:
-    """An invocation answered but not yet over: its bootstrap has not called /next again."""
+    """An invocation answered but not yet over: its bootstrap (or an extension registered
+    for INVOKE) has not called /next again."""
 
-    __slots__ = ("request_id", "runtime", "began", "deadline")
+    __slots__ = ("request_id", "runtime", "began", "deadline", "runtime_done")
 
     def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
         self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
+        self.runtime_done = False  # its bootstrap has called /next again
 
 
 LogFn = Callable[[str], None]
@@ -170,13 +173,19 @@ class Emulator:
     # TooManyRequestsException), "strict-rie" (AWS RIE's 400 Runtime.Unavailable as soon as
     # no worker waits on /next, in Managed Instances mode).
     when_busy: str = "queue"
+    # Lambda's /opt/extensions: external extensions started before the bootstrap (default:
+    # `$OPENRUNTIME_OPT/extensions` of a --layer stack, when there is one).
+    extensions_dir: str | None = None
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.function is None:
             self.function = FunctionSettings(timeout_s=self.timeout_s)
-        self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll)
+        self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll,
+                                     on_deliver=self._on_deliver,
+                                     more_routes=lambda request: self._extensions.handle(request))
         self._cond = self._api.cond  # one lock for the Runtime API's state and this sandbox's
+        self._extensions = ExtensionsAPI(self._cond, self.function, self.log, on_next=self._maybe_end_phase)
         self._invoke_lock = threading.BoundedSemaphore(self.max_concurrency)  # the free slots
         self._start_lock = threading.Lock()  # concurrent invokes start one bootstrap
         self._runtime: _Runtime | None = None
@@ -212,7 +221,13 @@ class Emulator:
 
     def close(self) -> None:
         with self._cond:
+            # The last invocation's phase first (its extensions' share), as a sandbox that
+            # spins down does; not past its deadline, nor more than a moment.
+            until = time.monotonic() + 2.0
+            while self._ending is not None and (left := min(self._ending.deadline, until) - time.monotonic()) > 0:
+                self._cond.wait(left)
             self._end_phase(None)
+        self._extensions.shutdown("spindown", kill_tree)
         # Stopped before the emulator says it is closed: a runtime being shut down is not
         # also answered "500, reset" on its next /next (awslambdaric would log a failure).
         runtime = self._runtime
@@ -272,6 +287,7 @@ class Emulator:
         with self._cond:
             self._runtime = runtime
         env = self._child_env()
+        self._start_extensions(env)
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
             # with it everything the bootstrap started, instead of leaving them running.
@@ -289,6 +305,18 @@ class Emulator:
             runtime.process = process
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
+
+    def _start_extensions(self, env: dict[str, str]) -> None:
+        """The external extensions, each in its own process group, before the bootstrap."""
+        folder = self.extensions_dir
+        if folder is None and (self.env or {}).get("OPENRUNTIME_OPT"):
+            folder = os.path.join((self.env or {})["OPENRUNTIME_OPT"], "extensions")
+        for path in self._extensions.found(folder):
+            process = self._spawner.submit(
+                spawn, [path], env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
+                die_with_parent=True,
+            ).result()
+            self._extensions.processes.append((path, process))
 
     def _watch_runtime(self, runtime: _Runtime, process: subprocess.Popen[bytes]) -> None:
         status = process.wait()
@@ -315,6 +343,7 @@ class Emulator:
             runtime = self._runtime
             if only is not None and runtime is not only:
                 return
+        self._extensions.shutdown("failure", kill_tree)
         if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
@@ -329,9 +358,20 @@ class Emulator:
         runtime = self._runtime
         if runtime is None or runtime.generation != generation:
             return
-        self._end_phase(runtime)
+        if self._ending is not None and self._ending.runtime is runtime:
+            self._ending.runtime_done = True
+            self._maybe_end_phase()
         if not self._api.polled:
             runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
+
+    def _on_deliver(self, pending: Pending) -> None:
+        """The runtime took an event: its invoke phase starts, and the extensions registered
+        for INVOKE get theirs, with the same deadline (the lock is held)."""
+        fn = self.function
+        assert fn is not None
+        headers = dict(pending.headers)
+        self._extensions.invoke(pending.request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")), fn.arn,
+                                headers.get("Lambda-Runtime-Trace-Id", ""))
 
     # -- the Invoke API --------------------------------------------------------------
 
@@ -439,6 +479,12 @@ class Emulator:
 
         outcome: Outcome | None = None
         with self._cond:
+            if cold and self._extensions.processes:  # init also waits for the extensions
+                problem = self._extensions.wait_ready(began + INIT_BUDGET_S)
+                if problem is not None:
+                    self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
+                                                         errors.EXTENSION_CRASH)
+                    pending.outcome = self._api.init_error
             self._api.offer(pending)
             while True:
                 try:
@@ -476,7 +522,10 @@ class Emulator:
             )
         if init_failed or (timed_out and not concurrent):
             self._reset_runtime()  # Lambda re-initialises the environment after both
-        self._close_phase(_Phase(request_id, runtime, began, (pending.delivered_at or began) + timeout),
+        # The phase (REPORT's Duration) runs from the event's delivery: a cold start's init is
+        # Init Duration, not the function's.
+        delivered = pending.delivered_at or began
+        self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
                           pending, over=timed_out or init_failed or concurrent)
         headers_out = {
             "content-type": outcome.content_type or JSON,
@@ -488,16 +537,28 @@ class Emulator:
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
     def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
-        """An answered invocation's phase: over already if its bootstrap has polled again,
-        exited, or is being reset (`over`); else it ends at the next /next (`_on_poll`)."""
+        """An answered invocation's phase: over already if its bootstrap has polled again (and
+        every extension registered for INVOKE too), exited, or is being reset (`over`); else
+        it ends at the last of those /next calls (`_maybe_end_phase`)."""
         runtime = phase.runtime
         with self._cond:
-            if runtime.generation == self._api.generation and self._api.polls > pending.polls_at_delivery:
-                self._log_phase_end(phase, until=self._api.last_poll)  # it called /next already
-            elif over or runtime.exit_status is not None or self._api.closed:
+            phase.runtime_done = (runtime.generation == self._api.generation
+                                  and self._api.polls > pending.polls_at_delivery)
+            if over or runtime.exit_status is not None or self._api.closed:
                 self._log_phase_end(phase)
+            elif phase.runtime_done and self._extensions.idle():
+                self._log_phase_end(phase, until=None if self._extensions.registered else self._api.last_poll)
             else:
-                self._ending = phase  # over when it polls again, exits, or overruns
+                self._ending = phase  # over when they have polled again, it exits, or overruns
+
+    def _maybe_end_phase(self) -> None:
+        """A /next from the bootstrap or an extension: the phase ends once both are back.
+        Called with the lock held."""
+        phase = self._ending
+        if phase is not None and phase.runtime_done and self._extensions.idle():
+            self._ending = None
+            self._log_phase_end(phase)
+            self._cond.notify_all()  # the next invoke waits for this
 
     def _end_phase(self, runtime: _Runtime | None) -> None:
         """The pending invoke phase is over (its bootstrap polled, exited, or the emulator

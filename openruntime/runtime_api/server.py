@@ -96,7 +96,9 @@ class RuntimeAPIServer:
     """
 
     def __init__(self, *, port: int = 0, listener: Socket | None = None, name: str = "runtime-api",
-                 on_poll: Callable[[int], None] | None = None) -> None:
+                 on_poll: Callable[[int], None] | None = None,
+                 on_deliver: Callable[[Pending], None] | None = None,
+                 more_routes: Callable[[Request], Response | None] | None = None) -> None:
         self.cond = threading.Condition()
         self.generation = 0
         self.closed = False
@@ -111,6 +113,8 @@ class RuntimeAPIServer:
         self.stats: Counter[str] = Counter()
         self._answered: deque[str] = deque(maxlen=ANSWERED_KEPT)
         self._on_poll = on_poll
+        self._on_deliver = on_deliver  # the emulator's: the invoke phase starts (INVOKE to extensions)
+        self._more_routes = more_routes  # the emulator's Extensions API, on the same port
         self._http = LoopbackHTTPServer(self.handle, port=port, listener=listener,
                                         max_body=errors.MAX_RESPONSE_BYTES, name=name, stream_if=_streamed_response)
 
@@ -225,6 +229,10 @@ class RuntimeAPIServer:
     def handle(self, request: Request) -> Response:
         if request.path == "/2018-06-01/ping":  # the RIE keeps this undocumented probe
             return Response(200, b"pong")
+        if self._more_routes is not None and not request.path.startswith(PREFIX):
+            answer = self._more_routes(request)
+            if answer is not None:
+                return answer
         return route(request, self)
 
     def next_event(self, request: Request) -> Response:
@@ -248,6 +256,8 @@ class RuntimeAPIServer:
                     pending = self._undelivered.popleft()
                     pending.polls_at_delivery = self.polls
                     headers = pending.deliver()
+                    if self._on_deliver is not None:
+                        self._on_deliver(pending)
                     self.cond.notify_all()  # the emulator's clock now runs from here
                     return Response(200, pending.payload, headers)
                 self.waiting += 1

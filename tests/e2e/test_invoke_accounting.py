@@ -59,3 +59,19 @@ def test_the_replacement_starts_after_the_failed_invocation_has_ended(tmp_path: 
         gate.touch()
         after = emulator.invoke(b"{}")
     assert after.json() == {"ok": True}, after.body
+
+
+def test_a_cold_starts_init_is_not_in_reports_duration(tmp_path: Path) -> None:
+    """Lambda's REPORT: Init Duration for the init, Duration from the event's delivery. A
+    runtime that takes half a second to start and answers at once has a short Duration."""
+    (tmp_path / "slow_init.py").write_text("import time\ntime.sleep(0.5)\n\ndef handler(event, context):\n    return 1\n")
+    pipeline = write_pipeline(tmp_path, "runtime: {name: python, handler: slow_init.handler, task_root: .}\n")
+    lines: list[str] = []
+    with orchestrated(pipeline) as emulator:
+        emulator.log = lines.append
+        assert emulator.invoke(b"{}").body == b"1"
+    report = next(line for line in lines if line.startswith("REPORT"))
+    fields = dict(part.split(": ", 1) for part in report.split("\t")[1:])
+    init_ms = float(fields["Init Duration"].split()[0])
+    duration_ms = float(fields["Duration"].split()[0])
+    assert init_ms >= 500 and duration_ms < init_ms - 300, report

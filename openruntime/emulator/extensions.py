@@ -1,0 +1,221 @@
+"""Lambda's Extensions API for one sandbox: external extensions, their events, their share
+of each invocation's phase.
+
+The contract (Lambda's): an extension registers with `POST /2020-01-01/extension/register`
+(`Lambda-Extension-Name`, body `{"events": ["INVOKE", "SHUTDOWN"]}`) and gets its
+`Lambda-Extension-Identifier`; `GET /2020-01-01/extension/event/next` blocks until its next
+event: `INVOKE {deadlineMs, requestId, invokedFunctionArn, tracing}` for each invocation,
+`SHUTDOWN {shutdownReason, deadlineMs}` at the end; `POST …/init/error` and `…/exit/error`
+report its failures. External extensions are the executables in `/opt/extensions/`,
+started before the runtime. Init ends when each of them has registered and called
+`/next`; an invoke phase ends when the runtime and every extension registered for INVOKE
+have called `/next` again (so REPORT includes their time); SHUTDOWN gives them 2 s
+before SIGKILL. Served on the sandbox's Runtime API port (`AWS_LAMBDA_RUNTIME_API`),
+under the sandbox's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from openruntime import errors
+from openruntime.invocation import JSON
+from openruntime.runtime_api.http import Request, Response
+from openruntime.runtime_api.server import error_response
+
+if TYPE_CHECKING:
+    import subprocess
+    import threading
+    from collections.abc import Callable
+
+PREFIX = "/2020-01-01/extension/"
+EVENTS = ("INVOKE", "SHUTDOWN")
+SHUTDOWN_GRACE_S = 2.0  # Lambda's, with extensions registered for SHUTDOWN
+
+
+class Extension:
+    """One registered extension: its events and where it is in them."""
+
+    __slots__ = ("name", "identifier", "events", "queue", "waiting", "nexts", "given")
+
+    def __init__(self, name: str, events: tuple[str, ...]) -> None:
+        self.name = name
+        self.identifier = str(uuid.uuid4())
+        self.events = events
+        self.queue: deque[dict[str, Any]] = deque()
+        self.waiting = False  # in /next now, with nothing to give it
+        self.nexts = 0  # /next calls so far
+        self.given = 0  # events handed to it
+
+
+class ExtensionsAPI:
+    """The extensions of one sandbox: the HTTP routes, and what the sandbox asks of them."""
+
+    def __init__(self, cond: threading.Condition, function: Any, log: Callable[[str], None],
+                 on_next: Callable[[], None] | None = None) -> None:
+        self.cond = cond
+        self.on_next = on_next  # the sandbox's: an invoke phase may be over now (lock held)
+        self.function = function  # FunctionSettings: name, version, handler for /register
+        self.log = log
+        self.registered: dict[str, Extension] = {}
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []  # (name, process) of the external ones
+        self.errors: list[tuple[str, str]] = []  # (extension, error type) reported by them
+
+    # -- the sandbox's side ------------------------------------------------------------
+
+    def found(self, folder: str | None) -> list[str]:
+        """The external extensions in `folder` (Lambda's /opt/extensions), by name."""
+        if not folder or not os.path.isdir(folder):
+            return []
+        return sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                      if os.path.isfile(os.path.join(folder, name)) and os.access(os.path.join(folder, name), os.X_OK))
+
+    def crashed(self) -> str | None:
+        """The name of an external extension that exited before it was ready, if any. Lock held."""
+        ready = {e.name for e in self.registered.values() if e.nexts}
+        for name, process in self.processes:
+            if process.poll() is not None and os.path.basename(name) not in ready:
+                return os.path.basename(name)
+        return None
+
+    def wait_ready(self, until: float) -> str | None:
+        """Init's share of the extensions: each started one registered and called /next.
+        None when they are; else why not (for the caller's error). Lock held."""
+        expected = {os.path.basename(name) for name, _ in self.processes}
+        while True:
+            ready = {e.name for e in self.registered.values() if e.nexts}
+            if expected <= ready:
+                return None
+            crashed = self.crashed()
+            if crashed is not None:
+                return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return f"extensions not ready in time: {', '.join(sorted(expected - ready))}"
+            self.cond.wait(min(remaining, 0.05))  # a crash wakes nobody: look again soon
+
+    def invoke(self, request_id: str, deadline_ms: int, function_arn: str, trace_id: str) -> None:
+        """The INVOKE event to each extension registered for it. Lock held."""
+        event = {"eventType": "INVOKE", "deadlineMs": deadline_ms, "requestId": request_id,
+                 "invokedFunctionArn": function_arn, "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id}}
+        for extension in self.registered.values():
+            if "INVOKE" in extension.events:
+                extension.queue.append(event)
+                extension.given += 1
+        self.cond.notify_all()
+
+    def idle(self) -> bool:
+        """Every extension registered for INVOKE is back in /next after its last event."""
+        return all(e.waiting and not e.queue for e in self.registered.values() if "INVOKE" in e.events)
+
+    def shutdown(self, reason: str, kill: Callable[[subprocess.Popen[bytes]], None]) -> None:
+        """SHUTDOWN to those registered for it, up to 2 s for them to finish (call /next
+        again, or exit), then every external extension is killed."""
+        with self.cond:
+            deadline = time.monotonic() + (SHUTDOWN_GRACE_S if any("SHUTDOWN" in e.events
+                                                                   for e in self.registered.values()) else 0)
+            event = {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int(time.time() * 1000 + 2000)}
+            told = []
+            for extension in self.registered.values():
+                if "SHUTDOWN" in extension.events:
+                    extension.queue.append(event)
+                    told.append((extension, extension.nexts))
+            self.cond.notify_all()
+            while time.monotonic() < deadline:
+                done = all(e.nexts > seen or not self._running(e.name) for e, seen in told)
+                if done:
+                    break
+                self.cond.wait(min(deadline - time.monotonic(), 0.05))
+            self.registered.clear()
+        for _, process in self.processes:
+            kill(process)
+        self.processes.clear()
+
+    def _running(self, name: str) -> bool:
+        return any(os.path.basename(n) == name and p.poll() is None for n, p in self.processes)
+
+    # -- the extensions' side (HTTP) ---------------------------------------------------------
+
+    def handle(self, request: Request) -> Response | None:
+        """Answer a request under /2020-01-01/extension/; None for any other path."""
+        if not request.path.startswith(PREFIX):
+            return None
+        action = request.path[len(PREFIX):]
+        if action == "register" and request.method == "POST":
+            return self._register(request)
+        if action == "event/next" and request.method == "GET":
+            return self._next(request)
+        if action in ("init/error", "exit/error") and request.method == "POST":
+            return self._error(request, action)
+        return error_response(404, errors.NOT_FOUND, f"no route for {request.method} {request.path}")
+
+    def _register(self, request: Request) -> Response:
+        name = request.header("lambda-extension-name")
+        if not name:
+            return error_response(403, "Extension.InvalidExtensionName", "Lambda-Extension-Name is required")
+        try:
+            body = json.loads(request.body or b"{}")
+            events = tuple(body.get("events", []))
+        except (ValueError, AttributeError):
+            return error_response(400, "InvalidRequestFormat", "the body is not a JSON object with `events`")
+        unknown = [e for e in events if e not in EVENTS]
+        if unknown:
+            return error_response(400, "Extension.InvalidEventType", f"unknown event types {unknown}")
+        with self.cond:
+            if any(e.name == name for e in self.registered.values()):
+                return error_response(409, "Extension.AlreadyRegistered", f"extension {name!r} is registered already")
+            extension = Extension(name, events)
+            self.registered[extension.identifier] = extension
+            self.cond.notify_all()
+        fn = self.function
+        answer = {"functionName": fn.name, "functionVersion": fn.version, "handler": fn.handler or ""}
+        if "accountId" in (request.header("lambda-extension-accept-feature") or ""):
+            from openruntime.emulator.sandbox import ACCOUNT_ID
+
+            answer["accountId"] = ACCOUNT_ID
+        return Response(200, json.dumps(answer).encode(), [("Content-Type", JSON),
+                                                           ("Lambda-Extension-Identifier", extension.identifier)])
+
+    def _known(self, request: Request) -> Extension | Response:
+        identifier = request.header("lambda-extension-identifier") or ""
+        extension = self.registered.get(identifier)
+        if extension is None:
+            return error_response(403, "Extension.UnknownExtensionIdentifier",
+                                  "Lambda-Extension-Identifier is missing or unknown")
+        return extension
+
+    def _next(self, request: Request) -> Response:
+        with self.cond:
+            extension = self._known(request)
+            if isinstance(extension, Response):
+                return extension
+            extension.nexts += 1
+            extension.waiting = True
+            self.cond.notify_all()  # init may be waiting for this, and an invoke phase
+            if self.on_next is not None and not extension.queue:
+                self.on_next()
+            try:
+                while not extension.queue:
+                    if extension.identifier not in self.registered:  # the sandbox went away
+                        return error_response(500, "Extension.Reset", "the environment was reset")
+                    self.cond.wait()
+            finally:
+                extension.waiting = False
+            event = extension.queue.popleft()
+        return Response(200, json.dumps(event).encode(), [("Content-Type", JSON),
+                                                          ("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))])
+
+    def _error(self, request: Request, action: str) -> Response:
+        with self.cond:
+            extension = self._known(request)
+            if isinstance(extension, Response):
+                return extension
+            error_type = request.header("lambda-extension-function-error-type") or "Extension.Unknown"
+            self.errors.append((extension.name, error_type))
+        self.log(f"EXTENSION Name: {extension.name} {action.replace('/', ' ')}: {error_type}")
+        return Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
