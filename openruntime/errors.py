@@ -234,11 +234,11 @@ def timeout_message(request_id: str, timeout_s: float) -> str:
     return f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
 
 
-def response_too_large_message(size: int) -> str:
-    return (
-        f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
-        f"({MAX_RESPONSE_BYTES} bytes)."
-    )
+def response_too_large_message(size: int | None) -> str:
+    """Lambda's message; `size` None for a stream cut off once past the limit (its real size
+    is not known: the rest was never read)."""
+    said = f" ({size} bytes)" if size is not None else ""
+    return f"Response payload size{said} exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
 
 
 # Go's wording, which Lambda's messages use ("signal: killed").

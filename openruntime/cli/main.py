@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_options(invoke)
     invoke.add_argument("--event", default=None, metavar="FILE",
                         help="event JSON file, or - for standard input (default: {})")
-    invoke.add_argument("--timeout", type=float, default=300.0, metavar="S",
+    invoke.add_argument("--timeout", type=_timeout, default=300.0, metavar="S",
                         help="function timeout in seconds (default: 300, like the RIE)")
     invoke.add_argument("--stream", action="store_true",
                         help="as InvokeWithResponseStream: print a streamed response's chunks as they "
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "http://127.0.0.1:8080/2015-03-31/functions/function/invocations",
     )
     _add_pipeline_options(serve)
-    serve.add_argument("--port", type=int, default=8080, help="Invoke API port (default 8080)")
+    serve.add_argument("--port", type=_port, default=8080, help="Invoke API port (default 8080)")
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
@@ -113,10 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     busy.add_argument("--strict-rie", dest="when_busy", action="store_const", const="strict-rie",
                       help="Managed Instances mode as AWS's RIE: 400 Runtime.Unavailable when no runtime "
                       "worker waits for an event")
-    serve.add_argument("--runtime-api-port", type=int, default=0,
+    serve.add_argument("--runtime-api-port", type=_port, default=0,
                        help="Runtime API port (default: any free port)")
-    serve.add_argument("--timeout", type=float,
-                       default=float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")),
+    serve.add_argument("--timeout", type=_timeout,
+                       default=os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300"),  # through _timeout too
                        metavar="S", help="function timeout in seconds (default: 300)")
     serve.set_defaults(run=_run_serve)
 
@@ -172,6 +172,23 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         "comes, the rest at about 2 MB/s (off by default: local runs go full speed)")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _timeout(text: str | float) -> float:
+    """Lambda's function timeout: more than 0, at most 900 s (fractions allowed locally)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value <= 900:
+        raise argparse.ArgumentTypeError(f"expected more than 0 and at most 900 seconds (Lambda's limit), got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= 256:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 256, got {text!r}")
@@ -217,7 +234,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         # The stack's own bootstrap, with the pipeline compiled into it (or the task root's).
         command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
         if not os.access(command[0], os.X_OK):
-            raise SystemExit(_fail(f"the --layer stack has no executable bootstrap at /opt/bootstrap (add the "
+            raise SystemExit(_fail("the --layer stack has no executable bootstrap at /opt/bootstrap (add the "
                                    "orchestrator layer, or give --pipeline to run this installation's)"))
     else:
         pipeline_path = Path(args.pipeline or "pipeline.yml")
@@ -253,11 +270,15 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 
+    when_busy = getattr(args, "when_busy", "queue")
+    if when_busy == "strict-rie" and _max_concurrency(env) == 1:
+        raise SystemExit(_fail("--strict-rie is AWS RIE's answer in Managed Instances mode: set "
+                               "AWS_LAMBDA_MAX_CONCURRENCY (above 1) too, or leave it out"))
     if size == 1:
         return sandbox(1, None)
     from openruntime.emulator.pool import SandboxPool
 
-    return SandboxPool(sandbox, size)
+    return SandboxPool(sandbox, size, throttle=when_busy == "throttle")
 
 
 def _max_concurrency(env: dict[str, str]) -> int:
@@ -390,5 +411,6 @@ def _run_validate(args: argparse.Namespace) -> int:
     for middleware in middlewares:
         c = middleware.config
         print(f"  middleware {c.name}: {' '.join(getattr(middleware, 'command', []))} "
-              f"[{c.mode}; hooks {', '.join(c.hooks)}; timeout {c.timeout_ms} ms; on_error {c.on_error}]")
+              f"[{c.mode}; hooks {', '.join(c.hooks)}; timeout {c.timeout_ms} ms; on_error {c.on_error}"
+              + (f"; on_stream {c.on_stream}" if c.on_stream != "pass" else "") + "]")
     return 0

@@ -20,23 +20,24 @@ from openruntime.runtime_api.http import LoopbackHTTPServer
 
 
 class SandboxPool:
-    """Up to `size` Emulators made by `make(number, tmpdir)`, one invocation each at a time."""
+    """Up to `size` Emulators made by `make(number, tmpdir)`, each taking as many invocations
+    at once as it has slots (1; N in Managed Instances mode). `throttle`: a caller who finds
+    every slot busy gets Lambda's 429 instead of waiting."""
 
-    def __init__(self, make: Callable[[int, str], Emulator], size: int) -> None:
+    def __init__(self, make: Callable[[int, str], Emulator], size: int, throttle: bool = False) -> None:
         self._make = make
         self.size = size
-        self._idle: list[Emulator] = []  # warm and free, most recently used last
+        self.throttle = throttle
+        self._idle: list[Emulator] = []  # a free slot of a warm sandbox each, most recently used last
         self._all: list[Emulator] = []
         self._tmpdirs: list[str] = []
         self._cond = threading.Condition()
         self._invoke_server: LoopbackHTTPServer | None = None
         self.function: FunctionSettings | None = None
-        self.max_concurrency = 1  # per sandbox: the Invoke API's Managed Instances switch
 
     def __enter__(self) -> SandboxPool:
         first = self._new()  # one sandbox from the start: its settings answer for the pool
         self.function = first.function
-        self._idle.append(first)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -51,21 +52,32 @@ class SandboxPool:
         self._tmpdirs.append(tmpdir)
         emulator = self._make(len(self._all) + 1, tmpdir).start()
         self._all.append(emulator)
+        self._idle.extend([emulator] * emulator.max_concurrency)  # its slots
         return emulator
 
     def invoke(self, payload: bytes, **kwargs: Any) -> InvokeResult:
         with self._cond:
-            while not self._idle and len(self._all) >= self.size:
+            if not self._idle and len(self._all) < self.size:
+                self._new()  # spawns lazily: its bootstrap starts on this invoke
+            if not self._idle and self.throttle:
+                return _throttled(kwargs.get("request_id"))
+            while not self._idle:
                 self._cond.wait()
-            emulator = self._idle.pop() if self._idle else None
-            if emulator is None:
-                emulator = self._new()  # spawns lazily: its bootstrap starts on this invoke
+            emulator = self._idle.pop()
         try:
             return emulator.invoke(payload, **kwargs)
         finally:
             with self._cond:
                 self._idle.append(emulator)
                 self._cond.notify()
+
+    @property
+    def max_concurrency(self) -> int:
+        return self._all[0].max_concurrency if self._all else 1
+
+    @max_concurrency.setter
+    def max_concurrency(self, value: int) -> None:
+        pass  # the sandboxes' own (the Invoke API reads it to take the caller's invoke id)
 
     def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
         from openruntime.emulator.invoke_api import invoke_api_server
@@ -80,3 +92,15 @@ class SandboxPool:
             emulator.close()
         for tmpdir in self._tmpdirs:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _throttled(request_id: str | None) -> InvokeResult:
+    import json
+    import uuid
+
+    from openruntime import errors
+
+    body = json.dumps({"Type": "User", "message": "Rate Exceeded.",
+                       "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}).encode()
+    return InvokeResult(429, body, {"content-type": "application/json", "x-amzn-errortype": errors.TOO_MANY_REQUESTS},
+                        request_id or str(uuid.uuid4()))

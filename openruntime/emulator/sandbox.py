@@ -439,7 +439,8 @@ class Emulator:
         """The answer `when_busy` gives a caller who finds no free slot (None: go ahead)."""
         if self.when_busy == "strict-rie" and self.max_concurrency > 1 and self._runtime is not None:
             if self._api.waiting == 0:
-                body = errors.error_body(errors.RUNTIME_UNAVAILABLE, "no runtime worker is waiting for an event")
+                # The service's error shape, which the SDKs read the message from.
+                body = json.dumps({"Type": "Service", "message": "no runtime worker is waiting for an event"}).encode()
                 return InvokeResult(400, body, {"content-type": JSON, "x-amzn-errortype": errors.RUNTIME_UNAVAILABLE},
                                     request_id)
         return None
@@ -638,7 +639,7 @@ def _collect(stream: ResponseStream, until: float) -> Outcome | None:
             if size > errors.MAX_RESPONSE_BYTES:
                 stream.abandon()
                 return Outcome.error(errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE,
-                                                       errors.response_too_large_message(size)),
+                                                       errors.response_too_large_message(None)),
                                      errors.FUNCTION_RESPONSE_TOO_LARGE)
             parts.append(chunk)
     except StreamTimeout:

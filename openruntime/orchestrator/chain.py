@@ -22,8 +22,12 @@ from collections.abc import Callable, Sequence
 from openruntime import errors
 from openruntime.errors import MiddlewareFailure, error_type_of
 from openruntime.function_log import log
-from openruntime.invocation import Invocation, JSON, Outcome
+from openruntime.invocation import JSON, Invocation, Outcome
 from openruntime.middleware.protocol import HookResult, InvocationScope, Middleware, check_output, credentials_hint
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from openruntime.response_stream import ResponseStream
 
 HandlerCall = Callable[[bytes, str], Outcome]
 
@@ -148,9 +152,16 @@ class Chain:
         """A streamed outcome, buffered: Lambda's 6 MB limit, within the invocation's time."""
         stream = outcome.stream
         assert stream is not None
+        until = time.monotonic() + (run.invocation.remaining_ms() - self.grace_ms) / 1000
+        started = time.perf_counter()
+        try:
+            return self._collect_until(stream, run, until)
+        finally:
+            run.timings["stream"] = time.perf_counter() - started  # the handler streaming, collected
+
+    def _collect_until(self, stream: ResponseStream, run: InvocationRun, until: float) -> Outcome:
         from openruntime.response_stream import StreamTimeout
 
-        until = time.monotonic() + (run.invocation.remaining_ms() - self.grace_ms) / 1000
         parts: list[bytes] = []
         size = 0
         try:
@@ -158,7 +169,7 @@ class Chain:
                 size += len(chunk)
                 if size > errors.MAX_RESPONSE_BYTES:
                     stream.abandon()
-                    body = errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size),
+                    body = errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(None),
                                              run.invocation.request_id)
                     return Outcome.error(body, errors.FUNCTION_RESPONSE_TOO_LARGE)
                 parts.append(chunk)

@@ -262,9 +262,15 @@ class Orchestrator:
             if stream.error_type is not None:
                 ended.update(_error_trailers(stream.error_type, stream.error_body or b""))
 
+        started = time.perf_counter()
         try:
             return upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
         finally:
+            # The invocation's line was written as the stream started; this says how it ended.
+            error_type = ended.get("Lambda-Runtime-Function-Error-Type")
+            log(f"stream ended: {'error:' + error_type if error_type else 'success'}, {stream.size} bytes, "
+                f"{(time.perf_counter() - started) * 1000:.2f} ms", "ERROR" if error_type else "INFO",
+                invocation.request_id)
             if ended.get("Lambda-Runtime-Function-Error-Type") == errors.SANDBOX_TIMEDOUT and self.concurrency == 1:
                 self.runtime.kill()
                 self.proxy.runtime_exited(None)

@@ -303,3 +303,20 @@ def test_invoke_with_a_damaged_layer_names_it(tmp_path: Path) -> None:
     for layer, says in ((damaged, b"--layer: "), (tmp_path / "missing.zip", b"missing.zip: no such file")):
         done = run_cli("invoke", "--layer", str(layer), cwd=tmp_path)
         assert done.returncode == 1 and says in done.stderr and b"Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["serve", "--port", "99999"], b"argument --port: expected a port from 0 to 65535"),
+    (["invoke", "--timeout", "-1"], b"argument --timeout: expected more than 0 and at most 900 seconds"),
+    (["serve", "--timeout", "0"], b"argument --timeout: expected more than 0"),
+    (["serve", "--concurrency", "0"], b"argument --concurrency: expected a whole number from 1 to 256"),
+])
+def test_out_of_range_options_are_refused_by_name(args: list[str], said: bytes) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2 and said in done.stderr and b"Traceback" not in done.stderr, done.stderr
+
+
+def test_strict_rie_outside_managed_instances_mode_is_refused(tmp_path: Path) -> None:
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler}\n")
+    done = run_cli("serve", "--strict-rie", "--pipeline", "pipeline.yml", cwd=tmp_path)
+    assert done.returncode == 1 and b"--strict-rie is AWS RIE's answer in Managed Instances mode" in done.stderr

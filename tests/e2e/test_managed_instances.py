@@ -55,7 +55,8 @@ RUNTIMES = {
 
 @contextmanager
 def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20,
-                     runtime: str = "awslambdaric", when_busy: str = "queue") -> Iterator[Emulator]:
+                     runtime: str = "awslambdaric", when_busy: str = "queue",
+                     log: list[str] | None = None) -> Iterator[Emulator]:
     (tmp_path / "app.py").write_text(APP)
     middlewares = REPO / "benchmarks" / "middlewares"
     pipeline = write_pipeline(tmp_path, f"""
@@ -70,7 +71,8 @@ def managed_instance(tmp_path: Path, concurrency: int = 4, timeout_s: float = 20
     """)
     with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
                   env={"OPENRUNTIME_PIPELINE": str(pipeline), "OPENRUNTIME_PYTHON": sys.executable}, function=FunctionSettings(timeout_s=timeout_s),
-                  max_concurrency=concurrency, when_busy=when_busy, log=lambda line: None,
+                  max_concurrency=concurrency, when_busy=when_busy,
+                  log=log.append if log is not None else lambda line: None,
                   child_stderr=open(tmp_path / "function.log", "wb")) as emulator:
         yield emulator
 
@@ -101,7 +103,8 @@ def most_at_once(spans: list[dict[str, float]]) -> int:
 
 @pytest.mark.parametrize("runtime", sorted(RUNTIMES))
 def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path, runtime: str) -> None:
-    with managed_instance(tmp_path, runtime=runtime) as emulator:
+    lines: list[str] = []
+    with managed_instance(tmp_path, runtime=runtime, log=lines) as emulator:
         warm = emulator.invoke(b'{"n": -1, "sleep": 0}')
         assert warm.function_error is None, warm.body
         results = invoke_all(emulator, [{"n": n} for n in range(8)])
@@ -116,9 +119,13 @@ def test_eight_callers_on_four_workers_each_get_their_own_answer(tmp_path: Path,
     assert len(spans) == 8 and len({s["request_id"] for s in spans}) == 8  # each handler ran once
     assert most_at_once(spans) == 4  # four at a time: the workers, never more
     assert len({s["pid"] for s in spans}) == 4
+    reports = [line for line in lines if line.startswith("REPORT")]
     log = (tmp_path / "function.log").read_text()
     lines = [json.loads(line) for line in log.splitlines() if '"type":"openruntime.invocation"' in line]
     assert len(lines) == 9 and all(line["requestId"] for line in lines)  # JSON, each attributable
+    durations = {line.split("\t")[0].split()[-1]: float(line.split("Duration: ")[-1].split()[0])
+                 for line in reports if "Init Duration" not in line}
+    assert len(durations) >= 8 and all(d >= 450 for d in durations.values()), reports  # each its own 0.5 s
 
 
 def test_a_timeout_and_a_crash_fail_only_their_own_invocations(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ import json, os, tempfile, time
 
 def handler(event, context):
     started = time.time()
+    while event.get("gate") and not os.path.exists(event["gate"]):  # held until the test lets go
+        time.sleep(0.01)
     time.sleep(event.get("sleep", 0.5))
     if event.get("crash"):
         os._exit(7)
@@ -42,7 +45,7 @@ def handler(event, context):
 
 
 @contextmanager
-def serving(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(folder: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     (folder / "app.py").write_text(APP)
     write_pipeline(folder, f"runtime: {{name: python, handler: app.handler, task_root: ., "
                            f"env: {{SPANS: {folder / 'spans'}}}}}\n")
@@ -51,7 +54,7 @@ def serving(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen
         port = s.getsockname()[1]
     serve = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), "--pipeline", "pipeline.yml", *options],
                              cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "wb"),
-                             env={**os.environ, "OPENRUNTIME_PYTHON": sys.executable})
+                             env={**os.environ, "OPENRUNTIME_PYTHON": sys.executable, **(env or {})})
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -69,8 +72,11 @@ def serving(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen
 
 def call(url: str, event: dict[str, object]) -> tuple[str | None, dict[str, object]]:
     request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        return answer.headers.get("X-Amz-Function-Error"), json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return answer.headers.get("X-Amz-Function-Error"), json.loads(answer.read())
+    except urllib.error.HTTPError as refused:  # the service's own errors (429, 400)
+        return f"HTTP {refused.code} {refused.headers.get('X-Amzn-ErrorType')}", json.loads(refused.read())
 
 
 def spans(folder: Path) -> list[dict[str, float]]:
@@ -140,3 +146,28 @@ def test_hundreds_of_mixed_invocations_each_answered_once_without_growth(tmp_pat
     handled = [s["n"] for s in spans(tmp_path) if s["n"] >= 0]
     assert sorted(handled) == sorted(n for n in range(200) if kind(n) in ("ok", "fail"))  # each ran once
     assert fds_after <= fds_before + 2 and processes_after <= processes_before
+
+
+def test_throttle_answers_callers_beyond_the_pool_with_429(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    with serving(tmp_path, "--concurrency", "2", "--throttle") as (url, _):
+        with ThreadPoolExecutor(2) as holders:
+            held = [holders.submit(call, url, {"n": n, "gate": str(gate), "sleep": 0}) for n in range(2)]
+            deadline = time.monotonic() + 30
+            while (tmp_path / "serve.log").read_text().count("START RequestId") < 2:  # both held now
+                assert time.monotonic() < deadline, "the two held invocations did not start"
+                time.sleep(0.02)
+            refused = call(url, {"n": 9, "sleep": 0})
+            gate.touch()
+            answers = [future.result(60) for future in held]
+    assert refused[0] == "HTTP 429 TooManyRequestsException" and refused[1]["message"] == "Rate Exceeded."
+    assert sorted(body["n"] for _, body in answers) == [0, 1]
+
+
+def test_a_pool_of_managed_instances_has_all_their_slots(tmp_path: Path) -> None:
+    """Two sandboxes in Managed Instances mode with two workers each: four at a time."""
+    with serving(tmp_path, "--concurrency", "2", env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"}) as (url, _):
+        with ThreadPoolExecutor(8) as callers:
+            answers = list(callers.map(lambda n: call(url, {"n": n}), range(8)))
+    assert [body["n"] for _, body in answers] == list(range(8))
+    assert most_at_once(spans(tmp_path)) == 4

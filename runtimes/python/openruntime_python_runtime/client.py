@@ -179,14 +179,18 @@ class RuntimeAPIClient:
                 conn.putheader(INVOCATION_ID_HEADER, invocation_id)
             conn.endheaders()
             trailers = b""
-            try:
-                for chunk in chunks:
-                    if chunk:
-                        conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            except Exception as exc:  # noqa: BLE001 - the handler's failure, told in the trailers
-                error_type, body = error_after(exc)
-                trailers = (ERROR_TYPE_HEADER.encode() + b": " + _header_bytes(error_type) + b"\r\n"
-                            + ERROR_BODY_HEADER.encode() + b": " + base64.b64encode(body) + b"\r\n")
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - the handler's failure, told in the trailers
+                    error_type, body = error_after(exc)
+                    trailers = (ERROR_TYPE_HEADER.encode() + b": " + _header_bytes(error_type) + b"\r\n"
+                                + ERROR_BODY_HEADER.encode() + b": " + base64.b64encode(body) + b"\r\n")
+                    break
+                if chunk:  # a failure to send is the connection's, not the handler's: below
+                    conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
             conn.send(b"0\r\n" + trailers + b"\r\n")
             response = conn.getresponse()
             data = response.read()

@@ -24,7 +24,7 @@ from openruntime_python_runtime.marshalling import Marshaller
 # typing is not imported at run time: it would add milliseconds to every cold start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator
     from typing import Any, NoReturn, TextIO
 
     from openruntime_python_runtime.handler_loader import Handler
@@ -153,7 +153,7 @@ class Runtime:
         chunks = streaming.chunks(result, self.to_json)
         first = next(chunks, None)  # raises like the handler: handle() reports it as usual
 
-        def rest() -> Iterator[bytes]:
+        def rest() -> Generator[bytes, None, None]:
             if first is not None:
                 yield first
             yield from chunks
@@ -163,8 +163,15 @@ class Runtime:
             self.log_error(error)
             return error["errorType"], _utf8(self.to_json(error))
 
-        self.client.post_stream(invocation.request_id, rest(), streaming.content_type_of(handler),
-                                invocation.invocation_id, error_after)
+        stream = rest()
+        try:
+            self.client.post_stream(invocation.request_id, stream, streaming.content_type_of(handler),
+                                    invocation.invocation_id, error_after)
+        except RuntimeAPIError as exc:
+            # The Runtime API stopped reading (past a limit, or the invocation ended): the
+            # caller has its answer already; one line here, and the handler's generator closed.
+            stream.close()
+            sys.stderr.write(f"openruntime-python: the streamed response was cut off: {exc}\n")
 
 
 def _is_generator(handler: Handler) -> bool:

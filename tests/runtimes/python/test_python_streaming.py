@@ -31,6 +31,10 @@ async def agen(event, context):
 def plain_generator(event, context):
     yield from (b"x" * 65536 for _ in range(event["chunks"]))
 
+def big(event, context):
+    for _ in range(40 * 16):  # 40 MB: far past what the middleware takes
+        yield b"x" * 65536
+
 def early(event, context):
     raise KeyError("before any byte")
     yield b"never"
@@ -86,3 +90,24 @@ def test_a_failure_before_the_first_byte_is_an_ordinary_invocation_error(tmp_pat
         result = emulator.invoke(b"{}", stream=True)
     assert result.stream is None and result.function_error
     assert json.loads(result.body)["errorType"] == "KeyError"
+
+
+def test_a_stream_cut_off_past_a_buffering_middlewares_limit_is_one_line_in_the_log(tmp_path: Path) -> None:
+    """A middleware with on_stream: buffer takes at most 6 MB; the 40 MB generator is cut off.
+    The caller gets Lambda's error; the runtime says so in one line at most (when its
+    writes fail), never with tracebacks or a late /error post refused with a 403."""
+    function(tmp_path)
+    (tmp_path / "middlewares" / "keep").mkdir(parents=True)
+    keep = tmp_path / "middlewares" / "keep" / "keep"
+    keep.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(sys.stdin.buffer.read())\n")
+    keep.chmod(0o755)
+    pipeline = write_pipeline(tmp_path, "runtime: {name: python, handler: app.big, task_root: .}\n"
+                                        "middlewares:\n  - {name: keep, hooks: [after], on_stream: buffer}\n")
+    log = tmp_path / "function.log"
+    with orchestrated(pipeline, env={"OPENRUNTIME_PYTHON": sys.executable}, stderr_file=log) as emulator:
+        result = emulator.invoke(b"{}")
+        again = emulator.invoke(b"{}")  # the runtime is still there
+    assert json.loads(result.body)["errorType"] == "Function.ResponseSizeTooLarge"
+    assert json.loads(again.body)["errorType"] == "Function.ResponseSizeTooLarge"
+    text = log.read_text()
+    assert "Traceback" not in text and "InvalidStateTransition" not in text, text[-3000:]
