@@ -20,7 +20,7 @@ class Invocation:
     """
 
     __slots__ = ("request_id", "deadline_ms", "function_arn", "trace_id", "invocation_id",
-                 "content_type", "body", "runtime_headers", "received_ms")
+                 "content_type", "body", "runtime_headers", "received_ms", "tenant_id")
 
     def __init__(
         self, request_id: str, deadline_ms: int, function_arn: str, trace_id: str | None,
@@ -38,6 +38,7 @@ class Invocation:
         # to the sub-runtime, including ones this version does not know.
         self.runtime_headers = runtime_headers if runtime_headers is not None else []
         self.received_ms = time.time() * 1000  # the function's time runs from here to the deadline
+        self.tenant_id: str | None = None  # Lambda-Runtime-Aws-Tenant-Id: tenant isolation mode
 
     def __repr__(self) -> str:
         return f"Invocation(request_id={self.request_id!r}, deadline_ms={self.deadline_ms}, body={len(self.body)} bytes)"
@@ -63,7 +64,7 @@ class Invocation:
             deadline_ms = 0
         if deadline_ms <= 0:  # no usable deadline: Lambda's maximum, so nothing times out early
             deadline_ms = int(time.time() * 1000) + 900_000
-        return cls(
+        invocation = cls(
             request_id=request_id,
             deadline_ms=deadline_ms,
             function_arn=values.get("lambda-runtime-invoked-function-arn", ""),
@@ -73,6 +74,8 @@ class Invocation:
             body=body,
             runtime_headers=runtime_headers,
         )
+        invocation.tenant_id = values.get("lambda-runtime-aws-tenant-id") or None
+        return invocation
 
     def remaining_ms(self) -> int:
         return max(0, self.deadline_ms - int(time.time() * 1000))

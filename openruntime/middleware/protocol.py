@@ -121,6 +121,8 @@ def context_env(hook: str, invocation: Invocation, content_type: str) -> dict[st
     }
     if invocation.trace_id:
         env["_X_AMZN_TRACE_ID"] = invocation.trace_id
+    if invocation.tenant_id:
+        env["OPENRUNTIME_TENANT_ID"] = invocation.tenant_id
     return env
 
 

@@ -93,6 +93,7 @@ class Context {
     this.traceId = fields.traceId || '';
     this.contentType = fields.contentType || '';
     this.middleware = fields.middleware || '';
+    this.tenantId = fields.tenantId || null; // the caller's tenant (tenant isolation mode), else null
     // Invocation-scoped and private to this middleware; any JSON value.
     this.state = fields.state === undefined ? null : fields.state;
   }
@@ -238,6 +239,7 @@ async function runExec(hook) {
     traceId: env._X_AMZN_TRACE_ID,
     contentType: env.OPENRUNTIME_CONTENT_TYPE,
     middleware: env.OPENRUNTIME_MIDDLEWARE || path.basename(process.argv[1] || ''),
+    tenantId: env.OPENRUNTIME_TENANT_ID,
   });
   const stateFile = env.OPENRUNTIME_STATE_FILE;
   const { state, stored } = readState(stateFile);
@@ -362,6 +364,7 @@ async function answer(header, payload) {
     contentType: header.content_type,
     middleware: header.middleware,
     state: stateIn,
+    tenantId: header.tenant_id,
   });
   let action;
   let data;

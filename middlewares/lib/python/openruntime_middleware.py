@@ -99,7 +99,7 @@ class Context:
     """
 
     __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
-                 "content_type", "middleware", "state")
+                 "content_type", "middleware", "state", "tenant_id")
 
     def __init__(
         self,
@@ -111,6 +111,7 @@ class Context:
         content_type: str = "",
         middleware: str = "",
         state: Any = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.hook = hook
         self.request_id = request_id
@@ -119,6 +120,7 @@ class Context:
         self.trace_id = trace_id
         self.content_type = content_type
         self.middleware = middleware
+        self.tenant_id = tenant_id  # the caller's tenant (Lambda's tenant isolation mode), else None
         # Invocation-scoped, private to this middleware: what `before` sets, `after`/`error`
         # read. Any JSON-serialisable value.
         self.state = state
@@ -351,6 +353,7 @@ def _context_from_env(hook: str) -> Context:
         trace_id=env.get("_X_AMZN_TRACE_ID", ""),
         content_type=env.get("OPENRUNTIME_CONTENT_TYPE", ""),
         middleware=env.get("OPENRUNTIME_MIDDLEWARE") or os.path.basename(sys.argv[0]),
+        tenant_id=env.get("OPENRUNTIME_TENANT_ID") or None,
     )
 
 
@@ -446,6 +449,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], byt
         content_type=header.get("content_type") or "",
         middleware=header.get("middleware") or "",
         state=state_in,
+        tenant_id=header.get("tenant_id") or None,
     )
     content_type: str | None = None
     try:
