@@ -39,6 +39,7 @@ RUNTIME_INVALID_WORKING_DIR = "Runtime.InvalidWorkingDir"
 RUNTIME_INVALID_RESPONSE_MODE = "Runtime.InvalidResponseModeHeader"
 RUNTIME_INIT_TIMEOUT = "Runtime.InitTimeout"
 RUNTIME_TRUNCATED_RESPONSE = "Runtime.TruncatedResponse"  # a stream cut off mid-way
+RUNTIME_AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"  # SnapStart: an after-restore hook failed
 RUNTIME_CONFIG_INVALID = "Runtime.ConfigInvalid"  # openruntime's: the pipeline cannot run
 FUNCTION_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"

@@ -167,6 +167,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extensions", metavar="DIR",
                         help="Lambda extensions to run beside the function: the executables in DIR, as "
                         "Lambda runs /opt/extensions (default: the --layer stack's extensions/)")
+    parser.add_argument("--snapstart", action="store_true",
+                        help="run the function as a SnapStart version: the runtime's before-snapshot hooks, "
+                        "restore/next, its after-restore hooks; REPORT gives Restore Duration")
     parser.add_argument("--lambda-limits", action="store_true",
                         help="Lambda's throttles too: a streamed response's first 6 MB as fast as it "
                         "comes, the rest at about 2 MB/s (off by default: local runs go full speed)")
@@ -267,6 +270,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             max_concurrency=_max_concurrency(env),
             when_busy=getattr(args, "when_busy", "queue"),
             extensions_dir=args.extensions,
+            snapstart=args.snapstart,
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 

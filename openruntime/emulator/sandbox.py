@@ -119,13 +119,16 @@ class InvokeResult:
 class _Runtime:
     """One bootstrap process: its Runtime API generation, and what its REPORT lines need."""
 
-    __slots__ = ("process", "generation", "started_at", "init_duration_ms", "exit_status")
+    __slots__ = ("process", "generation", "started_at", "init_duration_ms", "exit_status", "restored_at",
+                 "restore_duration_ms")
 
     def __init__(self, generation: int, started_at: float) -> None:
         self.process: subprocess.Popen[bytes] | None = None  # None while it is being spawned
         self.generation = generation
         self.started_at = started_at
         self.init_duration_ms: float | None = None  # from its start to its first /next, reported once
+        self.restored_at: float | None = None  # SnapStart: when its restore/next was answered
+        self.restore_duration_ms: float | None = None  # from restore/next to its first /next, reported once
         self.exit_status: int | None = None
 
 
@@ -176,13 +179,17 @@ class Emulator:
     # Lambda's /opt/extensions: external extensions started before the bootstrap (default:
     # `$OPENRUNTIME_OPT/extensions` of a --layer stack, when there is one).
     extensions_dir: str | None = None
+    # SnapStart: the bootstrap is told `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`; its
+    # restore/next is the snapshot and the restore (at once, here), and REPORT gives
+    # Restore Duration (restore to the first /next) where a cold start gives Init Duration.
+    snapstart: bool = False
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.function is None:
             self.function = FunctionSettings(timeout_s=self.timeout_s)
         self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll,
-                                     on_deliver=self._on_deliver,
+                                     on_deliver=self._on_deliver, on_restore=self._on_restore,
                                      more_routes=lambda request: self._extensions.handle(request))
         self._cond = self._api.cond  # one lock for the Runtime API's state and this sandbox's
         self._extensions = ExtensionsAPI(self._cond, self.function, self.log, on_next=self._maybe_end_phase)
@@ -262,8 +269,8 @@ class Emulator:
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/")
                 + f"[{fn.version}]{secrets.token_hex(16)}",
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand" if self.max_concurrency == 1
-                else "lambda-managed-instances",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if self.snapstart
+                else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances",
                 "AWS_REGION": env.get("AWS_REGION", fn.region),
                 "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", fn.region),
                 "LAMBDA_TASK_ROOT": os.fspath(self.cwd or os.getcwd()),
@@ -362,7 +369,18 @@ class Emulator:
             self._ending.runtime_done = True
             self._maybe_end_phase()
         if not self._api.polled:
-            runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
+            if runtime.restored_at is not None:  # SnapStart: the init was the snapshot's
+                runtime.restore_duration_ms = (time.monotonic() - runtime.restored_at) * 1000
+            else:
+                runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
+
+    def _on_restore(self) -> None:
+        """SnapStart: the bootstrap's restore/next. The snapshot is taken and restored at
+        once here; the restore phase runs from now to its first /next."""
+        with self._cond:
+            if self._runtime is not None:
+                self._runtime.restored_at = time.monotonic()
+        self.log("SNAPSTART snapshot taken and restored")
 
     def _on_deliver(self, pending: Pending) -> None:
         """The runtime took an event: its invoke phase starts, and the extensions registered
@@ -596,6 +614,10 @@ class Emulator:
         if runtime.init_duration_ms is not None:
             parts.append(f"Init Duration: {runtime.init_duration_ms:.2f} ms")
             runtime.init_duration_ms = None  # reported once, with the first invoke
+        if runtime.restore_duration_ms is not None:
+            parts.append(f"Restore Duration: {runtime.restore_duration_ms:.2f} ms")
+            parts.append(f"Billed Restore Duration: {max(1, int(runtime.restore_duration_ms + 0.999))} ms")
+            runtime.restore_duration_ms = None
         parts.append(f"Duration: {duration_ms:.2f} ms")
         parts.append(f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms")
         parts.append(f"Memory Size: {fn.memory_mb} MB")

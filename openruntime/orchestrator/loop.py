@@ -92,6 +92,11 @@ class Orchestrator:
         # Before serving: a runtime started early may already wait in the listen backlog,
         # and its first /next must belong to the current generation, not be reset by it.
         self.proxy.new_generation()
+        # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): the runtime's restore/next and
+        # restore/error go to Lambda, on a connection of their own (a request thread asks).
+        restore_client = self.upstream.another() if hasattr(self.upstream, "another") else self.upstream
+        self.proxy.upstream_restore = lambda: restore_client.restore_next()
+        self.proxy.upstream_restore_error = lambda body, error_type: restore_client.post_restore_error(body, error_type)
         self.proxy.start()
         early = self.early
         if early is None:

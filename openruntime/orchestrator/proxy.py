@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from openruntime.errors import RuntimeGone
 from openruntime.invocation import Invocation, Outcome
-from openruntime.runtime_api.server import InitState, Pending, RuntimeAPIServer
+from openruntime.runtime_api.http import Request, Response
+from openruntime.runtime_api.server import InitState, Pending, RuntimeAPIServer, posted_error
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from openruntime.runtime_api.netio import Socket
 
 __all__ = ["InitState", "RuntimeAPIProxy", "RuntimeGone"]
@@ -25,6 +28,23 @@ class RuntimeAPIProxy(RuntimeAPIServer):
 
     def __init__(self, listener: Socket | None = None) -> None:
         super().__init__(listener=listener, name="runtime-proxy")
+
+    # SnapStart: the orchestrator's upstream, set by the loop (its snapshot is Lambda's).
+    upstream_restore: Callable[[], None] | None = None
+    upstream_restore_error: Callable[[bytes, str], object] | None = None
+
+    def restore_next(self, request: Request) -> Response:
+        """The runtime is ready for the snapshot: so is the whole sandbox, orchestrator
+        included; Lambda's restore/next answers once it is restored, and so does this."""
+        if self.upstream_restore is not None:
+            self.upstream_restore()
+        return super().restore_next(request)
+
+    def restore_error(self, request: Request) -> Response:
+        if self.upstream_restore_error is not None:
+            body, error_type = posted_error(request)
+            self.upstream_restore_error(body, error_type)
+        return super().restore_error(request)
 
     def dispatch(self, invocation: Invocation, payload: bytes, content_type: str) -> Pending:
         """`payload` (what the middlewares made of the event) goes to the next `/next`."""

@@ -226,6 +226,17 @@ class RuntimeAPIClient:
             self.close()
         return status, body
 
+    def restore_next(self) -> None:
+        """SnapStart: the environment is ready for its snapshot; returns once restored."""
+        status, _, body = self._request("GET", f"{BASE}/restore/next")
+        if status != 200:
+            raise FatalUpstreamError(f"Runtime API answered {status} to GET restore/next: {body[:500]!r}")
+
+    def post_restore_error(self, body: bytes, error_type: str) -> int:
+        headers = {"Content-Type": JSON, "Lambda-Runtime-Function-Error-Type": error_type}
+        status, _, _ = self._request("POST", f"{BASE}/restore/error", body, headers)
+        return status
+
     def post_init_error(self, body: bytes, error_type: str) -> int:
         headers = {"Content-Type": JSON, "Lambda-Runtime-Function-Error-Type": error_type}
         status, _, _ = self._request("POST", f"{BASE}/init/error", body, headers)

@@ -98,7 +98,8 @@ class RuntimeAPIServer:
     def __init__(self, *, port: int = 0, listener: Socket | None = None, name: str = "runtime-api",
                  on_poll: Callable[[int], None] | None = None,
                  on_deliver: Callable[[Pending], None] | None = None,
-                 more_routes: Callable[[Request], Response | None] | None = None) -> None:
+                 more_routes: Callable[[Request], Response | None] | None = None,
+                 on_restore: Callable[[], None] | None = None) -> None:
         self.cond = threading.Condition()
         self.generation = 0
         self.closed = False
@@ -115,6 +116,7 @@ class RuntimeAPIServer:
         self._on_poll = on_poll
         self._on_deliver = on_deliver  # the emulator's: the invoke phase starts (INVOKE to extensions)
         self._more_routes = more_routes  # the emulator's Extensions API, on the same port
+        self._on_restore = on_restore  # SnapStart: what restoring the environment is, here
         self._http = LoopbackHTTPServer(self.handle, port=port, listener=listener,
                                         max_body=errors.MAX_RESPONSE_BYTES, name=name, stream_if=_streamed_response)
 
@@ -316,6 +318,26 @@ class RuntimeAPIServer:
         self.cond.notify_all()
         return response
 
+    def restore_next(self, request: Request) -> Response:
+        """SnapStart: the runtime's init is done and its before-snapshot hooks ran; the answer
+        comes once the environment is restored (the emulator's `on_restore`: at once, timed;
+        the proxy: when Lambda's own restore/next answers)."""
+        if self._on_restore is not None:
+            self._on_restore()
+        return Response(200, b"", [("Content-Type", JSON)])
+
+    def restore_error(self, request: Request) -> Response:
+        """SnapStart: an after-restore hook failed; it answers the invocations waiting, as an
+        init error does."""
+        with self.cond:
+            body, error_type = posted_error(request)
+            self.init_error = Outcome.error(body, error_type or errors.RUNTIME_AFTER_RESTORE_ERROR)
+            for pending in self.in_flight.values():
+                if pending.outcome is None:
+                    pending.outcome = self.init_error
+            self.cond.notify_all()
+        return ACCEPTED
+
     def post_init_error(self, request: Request) -> Response:
         with self.cond:
             if self.polled:
@@ -337,6 +359,10 @@ def route(request: Request, handlers: RuntimeAPIServer) -> Response:
             return handlers.next_event(request)
         if parts == ["init", "error"] and request.method == "POST":
             return handlers.post_init_error(request)
+        if parts == ["restore", "next"] and request.method == "GET":
+            return handlers.restore_next(request)
+        if parts == ["restore", "error"] and request.method == "POST":
+            return handlers.restore_error(request)
         if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
             if parts[2] in ("response", "error"):
                 return handlers.post_result(request, parts[1], is_error=parts[2] == "error")
