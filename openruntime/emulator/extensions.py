@@ -57,8 +57,10 @@ class ExtensionsAPI:
     """The extensions of one sandbox: the HTTP routes, and what the sandbox asks of them."""
 
     def __init__(self, cond: threading.Condition, function: Any, log: Callable[[str], None],
-                 on_next: Callable[[], None] | None = None) -> None:
+                 on_next: Callable[[], None] | None = None,
+                 on_register: Callable[[str, tuple[str, ...]], None] | None = None) -> None:
         self.cond = cond
+        self.on_register = on_register  # the Telemetry API's platform.extension record
         self.on_next = on_next  # the sandbox's: an invoke phase may be over now (lock held)
         self.function = function  # FunctionSettings: name, version, handler for /register
         self.log = log
@@ -172,6 +174,8 @@ class ExtensionsAPI:
             extension = Extension(name, events)
             self.registered[extension.identifier] = extension
             self.cond.notify_all()
+        if self.on_register is not None:
+            self.on_register(name, events)
         fn = self.function
         answer = {"functionName": fn.name, "functionVersion": fn.version, "handler": fn.handler or ""}
         if "accountId" in (request.header("lambda-extension-accept-feature") or ""):
@@ -180,6 +184,10 @@ class ExtensionsAPI:
             answer["accountId"] = ACCOUNT_ID
         return Response(200, json.dumps(answer).encode(), [("Content-Type", JSON),
                                                            ("Lambda-Extension-Identifier", extension.identifier)])
+
+    def name_of(self, identifier: str | None) -> str | None:
+        extension = self.registered.get(identifier or "")
+        return extension.name if extension is not None else None
 
     def _known(self, request: Request) -> Extension | Response:
         identifier = request.header("lambda-extension-identifier") or ""

@@ -35,11 +35,13 @@ from typing import IO, Any
 
 from openruntime import errors
 from openruntime.emulator.extensions import ExtensionsAPI
+from openruntime.emulator.telemetry import PATH as TELEMETRY_PATH
+from openruntime.emulator.telemetry import TelemetryAPI
 from openruntime.errors import RuntimeGone
 from openruntime.invocation import JSON, Outcome
 from openruntime.processes import kill_tree, spawn
 from openruntime.response_stream import ResponseStream
-from openruntime.runtime_api.http import LoopbackHTTPServer
+from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 from openruntime.runtime_api.server import Pending, RuntimeAPIServer
 
 ACCOUNT_ID = "012345678912"
@@ -190,9 +192,13 @@ class Emulator:
             self.function = FunctionSettings(timeout_s=self.timeout_s)
         self._api = RuntimeAPIServer(port=self.runtime_api_port, name="runtime-api", on_poll=self._on_poll,
                                      on_deliver=self._on_deliver, on_restore=self._on_restore,
-                                     more_routes=lambda request: self._extensions.handle(request))
+                                     more_routes=self._more_routes)
         self._cond = self._api.cond  # one lock for the Runtime API's state and this sandbox's
-        self._extensions = ExtensionsAPI(self._cond, self.function, self.log, on_next=self._maybe_end_phase)
+        self._telemetry = TelemetryAPI()
+        self._extensions = ExtensionsAPI(
+            self._cond, self.function, self.log, on_next=self._maybe_end_phase,
+            on_register=lambda name, events: self._telemetry.emit(
+                "platform", "platform.extension", {"name": name, "state": "Ready", "events": list(events)}))
         self._invoke_lock = threading.BoundedSemaphore(self.max_concurrency)  # the free slots
         self._start_lock = threading.Lock()  # concurrent invokes start one bootstrap
         self._runtime: _Runtime | None = None
@@ -204,6 +210,7 @@ class Emulator:
         # thread a bootstrap would die when that connection closed (one `curl`); from here,
         # it dies with the emulator only.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
+        self._has_extensions = False
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -234,6 +241,7 @@ class Emulator:
             while self._ending is not None and (left := min(self._ending.deadline, until) - time.monotonic()) > 0:
                 self._cond.wait(left)
             self._end_phase(None)
+        self._telemetry.close()  # the last batches, while their destinations still listen
         self._extensions.shutdown("spindown", kill_tree)
         # Stopped before the emulator says it is closed: a runtime being shut down is not
         # also answered "500, reset" on its next /next (awslambdaric would log a failure).
@@ -294,14 +302,25 @@ class Emulator:
         with self._cond:
             self._runtime = runtime
         env = self._child_env()
+        self._telemetry.emit("platform", "platform.initStart", {
+            "initializationType": self._init_type(), "phase": "init",
+            "functionName": self.function.name if self.function else "", "functionVersion": "$LATEST"})
         self._start_extensions(env)
+        tee = self._has_extensions  # function logs for a Telemetry subscriber
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
             # with it everything the bootstrap started, instead of leaving them running.
             process = self._spawner.submit(
-                spawn, self.command, env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
+                spawn, self.command, env=env, cwd=self.cwd,
+                stdout=subprocess.PIPE if tee else self.child_stdout,
+                stderr=subprocess.PIPE if tee else self.child_stderr,
                 die_with_parent=True,
             ).result()
+            if tee:
+                for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
+                    assert source is not None
+                    threading.Thread(target=self._tee, args=(source, target), name="bootstrap-output",
+                                     daemon=True).start()
         except BaseException:
             with self._cond:
                 if self._runtime is runtime:
@@ -312,6 +331,27 @@ class Emulator:
             runtime.process = process
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
+
+    def _more_routes(self, request: Request) -> Response | None:
+        """The Extensions and Telemetry APIs, on the Runtime API's port."""
+        if request.path == TELEMETRY_PATH:
+            return self._telemetry.handle(request, self._extensions.name_of(request.header("lambda-extension-identifier")))
+        return self._extensions.handle(request)
+
+    def _init_type(self) -> str:
+        return "snap-start" if self.snapstart else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances"
+
+    def _tee(self, source: IO[bytes], target: int | IO[Any] | None) -> None:
+        """The bootstrap's output, line by line, where it was going and to the Telemetry
+        API as `function` records (only when there are extensions to subscribe)."""
+        fd = target if isinstance(target, int) else target.fileno() if target is not None else 2
+        for line in iter(source.readline, b""):
+            try:
+                os.write(fd, line)
+            except OSError:
+                pass
+            self._telemetry.emit("function", "function", line.decode("utf-8", "replace").rstrip("\n"))
+        source.close()
 
     def _start_extensions(self, env: dict[str, str]) -> None:
         """The external extensions, each in its own process group, before the bootstrap."""
@@ -324,6 +364,7 @@ class Emulator:
                 die_with_parent=True,
             ).result()
             self._extensions.processes.append((path, process))
+        self._has_extensions = bool(self._extensions.processes)
 
     def _watch_runtime(self, runtime: _Runtime, process: subprocess.Popen[bytes]) -> None:
         status = process.wait()
@@ -373,6 +414,11 @@ class Emulator:
                 runtime.restore_duration_ms = (time.monotonic() - runtime.restored_at) * 1000
             else:
                 runtime.init_duration_ms = (time.monotonic() - runtime.started_at) * 1000
+            init = {"initializationType": self._init_type(), "phase": "init"}
+            self._telemetry.emit("platform", "platform.initRuntimeDone", {**init, "status": "success"})
+            self._telemetry.emit("platform", "platform.initReport", {
+                **init, "status": "success",
+                "metrics": {"durationMs": round((time.monotonic() - runtime.started_at) * 1000, 3)}})
 
     def _on_restore(self) -> None:
         """SnapStart: the bootstrap's restore/next. The snapshot is taken and restored at
@@ -388,6 +434,9 @@ class Emulator:
         fn = self.function
         assert fn is not None
         headers = dict(pending.headers)
+        self._telemetry.emit("platform", "platform.start", {
+            "requestId": pending.request_id, "version": fn.version,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": headers.get("Lambda-Runtime-Trace-Id", "")}})
         self._extensions.invoke(pending.request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")), fn.arn,
                                 headers.get("Lambda-Runtime-Trace-Id", ""))
 
@@ -544,6 +593,11 @@ class Emulator:
         # The phase (REPORT's Duration) runs from the event's delivery: a cold start's init is
         # Init Duration, not the function's.
         delivered = pending.delivered_at or began
+        self._telemetry.emit("platform", "platform.runtimeDone", {
+            "requestId": request_id,
+            "status": "timeout" if timed_out else "error" if outcome.is_error else "success",
+            "metrics": {"durationMs": round((time.monotonic() - delivered) * 1000, 3),
+                        "producedBytes": len(outcome.body)}})
         self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
                           pending, over=timed_out or init_failed or concurrent)
         headers_out = {
@@ -591,8 +645,14 @@ class Emulator:
     def _log_phase_end(self, phase: _Phase, status: str | None = None, until: float | None = None) -> None:
         self.log(f"END RequestId: {phase.request_id}")
         ended = time.monotonic() if until is None else until
-        line = self._report_line(phase.request_id, phase.runtime, (ended - phase.began) * 1000)
+        duration_ms = (ended - phase.began) * 1000
+        line = self._report_line(phase.request_id, phase.runtime, duration_ms)
         self.log(line + (f"\tStatus: {status}" if status else ""))
+        fn = self.function
+        self._telemetry.emit("platform", "platform.report", {
+            "requestId": phase.request_id, "status": status or "success",
+            "metrics": {"durationMs": round(duration_ms, 3), "billedDurationMs": max(1, int(duration_ms + 0.999)),
+                        "memorySizeMB": fn.memory_mb if fn else 0}})
 
     def _await_phase_end(self) -> None:
         """Before the next invoke: the previous one's bootstrap must have called /next. One

@@ -148,3 +148,86 @@ def test_an_extension_that_never_calls_next_again_holds_the_next_invocation(tmp_
     first_report = reports(lines)[0]
     assert first_report["line"].endswith("Status: timeout") and float(first_report["Duration"].split()[0]) >= 1000
     assert "Init Duration" in reports(lines)[1]  # a fresh environment served the second
+
+
+TELEMETRY_EXTENSION = """\
+#!{python}
+import http.server, json, os, socket, sys, threading, urllib.request
+api, out = os.environ["AWS_LAMBDA_RUNTIME_API"], {out!r}
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with open(out, "a") as f:
+            for record in batch:
+                f.write(json.dumps(record) + "\\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": "telemetry-probe"}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function"],
+                "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
+                "destination": {{"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{{server.server_port}}/t"}}}}
+request = urllib.request.Request(f"http://{{api}}/2022-07-01/telemetry", data=json.dumps(subscription).encode(),
+                                 method="PUT", headers={{"Lambda-Extension-Identifier": identifier}})
+urllib.request.urlopen(request).read()
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        if json.loads(answer.read())["eventType"] == "SHUTDOWN":
+            sys.exit(0)
+"""
+
+
+def test_a_telemetry_subscriber_gets_platform_records_and_the_handlers_log_lines(tmp_path: Path) -> None:
+    out = tmp_path / "telemetry.jsonl"
+    write_executable(tmp_path / "extensions" / "telemetry-probe",
+                     TELEMETRY_EXTENSION.format(python=sys.executable, out=str(out)))
+    pipeline = function(tmp_path, "print('hello from the handler', event['n']); return event['n']")
+    with orchestrated(pipeline) as emulator:
+        emulator.extensions_dir = str(tmp_path / "extensions")
+        ids = [emulator.invoke(json.dumps({"n": n}).encode()).request_id for n in range(2)]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds[0] == "platform.initStart" and "platform.telemetrySubscription" in kinds
+    assert "platform.initRuntimeDone" in kinds and "platform.initReport" in kinds
+    for request_id in ids:
+        mine = [r["type"] for r in records if isinstance(r["record"], dict) and r["record"].get("requestId") == request_id]
+        assert mine == ["platform.start", "platform.runtimeDone", "platform.report"], (request_id, mine)
+    logs = [r["record"] for r in records if r["type"] == "function"]
+    assert any("hello from the handler 0" in line for line in logs)
+    assert any("hello from the handler 1" in line for line in logs)
+    report = next(r["record"] for r in records if r["type"] == "platform.report")
+    assert report["status"] == "success" and report["metrics"]["durationMs"] >= 0
+
+
+def test_a_subscription_outside_the_limits_is_refused_by_name(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    with orchestrated(function(tmp_path)) as emulator:
+        emulator.invoke(b"{}")  # the sandbox is up
+        register = urllib.request.Request(f"http://{emulator.runtime_api}/2020-01-01/extension/register",
+                                          data=b'{"events": []}', method="POST",
+                                          headers={"Lambda-Extension-Name": "probe"})
+        with urllib.request.urlopen(register) as answer:
+            identifier = answer.headers["Lambda-Extension-Identifier"]
+        bad = {"schemaVersion": "2021-01-01", "types": ["platform"], "buffering": {"maxItems": 5},
+               "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:1/x"}}
+        subscribe = urllib.request.Request(f"http://{emulator.runtime_api}/2022-07-01/telemetry",
+                                           data=json.dumps(bad).encode(), method="PUT",
+                                           headers={"Lambda-Extension-Identifier": identifier})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(subscribe)
+    error = json.loads(refused.value.read())
+    assert refused.value.code == 400 and "schemaVersion '2021-01-01'" in error["errorMessage"]
+    assert "buffering.maxItems 5 is outside 1000–10000" in error["errorMessage"]
