@@ -20,6 +20,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy kno
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from openruntime.invocation import Outcome
+
 MAX_BUFFERED_CHUNKS = 8  # each at most 256 KiB as the HTTP server reads them
 
 
@@ -98,6 +100,31 @@ class ResponseStream:
                 chunk = self._chunks.popleft()
                 self._cond.notify_all()
             yield chunk
+
+    def collect(self, until: float, request_id: str | None = None) -> Outcome | None:
+        """The whole response, buffered (an `after` hook that asked for it, a buffered
+        Invoke): within Lambda's 6 MB (past it, Function.ResponseSizeTooLarge and the rest
+        is never read); the stream's own error if it ended with one; None when the monotonic
+        `until` passes first."""
+        from openruntime.invocation import Outcome
+
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for chunk in self.chunks(until):
+                size += len(chunk)
+                if size > errors.MAX_RESPONSE_BYTES:
+                    self.abandon()
+                    return Outcome.error(errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE,
+                                                           errors.response_too_large_message(None), request_id),
+                                         errors.FUNCTION_RESPONSE_TOO_LARGE)
+                parts.append(chunk)
+        except StreamTimeout:
+            self.abandon()
+            return None
+        if self.error_type is not None:
+            return Outcome.error(self.error_body or b"", self.error_type)
+        return Outcome(b"".join(parts), self.content_type)
 
     def abandon(self) -> None:
         """Nobody reads any more: the producer stops at its next `put`."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import sysconfig
 import textwrap
@@ -99,3 +101,31 @@ def hello_app(tmp_path: Path) -> Path:
             return {"slept": True}
     '''))
     return app
+
+
+@contextmanager
+def serving_cli(folder: Path, *options: str, env: dict[str, str] | None = None
+                ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`openruntime serve --pipeline pipeline.yml OPTIONS…` in `folder` on a free loopback
+    port, ready; yields its endpoint (`http://127.0.0.1:PORT`) and process; its STDERR goes
+    to `folder/serve.log`. Stopped with SIGTERM at the end."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = subprocess.Popen([sys.executable, "-m", "openruntime", "serve", "--port", str(port),
+                              "--pipeline", "pipeline.yml", *options],
+                             cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "wb"),
+                             env={**os.environ, "OPENRUNTIME_PYTHON": sys.executable, **(env or {})})
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and serve.poll() is None, "serve did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", serve
+    finally:
+        serve.terminate()
+        serve.wait(30)

@@ -581,7 +581,7 @@ class Emulator:
                 streamed = StreamedBody(outcome.stream, deadline, request_id, timeout,
                                         lambda: self._reset_runtime(only=runtime), self.stream_bandwidth)
             else:
-                outcome = _collect(outcome.stream, deadline)
+                outcome = outcome.stream.collect(deadline, request_id)
                 timed_out = outcome is None
         if outcome is None:
             outcome = Outcome.error(
@@ -706,30 +706,6 @@ def _throttled(chunks: Iterator[bytes], free: int, rate: float) -> Iterator[byte
                 time.sleep(ahead)
         sent += len(chunk)
         yield chunk
-
-
-def _collect(stream: ResponseStream, until: float) -> Outcome | None:
-    """A streamed response for a buffered Invoke: whole, within Lambda's 6 MB; None when
-    the deadline passes first."""
-    from openruntime.response_stream import StreamTimeout
-
-    parts: list[bytes] = []
-    size = 0
-    try:
-        for chunk in stream.chunks(until):
-            size += len(chunk)
-            if size > errors.MAX_RESPONSE_BYTES:
-                stream.abandon()
-                return Outcome.error(errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE,
-                                                       errors.response_too_large_message(None)),
-                                     errors.FUNCTION_RESPONSE_TOO_LARGE)
-            parts.append(chunk)
-    except StreamTimeout:
-        stream.abandon()
-        return None
-    if stream.error_type is not None:
-        return Outcome.error(stream.error_body or b"", stream.error_type)
-    return Outcome(b"".join(parts), stream.content_type)
 
 
 def _next_headers(

@@ -25,10 +25,6 @@ from openruntime.function_log import log
 from openruntime.invocation import JSON, Invocation, Outcome
 from openruntime.middleware.protocol import HookResult, InvocationScope, Middleware, check_output, credentials_hint
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
-if TYPE_CHECKING:
-    from openruntime.response_stream import ResponseStream
-
 HandlerCall = Callable[[bytes, str], Outcome]
 
 
@@ -155,32 +151,14 @@ class Chain:
         until = time.monotonic() + (run.invocation.remaining_ms() - self.grace_ms) / 1000
         started = time.perf_counter()
         try:
-            return self._collect_until(stream, run, until)
+            collected = stream.collect(until, run.invocation.request_id)
         finally:
             run.timings["stream"] = time.perf_counter() - started  # the handler streaming, collected
-
-    def _collect_until(self, stream: ResponseStream, run: InvocationRun, until: float) -> Outcome:
-        from openruntime.response_stream import StreamTimeout
-
-        parts: list[bytes] = []
-        size = 0
-        try:
-            for chunk in stream.chunks(until):
-                size += len(chunk)
-                if size > errors.MAX_RESPONSE_BYTES:
-                    stream.abandon()
-                    body = errors.error_body(errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(None),
-                                             run.invocation.request_id)
-                    return Outcome.error(body, errors.FUNCTION_RESPONSE_TOO_LARGE)
-                parts.append(chunk)
-        except StreamTimeout:
-            stream.abandon()
+        if collected is None:  # still streaming at the deadline (less the grace period)
             body = errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(
                 run.invocation.request_id, run.invocation.timeout_s()), run.invocation.request_id)
             return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
-        if stream.error_type is not None:
-            return Outcome.error(stream.error_body or b"", stream.error_type)
-        return Outcome(b"".join(parts), stream.content_type)
+        return collected
 
 
 _said: set[tuple[str, str]] = set()

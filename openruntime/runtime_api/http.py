@@ -236,29 +236,16 @@ def _check_framing(headers: list[tuple[str, str]]) -> list[str]:
 
 
 def _read_chunked(reader: BinaryIO, max_body: int) -> tuple[bytes, int | None]:
+    """A chunked body read whole, within `max_body`; past it, read to the end and dropped
+    (the connection stays usable) and only its size kept."""
     chunks: list[bytes] = []
     size_seen = 0
-    while True:
-        size_line = reader.readline(1024)
-        if not size_line.endswith(b"\n"):
-            raise MalformedRequest("chunked body truncated")
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise MalformedRequest(f"bad chunk size {size_line[:40]!r}") from None
-        if size == 0:
-            _read_headers(reader)  # trailers, ignored
-            break
-        size_seen += size
-        if size_seen > max_body:
-            _discard(reader, size)
-        else:
-            chunk = reader.read(size)
-            if len(chunk) != size:
-                raise MalformedRequest("chunked body truncated")
+    for chunk in ChunkedBody(reader):
+        size_seen += len(chunk)
+        if size_seen <= max_body:
             chunks.append(chunk)
-        if reader.readline(3) not in (b"\r\n", b"\n"):
-            raise MalformedRequest("chunk not followed by CRLF")
+        elif chunks:
+            chunks.clear()  # over: nothing of it is kept
     if size_seen > max_body:
         return b"", size_seen
     return b"".join(chunks), None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from openruntime.processes import descendants
-from tests.conftest import write_pipeline
+from tests.conftest import serving_cli, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 
@@ -45,29 +44,13 @@ def handler(event, context):
 
 
 @contextmanager
-def serving(folder: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(folder: Path, *options: str, env: dict[str, str] | None = None
+            ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     (folder / "app.py").write_text(APP)
     write_pipeline(folder, f"runtime: {{name: python, handler: app.handler, task_root: ., "
                            f"env: {{SPANS: {folder / 'spans'}}}}}\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    serve = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), "--pipeline", "pipeline.yml", *options],
-                             cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "wb"),
-                             env={**os.environ, "OPENRUNTIME_PYTHON": sys.executable, **(env or {})})
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and serve.poll() is None, "serve did not start"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations", serve
-    finally:
-        serve.terminate()
-        serve.wait(30)
+    with serving_cli(folder, *options, env=env) as (endpoint, serve):
+        yield f"{endpoint}/2015-03-31/functions/function/invocations", serve
 
 
 def call(url: str, event: dict[str, object]) -> tuple[str | None, dict[str, object]]:
@@ -121,10 +104,12 @@ def test_hundreds_of_mixed_invocations_each_answered_once_without_growth(tmp_pat
         return "timeout" if n % 50 == 7 else "crash" if n % 25 == 3 else "fail" if n % 5 == 1 else "ok"
 
     def event(n: int) -> dict[str, object]:
-        return {"n": n, "sleep": {"timeout": 3.0}.get(kind(n), 0.02), "fail": kind(n) == "fail",
+        return {"n": n, "sleep": {"timeout": 5.0}.get(kind(n), 0.02), "fail": kind(n) == "fail",
                 "crash": kind(n) == "crash"}
 
-    with serving(tmp_path, "--concurrency", "4", "--timeout", "1") as (url, serve):
+    # A timeout of 2.5 s: far from the crashes' 20 ms even on a loaded machine, so that a
+    # crash is never answered as a timeout.
+    with serving(tmp_path, "--concurrency", "4", "--timeout", "2.5") as (url, serve):
         with ThreadPoolExecutor(16) as callers:  # warm up every sandbox before counting
             list(callers.map(lambda n: call(url, {"n": -1, "sleep": 0.3}), range(8)))
         fds_before = len(os.listdir(f"/proc/{serve.pid}/fd"))

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import orchestrated, write_executable, write_pipeline
+from tests.conftest import orchestrated, serving_cli, write_executable, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 NODE = os.environ.get("OPENRUNTIME_NODE") or shutil.which("node")
@@ -95,25 +94,8 @@ def with_middlewares(folder: Path) -> Path:
 
 @contextmanager
 def serving(folder: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    serve = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), "--pipeline", "pipeline.yml",
-                              "--timeout", "30"], cwd=folder, stdout=subprocess.DEVNULL,
-                             stderr=open(folder / "serve.log", "wb"))
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and serve.poll() is None, "serve did not start"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.terminate()
-        serve.wait(20)
+    with serving_cli(folder, "--timeout", "30") as (endpoint, _):
+        yield endpoint
 
 
 def lambda_client(endpoint: str):  # type: ignore[no-untyped-def]

@@ -4,15 +4,12 @@ middlewares of the pipeline, exec and persistent."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_executable, write_pipeline
+from tests.conftest import REPO, serving_cli, write_executable, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 SDK = REPO / "middlewares" / "lib" / "python"
@@ -51,28 +48,12 @@ middlewares:
   - {name: noting, mode: persistent, hooks: [before]}
   - {name: env, hooks: [before]}
 """)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    serve = subprocess.Popen([*OPENRUNTIME, "serve", "--port", str(port), "--pipeline", "pipeline.yml"],
-                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and serve.poll() is None, "serve did not start"
-                time.sleep(0.05)
-        client = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+    with serving_cli(tmp_path) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="x", aws_secret_access_key="x",
                               config=Config(retries={"max_attempts": 1}))
         with_tenant = json.loads(client.invoke(FunctionName="function", Payload=b"{}",
                                                TenantId="tenant-blue")["Payload"].read())
         without = json.loads(client.invoke(FunctionName="function", Payload=b"{}")["Payload"].read())
-    finally:
-        serve.terminate()
-        serve.wait(20)
     assert with_tenant == {"persistent_saw": "tenant-blue", "exec_saw": "tenant-blue", "handler_saw": "tenant-blue"}
     assert without == {"persistent_saw": None, "exec_saw": None, "handler_saw": None}
