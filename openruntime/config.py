@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-HOOKS = ("before", "after", "error")
+# before/after/error: each invocation. before_snapshot/after_restore: SnapStart, once, around
+# the snapshot (a middleware holding a connection drops it, then opens it again).
+HOOKS = ("before", "after", "error", "before_snapshot", "after_restore")
+SNAPSTART_HOOKS = ("before_snapshot", "after_restore")
 MODES = ("exec", "persistent")
 ON_ERROR = ("fail", "skip")
 # What an `after`/`error` hook does with a streamed response: not called (pass, the default:

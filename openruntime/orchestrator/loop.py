@@ -31,9 +31,9 @@ from openruntime import errors
 from openruntime.config import Pipeline, max_concurrency
 from openruntime.errors import FatalUpstreamError, InitFailure, MiddlewareFailure, RuntimeGone, ShutdownRequested
 from openruntime.function_log import log
-from openruntime.invocation import Invocation, Outcome
+from openruntime.invocation import JSON, Invocation, Outcome
 from openruntime.middleware.build import build_middleware
-from openruntime.middleware.protocol import Middleware
+from openruntime.middleware.protocol import InvocationScope, Middleware
 from openruntime.middleware.state import remove_state_root
 from openruntime.orchestrator.chain import Chain, InvocationRun
 from openruntime.orchestrator.invocation_log import write_invocation_log
@@ -84,6 +84,7 @@ class Orchestrator:
         self._crashes = 0
         self.concurrency = max_concurrency(self.environ)
         self._restart_lock = _thread.allocate_lock()
+        self._middlewares_ready = threading.Event()  # SnapStart's hooks wait for them
 
     # -- init -------------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class Orchestrator:
         # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): the runtime's restore/next and
         # restore/error go to Lambda, on a connection of their own (a request thread asks).
         restore_client = self.upstream.another() if hasattr(self.upstream, "another") else self.upstream
-        self.proxy.upstream_restore = lambda: restore_client.restore_next()
+        self.proxy.upstream_restore = lambda: self._snapshot(restore_client.restore_next)
         self.proxy.upstream_restore_error = lambda body, error_type: restore_client.post_restore_error(body, error_type)
         self.proxy.start()
         early = self.early
@@ -124,6 +125,7 @@ class Orchestrator:
             except MiddlewareFailure as failure:
                 raise InitFailure(failure.error_type, failure.message) from None
         self.chain = Chain(self.middlewares, self.grace_ms)
+        self._middlewares_ready.set()
         self._await_runtime_ready()
 
     def _await_runtime_ready(self) -> None:
@@ -156,6 +158,33 @@ class Orchestrator:
             message = f"{message}; stderr: {tail[-512:]}"
         body = errors.error_body(errors.RUNTIME_EXIT_ERROR, message, current, exitStatus=status, stderrTail=tail)
         self.proxy.runtime_exited(Outcome.error(body, errors.RUNTIME_EXIT_ERROR))
+
+    def _snapshot(self, restore: Callable[[], None]) -> None:
+        """SnapStart, from the runtime's restore/next (on the proxy's thread): the
+        middlewares' `before_snapshot` hooks, Lambda's snapshot and restore, then their
+        `after_restore` hooks. A hook that fails is logged (a persistent middleware's process
+        is replaced, so it reconnects anyway); the snapshot goes ahead."""
+        self._middlewares_ready.wait(INIT_TIMEOUT_S)
+        self._run_snapstart_hooks("before_snapshot")
+        restore()
+        self._run_snapstart_hooks("after_restore")
+
+    def _run_snapstart_hooks(self, hook: str) -> None:
+        import uuid
+
+        deadline_ms = int(time.time() * 1000 + INIT_TIMEOUT_S * 1000)
+        invocation = Invocation(f"snapstart-{uuid.uuid4()}", deadline_ms, "", None, None, JSON, b"{}")
+        scope = InvocationScope()
+        try:
+            for middleware in self.middlewares:
+                if not middleware.handles(hook):
+                    continue
+                try:
+                    middleware.call(hook, b"{}", JSON, invocation, scope, middleware.config.timeout_ms / 1000)
+                except MiddlewareFailure as failure:
+                    log(f"SnapStart: {failure.message}", "WARN")
+        finally:
+            scope.close()
 
     def _ensure_runtime(self) -> None:
         """The one place a runtime is restarted: when the proxy says this generation's died

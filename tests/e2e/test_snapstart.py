@@ -75,3 +75,45 @@ def test_a_failing_after_restore_hook_is_the_invocations_error(tmp_path: Path) -
     error = json.loads(result.body)
     assert result.function_error and error["errorMessage"] == "could not reconnect after restore"
     assert (tmp_path / "hooks").read_text().splitlines() == ["before-snapshot snap-start"]
+
+
+RECONNECTING_MIDDLEWARE = """\
+#!{python}
+import json, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+out.write(b'{{"ready":true,"protocol":2,"hooks":["before","before_snapshot","after_restore"],"length":0}}\\n')
+out.flush()
+while line := inp.readline():
+    header = json.loads(line)
+    payload = inp.read(header["length"])
+    with open({log!r}, "a") as f:
+        f.write("middleware " + header["hook"] + "\\n")
+    out.write(b'{{"action":"continue","length":%d}}\\n' % len(payload) + payload)
+    out.flush()
+"""
+
+
+def test_middlewares_drop_and_reopen_around_the_snapshot(tmp_path: Path) -> None:
+    """A persistent middleware listing before_snapshot and after_restore is called once
+    each, around Lambda's snapshot: after the runtime's own before-snapshot hooks, before
+    its after-restore hooks, and before any invocation."""
+    from tests.conftest import write_executable
+
+    log = tmp_path / "hooks"
+    write_executable(tmp_path / "middlewares" / "pool" / "pool",
+                     RECONNECTING_MIDDLEWARE.format(python=sys.executable, log=str(log)))
+    (tmp_path / "app.py").write_text(APP)
+    pipeline = write_pipeline(tmp_path, f"""runtime: {{command: [{sys.executable}, -m, awslambdaric], handler: app.handler, task_root: .}}
+middlewares:
+  - {{name: pool, mode: persistent, hooks: [before, before_snapshot, after_restore]}}
+""")
+    lines: list[str] = []
+    with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=tmp_path,
+                  env={"OPENRUNTIME_PIPELINE": str(pipeline), "HOOK_LOG": str(log)},
+                  function=FunctionSettings(timeout_s=20), snapstart=True, log=lines.append,
+                  child_stderr=open(tmp_path / "function.log", "wb")) as emulator:
+        emulator.invoke(b"{}")
+        emulator.invoke(b"{}")
+    assert log.read_text().splitlines() == [
+        "before-snapshot snap-start", "middleware before_snapshot", "middleware after_restore", "after-restore",
+        "middleware before", "handler", "middleware before", "handler"]
