@@ -136,7 +136,7 @@ def test_compiled_pipeline_equals_its_source_and_names_file_and_field(tmp_path: 
     ({"runtime": {"name": "a b c"}, "middlewares": [{"name": "x", "hooks": "before"}]},
      "pipeline.json: middlewares[0].hooks: expected a list of strings, got str"),
     ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "hooks": ["bfore"]}]},
-     "pipeline.json: middlewares[0].hooks: expected one of before, after, error, got 'bfore'"),
+     "pipeline.json: middlewares[0].hooks: expected one of before, after, error, before_snapshot, after_restore, got 'bfore'"),
     ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "timeout_ms": "soon"}]},
      "pipeline.json: middlewares[0].timeout_ms: expected a whole number from 1 to 900000, got 'soon'"),
     ({"runtime": {"name": "python", "grace_ms": 99999999999}},
