@@ -247,7 +247,7 @@ class Emulator:
         # also answered "500, reset" on its next /next (awslambdaric would log a failure).
         runtime = self._runtime
         if runtime is not None and runtime.process is not None:
-            kill_tree(runtime.process, grace_s=0.3)
+            kill_tree(runtime.process, grace_s=0.5)  # Lambda's: SIGTERM, then 500 ms
         with self._cond:
             leftover, self._runtime = self._runtime, None  # one an invoke started meanwhile
         self._api.close()
@@ -341,16 +341,17 @@ class Emulator:
     def _init_type(self) -> str:
         return "snap-start" if self.snapstart else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances"
 
-    def _tee(self, source: IO[bytes], target: int | IO[Any] | None) -> None:
-        """The bootstrap's output, line by line, where it was going and to the Telemetry
-        API as `function` records (only when there are extensions to subscribe)."""
+    def _tee(self, source: IO[bytes], target: int | IO[Any] | None, category: str = "function") -> None:
+        """A process's output, line by line, where it was going and to the Telemetry API as
+        `function` (the bootstrap's) or `extension` records (only when there are extensions
+        to subscribe)."""
         fd = target if isinstance(target, int) else target.fileno() if target is not None else 2
         for line in iter(source.readline, b""):
             try:
                 os.write(fd, line)
             except OSError:
                 pass
-            self._telemetry.emit("function", "function", line.decode("utf-8", "replace").rstrip("\n"))
+            self._telemetry.emit(category, category, line.decode("utf-8", "replace").rstrip("\n"))
         source.close()
 
     def _start_extensions(self, env: dict[str, str]) -> None:
@@ -360,9 +361,13 @@ class Emulator:
             folder = os.path.join((self.env or {})["OPENRUNTIME_OPT"], "extensions")
         for path in self._extensions.found(folder):
             process = self._spawner.submit(
-                spawn, [path], env=env, cwd=self.cwd, stdout=self.child_stdout, stderr=self.child_stderr,
+                spawn, [path], env=env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 die_with_parent=True,
             ).result()
+            for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
+                assert source is not None
+                threading.Thread(target=self._tee, args=(source, target, "extension"), name="extension-output",
+                                 daemon=True).start()
             self._extensions.processes.append((path, process))
         self._has_extensions = bool(self._extensions.processes)
 

@@ -166,6 +166,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+print("telemetry-probe starting", file=sys.stderr, flush=True)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
@@ -173,7 +174,7 @@ request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register"
     headers={{"Lambda-Extension-Name": "telemetry-probe"}})
 with urllib.request.urlopen(request) as answer:
     identifier = answer.headers["Lambda-Extension-Identifier"]
-subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function"],
+subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function", "extension"],
                 "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
                 "destination": {{"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{{server.server_port}}/t"}}}}
 request = urllib.request.Request(f"http://{{api}}/2022-07-01/telemetry", data=json.dumps(subscription).encode(),
@@ -206,6 +207,7 @@ def test_a_telemetry_subscriber_gets_platform_records_and_the_handlers_log_lines
     logs = [r["record"] for r in records if r["type"] == "function"]
     assert any("hello from the handler 0" in line for line in logs)
     assert any("hello from the handler 1" in line for line in logs)
+    assert any(r["type"] == "extension" and "telemetry-probe starting" in r["record"] for r in records)
     report = next(r["record"] for r in records if r["type"] == "platform.report")
     assert report["status"] == "success" and report["metrics"]["durationMs"] >= 0
 
