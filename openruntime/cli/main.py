@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
+    serve.add_argument("--http", type=_port, metavar="PORT",
+                       help="also a real HTTP front on 127.0.0.1:PORT: each request becomes the event of "
+                       "--http-event, the function's answer the HTTP response (like sam local start-api)")
+    serve.add_argument("--http-event", choices=("v2", "url", "v1", "alb"), default="v2",
+                       help="the event the HTTP front sends: API Gateway HTTP API payload 2.0 (v2, default), "
+                       "function URL (url), REST API payload 1.0 (v1), ALB (alb)")
     busy = serve.add_mutually_exclusive_group()
     busy.add_argument("--throttle", dest="when_busy", action="store_const", const="throttle", default="queue",
                       help="answer a caller who finds every sandbox slot busy as Lambda throttles: 429 "
@@ -379,13 +385,25 @@ def _run_serve(args: argparse.Namespace) -> int:
             server = emulator.serve_invoke_api(args.port)
         except OSError as exc:
             return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc}")
+        front = None
+        if args.http is not None:
+            from openruntime.emulator.http_front import http_front
+
+            try:
+                front = http_front(emulator, args.http, args.http_event).start()
+            except OSError as exc:
+                return _fail(f"cannot listen on 127.0.0.1:{args.http}: {exc}")
         sys.stderr.write(
             f"openruntime: emulator ready: curl -d '{{}}' "
             f"http://127.0.0.1:{server.port}/2015-03-31/functions/function/invocations\n"
             f"openruntime: Runtime API on {emulator.runtime_api}\n"
+            + (f"openruntime: HTTP front ({args.http_event} events): curl http://127.0.0.1:{front.port}/\n"
+               if front is not None else "")
         )
         sys.stderr.flush()
         stop.wait()
+        if front is not None:
+            front.close()
     return 0
 
 

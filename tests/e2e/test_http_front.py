@@ -1,0 +1,117 @@
+"""`openruntime serve --http PORT`: real HTTP requests, read with httpx, become the events
+API Gateway / ALB send, through the pipeline; the answers come back as real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import serving_cli, write_pipeline
+
+APP = """\
+import base64, json
+def handler(event, context):
+    path = event.get("rawPath") or event.get("path")
+    if path == "/binary":
+        return {"statusCode": 201, "headers": {"content-type": "image/png", "x-answer": "yes"},
+                "cookies": ["session=abc; Path=/", "theme=dark"],
+                "multiValueHeaders": {"x-multi": ["1", "2"]},
+                "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
+    if path == "/inferred":
+        return {"hello": "world"}
+    if path == "/broken":
+        raise ValueError("no")
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def front(tmp_path: Path, kind: str = "v2", app: str = APP, handler: str = "app.handler",
+          runtime: str = "python", filename: str = "app.py") -> Iterator[str]:
+    (tmp_path / filename).write_text(app)
+    write_pipeline(tmp_path, f"runtime: {{name: {runtime}, handler: {handler}, task_root: .}}\n")
+    port = free_port()
+    with serving_cli(tmp_path, "--http", str(port), "--http-event", kind):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_status_headers_cookies_and_a_binary_body(tmp_path: Path) -> None:
+    with front(tmp_path) as url:
+        answer = httpx.get(f"{url}/binary")
+    assert answer.status_code == 201 and answer.content == bytes(range(256))
+    assert answer.headers["content-type"] == "image/png" and answer.headers["x-answer"] == "yes"
+    assert answer.headers.get_list("set-cookie") == ["session=abc; Path=/", "theme=dark"]
+    assert "x-multi" not in answer.headers  # payload 2.0 has no multiValueHeaders
+
+
+def test_the_request_becomes_an_http_api_event(tmp_path: Path) -> None:
+    with front(tmp_path) as url:
+        event = httpx.post(f"{url}/orders/42?expand=items&expand=notes", content=b"\xff\x00binary",
+                           headers={"content-type": "application/octet-stream", "x-trace": "t1"},
+                           cookies={"a": "1"}).json()
+        inferred = httpx.get(f"{url}/inferred")
+        broken = httpx.get(f"{url}/broken")
+    assert event["version"] == "2.0" and event["rawPath"] == "/orders/42"
+    assert event["rawQueryString"] == "expand=items&expand=notes"
+    assert event["queryStringParameters"] == {"expand": "items,notes"}
+    assert event["requestContext"]["http"]["method"] == "POST" and event["headers"]["x-trace"] == "t1"
+    assert event["cookies"] == ["a=1"] and "cookie" not in event["headers"]
+    assert event["isBase64Encoded"] and base64.b64decode(event["body"]) == b"\xff\x00binary"
+    assert inferred.status_code == 200 and inferred.json() == {"hello": "world"}  # HTTP APIs infer it
+    assert broken.status_code == 502 and broken.json() == {"message": "Internal Server Error"}
+
+
+def test_rest_api_events_and_multi_value_headers(tmp_path: Path) -> None:
+    with front(tmp_path, kind="v1") as url:
+        event = httpx.get(f"{url}/items?x=1&x=2").json()
+        binary = httpx.get(f"{url}/binary")
+    assert event["httpMethod"] == "GET" and event["path"] == "/items" and event["resource"] == "/{proxy+}"
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]} and event["queryStringParameters"] == {"x": "2"}
+    assert binary.headers.get_list("x-multi") == ["1", "2"] and binary.content == bytes(range(256))
+
+
+STREAMING_APP = """\
+const { existsSync } = require('node:fs');
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  stream = awslambda.HttpResponseStream.from(stream, {statusCode: 207, headers: {'x-streamed': 'yes'},
+                                                     cookies: ['s=1']});
+  stream.write('first\\n');
+  while (!existsSync(event.rawQueryString.split('=')[1])) await new Promise((r) => setTimeout(r, 10));
+  stream.end('second\\n');
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_a_streamed_http_response_streams_through_the_front(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    with front(tmp_path, app=STREAMING_APP, runtime="node", filename="app.js") as url:
+        with httpx.stream("GET", f"{url}/stream?gate={gate}", timeout=30) as answer:
+            chunks = answer.iter_raw()
+            first = next(chunks)
+            gate.touch()  # the function writes the rest only now: the first chunk came alone
+            rest = b"".join(chunks)
+            status, headers = answer.status_code, answer.headers
+    assert status == 207 and headers["x-streamed"] == "yes" and headers.get_list("set-cookie") == ["s=1"]
+    assert first == b"first\n" and rest == b"second\n"
+
+
+def test_a_function_url_event_is_payload_2_0_with_its_own_context(tmp_path: Path) -> None:
+    with front(tmp_path, kind="url") as url:
+        event = httpx.get(f"{url}/x").json()
+    assert event["version"] == "2.0" and event["requestContext"]["accountId"] == "anonymous"
+    assert json.loads(json.dumps(event))["rawPath"] == "/x"
