@@ -277,6 +277,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             when_busy=getattr(args, "when_busy", "queue"),
             extensions_dir=args.extensions,
             snapstart=args.snapstart,
+            capture_output=True,  # LogType Tail from the Invoke API
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 

@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import uuid
+from urllib.parse import parse_qsl
 from typing import TYPE_CHECKING, Any
 
 from openruntime import errors
@@ -80,6 +81,16 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
                 400, errors.INVALID_REQUEST_CONTENT,
                 f"Could not parse request body into json: Could not parse payload into json: {exc}",
             )
+    qualifier = dict(parse_qsl(request.target.partition("?")[2])).get("Qualifier")
+    assert emulator.function is not None
+    if qualifier is not None and qualifier not in ("$LATEST", emulator.function.version):
+        return service_error(404, errors.RESOURCE_NOT_FOUND,
+                             f"Function not found: {emulator.function.arn}:{qualifier}")
+    log_type = request.header("x-amz-log-type") or "None"
+    if log_type not in ("None", "Tail"):
+        return service_error(400, errors.VALIDATION_EXCEPTION,
+                             f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
+                             "constraint: Member must satisfy enum value set: [Tail, None]")
     kwargs: dict[str, Any] = {
         # Managed Instances mode takes the caller's invoke id, as AWS's RIE does there.
         "request_id": request.header("x-amzn-requestid") if emulator.max_concurrency > 1 else None,
@@ -107,7 +118,7 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         return Response(202, b"", ids)
     if streaming:
         return _streamed(emulator.invoke(request.body, stream=True, **kwargs))
-    result = emulator.invoke(request.body, **kwargs)
+    result = emulator.invoke(request.body, log_tail=log_type == "Tail", **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
 

@@ -19,6 +19,7 @@ over HTTP is emulator/invoke_api.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -185,6 +186,9 @@ class Emulator:
     # restore/next is the snapshot and the restore (at once, here), and REPORT gives
     # Restore Duration (restore to the first /next) where a cold start gives Init Duration.
     snapstart: bool = False
+    # Read the bootstrap's output line by line (it still goes where it went), so that an
+    # invoke with `log_tail` gets its log (Lambda's LogType Tail); on with extensions too.
+    capture_output: bool = False
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -211,6 +215,8 @@ class Emulator:
         # it dies with the emulator only.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
         self._has_extensions = False
+        self._tail: list[str] | None = None  # the log lines of a LogType=Tail invocation, while it runs
+        self._tees: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -253,6 +259,8 @@ class Emulator:
         self._api.close()
         if leftover is not None and leftover is not runtime and leftover.process is not None:
             kill_tree(leftover.process)
+        for reader in self._tees:  # what the bootstrap wrote is where it goes before close() returns
+            reader.join(1.0)
         if self._invoke_server is not None:
             self._invoke_server.close()
         self._spawner.shutdown(wait=False)
@@ -306,7 +314,7 @@ class Emulator:
             "initializationType": self._init_type(), "phase": "init",
             "functionName": self.function.name if self.function else "", "functionVersion": "$LATEST"})
         self._start_extensions(env)
-        tee = self._has_extensions  # function logs for a Telemetry subscriber
+        tee = self._has_extensions or self.capture_output  # for a Telemetry subscriber, or LogType Tail
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
             # with it everything the bootstrap started, instead of leaving them running.
@@ -319,8 +327,10 @@ class Emulator:
             if tee:
                 for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                     assert source is not None
-                    threading.Thread(target=self._tee, args=(source, target), name="bootstrap-output",
-                                     daemon=True).start()
+                    reader = threading.Thread(target=self._tee, args=(source, target), name="bootstrap-output",
+                                              daemon=True)
+                    reader.start()
+                    self._tees.append(reader)
         except BaseException:
             with self._cond:
                 if self._runtime is runtime:
@@ -351,7 +361,11 @@ class Emulator:
                 os.write(fd, line)
             except OSError:
                 pass
-            self._telemetry.emit(category, category, line.decode("utf-8", "replace").rstrip("\n"))
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self._telemetry.emit(category, category, text)
+            tail = self._tail
+            if tail is not None and category == "function":
+                tail.append(text)
         source.close()
 
     def _start_extensions(self, env: dict[str, str]) -> None:
@@ -460,6 +474,7 @@ class Emulator:
         extra_headers: Sequence[tuple[str, str]] = (),
         request_id: str | None = None,
         stream: bool = False,
+        log_tail: bool = False,
     ) -> InvokeResult:
         """One synchronous invocation, as `aws lambda invoke` would do it.
 
@@ -503,6 +518,7 @@ class Emulator:
                 tenant_id,
                 extra_headers,
                 stream,
+                log_tail,
             )
         finally:
             self._invoke_lock.release()
@@ -529,6 +545,7 @@ class Emulator:
         tenant_id: str | None,
         extra_headers: Sequence[tuple[str, str]],
         want_stream: bool = False,
+        log_tail: bool = False,
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
@@ -543,7 +560,9 @@ class Emulator:
         headers = _next_headers(request_id, fn.arn, trace_id, invocation_id, content_type,
                                 client_context, cognito_identity, tenant_id, extra_headers)
         pending = Pending(request_id, payload, headers, invocation_id, timeout_s=timeout)
-        self.log(f"START RequestId: {request_id} Version: {fn.version}")
+        if log_tail:
+            self._tail = []
+        self._say(f"START RequestId: {request_id} Version: {fn.version}")
 
         def until() -> float:
             # The function's time runs from the event's delivery; before it, a cold start
@@ -612,6 +631,8 @@ class Emulator:
         }
         if outcome.is_error:
             headers_out["x-amz-function-error"] = "Unhandled"
+        if log_tail:
+            headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
     def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
@@ -648,16 +669,36 @@ class Emulator:
             self._cond.notify_all()  # the next invoke waits for this
 
     def _log_phase_end(self, phase: _Phase, status: str | None = None, until: float | None = None) -> None:
-        self.log(f"END RequestId: {phase.request_id}")
+        self._say(f"END RequestId: {phase.request_id}")
         ended = time.monotonic() if until is None else until
         duration_ms = (ended - phase.began) * 1000
         line = self._report_line(phase.request_id, phase.runtime, duration_ms)
-        self.log(line + (f"\tStatus: {status}" if status else ""))
+        self._say(line + (f"\tStatus: {status}" if status else ""))
         fn = self.function
         self._telemetry.emit("platform", "platform.report", {
             "requestId": phase.request_id, "status": status or "success",
             "metrics": {"durationMs": round(duration_ms, 3), "billedDurationMs": max(1, int(duration_ms + 0.999)),
                         "memorySizeMB": fn.memory_mb if fn else 0}})
+
+    def _say(self, line: str) -> None:
+        """One of the emulator's own log lines (START, END, REPORT), in a LogType=Tail
+        invocation's log too."""
+        self.log(line)
+        tail = self._tail
+        if tail is not None:
+            tail.append(line)
+
+    def _log_result(self, phase_deadline: float) -> str:
+        """The invocation's log as Lambda's X-Amz-Log-Result: base64 of its last 4 KB, START
+        to REPORT (the phase ends at the bootstrap's next /next: waited for, within the
+        invocation's time)."""
+        with self._cond:
+            while self._ending is not None and (left := phase_deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+        time.sleep(0.01)  # the last lines the output reader has in hand
+        lines, self._tail = self._tail or [], None
+        text = ("\n".join(lines) + "\n").encode("utf-8", "replace")
+        return base64.b64encode(text[-4096:]).decode("ascii")
 
     def _await_phase_end(self) -> None:
         """Before the next invoke: the previous one's bootstrap must have called /next. One

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, wait_gone, write_executable, write_pipeline
+from tests.conftest import REPO, serving_cli, wait_gone, write_executable, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 EXAMPLE_EVENT = REPO / "examples" / "events" / "hello.json"
@@ -320,3 +320,34 @@ def test_strict_rie_outside_managed_instances_mode_is_refused(tmp_path: Path) ->
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler}\n")
     done = run_cli("serve", "--strict-rie", "--pipeline", "pipeline.yml", cwd=tmp_path)
     assert done.returncode == 1 and b"--strict-rie is AWS RIE's answer in Managed Instances mode" in done.stderr
+
+
+def test_boto3_gets_the_invocations_log_tail_and_qualifiers(tmp_path: Path) -> None:
+    """LogType='Tail': X-Amz-Log-Result is base64 of the invocation's log, START to REPORT,
+    the handler's own lines included; a Qualifier the function does not have is Lambda's
+    ResourceNotFoundException."""
+    boto3 = pytest.importorskip("boto3")
+    import base64
+
+    from botocore.config import Config
+
+    (tmp_path / "app.py").write_text("def handler(event, context):\n"
+                                     "    print('a line from the handler', event['n'])\n    return event['n']\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    with serving_cli(tmp_path) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+        answers = [client.invoke(FunctionName="function", Payload=json.dumps({"n": n}).encode(), LogType="Tail",
+                                 Qualifier="$LATEST") for n in range(2)]
+        plain = client.invoke(FunctionName="function", Payload=b'{"n": 9}')
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.invoke(FunctionName="function", Payload=b'{"n": 9}', Qualifier="7")
+    for n, answer in enumerate(answers):
+        log = base64.b64decode(answer["LogResult"]).decode()
+        lines = log.splitlines()
+        request_id = answer["ResponseMetadata"]["RequestId"]
+        assert lines[0] == f"START RequestId: {request_id} Version: $LATEST"
+        assert any(f"a line from the handler {n}" in line for line in lines)
+        assert lines[-2] == f"END RequestId: {request_id}" and lines[-1].startswith(f"REPORT RequestId: {request_id}")
+        assert f"handler {1 - n}" not in log  # its own log, not the other invocation's
+    assert "LogResult" not in plain
