@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the response body. Exit status 1 (and the error JSON) on a function error.",
     )
     _add_pipeline_options(invoke)
-    invoke.add_argument("--event", default=None, metavar="FILE",
+    invoke.add_argument("-e", "--event", default=None, metavar="FILE",
                         help="event JSON file, or - for standard input (default: {})")
     invoke.add_argument("--timeout", type=_timeout, default=300.0, metavar="S",
                         help="function timeout in seconds (default: 300, like the RIE)")
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_run_validate)
 
     for extension in ("openruntime.cli.layer", "openruntime.cli.middleware", "openruntime.cli.bench",
-                      "openruntime.cli.init"):
+                      "openruntime.cli.init", "openruntime.cli.events"):
         _add_optional_commands(commands, extension)
     return parser
 

@@ -39,7 +39,8 @@ NOT_IMPORTED: dict[str, str] = {
 # wheel's bundled runtimes and middlewares, which have layers of their own). The CLI
 # skips a command whose module is missing.
 TOOL_ONLY: tuple[str, ...] = (
-    "_bundled", "layers", "init_templates", "emulator", "cli/bench.py", "cli/layer.py", "cli/init.py",
+    "_bundled", "layers", "init_templates", "events", "emulator", "cli/bench.py", "cli/layer.py", "cli/init.py",
+    "cli/events.py",
 )
 # Lambda's Python runtimes we support: a conditional dependency needed by any of them is
 # vendored, whatever Python runs the build.

@@ -351,3 +351,18 @@ def test_boto3_gets_the_invocations_log_tail_and_qualifiers(tmp_path: Path) -> N
         assert lines[-2] == f"END RequestId: {request_id}" and lines[-1].startswith(f"REPORT RequestId: {request_id}")
         assert f"handler {1 - n}" not in log  # its own log, not the other invocation's
     assert "LogResult" not in plain
+
+
+def test_generate_event_prints_real_samples_that_invoke_takes(tmp_path: Path) -> None:
+    listing = run_cli("generate-event")
+    assert listing.returncode == 0 and b"s3 " in listing.stdout and b"sqs " in listing.stdout
+    s3 = run_cli("generate-event", "s3", "put")
+    assert s3.returncode == 0 and json.loads(s3.stdout)["Records"][0]["eventSource"] == "aws:s3"
+    assert run_cli("generate-event", "sqs").stdout.split() == [b"receive-message"]
+    wrong = run_cli("generate-event", "s3", "nope")
+    assert wrong.returncode == 2 and b"s3 has no action 'nope'; it has: delete, put" in wrong.stderr
+    (tmp_path / "event.json").write_bytes(s3.stdout)
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event['Records'][0]['s3']['bucket']['name']\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    done = run_cli("invoke", "-e", "event.json", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout) == json.loads(s3.stdout)["Records"][0]["s3"]["bucket"]["name"]

@@ -145,3 +145,13 @@ def test_init_scaffolds_a_project_that_runs_from_the_wheel(installed: Path, tmp_
     response = json.loads(done.stdout)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["message"] == "Hello, world!"
+
+
+def test_the_wheel_carries_the_event_samples_and_their_licences(installed: Path, tmp_path: Path) -> None:
+    done = openruntime(installed, "generate-event", "sqs", "receive-message", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Records"][0]["eventSource"] == "aws:sqs"
+    where = subprocess.run([str(installed / "python"), "-c", "import openruntime, os; print(os.path.dirname("
+                            "openruntime.__file__))"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    events = Path(where.stdout.strip()) / "events"
+    assert (events / "SOURCES.md").is_file() and (events / "LICENSES" / "Apache-2.0.txt").is_file()
