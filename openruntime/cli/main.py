@@ -436,4 +436,21 @@ def _run_validate(args: argparse.Namespace) -> int:
         print(f"  middleware {c.name}: {' '.join(getattr(middleware, 'command', []))} "
               f"[{c.mode}; hooks {', '.join(c.hooks)}; timeout {c.timeout_ms} ms; on_error {c.on_error}"
               + (f"; on_stream {c.on_stream}" if c.on_stream != "pass" else "") + "]")
+    print("  the order of an invocation:")
+    for line in onion([(m.config.name, m.config.hooks) for m in middlewares]):
+        print(f"    {line}")
     return 0
+
+
+def onion(middlewares: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """The hooks an invocation goes through, in order: `before`s in pipeline order, the
+    handler, then `after`s (or `error`s, on a failure) in reverse, so that middleware
+    order is never a surprise."""
+    lines = [f"{'  ' * depth}→ {name}.before" for depth, (name, hooks) in enumerate(middlewares) if "before" in hooks]
+    lines.append(f"{'  ' * len(middlewares)}handler")
+    for depth in range(len(middlewares) - 1, -1, -1):
+        name, hooks = middlewares[depth]
+        back = [hook for hook in ("after", "error") if hook in hooks]
+        if back:
+            lines.append(f"{'  ' * depth}← {name}.{' / '.join(back)}")
+    return lines

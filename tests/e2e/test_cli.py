@@ -366,3 +366,11 @@ def test_generate_event_prints_real_samples_that_invoke_takes(tmp_path: Path) ->
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
     done = run_cli("invoke", "-e", "event.json", cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout) == json.loads(s3.stdout)["Records"][0]["s3"]["bucket"]["name"]
+
+
+def test_validate_draws_the_order_of_an_invocation() -> None:
+    done = run_cli("validate", "pipeline.example.yml")
+    lines = done.stdout.decode().split("  the order of an invocation:\n")[1].splitlines()
+    assert [line.strip() for line in lines] == [
+        "→ log.before", "→ envelope.before", "→ timing.before", "→ stamp.before", "→ enrich.before", "handler",
+        "← stamp.after", "← timing.after", "← envelope.after", "← log.after / error"]
