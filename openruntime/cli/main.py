@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
+    serve.add_argument("--watch", action="store_true",
+                       help="a change to the function's code, the pipeline or a middleware restarts the sandbox "
+                       "(warm again from the next invocation on), without restarting serve")
     serve.add_argument("--http", type=_port, metavar="PORT",
                        help="also a real HTTP front on 127.0.0.1:PORT: each request becomes the event of "
                        "--http-event, the function's answer the HTTP response (like sam local start-api)")
@@ -361,6 +364,28 @@ def _run_invoke(args: argparse.Namespace) -> int:
     return 1 if result.function_error or result.status >= 400 else 0
 
 
+def _watched(args: argparse.Namespace) -> list[str]:
+    """What `serve --watch` watches: the pipeline file, its folder's middlewares/, the task
+    root (the function's code: the pipeline's folder when it names none), --extensions."""
+    from openruntime.config import load_pipeline
+    from openruntime.errors import ConfigError
+
+    if not args.pipeline and not Path("pipeline.yml").exists():
+        paths = [os.getcwd()]  # a bootstrap after `--`: its folder is all there is to watch
+    else:
+        pipeline_path = Path(args.pipeline or "pipeline.yml").resolve()
+        paths = [str(pipeline_path), str(pipeline_path.parent / "middlewares")]
+        try:
+            pipeline = load_pipeline(pipeline_path)
+            root = pipeline.resolve_path(pipeline.runtime.task_root) if pipeline.runtime.task_root else None
+            paths.append(str(root or pipeline_path.parent))
+        except ConfigError:
+            paths.append(str(pipeline_path.parent))  # serve reports the error; the code is still watched
+    if args.extensions:
+        paths.append(args.extensions)
+    return paths
+
+
 def _print_stream(stream: StreamedBody) -> int:
     """Each chunk to STDOUT as it arrives; how the stream ended to STDERR when it failed."""
     out = sys.stdout.buffer
@@ -386,6 +411,16 @@ def _run_serve(args: argparse.Namespace) -> int:
             server = emulator.serve_invoke_api(args.port)
         except OSError as exc:
             return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc}")
+        watcher = None
+        if args.watch:
+            from openruntime.emulator.watch import Watcher
+
+            def changed(path: str) -> None:
+                sys.stderr.write(f"openruntime: {path} changed: the next invocation starts a fresh sandbox\n")
+                sys.stderr.flush()
+                emulator.restart()
+
+            watcher = Watcher(_watched(args), changed).start()
         front = None
         if args.http is not None:
             from openruntime.emulator.http_front import http_front
@@ -405,6 +440,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         stop.wait()
         if front is not None:
             front.close()
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 

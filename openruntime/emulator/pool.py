@@ -79,6 +79,11 @@ class SandboxPool:
     def max_concurrency(self, value: int) -> None:
         pass  # the sandboxes' own (the Invoke API reads it to take the caller's invoke id)
 
+    def restart(self) -> None:
+        """Every sandbox's next invocation starts a fresh bootstrap."""
+        for emulator in self._all:
+            emulator.restart()
+
     def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
         from openruntime.emulator.invoke_api import invoke_api_server
 

@@ -216,6 +216,7 @@ class Emulator:
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
         self._has_extensions = False
         self._tail: list[str] | None = None  # the log lines of a LogType=Tail invocation, while it runs
+        self._stale = False  # `serve --watch` saw a change: the next invoke starts afresh
         self._tees: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------
@@ -264,6 +265,10 @@ class Emulator:
         if self._invoke_server is not None:
             self._invoke_server.close()
         self._spawner.shutdown(wait=False)
+
+    def restart(self) -> None:
+        """The next invocation starts a fresh bootstrap (cold), after the ones in flight."""
+        self._stale = True
 
     @property
     def runtime_pid(self) -> int | None:
@@ -552,6 +557,9 @@ class Emulator:
         concurrent = self.max_concurrency > 1
         if not concurrent:
             self._await_phase_end()
+        if self._stale:
+            self._stale = False
+            self._reset_runtime()  # the code changed (serve --watch): a cold start loads it
         began = time.monotonic()
         with self._start_lock:
             cold = self._runtime is None

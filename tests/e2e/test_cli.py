@@ -374,3 +374,20 @@ def test_validate_draws_the_order_of_an_invocation() -> None:
     assert [line.strip() for line in lines] == [
         "→ log.before", "→ envelope.before", "→ timing.before", "→ stamp.before", "→ enrich.before", "handler",
         "← stamp.after", "← timing.after", "← envelope.after", "← log.after / error"]
+
+
+def test_serve_watch_restarts_the_sandbox_when_the_code_changes(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("def handler(event, context):\n    return 'first version'\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    with serving_cli(tmp_path, "--watch") as (endpoint, _):
+        url = f"{endpoint}/2015-03-31/functions/function/invocations"
+        before = httpx.post(url, content=b"{}").json()
+        app.write_text("def handler(event, context):\n    return 'second version'\n")
+        log = tmp_path / "serve.log"
+        deadline = time.monotonic() + 10
+        while "app.py changed" not in log.read_text():
+            assert time.monotonic() < deadline, "the change was not seen within 10 s"
+            time.sleep(0.05)
+        after = httpx.post(url, content=b"{}").json()
+    assert (before, after) == ("first version", "second version")
