@@ -173,6 +173,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="extra environment variable for the function (repeatable)")
     parser.add_argument("--layer", action="append", default=[], metavar="ZIP",
                         help="run with this layer stack extracted as /opt (repeatable, in order)")
+    parser.add_argument("--env-vars", metavar="FILE",
+                        help="environment variables from a JSON file in SAM's format: {\"Parameters\": {…} for every "
+                        "function, \"<FunctionName>\": {…} for one}; --env wins over it")
     parser.add_argument("--extensions", metavar="DIR",
                         help="Lambda extensions to run beside the function: the executables in DIR, as "
                         "Lambda runs /opt/extensions (default: the --layer stack's extensions/)")
@@ -221,7 +224,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
 
-    env: dict[str, str] = {}
+    env: dict[str, str] = _env_vars_file(args.env_vars) if args.env_vars else {}
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:
@@ -362,6 +365,33 @@ def _run_invoke(args: argparse.Namespace) -> int:
         out.write(b"\n")
     out.flush()
     return 1 if result.function_error or result.status >= 400 else 0
+
+
+def _env_vars_file(path: str) -> dict[str, str]:
+    """SAM's --env-vars file: `Parameters` for every function, then the one function's own
+    section (the only one there is; several need the function named, which one serve has)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise SystemExit(_fail(f"--env-vars {path}: {exc.strerror}")) from None
+    except ValueError as exc:
+        raise SystemExit(_fail(f"--env-vars {path}: not JSON ({exc})")) from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise SystemExit(_fail(f"--env-vars {path}: expected {{\"Parameters\": {{NAME: value}}, "
+                               "\"FunctionName\": {NAME: value}}"))
+    sections = [name for name in data if name != "Parameters"]
+    if len(sections) > 1:
+        raise SystemExit(_fail(f"--env-vars {path}: sections for several functions ({', '.join(sections)}); "
+                               "this serve runs one: keep Parameters and its section"))
+    env: dict[str, str] = {}
+    for section in ["Parameters", *sections]:
+        for name, value in data.get(section, {}).items():
+            if isinstance(value, (dict, list)) or value is None:
+                raise SystemExit(_fail(f"--env-vars {path}: {section}.{name}: expected a string, number or boolean"))
+            env[str(name)] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return env
 
 
 def _watched(args: argparse.Namespace) -> list[str]:

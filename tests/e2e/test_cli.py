@@ -391,3 +391,16 @@ def test_serve_watch_restarts_the_sandbox_when_the_code_changes(tmp_path: Path) 
             time.sleep(0.05)
         after = httpx.post(url, content=b"{}").json()
     assert (before, after) == ("first version", "second version")
+
+
+def test_env_vars_file_in_sams_format(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("import os\ndef handler(event, context):\n"
+                                     "    return [os.environ.get(k) for k in ('TABLE', 'STAGE', 'DEBUG')]\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    (tmp_path / "env.json").write_text(json.dumps({"Parameters": {"TABLE": "shared", "STAGE": "dev"},
+                                                   "HelloFunction": {"TABLE": "hello-table", "DEBUG": True}}))
+    done = run_cli("invoke", "--env-vars", "env.json", "--env", "STAGE=cli", cwd=tmp_path)
+    assert json.loads(done.stdout) == ["hello-table", "cli", "true"], done.stderr
+    (tmp_path / "bad.json").write_text('{"Parameters": {"X": {"nested": 1}}}')
+    bad = run_cli("invoke", "--env-vars", "bad.json", cwd=tmp_path)
+    assert bad.returncode == 1 and b"bad.json: Parameters.X: expected a string, number or boolean" in bad.stderr
