@@ -104,7 +104,7 @@ def hello_app(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def serving_cli(folder: Path, *options: str, env: dict[str, str] | None = None
+def serving_cli(folder: Path, *options: str, env: dict[str, str] | None = None, drop_pipeline: bool = False
                 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`openruntime serve --pipeline pipeline.yml OPTIONS…` in `folder` on a free loopback
     port, ready; yields its endpoint (`http://127.0.0.1:PORT`) and process; its STDERR goes
@@ -112,8 +112,8 @@ def serving_cli(folder: Path, *options: str, env: dict[str, str] | None = None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    serve = subprocess.Popen([sys.executable, "-m", "openruntime", "serve", "--port", str(port),
-                              "--pipeline", "pipeline.yml", *options],
+    pipeline = [] if drop_pipeline else ["--pipeline", "pipeline.yml"]
+    serve = subprocess.Popen([sys.executable, "-m", "openruntime", "serve", "--port", str(port), *pipeline, *options],
                              cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "wb"),
                              env={**os.environ, "OPENRUNTIME_PYTHON": sys.executable, **(env or {})})
     try:

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
+    serve.add_argument("--function", action="append", default=[], metavar="NAME=PIPELINE",
+                       help="serve several functions, each by its name in the Invoke API's path (repeatable; "
+                       "instead of --pipeline); a name none has is Lambda's ResourceNotFoundException")
     serve.add_argument("--watch", action="store_true",
                        help="a change to the function's code, the pipeline or a middleware restarts the sandbox "
                        "(warm again from the next invocation on), without restarting serve")
@@ -218,8 +221,10 @@ def _fail(message: str) -> int:
 # -- invoke / serve ---------------------------------------------------------------------------
 
 
-def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool):  # type: ignore[no-untyped-def]
-    """The emulator running the orchestrator (or a given bootstrap) for invoke/serve."""
+def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool,  # type: ignore[no-untyped-def]
+                  function_name: str | None = None):
+    """The emulator running the orchestrator (or a given bootstrap) for invoke/serve;
+    `function_name`: the function's name (serve --function), else Lambda's test default."""
     from openruntime.config import load_pipeline
     from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
@@ -267,6 +272,8 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         else:  # no orchestrator layer in the stack (extensions, middlewares only): this installation's
             command = [sys.executable, "-m", "openruntime", "bootstrap"]
     function = FunctionSettings(timeout_s=timeout, handler=handler)
+    if function_name:
+        function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler)
     size = getattr(args, "concurrency", 1)
 
     def sandbox(number: int, tmpdir: str | None) -> Emulator:
@@ -367,6 +374,30 @@ def _run_invoke(args: argparse.Namespace) -> int:
     return 1 if result.function_error or result.status >= 400 else 0
 
 
+def _serve_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """What `serve` serves: one function, or several by name (--function NAME=PIPELINE)."""
+    if not args.function:
+        return _emulator_for(args, args.timeout, stdout_to_stderr=False)
+    import copy
+
+    from openruntime.emulator.functions import Functions
+
+    if args.pipeline or args.runtime_command:
+        raise SystemExit(_fail("--function NAME=PIPELINE names each function's pipeline: leave --pipeline and "
+                               "`-- COMMAND` out"))
+    targets = {}
+    for item in args.function:
+        name, sep, pipeline = item.partition("=")
+        if not sep or not name or not pipeline:
+            raise SystemExit(_fail(f"--function expects NAME=PIPELINE, got {item!r}"))
+        if name in targets:
+            raise SystemExit(_fail(f"--function {name!r} is given twice"))
+        one = copy.copy(args)
+        one.pipeline = pipeline
+        targets[name] = _emulator_for(one, args.timeout, stdout_to_stderr=False, function_name=name)
+    return Functions(targets)
+
+
 def _env_vars_file(path: str) -> dict[str, str]:
     """SAM's --env-vars file: `Parameters` for every function, then the one function's own
     section (the only one there is; several need the function named, which one serve has)."""
@@ -436,7 +467,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with _nothing_left_behind(), _emulator_for(args, args.timeout, stdout_to_stderr=False) as emulator:
+    with _nothing_left_behind(), _serve_target(args) as emulator:
         try:
             server = emulator.serve_invoke_api(args.port)
         except OSError as exc:
@@ -456,7 +487,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             from openruntime.emulator.http_front import http_front
 
             try:
-                front = http_front(emulator, args.http, args.http_event).start()
+                front = http_front(emulator.first() if hasattr(emulator, "first") else emulator, args.http,
+                                   args.http_event).start()
             except OSError as exc:
                 return _fail(f"cannot listen on 127.0.0.1:{args.http}: {exc}")
         sys.stderr.write(

@@ -53,11 +53,24 @@ def invoke_api_server(emulator: Emulator, port: int) -> LoopbackHTTPServer:
 
 
 def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
-    streaming = STREAMING_INVOKE_PATH.match(request.path) is not None
-    if not streaming and INVOKE_PATH.match(request.path) is None:
+    matched = STREAMING_INVOKE_PATH.match(request.path)
+    streaming = matched is not None
+    matched = matched or INVOKE_PATH.match(request.path)
+    if matched is None:
         return service_error(
             404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
         )
+    find = getattr(emulator, "find", None)
+    if find is not None:  # several functions (serve --function): the one the path names
+        from openruntime.emulator.functions import function_name
+        from openruntime.emulator.sandbox import ACCOUNT_ID
+
+        target = find(matched.group(1))
+        if target is None:
+            name = function_name(matched.group(1))
+            return service_error(404, errors.RESOURCE_NOT_FOUND,
+                                 f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{name}")
+        emulator = target
     if request.oversize is not None:
         return service_error(
             413,

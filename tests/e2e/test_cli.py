@@ -404,3 +404,27 @@ def test_env_vars_file_in_sams_format(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"Parameters": {"X": {"nested": 1}}}')
     bad = run_cli("invoke", "--env-vars", "bad.json", cwd=tmp_path)
     assert bad.returncode == 1 and b"bad.json: Parameters.X: expected a string, number or boolean" in bad.stderr
+
+
+def test_serve_runs_several_functions_by_name(tmp_path: Path) -> None:
+    """boto3 calls two functions of one serve by name and by ARN; a third name is Lambda's
+    ResourceNotFoundException."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+
+    for name in ("orders", "users"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "app.py").write_text(f"def handler(event, context):\n    return ['{name}', context.function_name]\n")
+        write_pipeline(folder, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    with serving_cli(tmp_path, "--function", f"orders={tmp_path / 'orders' / 'pipeline.yml'}",
+                     "--function", f"users={tmp_path / 'users' / 'pipeline.yml'}", drop_pipeline=True) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+        orders = json.loads(client.invoke(FunctionName="orders", Payload=b"{}")["Payload"].read())
+        users = json.loads(client.invoke(FunctionName="arn:aws:lambda:us-east-1:012345678912:function:users",
+                                         Payload=b"{}")["Payload"].read())
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
+            client.invoke(FunctionName="nobody", Payload=b"{}")
+    assert orders == ["orders", "orders"] and users == ["users", "users"]
+    assert "function:nobody" in str(missing.value)
