@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=_positive, default=1, metavar="N",
                        help="keep up to N sandboxes (each its own bootstrap and /tmp, started on demand, "
                        "reused warm); callers beyond N wait for a free one (default 1)")
+    serve.add_argument("--template", metavar="FILE",
+                       help="serve the functions of a SAM template, each under its logical id (its CodeUri's "
+                       "pipeline.yml, else its Runtime's bundled runtime; Handler, Timeout, MemorySize, "
+                       "Environment from the template)")
     serve.add_argument("--function", action="append", default=[], metavar="NAME=PIPELINE",
                        help="serve several functions, each by its name in the Invoke API's path (repeatable; "
                        "instead of --pipeline); a name none has is Lambda's ResourceNotFoundException")
@@ -222,7 +226,7 @@ def _fail(message: str) -> int:
 
 
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool,  # type: ignore[no-untyped-def]
-                  function_name: str | None = None):
+                  function_name: str | None = None, memory_mb: int | None = None):
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve;
     `function_name`: the function's name (serve --function), else Lambda's test default."""
     from openruntime.config import load_pipeline
@@ -273,7 +277,8 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             command = [sys.executable, "-m", "openruntime", "bootstrap"]
     function = FunctionSettings(timeout_s=timeout, handler=handler)
     if function_name:
-        function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler)
+        function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler,
+                                    memory_mb=memory_mb or function.memory_mb)
     size = getattr(args, "concurrency", 1)
 
     def sandbox(number: int, tmpdir: str | None) -> Emulator:
@@ -375,7 +380,10 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 
 def _serve_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """What `serve` serves: one function, or several by name (--function NAME=PIPELINE)."""
+    """What `serve` serves: one function, or several by name (--function NAME=PIPELINE, or
+    the functions of --template)."""
+    if args.template:
+        return _template_target(args)
     if not args.function:
         return _emulator_for(args, args.timeout, stdout_to_stderr=False)
     import copy
@@ -395,6 +403,42 @@ def _serve_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         one = copy.copy(args)
         one.pipeline = pipeline
         targets[name] = _emulator_for(one, args.timeout, stdout_to_stderr=False, function_name=name)
+    return Functions(targets)
+
+
+def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import atexit
+    import copy
+    import shutil
+    import tempfile
+
+    from openruntime.emulator.functions import Functions
+    from openruntime.emulator.sam_template import read_functions
+    from openruntime.errors import ConfigError
+
+    if args.pipeline or args.function or args.runtime_command:
+        raise SystemExit(_fail("--template names the functions: leave --pipeline, --function and `-- COMMAND` out"))
+    try:
+        functions = read_functions(args.template)
+    except ConfigError as exc:
+        raise SystemExit(_fail(str(exc))) from None
+    implicit = Path(tempfile.mkdtemp(prefix="openruntime-template-"))
+    atexit.register(shutil.rmtree, implicit, True)
+    targets = {}
+    for function in sorted(functions, key=lambda f: not f.http):  # one with an HTTP event first: --http fronts it
+        for note in function.notes:
+            sys.stderr.write(f"openruntime: {note}\n")
+        one = copy.copy(args)
+        own = function.code_dir / "pipeline.yml"
+        if own.exists():
+            one.pipeline = str(own)
+        else:
+            one.pipeline = str(implicit / f"{function.name}.yml")
+            Path(one.pipeline).write_text(function.pipeline_text())
+        one.handler = args.handler or function.handler
+        one.env = [f"{k}={v}" for k, v in function.env.items()] + list(args.env)  # --env wins
+        targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
+                                               function_name=function.name, memory_mb=function.memory_mb)
     return Functions(targets)
 
 
@@ -491,9 +535,11 @@ def _run_serve(args: argparse.Namespace) -> int:
                                    args.http_event).start()
             except OSError as exc:
                 return _fail(f"cannot listen on 127.0.0.1:{args.http}: {exc}")
+        names = list(emulator.targets) if hasattr(emulator, "targets") else ["function"]
         sys.stderr.write(
-            f"openruntime: emulator ready: curl -d '{{}}' "
-            f"http://127.0.0.1:{server.port}/2015-03-31/functions/function/invocations\n"
+            (f"openruntime: functions: {', '.join(names)}\n" if len(names) > 1 or names != ["function"] else "")
+            + f"openruntime: emulator ready: curl -d '{{}}' "
+            f"http://127.0.0.1:{server.port}/2015-03-31/functions/{names[0]}/invocations\n"
             f"openruntime: Runtime API on {emulator.runtime_api}\n"
             + (f"openruntime: HTTP front ({args.http_event} events): curl http://127.0.0.1:{front.port}/\n"
                if front is not None else "")

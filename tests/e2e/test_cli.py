@@ -428,3 +428,47 @@ def test_serve_runs_several_functions_by_name(tmp_path: Path) -> None:
             client.invoke(FunctionName="nobody", Payload=b"{}")
     assert orders == ["orders", "orders"] and users == ["users", "users"]
     assert "function:nobody" in str(missing.value)
+
+
+def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None:
+    """The `init` scaffold's own template.yaml: its function, by its logical id, with its
+    pipeline (middlewares included) behind boto3 and the HTTP front; and a second function
+    without a pipeline, on the bundled runtime its Runtime names, with its environment."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+
+    assert run_cli("init", str(tmp_path / "fn"), cwd=tmp_path).returncode == 0
+    project = tmp_path / "fn"
+    (project / "plain").mkdir()
+    (project / "plain" / "app.py").write_text("import os\ndef handler(event, context):\n"
+                                              "    return [os.environ['COLOUR'], os.environ.get('TABLE'), context.memory_limit_in_mb]\n")
+    template = (project / "template.yaml").read_text()
+    template = template.replace("Resources:\n", """Resources:
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: plain
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 256
+      Environment:
+        Variables:
+          COLOUR: blue
+          TABLE: !Ref SomeTable
+""", 1)
+    (project / "template.yaml").write_text(template)
+    http_port = socket.socket()
+    http_port.bind(("127.0.0.1", 0))
+    port = http_port.getsockname()[1]
+    http_port.close()
+    with serving_cli(project, "--template", "template.yaml", "--http", str(port), drop_pipeline=True) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+        event = (project / "events" / "http-api.json").read_bytes()
+        shaped = json.loads(client.invoke(FunctionName="Function", Payload=event)["Payload"].read())
+        plain = json.loads(client.invoke(FunctionName="Plain", Payload=b"{}")["Payload"].read())
+        front = httpx.get(f"http://127.0.0.1:{port}/hello")
+    assert shaped["statusCode"] == 200 and json.loads(shaped["body"])["message"] == "Hello, world!"
+    assert plain == ["blue", None, "256"]  # !Ref is CloudFormation's: left out, and said
+    assert "environment variable TABLE is {'Ref': 'SomeTable'}" in (project / "serve.log").read_text()
+    assert front.status_code == 200 and json.loads(front.text)["message"] == "Hello, world!"  # the HttpApi one

@@ -1,0 +1,106 @@
+"""The functions of a SAM template, for `serve --template template.yaml`.
+
+Reads every `AWS::Serverless::Function` (with the template's `Globals.Function`): its
+logical id (the name it is served under), `CodeUri` (the task root), `Handler`,
+`Runtime`, `Timeout`, `MemorySize` and `Environment.Variables`. CloudFormation's short
+tags (`!Ref`, `!Sub`, `!GetAtt`…) are read as what they are, not errors; a variable whose
+value is one is left out, and said. `AWS_LAMBDA_EXEC_WRAPPER` is left out too: locally the
+orchestrator is this installation's, not a layer's. Layers are not extracted: the
+function's own `pipeline.yml` (in its code folder) is its pipeline, else it runs with
+none, on the bundled runtime its `Runtime` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openruntime.errors import ConfigError
+
+RUNTIMES = (("python", "python"), ("nodejs", "node"))  # Runtime prefix → bundled runtime
+
+
+@dataclass
+class TemplateFunction:
+    name: str
+    code_dir: Path
+    handler: str | None
+    runtime: str | None
+    timeout_s: float
+    memory_mb: int
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    http: bool = False  # an Api/HttpApi event or a FunctionUrlConfig: what `--http` fronts first
+
+    def pipeline_text(self) -> str:
+        """An implicit pipeline for a function without a pipeline.yml of its own."""
+        runtime = self.runtime or ""
+        for prefix, bundled in RUNTIMES:
+            if runtime.startswith(prefix):
+                return f"runtime: {{name: {bundled}, handler: {self.handler}, task_root: {self.code_dir}}}\n"
+        return f"runtime: {{command: [{self.code_dir / 'bootstrap'}], handler: {self.handler}, task_root: {self.code_dir}}}\n"
+
+
+def _loader() -> Any:
+    import yaml
+
+    class CloudFormationLoader(yaml.SafeLoader):
+        """YAML with CloudFormation's short tags: `!Ref X` is {"Ref": "X"}, `!Sub …` {"Fn::Sub": …}."""
+
+    def tagged(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+    CloudFormationLoader.add_multi_constructor("!", tagged)
+    return CloudFormationLoader
+
+
+def read_functions(path: str | Path) -> list[TemplateFunction]:
+    import yaml
+
+    template_path = Path(path)
+    try:
+        document = yaml.load(template_path.read_text(), Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except OSError as exc:
+        raise ConfigError(exc.strerror or str(exc), str(template_path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not YAML: {exc}", str(template_path)) from None
+    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+        raise ConfigError("no Resources: not a SAM template", str(template_path))
+    defaults = ((document.get("Globals") or {}).get("Function") or {}) if isinstance(document.get("Globals"), dict) else {}
+    functions = []
+    for name, resource in document["Resources"].items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = {**defaults, **(resource.get("Properties") or {})}
+        variables = {**((defaults.get("Environment") or {}).get("Variables") or {}),
+                     **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})}
+        function = TemplateFunction(
+            name=str(name),
+            code_dir=(template_path.parent / str(properties.get("CodeUri") or ".")).resolve(),
+            handler=str(properties["Handler"]) if isinstance(properties.get("Handler"), str) else None,
+            runtime=str(properties["Runtime"]) if isinstance(properties.get("Runtime"), str) else None,
+            timeout_s=float(properties.get("Timeout", 3)) if isinstance(properties.get("Timeout", 3), (int, float)) else 3.0,
+            memory_mb=int(properties.get("MemorySize", 128)) if isinstance(properties.get("MemorySize", 128), int) else 128,
+        )
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(
+            isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values())
+        for key, value in variables.items():
+            if key == "AWS_LAMBDA_EXEC_WRAPPER":
+                continue
+            if isinstance(value, (str, int, float, bool)):
+                function.env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+            else:
+                function.notes.append(f"{name}: environment variable {key} is {value!r}, which only CloudFormation "
+                                      "resolves: left out (give it with --env or --env-vars)")
+        functions.append(function)
+    if not functions:
+        raise ConfigError("no AWS::Serverless::Function in it", str(template_path))
+    return functions
