@@ -183,6 +183,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-vars", metavar="FILE",
                         help="environment variables from a JSON file in SAM's format: {\"Parameters\": {…} for every "
                         "function, \"<FunctionName>\": {…} for one}; --env wins over it")
+    parser.add_argument("--debug-port", type=_port, metavar="PORT",
+                        help="debug the handler: the bundled Python runtime waits for a debugpy client on "
+                        "127.0.0.1:PORT, the Node runtime runs its inspector there")
     parser.add_argument("--extensions", metavar="DIR",
                         help="Lambda extensions to run beside the function: the executables in DIR, as "
                         "Lambda runs /opt/extensions (default: the --layer stack's extensions/)")
@@ -234,6 +237,8 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     from openruntime.errors import ConfigError
 
     env: dict[str, str] = _env_vars_file(args.env_vars) if args.env_vars else {}
+    if args.debug_port is not None:
+        env["OPENRUNTIME_DEBUG_PORT"] = str(args.debug_port)
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:

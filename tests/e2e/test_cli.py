@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -472,3 +473,29 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
     assert plain == ["blue", None, "256"]  # !Ref is CloudFormation's: left out, and said
     assert "environment variable TABLE is {'Ref': 'SomeTable'}" in (project / "serve.log").read_text()
     assert front.status_code == 200 and json.loads(front.text)["message"] == "Hello, world!"  # the HttpApi one
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_debug_port_opens_the_node_inspector(tmp_path: Path) -> None:
+    (tmp_path / "app.js").write_text("exports.handler = async () => 'inspected';\n")
+    write_pipeline(tmp_path, "runtime: {name: node, handler: app.handler, task_root: .}\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with serving_cli(tmp_path, "--debug-port", str(port)) as (endpoint, _):
+        answer = httpx.post(f"{endpoint}/2015-03-31/functions/function/invocations", content=b"{}").json()
+        inspector = httpx.get(f"http://127.0.0.1:{port}/json/version").json()
+    assert answer == "inspected" and "Browser" in inspector  # the V8 inspector answers on the port
+
+
+def test_debug_port_without_debugpy_says_how_to_get_it(tmp_path: Path) -> None:
+    try:
+        import debugpy  # noqa: F401
+        pytest.skip("debugpy is installed here: the runtime would wait for a debugger")
+    except ImportError:
+        pass
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'ran'\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    done = run_cli("invoke", "--debug-port", "5678", cwd=tmp_path)
+    assert json.loads(done.stdout) == "ran"
+    assert b"--debug-port needs debugpy: pip install debugpy" in done.stderr

@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     lambda_logging.setup_logging(log_sink, is_json, lambda_logging.log_level_from_env())
 
     workers = _max_concurrency()
+    if os.environ.get("OPENRUNTIME_DEBUG_PORT"):
+        _wait_for_debugger(os.environ["OPENRUNTIME_DEBUG_PORT"], workers)
     if workers > 1:
         _run_workers(workers, lambda ready: _serve(address, handler_name, log_sink, is_json, ready))
     _serve(address, handler_name, log_sink, is_json)
@@ -222,6 +224,25 @@ def _serve(address: str, handler_name: str, log_sink: lambda_logging.LogSink, is
             runtime.handle(handler, runtime.client.next_invocation())
     except RuntimeAPIError as exc:
         _fatal(str(exc))
+
+
+def _wait_for_debugger(port_text: str, workers: int) -> None:
+    """`openruntime invoke/serve --debug-port PORT`: debugpy listens on 127.0.0.1:PORT and
+    the handler is loaded once a debugger (VS Code, PyCharm: "attach") is connected, as
+    `sam local invoke -d` does. Without debugpy, one line says how to get it and the
+    function runs undebugged."""
+    if workers > 1:
+        sys.stderr.write("openruntime-python: --debug-port: not with several workers (Managed Instances mode)\n")
+        return
+    try:
+        import debugpy  # type: ignore[import-not-found]
+    except ImportError:
+        sys.stderr.write("openruntime-python: --debug-port needs debugpy: pip install debugpy (into the "
+                         "function's folder, or the Python that runs it); running without a debugger\n")
+        return
+    debugpy.listen(("127.0.0.1", int(port_text)))
+    sys.stderr.write(f"openruntime-python: waiting for a debugger (debugpy) on 127.0.0.1:{port_text}\n")
+    debugpy.wait_for_client()
 
 
 def _max_concurrency() -> int:
