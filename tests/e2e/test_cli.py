@@ -489,11 +489,10 @@ def test_debug_port_opens_the_node_inspector(tmp_path: Path) -> None:
 
 
 def test_debug_port_without_debugpy_says_how_to_get_it(tmp_path: Path) -> None:
-    try:
-        import debugpy  # noqa: F401
+    import importlib.util
+
+    if importlib.util.find_spec("debugpy") is not None:
         pytest.skip("debugpy is installed here: the runtime would wait for a debugger")
-    except ImportError:
-        pass
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'ran'\n")
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
     done = run_cli("invoke", "--debug-port", "5678", cwd=tmp_path)
