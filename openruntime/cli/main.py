@@ -377,11 +377,28 @@ def _run_invoke(args: argparse.Namespace) -> int:
         if result.stream is not None:
             return _print_stream(result.stream)
     out = sys.stdout.buffer
-    out.write(result.body)
-    if not result.body.endswith(b"\n"):
+    body = result.body
+    if (result.function_error or result.status >= 400) and sys.stdout.isatty():
+        body = _pretty_error(body)  # for a person at a terminal; a pipe gets the bytes as they are
+    out.write(body)
+    if not body.endswith(b"\n"):
         out.write(b"\n")
     out.flush()
     return 1 if result.function_error or result.status >= 400 else 0
+
+
+def _pretty_error(body: bytes) -> bytes:
+    """An error JSON indented, its stack trace one frame a line, in red unless NO_COLOR."""
+    import json
+
+    try:
+        error = json.loads(body)
+    except ValueError:
+        return body
+    text = json.dumps(error, indent=2, ensure_ascii=False)
+    if not os.environ.get("NO_COLOR"):
+        text = f"\033[31m{text}\033[0m"
+    return text.encode("utf-8")
 
 
 def _serve_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -149,7 +149,24 @@ class _Phase:
 LogFn = Callable[[str], None]
 
 
+def colour_wanted(stream: IO[Any]) -> bool:
+    """Colour on a terminal, unless NO_COLOR says otherwise (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+_LINE_COLOURS = (("REPORT ", "\033[36m"), ("START ", "\033[2m"), ("END ", "\033[2m"),
+                 ("SNAPSTART ", "\033[35m"), ("EXTENSION ", "\033[35m"))
+
+
 def stderr_log(line: str) -> None:
+    """The emulator's own lines (START, END, REPORT…), to STDERR: coloured on a terminal."""
+    if colour_wanted(sys.stderr):
+        for prefix, colour in _LINE_COLOURS:
+            if line.startswith(prefix) or line.split("] ", 1)[-1].startswith(prefix):
+                line = f"{colour}{line}\033[0m"
+                break
+        if "Status: timeout" in line:
+            line = f"\033[31m{line}\033[0m"
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 

@@ -498,3 +498,36 @@ def test_debug_port_without_debugpy_says_how_to_get_it(tmp_path: Path) -> None:
     done = run_cli("invoke", "--debug-port", "5678", cwd=tmp_path)
     assert json.loads(done.stdout) == "ran"
     assert b"--debug-port needs debugpy: pip install debugpy" in done.stderr
+
+
+def _on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes]:
+    """Run the command with STDOUT and STDERR on a pseudo-terminal; (status, what it wrote)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*OPENRUNTIME, *args], cwd=cwd, stdout=follower, stderr=follower,
+                               env={**os.environ, **env})
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the other end closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(60), output
+
+
+def test_a_terminal_gets_colour_and_a_readable_error_unless_no_color(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    raise ValueError('it broke')\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    status, coloured = _on_a_terminal(["invoke"], tmp_path, {})
+    assert status == 1 and b"\x1b[36mREPORT RequestId" in coloured
+    assert b'\x1b[31m{\r\n  "errorMessage": "it broke"' in coloured  # indented, one key a line, red
+    status, plain = _on_a_terminal(["invoke"], tmp_path, {"NO_COLOR": "1"})
+    assert status == 1 and b"\x1b[" not in plain and b'{\r\n  "errorMessage": "it broke"' in plain
+    piped = run_cli("invoke", cwd=tmp_path)  # a pipe: the bytes as the function sent them
+    assert b"\x1b[" not in piped.stdout + piped.stderr and piped.stdout.startswith(b'{"errorMessage"')
