@@ -1000,6 +1000,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openruntime bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples: under a minute")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--html", metavar="FILE", help="also write the figures as an HTML page with charts")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL
 
@@ -1008,5 +1009,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
 
     results = run(profile, progress)
-    print(json.dumps(results, indent=2) if args.json else render(results))
+    table = render(results)
+    print(json.dumps(results, indent=2) if args.json else table)
+    if args.html:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from report_html import render_html
+
+        Path(args.html).write_text(render_html(results, table))
+        progress(f"wrote {args.html}")
     return 1 if results["failures"] else 0

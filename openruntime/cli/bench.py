@@ -20,6 +20,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     bench.add_argument("--quick", action="store_true", help="fewer samples: under a minute")
     bench.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    bench.add_argument("--html", metavar="FILE", help="also write the figures as an HTML page with charts")
     bench.set_defaults(run=_run_bench)
 
 
@@ -40,5 +41,6 @@ def _run_bench(args: argparse.Namespace) -> int:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
-    argv = (["--quick"] if args.quick else []) + (["--json"] if args.json else [])
+    argv = (["--quick"] if args.quick else []) + (["--json"] if args.json else []) + \
+        (["--html", args.html] if args.html else [])
     return int(module.main(argv))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,14 +36,17 @@ BUDGETS = (
 
 
 @pytest.mark.slow
-def test_bench_quick_prints_the_table_and_keeps_what_it_measured_when_a_phase_fails() -> None:
+def test_bench_quick_prints_the_table_and_keeps_what_it_measured_when_a_phase_fails(tmp_path: Path) -> None:
+    report = tmp_path / "bench.html"
     run = subprocess.run(
-        [sys.executable, "-m", "openruntime", "bench", "--quick", "--json"],
+        [sys.executable, "-m", "openruntime", "bench", "--quick", "--json", "--html", str(report)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(run.stdout)
     assert results["failures"] == {}
+    page = report.read_text()  # the same figures as charts
+    assert page.count("<svg") >= 3 and "Warm invocation latency, p50" in page and "orchestrator overhead" in page
     table = harness.render(results)
     for section in SECTIONS:
         assert section in table, f"missing section {section!r}:\n{table}"
