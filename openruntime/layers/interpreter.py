@@ -425,6 +425,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _progress(text: str, end: bool = False) -> None:
+    """On a terminal, one line that rewrites itself as the download goes (elsewhere the
+    line said before it starts is all: a line per megabyte would flood a log)."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\n" if end else f"\r{text}")
+        sys.stderr.flush()
+
+
 def download_interpreter(version: str, target: Target, cache: Path | None = None) -> tuple[Path, str, str]:
     """python-build-standalone's install_only CPython `version` for Linux on the target's
     machine: (the archive in the cache, its URL, its full version).
@@ -454,9 +462,16 @@ def download_interpreter(version: str, target: Target, cache: Path | None = None
     part = path.with_name(f".{name}.{os.getpid()}.part")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        sys.stderr.write(f"layer build: downloading CPython {full} from {url} (once: cached in {folder})\n")
         with urllib.request.urlopen(str(url), timeout=60) as response, part.open("wb") as out:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
+                done += len(chunk)
+                _progress(f"layer build: downloading CPython {full}: {done / 1e6:.0f}"
+                          + (f" of {total / 1e6:.0f} MB" if total else " MB"))
+            _progress("", end=True)
         if sha256 and _sha256(part) != sha256:
             raise LayerError(f"downloading {url} failed: its SHA-256 is not {sha256}")
         os.replace(part, path)

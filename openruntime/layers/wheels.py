@@ -48,6 +48,8 @@ def fetch_wheel(project: str, version: str, target: Target) -> Path:
                "--implementation", "cp", "--python-version", target.python, "--abi", abi, "--abi", "abi3",
                *(a for p in target.platforms() for a in ("--platform", p)),
                "--dest", str(folder), f"{project}=={version}"]
+    sys.stderr.write(f"layer build: fetching {project}=={version} for {target} (once: cached in {folder})\n")
+    sys.stderr.flush()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=_FETCH_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
