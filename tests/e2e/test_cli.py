@@ -531,3 +531,22 @@ def test_a_terminal_gets_colour_and_a_readable_error_unless_no_color(tmp_path: P
     assert status == 1 and b"\x1b[" not in plain and b'{\r\n  "errorMessage": "it broke"' in plain
     piped = run_cli("invoke", cwd=tmp_path)  # a pipe: the bytes as the function sent them
     assert b"\x1b[" not in piped.stdout + piped.stderr and piped.stdout.startswith(b'{"errorMessage"')
+
+
+def test_boto3_client_context_reaches_the_handler(tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    import base64
+
+    from botocore.config import Config
+
+    (tmp_path / "app.py").write_text("def handler(event, context):\n"
+                                     "    cc = context.client_context\n"
+                                     "    return {'custom': cc.custom if cc else None, 'app': cc.client.app_title if cc else None}\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    context = {"custom": {"tenant": "blue"}, "client": {"app_title": "shop"}, "env": {}}
+    with serving_cli(tmp_path) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+        answer = client.invoke(FunctionName="function", Payload=b"{}",
+                               ClientContext=base64.b64encode(json.dumps(context).encode()).decode())
+    assert json.loads(answer["Payload"].read()) == {"custom": {"tenant": "blue"}, "app": "shop"}
