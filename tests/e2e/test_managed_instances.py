@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -233,6 +234,9 @@ def test_a_caller_who_finds_every_slot_busy_is_answered_as_chosen(
         gate.touch()
         for holder in holders:
             holder.join(30)
+        deadline = time.monotonic() + 10
+        while not emulator._api.waiting and time.monotonic() < deadline:
+            time.sleep(0.005)  # a worker back on /next: RIE refuses until one is
         after = emulator.invoke(b'{"n": 6, "sleep": 0}')
     assert refused.status == status and refused.headers["x-amzn-errortype"] == error_type
     assert sorted(json.loads(r.body)["n"] for r in held) == [0, 1]
