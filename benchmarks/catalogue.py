@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""What each built-in middleware costs: its start (a cold start's share) and its hop.
+
+For every middleware of the catalogue, configured as its README shows and fed a real AWS
+event of the kind it is for (tests/fixtures/aws-events), through the orchestrator's own
+runners (`PersistentMiddleware`, `ExecMiddleware`), one invocation at a time as the chain
+runs it (`before` with the event, then `after` with a response, one InvocationScope each):
+
+  * start ms: spawn → ready frame of the persistent process, median of --starts starts
+    (Lambda's init runs the middlewares' starts beside the runtime's);
+  * persistent ms: p50 per invocation (all its hooks) and what it adds to the SDK no-op
+    middleware measured in the same run, batches interleaved so load hits both alike;
+  * exec ms: p50 per invocation in exec mode, a process per hook, i.e. its cold cost.
+
+    python3 benchmarks/catalogue.py                  # ~1 min on 2 cores
+    python3 benchmarks/catalogue.py --only validate,http --n 2000
+
+Budget (DESIGN.md): a persistent hop under 0.3 ms p50 (here: added per hook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from middleware_hop import SDK_PY_MW, invocation, percentile, write  # noqa: E402
+
+from openruntime.config import MiddlewareConfig  # noqa: E402
+from openruntime.middleware.exec import ExecMiddleware  # noqa: E402
+from openruntime.middleware.persistent import PersistentMiddleware  # noqa: E402
+from openruntime.middleware.protocol import InvocationScope, Middleware  # noqa: E402
+
+EVENTS = REPO / "tests" / "fixtures" / "aws-events"
+HTTP_OK = json.dumps({"statusCode": 200, "headers": {"content-type": "application/json"},
+                      "body": json.dumps({"ok": True})}).encode()
+ORDER_SCHEMA = json.dumps({
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+    "required": ["version", "routeKey", "rawPath"],
+    "properties": {"version": {"const": "2.0"}, "rawPath": {"type": "string", "pattern": "^/"},
+                   "headers": {"type": "object", "additionalProperties": {"type": "string"}}},
+})
+
+
+@dataclass
+class Case:
+    """One middleware as a user configures it, with the event it is for."""
+
+    name: str
+    event: str  # a file in tests/fixtures/aws-events
+    hooks: tuple[str, ...] = ("before", "after")
+    env: dict[str, str] = field(default_factory=dict)
+    response: bytes = HTTP_OK
+
+    @property
+    def program(self) -> Path:
+        return REPO / "middlewares" / self.name / self.name
+
+
+def catalogue(scratch: Path, otlp: str) -> list[Case]:
+    """The built-in middlewares; the ones not in this tree are left out when run."""
+    sqs = json.loads((EVENTS / "sqs-batch.json").read_text()) if (EVENTS / "sqs-batch.json").exists() else {"Records": []}
+    ok_records = json.dumps([None for _ in sqs.get("Records", [])]).encode()
+    return [
+        Case("log", "apigw-v2-http-request.json", ("before", "after", "error")),
+        Case("http", "apigw-v2-http-request.json", ("before", "after", "error")),
+        Case("cloudevents", "s3-put.json", ("before",)),
+        Case("validate", "apigw-v2-http-request.json", ("before",),
+             {"VALIDATE_SCHEMA_JSON": ORDER_SCHEMA, "VALIDATE_ENVELOPE": "none"}),
+        Case("timing", "apigw-v2-http-request.json"),
+        Case("batch", "sqs-batch.json", ("before", "after", "error"), response=ok_records),
+        Case("metrics", "apigw-v2-http-request.json", ("before", "after", "error"),
+             {"METRICS_NAMESPACE": "bench"}),
+        Case("trace", "apigw-v2-http-request.json", ("before", "after", "error"),
+             {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp}),
+        Case("idempotency", "apigw-v2-http-request.json", ("before", "after", "error"),
+             {"IDEMPOTENCY_STORE": f"file:{scratch / 'idempotency'}", "IDEMPOTENCY_KEY": "requestContext.requestId"}),
+    ]
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that accepts and drops everything (the exporter's far end)."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None: ...
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Sink)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """The middlewares' log lines go to /dev/null while measuring (their writes still count)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def one_invocation(middleware: Middleware, case: Case, event: bytes) -> float:
+    """The chain's work for one invocation of this middleware: before, then after."""
+    inv = invocation()
+    started = time.perf_counter()
+    scope = InvocationScope()
+    try:
+        if "before" in case.hooks:
+            result = middleware.call("before", event, "application/json", inv, scope, 10.0)
+            if result.respond:
+                return time.perf_counter() - started
+        if "after" in case.hooks:
+            middleware.call("after", case.response, "application/json", inv, scope, 10.0)
+    finally:
+        scope.close()
+    return time.perf_counter() - started
+
+
+def loop(middleware: Middleware, case: Case, event: bytes, n: int) -> list[float]:
+    gc.collect()
+    gc.disable()  # a collection inside a sample measures the collector
+    try:
+        return [one_invocation(middleware, case, event) for _ in range(n)]
+    finally:
+        gc.enable()
+
+
+def started(make: Callable[[], Middleware]) -> tuple[Middleware, float]:
+    began = time.perf_counter()
+    middleware = make()
+    middleware.start()
+    middleware.await_ready()
+    return middleware, time.perf_counter() - began
+
+
+def measure(case: Case, noop: Path, n: int, exec_n: int, starts: int, batch: int = 100) -> dict[str, float]:
+    event = (EVENTS / case.event).read_bytes()
+    config = MiddlewareConfig(name=case.name, hooks=case.hooks, mode="persistent", timeout_ms=10_000, env=case.env)
+    noop_config = MiddlewareConfig(name="noop", hooks=case.hooks, mode="persistent", timeout_ms=10_000)
+
+    def persistent() -> Middleware:
+        return PersistentMiddleware(config, [str(case.program)], os.environ)
+
+    def baseline() -> Middleware:
+        return PersistentMiddleware(noop_config, [str(noop)], os.environ)
+
+    start_times: list[float] = []
+    for _ in range(starts):
+        middleware, took = started(persistent)
+        one_invocation(middleware, case, event)  # it answers, not only starts
+        middleware.stop()
+        start_times.append(took)
+    ours, took = started(persistent)
+    base, _ = started(baseline)
+    samples: dict[str, list[float]] = {"ours": [], "base": []}
+    try:
+        loop(ours, case, event, 20)
+        loop(base, case, event, 20)
+        for round_ in range(max(n // batch, 1)):
+            pair = [("ours", ours), ("base", base)]
+            for label, middleware in (pair if round_ % 2 == 0 else reversed(pair)):
+                samples[label] += loop(middleware, case, event, batch)
+    finally:
+        ours.stop()
+        base.stop()
+    exec_config = MiddlewareConfig(name=case.name, hooks=case.hooks, mode="exec", timeout_ms=10_000, env=case.env)
+    exec_mw = ExecMiddleware(exec_config, [str(case.program)], os.environ)
+    exec_samples = loop(exec_mw, case, event, exec_n)
+    hooks = len([h for h in case.hooks if h in ("before", "after")])
+    p50, base_p50 = percentile(samples["ours"], 0.5), percentile(samples["base"], 0.5)
+    return {"start": statistics.median(start_times) * 1000, "p50": p50, "p99": percentile(samples["ours"], 0.99),
+            "added_per_hook": (p50 - base_p50) / hooks, "base": base_p50, "exec": percentile(exec_samples, 0.5)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="persistent invocations per middleware")
+    parser.add_argument("--exec-n", type=int, default=15, help="exec invocations per middleware")
+    parser.add_argument("--starts", type=int, default=5, help="persistent starts per middleware")
+    parser.add_argument("--only", default="", metavar="NAMES", help="comma-separated middleware names")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="openruntime-catalogue-"))
+    rows: list[tuple[str, dict[str, float]]] = []
+    try:
+        noop = write(scratch, "noop", SDK_PY_MW)
+        with otlp_sink() as otlp:
+            for case in catalogue(scratch, otlp):
+                if args.only and case.name not in args.only.split(","):
+                    continue
+                if not case.program.is_file():
+                    print(f"(no {case.name} middleware in this tree)", file=sys.stderr)
+                    continue
+                with quiet_stderr():
+                    try:
+                        rows.append((case.name, measure(case, noop, args.n, args.exec_n, args.starts)))
+                    except Exception as exc:  # one broken middleware must not hide the others' figures
+                        rows.append((case.name, {}))
+                        failure = f"{type(exc).__name__}: {exc}"
+                        os.write(1, f"{case.name}: failed: {failure[:300]}\n".encode())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\nbuilt-in middlewares, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; ms")
+    print(f"{'middleware':<12} {'start':>7} {'persistent p50':>15} {'p99':>7} {'added/hook':>11} "
+          f"{'no-op p50':>10} {'exec p50':>9}")
+    for name, r in rows:
+        if not r:
+            print(f"{name:<12} {'failed':>7}")
+            continue
+        print(f"{name:<12} {r['start']:>7.1f} {r['p50']:>15.3f} {r['p99']:>7.3f} {r['added_per_hook']:>11.3f} "
+              f"{r['base']:>10.3f} {r['exec']:>9.1f}")
+    over = [name for name, r in rows if r and r["added_per_hook"] >= 0.3]
+    print(f"\nbudget: added per persistent hook < 0.300 ms p50 -> {'OVER: ' + ', '.join(over) if over else 'all within'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
