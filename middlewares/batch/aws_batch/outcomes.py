@@ -50,10 +50,10 @@ def _reason_from(value: Any) -> str:
         return value or "failed"
     if isinstance(value, dict) and ("errorMessage" in value or "errorType" in value):
         return _error_reason(value)
-    if value is None:
-        return "failed"
+    if value is None or value == {}:  # e.g. a JavaScript Error, which JSON turns into {}
+        return "rejected"
     if isinstance(value, dict) and isinstance(value.get("message"), str):  # a JS Error as JSON
-        return value["message"]
+        return str(value["message"])
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -98,6 +98,8 @@ def _from_outcomes(answer: list[Any], plan: BatchPlan) -> tuple[dict[int, str], 
             f"the handler answered {len(answer)} outcomes for a batch of {len(plan.ids)} records")
     failed: dict[int, str] = {}
     for index, entry in enumerate(answer):
+        if index in plan.forced:
+            continue  # did not decode: failed whatever the handler put there
         reason = _outcome(entry, plan, index)
         if reason is not None:
             failed[index] = _short(reason)
@@ -111,13 +113,16 @@ def _from_item_failures(items: Any, plan: BatchPlan) -> dict[int, str]:
     if not isinstance(items, list):
         raise InvalidResponseError(f"batchItemFailures must be an array, got {type_name(items)}")
     positions: dict[str, list[int]] = {}
-    for index, identifier in enumerate(plan.ids):
-        positions.setdefault(identifier, []).append(index)
+    for index, record_id in enumerate(plan.ids):
+        positions.setdefault(record_id, []).append(index)
     failed: dict[int, str] = {}
     for n, item in enumerate(items):
         identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
         if not isinstance(item, dict) or not isinstance(identifier, str) or not identifier:
-            got = type_name(item) if not isinstance(item, dict) else f"itemIdentifier {type_name(identifier)}"
+            if not isinstance(item, dict):
+                got = type_name(item)
+            else:
+                got = "an empty itemIdentifier" if identifier == "" else f"itemIdentifier {type_name(identifier)}"
             raise InvalidResponseError(
                 f"batchItemFailures[{n}] must be an object with a non-empty string itemIdentifier, got {got}")
         if identifier not in positions:
