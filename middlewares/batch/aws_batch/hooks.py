@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_events import InvalidEventError
 
@@ -29,8 +28,7 @@ class BatchError(Exception):
         self.details = details or {}
 
 
-@dataclass
-class BeforeResult:
+class BeforeResult(NamedTuple):
     payload: bytes | None  # None: pass the event on byte-identical
     state: Any  # None: not a batch event
 
@@ -50,8 +48,15 @@ def before(payload: bytes, config: BatchConfig) -> BeforeResult:
     plan.forced = decode_records(records, source, config.decode)
     new_payload = None
     if config.decode != "none" and source != "dynamodb":
-        new_payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        new_payload = _encode(event)
     return BeforeResult(new_payload, store.save(plan))
+
+
+def _encode(event: Any) -> bytes:
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") in the event: keep it escaped
+        return json.dumps(event, separators=(",", ":")).encode()
 
 
 def after(payload: bytes, state: Any, config: BatchConfig) -> bytes | None:

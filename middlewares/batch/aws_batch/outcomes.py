@@ -13,8 +13,7 @@ returns the failed records by index with a reason for each."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_events import type_name
 
@@ -28,8 +27,7 @@ class InvalidResponseError(ValueError):
     """The handler's answer breaks the contract; the message names the place."""
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     index: int
     identifier: str
     reason: str

@@ -4,7 +4,6 @@ per-record outcomes into `batchItemFailures`, and it is small enough to travel a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_events import InvalidEventError, Node, detect, record_source
@@ -14,15 +13,18 @@ BATCH_SOURCES: dict[str, str] = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dy
 PLAN_VERSION = 1
 
 
-@dataclass
 class BatchPlan:
-    source: Source
-    ids: list[str]
-    fifo: bool = False
-    # MessageGroupId per record; only kept for a FIFO batch when the scope is `group`.
-    groups: list[str] | None = None
-    # Records failed before the handler saw them (a body that did not decode): index → reason.
-    forced: dict[int, str] = field(default_factory=dict)
+    __slots__ = ("source", "ids", "fifo", "groups", "forced")
+
+    def __init__(self, source: Source, ids: list[str], fifo: bool = False, groups: list[str] | None = None,
+                 forced: dict[int, str] | None = None) -> None:
+        self.source = source
+        self.ids = ids
+        self.fifo = fifo
+        # MessageGroupId per record; only kept for a FIFO batch when the scope is `group`.
+        self.groups = groups
+        # Records failed before the handler saw them (a payload that did not decode): index → reason.
+        self.forced = forced or {}
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"v": PLAN_VERSION, "source": self.source, "ids": self.ids}

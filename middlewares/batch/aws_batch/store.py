@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from typing import Any
 
@@ -28,6 +27,8 @@ class PlanLostError(RuntimeError):
 
 
 def spill_folder() -> str:
+    import tempfile  # lazily: ~7 ms to import, and only large batches need it
+
     return os.path.join(tempfile.gettempdir(), f"openruntime-batch-{os.getuid()}")
 
 
@@ -44,6 +45,8 @@ def save(plan: BatchPlan) -> dict[str, Any]:
     folder = spill_folder()
     os.makedirs(folder, mode=0o700, exist_ok=True)
     _sweep(folder)
+    import tempfile
+
     fd, path = tempfile.mkstemp(dir=folder, prefix=_PREFIX, suffix=".json")
     with os.fdopen(fd, "w") as f:
         f.write(text)

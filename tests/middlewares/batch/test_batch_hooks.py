@@ -219,6 +219,13 @@ def test_json_decoding_hands_the_handler_parsed_bodies() -> None:
     assert json.loads(result or b"") == failures(SQS_IDS[0])
 
 
+def test_a_lone_surrogate_in_a_body_survives_decoding() -> None:
+    event = json.loads(json.dumps(SQS))
+    event["Records"][0]["body"] = '{"name": "\\ud800"}'
+    out = hooks.before(dumps(event), BatchConfig(decode="json"))
+    assert json.loads(out.payload or b"")["Records"][0]["decoded"] == {"name": "\ud800"}
+
+
 def test_text_decoding_base64_decodes_kinesis_data() -> None:
     out = hooks.before(raw("kinesis.json"), BatchConfig(decode="text"))
     assert [r["decoded"] for r in json.loads(out.payload or b"")["Records"]] == ["Hello World", "Hello World"]
