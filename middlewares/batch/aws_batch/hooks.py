@@ -55,7 +55,7 @@ def before(payload: bytes, config: BatchConfig) -> BeforeResult:
 def _encode(event: Any) -> bytes:
     try:
         return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") in the event: keep it escaped
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800") in the event: keep it escaped
         return json.dumps(event, separators=(",", ":")).encode()
 
 

@@ -13,7 +13,7 @@ returns the failed records by index with a reason for each."""
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any
 
 from aws_events import type_name
 
@@ -27,10 +27,15 @@ class InvalidResponseError(ValueError):
     """The handler's answer breaks the contract; the message names the place."""
 
 
-class Failure(NamedTuple):
-    index: int
-    identifier: str
-    reason: str
+class Failure:
+    """A failed record: its place in `Records`, its item identifier, and why."""
+
+    __slots__ = ("index", "identifier", "reason")
+
+    def __init__(self, index: int, identifier: str, reason: str) -> None:
+        self.index = index
+        self.identifier = identifier
+        self.reason = reason
 
 
 def _short(text: str) -> str:
