@@ -50,7 +50,7 @@ def _headers(block: bytes, number: int) -> dict[str, str]:
     for line in block.split(b"\r\n"):
         name, colon, value = line.partition(b":")
         if not colon or not name.strip():
-            raise FormError(400, f"part {number}: header line {line[:60]!r} is not 'Name: value'")
+            raise FormError(400, f"multipart part {number}: header line {line[:60]!r} is not 'Name: value'")
         try:
             text = value.decode("utf-8")  # what browsers send for non-ASCII filenames
         except UnicodeDecodeError:
@@ -70,21 +70,21 @@ def _file(content: bytes, filename: str | None, content_type: str) -> dict[str, 
 
 def _part(data: bytes, start: int, end: int, number: int, limits: FormLimits) -> tuple[str, Any]:
     if data.startswith(b"\r\n", start):
-        raise FormError(400, f"part {number} has no headers (a Content-Disposition header is required)")
+        raise FormError(400, f"multipart part {number} has no headers (a Content-Disposition header is required)")
     head_end = data.find(b"\r\n\r\n", start, min(end, start + HEADERS_LIMIT + 4))
     if head_end < 0:
-        raise FormError(400, f"part {number}: its headers do not end with an empty line "
+        raise FormError(400, f"multipart part {number}: its headers do not end with an empty line "
                              f"within {HEADERS_LIMIT} bytes")
     headers = _headers(data[start:head_end], number)
     disposition = headers.get("content-disposition")
     if disposition is None:
-        raise FormError(400, f"part {number} has no Content-Disposition header")
+        raise FormError(400, f"multipart part {number} has no Content-Disposition header")
     try:
         kind, params = parse_header(disposition)
     except ValueError as exc:
-        raise FormError(400, f"part {number}: Content-Disposition: {exc}") from None
+        raise FormError(400, f"multipart part {number}: Content-Disposition: {exc}") from None
     if kind != "form-data" or "name" not in params:
-        raise FormError(400, f"part {number}: Content-Disposition must be form-data with a name, "
+        raise FormError(400, f"multipart part {number}: Content-Disposition must be form-data with a name, "
                              f"got {disposition[:80]!r}")
     name = params["name"]
     filename = params.get("filename")
@@ -97,7 +97,7 @@ def _part(data: bytes, start: int, end: int, number: int, limits: FormLimits) ->
         except UnicodeDecodeError:
             pass  # bytes without a filename: kept like a file, with filename null
     if len(content) > limits.max_file_bytes:
-        raise FormError(413, f"part {number} ({name!r}) is {len(content)} bytes, over the limit of "
+        raise FormError(413, f"multipart part {number} ({name!r}) is {len(content)} bytes, over the limit of "
                              f"{limits.max_file_bytes} (HTTP_FORM_MAX_FILE_BYTES)")
     return name, _file(content, filename, headers.get("content-type") or "text/plain")
 
