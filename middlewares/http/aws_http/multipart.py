@@ -123,7 +123,9 @@ def parse_multipart(data: bytes, boundary: str, limits: FormLimits) -> dict[str,
         while line_end < len(data) and data[line_end] in (0x20, 0x09):
             line_end += 1
         if not data.startswith(b"\r\n", line_end):
-            raise FormError(400, f"multipart body ends before its closing boundary --{boundary}--")
+            if line_end >= len(data):
+                raise FormError(400, f"multipart body ends before its closing boundary --{boundary}--")
+            raise FormError(400, f"multipart body: a boundary line --{boundary} does not end in CRLF")
         number += 1
         if number > limits.max_fields:
             raise FormError(413, f"multipart body has more than {limits.max_fields} parts (HTTP_FORM_MAX_FIELDS)")
