@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .errors import FormError
-from .multipart import FormLimits, parse_multipart
+from .multipart import parse_multipart
 from .params import parse_header
+from .settings import FormLimits
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"

@@ -16,7 +16,6 @@ from . import cors, negotiate
 from .decorate import decorate, preflight
 from .errors import FormError
 from .failure import CLIENT_ERROR_TYPES, client_error_response, error_response, summary
-from .forms import parse_form
 from .request import alb_multi_value, normalize
 from .response import Response, parse
 from .settings import Settings
@@ -80,6 +79,7 @@ def before(payload: bytes, settings: Settings = DEFAULT_SETTINGS, request_id: st
         answer, warnings = _shaped(preflight(settings, request["headers"]), state)
         return HookOutput(answer, state, tuple(warnings), respond=True)
     if settings.forms is not None:
+        from .forms import parse_form  # only when forms are on: exec mode pays imports per spawn
         try:
             form = parse_form(request, settings.forms)
         except FormError as exc:
@@ -124,7 +124,7 @@ def error(
     if source is None:
         return HookOutput(payload)
     if settings is None:
-        settings = DEFAULT_SETTINGS._replace(expose=expose, client_error_types=frozenset(client_error_types))
+        settings = Settings(expose=expose, client_error_types=frozenset(client_error_types))
     response, lambda_error = error_response(payload, request_id, settings.expose, settings.client_error_types,
                                             error_media_type(state, settings))
     answer, warnings = _shaped(decorate(response, settings, state.get("origin")), state)

@@ -14,23 +14,9 @@ from typing import Any
 
 from .errors import FormError
 from .params import extended_value, parse_header
+from .settings import FormLimits
 
 HEADERS_LIMIT = 8192  # bytes of headers per part; browsers send two short lines
-
-
-class FormLimits:
-    __slots__ = ("max_fields", "max_file_bytes")
-
-    def __init__(self, max_fields: int = 1000, max_file_bytes: int = 4 * 1024 * 1024) -> None:
-        self.max_fields = max_fields
-        self.max_file_bytes = max_file_bytes
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FormLimits) and (self.max_fields, self.max_file_bytes) == (
-            other.max_fields, other.max_file_bytes)
-
-    def __repr__(self) -> str:
-        return f"FormLimits(max_fields={self.max_fields}, max_file_bytes={self.max_file_bytes})"
 
 
 def _next_delimiter(data: bytes, needle: bytes, start: int) -> int:

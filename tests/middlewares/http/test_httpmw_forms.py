@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from aws_http import hooks
-from aws_http.multipart import FormLimits, parse_multipart
-from aws_http.settings import ConfigError, settings_from
+from aws_http.multipart import parse_multipart
+from aws_http.settings import ConfigError, FormLimits, settings_from
 from http_support import header, request_event
 
 FORMS = settings_from({"HTTP_PARSE_FORMS": "1"})
