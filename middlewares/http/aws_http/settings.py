@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from . import negotiate
 from .cors import DEFAULT_METHODS, ORIGIN, TOKEN, CorsPolicy, origin_pattern
-from .failure import CLIENT_ERROR_TYPES, client_error_types_from, expose_from
+from .failure import CLIENT_ERROR_TYPES, client_error_types_from
 from .security import security_headers
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -166,7 +166,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             raise
         raise ConfigError(str(exc)) from None
     return Settings(
-        expose=expose_from(env.get("HTTP_EXPOSE_ERRORS")),
+        expose=_flag(env, "HTTP_EXPOSE_ERRORS"),  # strict here: a typo stops the start, not a silent off
         client_error_types=client_error_types_from(env.get("HTTP_CLIENT_ERROR_TYPES")),
         cors=cors_from(env),
         security_headers=headers,

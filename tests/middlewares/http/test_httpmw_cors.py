@@ -138,6 +138,9 @@ def test_the_handlers_own_cors_headers_win_and_vary_is_merged() -> None:
     assert response["headers"]["access-control-allow-origin"] == "https://other.example.com"
     assert "Access-Control-Allow-Origin" not in response["headers"]
     assert response["headers"]["Vary"] == "Accept-Encoding, Origin"
+    reply = {"statusCode": 200, "headers": {"vary": "*"}}
+    response = json.loads(hooks.after(json.dumps(reply).encode(), state, None, config).payload)
+    assert response["headers"]["vary"] == "*" and "Vary" not in response["headers"]
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -151,6 +154,7 @@ def test_the_handlers_own_cors_headers_win_and_vary_is_merged() -> None:
     ({"HTTP_CORS_ORIGINS": "*", "HTTP_CORS_CREDENTIALS": "1", "HTTP_CORS_EXPOSE_HEADERS": "*"},
      "HTTP_CORS_EXPOSE_HEADERS: '*' exposes nothing"),
     ({"HTTP_CORS_CREDENTIALS": "1"}, "HTTP_CORS_CREDENTIALS is set but HTTP_CORS_ORIGINS is not"),
+    ({"HTTP_EXPOSE_ERRORS": "2"}, "HTTP_EXPOSE_ERRORS must be 1 or 0"),
 ])
 def test_bad_cors_configuration_names_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match="^" + re.escape(message)):

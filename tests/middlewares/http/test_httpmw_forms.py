@@ -98,6 +98,12 @@ def test_other_bodies_have_a_null_form_and_no_form_key_when_off() -> None:
     assert "form" not in off and off["body"] == "a=1"
 
 
+def test_urlencoded_edge_cases() -> None:
+    request = form_of("apigw-v2-http-request.json", b"flag&a=1=2&%zz=%41+b&=empty-name",
+                      "Application/X-WWW-Form-URLEncoded; charset=UTF-8", False)
+    assert request["form"] == {"flag": [""], "a": ["1=2"], "%zz": ["A b"], "": ["empty-name"]}
+
+
 def test_a_form_body_in_another_charset() -> None:
     request = form_of("apigw-v1-proxy-request.json", "name=Jos%E9&city=M\xe1laga".encode("latin-1"),
                       "application/x-www-form-urlencoded; charset=ISO-8859-1", True)
