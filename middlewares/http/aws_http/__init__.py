@@ -19,8 +19,9 @@ from .errors import InvalidRequestError, InvalidResponseError  # noqa: E402
 from .failure import CLIENT_ERROR_TYPES, error_response  # noqa: E402
 from .hooks import HookOutput, after, before, error  # noqa: E402
 from .request import normalize  # noqa: E402
+from .settings import ConfigError, Settings, settings_from  # noqa: E402
 
 __all__ = [
-    "CLIENT_ERROR_TYPES", "SOURCES", "HookOutput", "InvalidRequestError", "InvalidResponseError",
-    "after", "before", "error", "error_response", "http_source", "normalize",
+    "CLIENT_ERROR_TYPES", "SOURCES", "ConfigError", "HookOutput", "InvalidRequestError", "InvalidResponseError",
+    "Settings", "after", "before", "error", "error_response", "http_source", "normalize", "settings_from",
 ]

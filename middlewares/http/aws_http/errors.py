@@ -18,3 +18,12 @@ class InvalidResponseError(FieldError):
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__("handler response", field, problem)
+
+
+class FormError(ValueError):
+    """A form body the middleware cannot read: answered with `status` (400 malformed,
+    413 over a limit, 415 an unknown charset) in the source's shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

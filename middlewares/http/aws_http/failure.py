@@ -19,6 +19,7 @@ from collections.abc import Collection
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
+from . import negotiate
 from .response import Response
 
 CLIENT_ERROR_TYPES: frozenset[str] = frozenset({"Validation.Failed"})
@@ -78,17 +79,32 @@ def error_body(error: LambdaError, status: int, request_id: str | None, expose: 
     return body
 
 
+def rendered(status: int, fields: dict[str, Any], media_type: str) -> Response:
+    """An error response with `fields` as its body, in `media_type` (see negotiate)."""
+    body, content_type = negotiate.render(media_type, f"{status} {HTTPStatus(status).phrase}", fields)
+    response = Response(status, body)
+    response.add_header("Content-Type", [content_type])
+    return response
+
+
 def error_response(
     payload: bytes, request_id: str | None, expose: bool = False,
-    client_error_types: Collection[str] = CLIENT_ERROR_TYPES,
+    client_error_types: Collection[str] = CLIENT_ERROR_TYPES, media_type: str = negotiate.JSON,
 ) -> tuple[Response, LambdaError]:
     """The HTTP response for the error `payload` (before shaping for the source)."""
     error = read_error(payload)
     status = status_for(error, client_error_types)
     body = error_body(error, status, request_id, expose)
-    response = Response(status, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
-    response.add_header("Content-Type", ["application/json"])
-    return response, error
+    return rendered(status, body, media_type), error
+
+
+def client_error_response(status: int, error_type: str, message: str, request_id: str | None,
+                          media_type: str = negotiate.JSON) -> Response:
+    """A 4xx the middleware answers itself about the client's request: the detail is the
+    client's own input, so it is always said."""
+    fields = {"message": HTTPStatus(status).phrase, "requestId": request_id,
+              "errorType": error_type, "errorMessage": message}
+    return rendered(status, fields, media_type)
 
 
 def summary(error: LambdaError, status: int) -> str:

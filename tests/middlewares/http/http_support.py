@@ -3,13 +3,15 @@ themselves: aws_fixtures, shared with the other middlewares' tests)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import aws_fixtures
 from aws_fixtures import ALL_FIXTURES, FIXTURES, load, raw
 
 __all__ = ["ALL_FIXTURES", "EXECUTABLE", "FIXTURES", "HTTP_FIXTURES", "INVALID_HTTP_FIXTURES",
-           "MALFORMED", "MIDDLEWARE_DIR", "REPO", "load", "raw"]
+           "MALFORMED", "MIDDLEWARE_DIR", "REPO", "header", "load", "raw", "request_event"]
 
 aws_fixtures.require_fixtures()
 
@@ -54,3 +56,35 @@ SHAPES = {
     "alb-multi": ["statusCode", "statusDescription", "multiValueHeaders", "body", "isBase64Encoded"],
     "alb-single": ["statusCode", "statusDescription", "headers", "body", "isBase64Encoded"],
 }
+
+
+def request_event(name: str, *, method: str | None = None, headers: dict[str, str] | None = None,
+                  body: str | None = None, is_base64: bool = False) -> bytes:
+    """The HTTP fixture `name` with another method, headers (replacing any spelling of the
+    same name, in the single- and the multi-value map the event has) or body."""
+    event = load(name)
+    if method is not None:
+        if "httpMethod" in event:
+            event["httpMethod"] = method
+        else:
+            event["requestContext"]["http"]["method"] = method
+    maps = [key for key in ("headers", "multiValueHeaders") if isinstance(event.get(key), dict)] or ["headers"]
+    for key in maps:
+        current = event.get(key) or {}
+        for header, value in (headers or {}).items():
+            current = {k: v for k, v in current.items() if k.lower() != header.lower()}
+            current[header] = [value] if key == "multiValueHeaders" else value
+        event[key] = current
+    if body is not None:
+        event["body"] = body
+        event["isBase64Encoded"] = is_base64
+    return json.dumps(event).encode()
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    """A header of a shaped response, whichever map the source uses (values joined)."""
+    for key in ("multiValueHeaders", "headers"):
+        for found, value in (response.get(key) or {}).items():
+            if found.lower() == name.lower():
+                return ", ".join(value) if isinstance(value, list) else value
+    return None
