@@ -52,7 +52,7 @@ def _path(env: Mapping[str, str], name: str) -> KeyPath | None:
     try:
         return compile_path(text)
     except KeyPathSyntaxError as exc:
-        raise ConfigError(f"{name}: {exc} (see the supported subset of JMESPath in the README)") from None
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _file_store(env: Mapping[str, str]) -> FileStore:
@@ -107,15 +107,16 @@ def load(env: Mapping[str, str]) -> Settings:
     if has_table == has_dir:
         raise ConfigError("IDEMPOTENCY_TABLE or IDEMPOTENCY_FILE_DIR: set exactly one "
                           f"({'both are' if has_table else 'neither is'} set)")
-    store: Store = _dynamodb_store(env) if has_table else _file_store(env)
+    # The cheap checks first, then the store (which may create a folder).
+    key_path = _path(env, "IDEMPOTENCY_EVENT_KEY_JMESPATH")
+    validation_path = _path(env, "IDEMPOTENCY_PAYLOAD_VALIDATION_JMESPATH")
+    expires_after_s = _whole(env, "IDEMPOTENCY_EXPIRES_AFTER_SECONDS", 3600, 1, 10 * 365 * 86400)
+    raise_on_no_key = _flag(env, "IDEMPOTENCY_RAISE_ON_NO_KEY")
     default_max = DYNAMODB_MAX_RESPONSE_BYTES if has_table else FILE_MAX_RESPONSE_BYTES
-    guard = Guard(
-        store,
-        key_path=_path(env, "IDEMPOTENCY_EVENT_KEY_JMESPATH"),
-        validation_path=_path(env, "IDEMPOTENCY_PAYLOAD_VALIDATION_JMESPATH"),
-        expires_after_s=_whole(env, "IDEMPOTENCY_EXPIRES_AFTER_SECONDS", 3600, 1, 10 * 365 * 86400),
-        raise_on_no_key=_flag(env, "IDEMPOTENCY_RAISE_ON_NO_KEY"),
-        max_response_bytes=_whole(env, "IDEMPOTENCY_MAX_RESPONSE_BYTES", default_max, 0, default_max),
-    )
+    max_response_bytes = _whole(env, "IDEMPOTENCY_MAX_RESPONSE_BYTES", default_max, 0, default_max)
+    timeout_ms = _whole(env, "IDEMPOTENCY_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 1, 900_000)
+    store: Store = _dynamodb_store(env) if has_table else _file_store(env)
+    guard = Guard(store, key_path=key_path, validation_path=validation_path, expires_after_s=expires_after_s,
+                  raise_on_no_key=raise_on_no_key, max_response_bytes=max_response_bytes)
     prefix = env.get("IDEMPOTENCY_KEY_PREFIX", "").strip() or env.get("AWS_LAMBDA_FUNCTION_NAME") or None
-    return Settings(guard, prefix, _whole(env, "IDEMPOTENCY_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 1, 900_000))
+    return Settings(guard, prefix, timeout_ms)

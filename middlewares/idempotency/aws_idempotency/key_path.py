@@ -120,16 +120,19 @@ class _Parser:
                 break
             match = _TOKEN.match(text, position)
             if match is None or match.lastgroup is None:
-                raise self.error(f"unexpected {text[position:].strip()[0]!r}", position)
+                rest = text[position:]
+                at = position + len(rest) - len(rest.lstrip())
+                raise self.error(f"unexpected {text[at]!r}", at, outside=True)
             kind = match.lastgroup
             self.tokens.append((kind, match.group(kind), match.start(kind)))
             position = match.end()
         self.at = 0
 
-    def error(self, message: str, position: int | None = None) -> KeyPathSyntaxError:
+    def error(self, message: str, position: int | None = None, outside: bool = False) -> KeyPathSyntaxError:
         if position is None:
             position = self.tokens[self.at][2] if self.at < len(self.tokens) else len(self.text)
-        return KeyPathSyntaxError(f"{message} at character {position + 1} of {self.text!r}")
+        why = " (not in the supported subset of JMESPath)" if outside else ""
+        return KeyPathSyntaxError(f"{message} at character {position + 1} of {self.text!r}{why}")
 
     def peek(self) -> tuple[str, str]:
         if self.at < len(self.tokens):
@@ -158,7 +161,7 @@ class _Parser:
         else:
             paths, multi = [self.path()], False
         if self.peek()[0] != "end":
-            raise self.error(f"unexpected {self.peek()[1]!r} (not in the supported subset)")
+            raise self.error(f"unexpected {self.peek()[1]!r}", outside=True)
         return paths, multi
 
     def name(self) -> str:
