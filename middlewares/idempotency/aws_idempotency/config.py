@@ -9,18 +9,22 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from .dynamodb_client import DynamoDBClient, endpoint_for
-from .dynamodb_store import DEFAULT_ATTRIBUTES, DynamoDBStore
-from .file_store import FileStore
+from typing import TYPE_CHECKING
+
 from .guard import Guard, Store
 from .key_path import KeyPath, KeyPathSyntaxError, compile_path
-from .sigv4 import Credentials
+
+if TYPE_CHECKING:
+    from .dynamodb_store import DynamoDBStore
+    from .file_store import FileStore
 
 # DynamoDB's item limit is 400 KB; the key, hashes and numbers take well under 50 KB of it.
 DYNAMODB_MAX_RESPONSE_BYTES = 350_000
 FILE_MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's own response limit
 DEFAULT_TIMEOUT_MS = 2000
-ATTRIBUTE_VARIABLES = {f"IDEMPOTENCY_{name.upper()}_ATTR": name for name in DEFAULT_ATTRIBUTES}
+# The DynamoDB item's attribute names (dynamodb_store.DEFAULT_ATTRIBUTES) and their variables.
+ATTRIBUTE_VARIABLES = {f"IDEMPOTENCY_{name.upper()}_ATTR": name for name in (
+    "key", "status", "expiry", "in_progress_expiry", "data", "validation", "content_type")}
 
 
 class ConfigError(ValueError):
@@ -56,6 +60,7 @@ def _path(env: Mapping[str, str], name: str) -> KeyPath | None:
 
 
 def _file_store(env: Mapping[str, str]) -> FileStore:
+    from .file_store import FileStore
     directory = env["IDEMPOTENCY_FILE_DIR"]
     if not os.path.isabs(directory) and env.get("LAMBDA_TASK_ROOT"):
         directory = os.path.join(env["LAMBDA_TASK_ROOT"], directory)
@@ -69,6 +74,11 @@ def _file_store(env: Mapping[str, str]) -> FileStore:
 
 
 def _dynamodb_store(env: Mapping[str, str]) -> DynamoDBStore:
+    # Imported only for this store: http.client and ssl are 20 ms of an exec-mode spawn.
+    from .dynamodb_client import DynamoDBClient, endpoint_for
+    from .dynamodb_store import DynamoDBStore
+    from .sigv4 import Credentials
+
     table = env["IDEMPOTENCY_TABLE"].strip()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:

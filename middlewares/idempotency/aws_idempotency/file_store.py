@@ -14,7 +14,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,8 +65,10 @@ class FileStore:
             raise self._error("read", ValueError(f"{path} is not a record ({exc!r})")) from None
 
     def _write(self, path: str, record: Record) -> None:
+        # A new file of our own (O_EXCL), then renamed over the record in one step.
+        temporary = os.path.join(self.directory, f".tmp-{os.getpid()}-{os.urandom(6).hex()}.json")
         try:
-            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(json.dumps(_to_json(record), separators=(",", ":")).encode())

@@ -73,7 +73,7 @@ class Guard:
         self.raise_on_no_key = raise_on_no_key
         self.max_response_bytes = max_response_bytes
 
-    def _select(self, path: KeyPath | None, event: Any, payload: bytes, what: str) -> Any:
+    def _select(self, path: KeyPath | None, event: Any, what: str) -> Any:
         if path is None:
             return event
         if event is _NOT_JSON:
@@ -91,7 +91,7 @@ class Guard:
             event: Any = json.loads(payload)
         except ValueError:
             event = _NOT_JSON
-        selected = self._select(self.key_path, event, payload, "the event key expression")
+        selected = self._select(self.key_path, event, "the event key expression")
         if selected is _NOT_JSON:
             digest = canonical_hash(payload.decode("utf-8", "surrogateescape"))
         elif is_missing(selected):
@@ -105,7 +105,7 @@ class Guard:
             digest = canonical_hash(selected)
         payload_hash = None
         if self.validation_path is not None:
-            checked = self._select(self.validation_path, event, payload, "the payload validation expression")
+            checked = self._select(self.validation_path, event, "the payload validation expression")
             payload_hash = canonical_hash(checked)
 
         claim = Record(f"{prefix}#{digest}", INPROGRESS, now_ms // 1000 + self.expires_after_s,
@@ -125,8 +125,8 @@ class Guard:
                 return Replay(holder.response or b"", holder.content_type)
             if status == INPROGRESS:
                 raise AlreadyInProgress(
-                    f"an invocation with the same idempotency key is in progress "
-                    f"(until it ends, or at the latest its deadline)", {"idempotencyKey": claim.key})
+                    "an invocation with the same idempotency key is in progress "
+                    "(until it ends, or at the latest its deadline)", {"idempotencyKey": claim.key})
             assert status == EXPIRED  # expired between the write and the read: try again
         raise InconsistentState(f"{self.store.name}: the record for {claim.key} changed during the claim",
                                 {"idempotencyKey": claim.key})

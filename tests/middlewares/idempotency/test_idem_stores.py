@@ -188,3 +188,18 @@ def test_an_event_without_the_key_runs_unguarded_or_is_refused(start: Any, tmp_p
     assert refused[0] == "failed" and refused[1]["errorType"] == "Idempotency.KeyError"
     assert 'headers."Idempotency-Key" is null' in refused[1]["errorMessage"]
     assert "no key" in lenient.close()
+
+
+def test_a_response_over_the_limit_is_passed_on_but_not_stored(tmp_path: Path) -> None:
+    mw = Middleware({"IDEMPOTENCY_FILE_DIR": str(tmp_path / "records"), **BY_BODY_FIELD,
+                     "IDEMPOTENCY_MAX_RESPONSE_BYTES": "20"})
+    handler = Handler(tmp_path)
+    try:
+        first = invoke(mw, API_EVENT, handler)
+        second = invoke(mw, API_EVENT, handler)
+    finally:
+        stderr = mw.close()
+
+    assert first == ("ran", {"statusCode": 200, "run": 1, "a": 1})  # the caller still gets it
+    assert second == ("ran", {"statusCode": 200, "run": 2, "a": 1})  # not replayed, not locked
+    assert "is over 20 bytes and is not stored" in stderr
