@@ -12,7 +12,7 @@ import base64
 from typing import Any
 
 from .dynamodb_client import DynamoDBClient, DynamoDBError
-from .records import INPROGRESS, PersistenceError, Record, claimable
+from .records import EXPIRED, INPROGRESS, PersistenceError, Record
 
 DEFAULT_ATTRIBUTES = {
     "key": "id", "status": "status", "expiry": "expiration",
@@ -70,11 +70,8 @@ class DynamoDBStore:
             return self._record(item)
         # An API without ReturnValuesOnConditionCheckFailure: read what holds the key.
         existing = self.get(record.key, timeout_s)
-        if existing is None or claimable(existing, now_ms):
-            # Deleted or expired between the two calls: report it as still held, the
-            # caller's retry finds the new state.
-            return existing or record
-        return existing
+        # None: deleted between the two calls; an EXPIRED stand-in makes the caller claim again.
+        return existing if existing is not None else Record(record.key, EXPIRED, 0)
 
     def complete(self, record: Record, timeout_s: float) -> None:
         names = {"#status": self.attr["status"], "#expiry": self.attr["expiry"], "#data": self.attr["data"]}

@@ -115,19 +115,22 @@ class Guard:
             if holder is None:
                 return {"key": claim.key, "inProgressExpiry": claim.in_progress_expiry_ms,
                         "payloadHash": payload_hash}
+            status = holder.effective_status(now_ms)
+            if status == EXPIRED:
+                continue  # expired or deleted between the write and the read: claim again
             if payload_hash is not None and holder.payload_hash != payload_hash:
                 raise PayloadMismatch(
                     f"the payload differs from the one stored for this idempotency key "
                     f"({self.validation_path.text if self.validation_path else ''} changed)",
                     {"idempotencyKey": claim.key})
-            status = holder.effective_status(now_ms)
             if status == COMPLETED:
                 return Replay(holder.response or b"", holder.content_type)
             if status == INPROGRESS:
                 raise AlreadyInProgress(
                     "an invocation with the same idempotency key is in progress "
                     "(until it ends, or at the latest its deadline)", {"idempotencyKey": claim.key})
-            assert status == EXPIRED  # expired between the write and the read: try again
+            raise InconsistentState(f"{self.store.name}: the record for {claim.key} has the unknown "
+                                    f"status {holder.status!r}", {"idempotencyKey": claim.key})
         raise InconsistentState(f"{self.store.name}: the record for {claim.key} changed during the claim",
                                 {"idempotencyKey": claim.key})
 
