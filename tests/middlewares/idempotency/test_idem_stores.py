@@ -5,6 +5,7 @@ the file store in a temporary folder. The "handler" counts its runs in a file.""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,6 +115,26 @@ def test_a_duplicate_while_the_first_runs_is_refused_then_gets_the_response(star
     assert "in progress" in json.loads(error)["errorMessage"]
     assert later == ("replayed", {"statusCode": 200, "run": 1, "a": 1})
     assert handler.runs == 1
+
+
+def test_of_simultaneous_duplicates_exactly_one_claims_the_key(start: Any) -> None:
+    racers = [start(**BY_BODY_FIELD) for _ in range(4)]
+    event = json.dumps(API_EVENT).encode()
+    go = threading.Barrier(len(racers))
+    answers: list[str] = []
+
+    def race(mw: Middleware) -> None:
+        go.wait()
+        header, payload = mw.call("before", event)
+        answers.append(json.loads(payload)["errorType"] if header.get("action") == "fail" else "claimed")
+
+    threads = [threading.Thread(target=race, args=(mw,)) for mw in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(answers) == ["Idempotency.AlreadyInProgress"] * 3 + ["claimed"]
 
 
 def test_a_claim_whose_invocation_died_is_taken_over_after_its_deadline(start: Any, tmp_path: Path) -> None:
