@@ -96,10 +96,12 @@ class Guard:
             digest = canonical_hash(payload.decode("utf-8", "surrogateescape"))
         elif is_missing(selected):
             where = self.key_path.text if self.key_path else "the event"
+            shown = json.dumps(selected)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
             if self.raise_on_no_key:
-                raise MissingKey(f"no idempotency key: {where} is {json.dumps(selected)} in this event")
-            print(f"idempotency: no key ({where} is {json.dumps(selected)}); the handler runs "
-                  "without idempotency", file=sys.stderr)
+                raise MissingKey(f"no idempotency key: {where} is {shown} in this event")
+            print(f"idempotency: no key ({where} is {shown}); the handler runs without idempotency",
+                  file=sys.stderr)
             return None
         else:
             digest = canonical_hash(selected)
