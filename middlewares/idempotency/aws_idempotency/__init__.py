@@ -1,0 +1,1 @@
+"""The idempotency middleware's logic: key expressions, records, and the two stores."""
