@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 # Dimensions the middleware fills in itself; any other entry is a `Name=value` constant.
 BUILTIN_DIMENSIONS = ("service", "function_name", "function_version", "event_source")
-METRIC_NAMES = ("Duration", "ColdStart", "Success", "Error", "RequestSize", "ResponseSize")
+METRIC_NAMES = ("Duration", "HandlerDuration", "ColdStart", "Success", "Error", "RequestSize", "ResponseSize")
 ERROR_TYPE_DIMENSION = "error_type"
 # Root members the document always has: a dimension must not take their names.
 RESERVED = (*METRIC_NAMES, ERROR_TYPE_DIMENSION, "_aws", "requestId", "middleware", "traceId")

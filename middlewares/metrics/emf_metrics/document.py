@@ -16,6 +16,7 @@ from emf_metrics.config import ERROR_TYPE_DIMENSION, Settings
 
 UNITS = {
     "Duration": "Milliseconds",
+    "HandlerDuration": "Milliseconds",
     "ColdStart": "Count",
     "Success": "Count",
     "Error": "Count",
@@ -27,17 +28,19 @@ UNITS = {
 class Measured:
     """What one invocation gave: every field is optional but `success` and `cold_start`."""
 
-    __slots__ = ("success", "cold_start", "duration_ms", "request_bytes", "response_bytes", "error_type")
+    __slots__ = ("success", "cold_start", "duration_ms", "request_bytes", "response_bytes", "error_type",
+                 "handler_ms")
 
     def __init__(self, success: bool, cold_start: bool, duration_ms: float | None = None,
                  request_bytes: int | None = None, response_bytes: int | None = None,
-                 error_type: str | None = None) -> None:
+                 error_type: str | None = None, handler_ms: float | None = None) -> None:
         self.success = success
         self.cold_start = cold_start
         self.duration_ms = duration_ms
         self.request_bytes = request_bytes
         self.response_bytes = response_bytes
         self.error_type = error_type
+        self.handler_ms = handler_ms
 
 
 def _definition(name: str, resolution: int) -> dict[str, Any]:
@@ -58,6 +61,8 @@ def emf_document(settings: Settings, dimension_values: dict[str, str], measured:
     }
     if measured.duration_ms is not None:
         values["Duration"] = round(measured.duration_ms, 3)
+    if measured.handler_ms is not None:
+        values["HandlerDuration"] = round(measured.handler_ms, 3)
     if measured.request_bytes is not None:
         values["RequestSize"] = measured.request_bytes
     if measured.response_bytes is not None:

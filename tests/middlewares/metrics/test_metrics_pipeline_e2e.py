@@ -47,3 +47,5 @@ def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
     assert ok["ResponseSize"] == len(json.dumps({"ok": True}))
     assert ok["function_name"] == failed["function_name"] != "unknown"
     assert ok["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shop"
+    # The handler's own time, as the orchestrator timed it, inside the middleware's span.
+    assert 0 < ok["HandlerDuration"] <= ok["Duration"] and 0 < failed["HandlerDuration"] <= failed["Duration"]

@@ -23,7 +23,7 @@ def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None
             "hooks": ["before", "after", "error"],
             "env": {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "TRACE_EXPORTERS": "otlp,xray",
                     "AWS_XRAY_DAEMON_ADDRESS": address},
-        }])
+        }, {"name": "log", "command": str(middleware("log")), "mode": mode, "hooks": ["before", "after"]}])
         with orchestrated(pipeline, env={"TMPDIR": str(tmp_path)}) as emulator:
             result = emulator.invoke(raw("apigw-v1-proxy-request.json"), trace_id=XRAY)
         segment = read_segment(sock)
@@ -34,3 +34,12 @@ def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None
     assert attributes["faas.invocation_id"] == result.request_id and attributes["faas.trigger"] == "http"
     assert attributes["faas.coldstart"] is True
     assert segment["trace_id"] == "1-6571e3b0-0123456789abcdef01234567" and segment["id"] == root["spanId"]
+    # One span per stage the orchestrator timed, inside the invocation's span, in order.
+    stages = [span for span in received.spans() if span["parentSpanId"] == root["spanId"]]
+    assert [span["name"] for span in stages] == ["trace before", "log before", "handler", "log after"]
+    start, end = int(root["startTimeUnixNano"]), int(root["endTimeUnixNano"])
+    for earlier, later in zip(stages, stages[1:]):
+        assert int(earlier["endTimeUnixNano"]) <= int(later["startTimeUnixNano"]) + 1000  # µs rounding
+    assert start <= int(stages[0]["startTimeUnixNano"]) and int(stages[-1]["endTimeUnixNano"]) <= end
+    assert attributes["openruntime.orchestrator_ms"] >= 0
+    assert [s["name"] for s in segment["subsegments"]] == [span["name"] for span in stages]
