@@ -98,9 +98,12 @@ def _protocol(environ: Mapping[str, str]) -> None:
     for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
         raw = (environ.get(name) or "").strip()
         if raw:
-            if raw != "http/json":
-                raise ConfigError(f"{name}={raw}: this middleware exports OTLP over http/json only "
-                                  "(any OTLP/HTTP receiver, such as the Collector on port 4318, takes it)")
+            # Both HTTP encodings reach the same receiver, which reads either by Content-Type:
+            # a function whose own SDK sends http/protobuf is served. gRPC is another port
+            # and protocol.
+            if raw not in ("http/json", "http/protobuf"):
+                raise ConfigError(f"{name}={raw}: this middleware exports OTLP over HTTP (JSON encoding) only; "
+                                  "point it at an OTLP/HTTP receiver, such as the Collector on port 4318")
             return
 
 

@@ -93,6 +93,8 @@ def test_settings_follow_the_otel_variables() -> None:
     assert specific.endpoint == "http://b:2/custom"  # used as it is
     assert config.from_env({}).endpoint == "http://localhost:4318/v1/traces"
     assert config.from_env({"OTEL_EXPORTER_OTLP_TIMEOUT": "250"}).timeout_s == 0.25
+    # The function's own SDK may be set to protobuf: the same receiver takes our JSON.
+    assert config.from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}).exporters == ("otlp",)
     xray = config.from_env({"TRACE_EXPORTERS": "xray", "AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:2000 udp:10.0.0.1:2001"})
     assert xray.xray_daemon == ("10.0.0.1", 2001) and xray.exporters == ("xray",)
 
