@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -88,10 +89,20 @@ def _post_http(host: str, port: int, netloc: str, path: str, body: bytes, header
     head = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}", "Connection: close"]
     head += [f"{name}: {value}" for name, value in headers.items()]
     request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+    deadline = time.monotonic() + timeout_s  # for the whole exchange, not per step
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no answer within {timeout_s * 1000:.0f} ms")
+        return remaining
+
+    with socket.create_connection((host, port), timeout=left()) as sock:
+        sock.settimeout(left())
         sock.sendall(request)
         answer = b""
         while b"\r\n" not in answer and len(answer) < 8192:
+            sock.settimeout(left())
             chunk = sock.recv(4096)
             if not chunk:
                 break

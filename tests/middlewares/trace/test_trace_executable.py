@@ -4,6 +4,7 @@ server and X-Ray subsegments by a loopback UDP socket, with the incoming trace i
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -95,6 +96,19 @@ def test_an_unreachable_collector_never_fails_the_invocation_and_is_said_once(tm
     with otlp_collector() as (url2, received):
         _, third = invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url2})
     assert len(received.requests) == 1 and "works again" in third
+
+
+def test_a_collector_that_never_answers_costs_at_most_the_timeout(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        _, stderr = invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                                         "OTEL_EXPORTER_OTLP_TIMEOUT": "300"})
+        elapsed = time.monotonic() - started
+    assert "no answer within 300 ms" in stderr or "timed out" in stderr, stderr
+    assert elapsed < 5  # two Python starts and the 300 ms wait, far from a hang
 
 
 def test_an_unsampled_trace_exports_nothing(tmp_path: Path) -> None:
