@@ -57,7 +57,7 @@ class ExecMiddleware:
     ) -> HookResult:
         name = self.config.name
         env = dict(self.base_env)
-        env.update(context_env(hook, invocation, content_type))
+        env.update(context_env(hook, invocation, content_type, scope.stages_json()))
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
         import subprocess
 

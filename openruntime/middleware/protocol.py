@@ -47,14 +47,25 @@ class HookResult:
 
 
 class InvocationScope:
-    """Per-invocation state of every middleware (exec: files; persistent: JSON values)."""
+    """Per-invocation state of every middleware (exec: files; persistent: JSON values), and
+    the stages timed so far, which every hook call's context carries (`stages`)."""
 
-    __slots__ = ("_dir", "values", "_files")
+    __slots__ = ("_dir", "values", "_files", "stages")
 
     def __init__(self) -> None:
         self._dir: str | None = None
         self.values: dict[str, Any] = {}
         self._files: dict[str, str] = {}
+        # Each a JSON array `[middleware or null, hook or "handler", start Unix µs, µs]`,
+        # encoded once when the stage ends (add_stage).
+        self.stages: list[str] = []
+
+    def add_stage(self, middleware: str | None, stage: str, start_ns: int, duration_ns: int) -> None:
+        name = "null" if middleware is None else _json_string(middleware)
+        self.stages.append(f'[{name},"{stage}",{start_ns // 1000},{duration_ns // 1000}]')
+
+    def stages_json(self) -> str:
+        return "[" + ",".join(self.stages) + "]"
 
     def state_file(self, name: str) -> str:
         """The middleware's state file; it exists (empty) from its first hook call on."""
@@ -77,6 +88,16 @@ class InvocationScope:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
             self._files.clear()
+
+
+def _json_string(text: str) -> str:
+    """`text` as a JSON string; the json module only for names that need escaping (the
+    orchestrator's cold path does not import it)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    from json.encoder import encode_basestring_ascii
+
+    return encode_basestring_ascii(text)
 
 
 class Middleware(Protocol):
@@ -111,9 +132,10 @@ def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict
     return visible
 
 
-def context_env(hook: str, invocation: Invocation, content_type: str) -> dict[str, str]:
+def context_env(hook: str, invocation: Invocation, content_type: str, stages_json: str = "[]") -> dict[str, str]:
     env = {
         "OPENRUNTIME_HOOK": hook,
+        "OPENRUNTIME_STAGES": stages_json,
         "OPENRUNTIME_REQUEST_ID": invocation.request_id,
         "OPENRUNTIME_DEADLINE_MS": str(invocation.deadline_ms),
         "OPENRUNTIME_FUNCTION_ARN": invocation.function_arn,

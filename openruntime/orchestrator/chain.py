@@ -73,9 +73,10 @@ class Chain:
                 entered.append(middleware)
                 payload, content_type = result.payload, result.content_type
             if outcome is None:
-                started = time.perf_counter()
+                started, started_ns = time.perf_counter(), time.time_ns()
                 outcome = call_handler(payload, content_type)
-                run.timings["handler"] = time.perf_counter() - started
+                run.timings["handler"] = elapsed = time.perf_counter() - started
+                run.scope.add_stage(None, "handler", started_ns, int(elapsed * 1e9))
             return self._unwind(entered, outcome, run)
         finally:
             run.scope.close()
@@ -116,7 +117,7 @@ class Chain:
         # A hook never gets more time than the invocation has left before the grace period.
         remaining_s = (invocation.remaining_ms() - self.grace_ms) / 1000
         timeout_s = min(middleware.config.timeout_ms / 1000, max(remaining_s, 0.001))
-        started = time.perf_counter()
+        started, started_ns = time.perf_counter(), time.time_ns()
         try:
             result = middleware.call(hook, payload, content_type, invocation, run.scope, timeout_s)
             # What comes back unchanged needs no second parse: comparing 6 MB costs well under
@@ -140,7 +141,8 @@ class Chain:
                 f"{type(exc).__name__}: {exc}", name, hook,
             ) from None
         finally:
-            run.timings[f"{name}.{hook}"] = time.perf_counter() - started
+            run.timings[f"{name}.{hook}"] = elapsed = time.perf_counter() - started
+            run.scope.add_stage(name, hook, started_ns, int(elapsed * 1e9))
         return result
 
 

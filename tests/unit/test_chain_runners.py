@@ -80,8 +80,18 @@ def test_header_fields_are_valid_compact_json(tmp_path: Path, started: list[Pers
     first, second = [json.loads(line) for line in seen.read_bytes().splitlines()]
     assert first == {"hook": "before", "request_id": 'r"1\n', "deadline_ms": 1234, "function_arn": "arn:\u00e9",
                      "trace_id": 'Root=1;"x"', "tenant_id": None, "content_type": 'application/json; charset="utf-8"',
-                     "middleware": 'we"ird\nname', "state": None, "length": 2}
+                     "middleware": 'we"ird\nname', "state": None, "stages": [], "length": 2}
     assert second["state"] == {"s": 'é\n"'}  # handed back as given
+
+
+def test_stages_are_compact_json_whatever_the_middleware_is_called() -> None:
+    scope = InvocationScope()
+    scope.add_stage('we"ird\nname', "before", 1_700_000_000_123_456_789, 2_500_999)
+    scope.add_stage("log", "before", 1_700_000_000_126_000_000, 1_000)
+    scope.add_stage(None, "handler", 1_700_000_000_127_000_000, 40_000_000)
+    assert json.loads(scope.stages_json()) == [['we"ird\nname', "before", 1_700_000_000_123_456, 2_500],
+                                               ["log", "before", 1_700_000_000_126_000, 1],
+                                               [None, "handler", 1_700_000_000_127_000, 40_000]]
 
 
 @pytest.mark.parametrize("answer, expected", [

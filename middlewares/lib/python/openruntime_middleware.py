@@ -99,7 +99,7 @@ class Context:
     """
 
     __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
-                 "content_type", "middleware", "state", "tenant_id")
+                 "content_type", "middleware", "state", "tenant_id", "stages")
 
     def __init__(
         self,
@@ -112,6 +112,7 @@ class Context:
         middleware: str = "",
         state: Any = None,
         tenant_id: str | None = None,
+        stages: list[Any] | None = None,
     ) -> None:
         self.hook = hook
         self.request_id = request_id
@@ -124,6 +125,10 @@ class Context:
         # Invocation-scoped, private to this middleware: what `before` sets, `after`/`error`
         # read. Any JSON-serialisable value.
         self.state = state
+        # The stages the orchestrator timed so far in this invocation, each
+        # [middleware name or None, hook or "handler", start Unix µs, duration µs];
+        # None from an orchestrator that does not report them.
+        self.stages = stages
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -354,7 +359,18 @@ def _context_from_env(hook: str) -> Context:
         content_type=env.get("OPENRUNTIME_CONTENT_TYPE", ""),
         middleware=env.get("OPENRUNTIME_MIDDLEWARE") or os.path.basename(sys.argv[0]),
         tenant_id=env.get("OPENRUNTIME_TENANT_ID") or None,
+        stages=_stages(env.get("OPENRUNTIME_STAGES")),
     )
+
+
+def _stages(text: str | None) -> list[Any] | None:
+    if not text:
+        return None
+    try:
+        stages = json.loads(text)
+    except ValueError:
+        return None
+    return stages if isinstance(stages, list) else None
 
 
 def _read_state(path: str | None) -> tuple[Any, bytes]:
@@ -450,6 +466,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], byt
         middleware=header.get("middleware") or "",
         state=state_in,
         tenant_id=header.get("tenant_id") or None,
+        stages=header.get("stages") if isinstance(header.get("stages"), list) else None,
     )
     content_type: str | None = None
     try:

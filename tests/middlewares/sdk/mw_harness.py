@@ -36,7 +36,8 @@ def now_ms() -> int:
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without anything a middleware reads."""
-    prefixes = ("OPENRUNTIME_", "VALIDATE_", "LOG_", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT")
+    prefixes = ("OPENRUNTIME_", "VALIDATE_", "LOG_", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT",
+                "METRICS_", "OTEL_", "TRACE_", "TRACEPARENT", "TRACESTATE", "AWS_XRAY_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(extra or {})
     return env

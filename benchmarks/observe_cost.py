@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""What the metrics and trace middlewares cost: first invocation (cold start) and warm
+invocations, as ratios against the same pipeline without them, interleaved; a no-op middleware on the same SDK shows what
+the hops themselves cost.
+
+    python3 benchmarks/observe_cost.py              # 5 repetitions x 10 warm invokes, ~2 min
+    python3 benchmarks/observe_cost.py --reps 9 --warm 20
+
+Every repetition starts each configuration once on a fresh emulator, in the same order:
+the first invoke (bootstrap start → answer at the caller) is its cold start, the median
+of the next `--warm` invokes its warm latency. The first repetition is discarded. "paired"
+is the median over repetitions of the ratio to the bare pipeline of the same repetition,
+which the drift of a shared machine affects less than a ratio of medians. trace exports
+to an OTLP/HTTP receiver on loopback in a process of its own (a real POST per invocation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+
+from openruntime.emulator.sandbox import Emulator, FunctionSettings  # noqa: E402
+
+EVENT = (REPO / "tests" / "fixtures" / "aws-events" / "apigw-v2-http-request.json").read_bytes()
+XRAY = "Root=1-6571e3b0-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1"
+
+
+# The OTLP receiver runs in a process of its own, as a collector would: in this one it
+# would compete with the emulator for the interpreter lock.
+RECEIVER = """
+import sys
+class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
+    def entry(name: str, mode: str, env: dict[str, str]) -> dict[str, Any]:
+        command = REPO / "middlewares" / name / name if name != "noop" else REPO / "benchmarks" / "middlewares" / "noop"
+        return {"name": name, "command": str(command), "mode": mode, "hooks": ["before", "after", "error"], "env": env}
+    trace_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url}
+    return {
+        "none": [],
+        "noop exec": [entry("noop", "exec", {})],  # the SDK's hop alone, for reference
+        "noop persistent": [entry("noop", "persistent", {})],
+        "metrics exec": [entry("metrics", "exec", {})],
+        "metrics persistent": [entry("metrics", "persistent", {})],
+        "trace exec": [entry("trace", "exec", trace_env)],
+        "trace persistent": [entry("trace", "persistent", trace_env)],
+    }
+
+
+def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int) -> tuple[float, float]:
+    pipeline = folder / "pipeline.yml"
+    pipeline.write_text(yaml.safe_dump({"runtime": {"name": "python", "handler": "app.handler",
+                                                    "task_root": str(folder / "app")}, "middlewares": middlewares}))
+    env = {"OPENRUNTIME_PIPELINE": str(pipeline), "PYTHONPATH": str(REPO), "TMPDIR": str(folder / "tmp")}
+    (folder / "tmp").mkdir(exist_ok=True)
+    with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=folder, env=env,
+                  function=FunctionSettings(timeout_s=60.0), log=lambda line: None,
+                  child_stderr=subprocess.DEVNULL) as emulator:
+        started = time.perf_counter()
+        first = emulator.invoke(EVENT, trace_id=XRAY)
+        cold = time.perf_counter() - started
+        assert first.function_error is None, first.body[:300]
+        times = []
+        for _ in range(warm):
+            started = time.perf_counter()
+            emulator.invoke(EVENT, trace_id=XRAY)
+            times.append(time.perf_counter() - started)
+    return cold * 1000, statistics.median(times) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=10)
+    args = parser.parse_args()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+    assert receiver.stdout is not None
+    table = configs(f"http://127.0.0.1:{receiver.stdout.readline().strip()}")
+    cold: dict[str, list[float]] = {name: [] for name in table}
+    warm: dict[str, list[float]] = {name: [] for name in table}
+    with tempfile.TemporaryDirectory(prefix="observe-cost-") as tmp:
+        folder = Path(tmp)
+        (folder / "app").mkdir()
+        (folder / "app" / "app.py").write_text(textwrap.dedent('''
+            def handler(event, context):
+                return {"statusCode": 200, "body": "ok"}
+        '''))
+        for rep in range(args.reps + 1):
+            for name, middlewares in table.items():
+                first, median = run_one(folder, middlewares, args.warm)
+                if rep:  # the first repetition warms caches and is discarded
+                    cold[name].append(first)
+                    warm[name].append(median)
+            print(f"repetition {rep}/{args.reps}", file=sys.stderr)
+    receiver.terminate()
+    receiver.wait()
+    print(f"{'configuration':<20} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}")
+    for name in table:
+        cold_ratio = statistics.median(a / b for a, b in zip(cold[name], cold["none"]))
+        warm_ratio = statistics.median(a / b for a, b in zip(warm[name], warm["none"]))
+        added = statistics.median(a - b for a, b in zip(warm[name], warm["none"]))
+        print(f"{name:<20} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
+              f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

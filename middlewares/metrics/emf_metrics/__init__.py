@@ -1,0 +1,1 @@
+"""The metrics middleware's logic: its settings (`config`) and the EMF document (`document`)."""

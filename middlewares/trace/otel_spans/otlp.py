@@ -1,0 +1,126 @@
+"""Spans as an OTLP/HTTP JSON request (ExportTraceServiceRequest), POSTed with a bounded
+timeout.
+
+OTLP's JSON mapping (opentelemetry-proto, "JSON Protobuf Encoding"): lowerCamelCase field
+names, trace and span ids as hex strings, enums as integers, 64-bit integers as decimal
+strings. Plain `http://` endpoints (the Collector or ADOT extension on localhost) are
+spoken to over a socket: `http.client` alone costs ~25 ms to import, paid by every exec-mode
+call; `https://` ones go through http.client and ssl, imported then.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from otel_spans.spans import Span
+
+SCOPE = {"name": "openruntime.trace", "version": "1"}
+STATUS_ERROR = 2
+
+
+def _value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}
+
+
+def attributes(values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": key, "value": _value(value)} for key, value in values.items()]
+
+
+def span_json(span: Span, trace_id: str, tracestate: str) -> dict[str, Any]:
+    encoded: dict[str, Any] = {
+        "traceId": trace_id,
+        "spanId": span.span_id,
+        "name": span.name,
+        "kind": span.kind,
+        "startTimeUnixNano": str(span.start_ns),
+        "endTimeUnixNano": str(span.end_ns),
+        "attributes": attributes(span.attributes),
+    }
+    if span.parent_id:
+        encoded["parentSpanId"] = span.parent_id
+    if tracestate:
+        encoded["traceState"] = tracestate
+    if span.error is not None:
+        encoded["status"] = {"code": STATUS_ERROR, "message": f"{span.error[0]}: {span.error[1]}"[:1024]}
+    return encoded
+
+
+def export_request(spans: list[Span], trace_id: str, tracestate: str, resource: dict[str, Any]) -> bytes:
+    body = {"resourceSpans": [{
+        "resource": {"attributes": attributes(resource)},
+        "scopeSpans": [{"scope": SCOPE, "spans": [span_json(span, trace_id, tracestate) for span in spans]}],
+    }]}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class ExportError(Exception):
+    pass
+
+
+def post(endpoint: str, body: bytes, headers: dict[str, str], timeout_s: float) -> None:
+    """POST `body` to `endpoint`; ExportError unless it answers 2xx within `timeout_s`."""
+    url = urlsplit(endpoint)
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    all_headers = {"Content-Type": "application/json", **headers}
+    try:
+        if url.scheme == "https":
+            status = _post_https(url.hostname or "", port, path, body, all_headers, timeout_s)
+        else:
+            status = _post_http(url.hostname or "", port, url.netloc, path, body, all_headers, timeout_s)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{type(exc).__name__}: {exc}") from None
+    if not 200 <= status < 300:
+        raise ExportError(f"HTTP {status}")
+
+
+def _post_http(host: str, port: int, netloc: str, path: str, body: bytes, headers: dict[str, str],
+               timeout_s: float) -> int:
+    head = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    deadline = time.monotonic() + timeout_s  # for the whole exchange, not per step
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no answer within {timeout_s * 1000:.0f} ms")
+        return remaining
+
+    with socket.create_connection((host, port), timeout=left()) as sock:
+        sock.settimeout(left())
+        sock.sendall(request)
+        answer = b""
+        while b"\r\n" not in answer and len(answer) < 8192:
+            sock.settimeout(left())
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        raise ValueError(f"not an HTTP answer: {answer[:80]!r}")
+    return int(status_line[1])
+
+
+def _post_https(host: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+    import http.client  # only for https endpoints: see the module docstring
+
+    connection = http.client.HTTPSConnection(host, port, timeout=timeout_s)
+    try:
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()

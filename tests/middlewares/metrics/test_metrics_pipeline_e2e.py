@@ -1,0 +1,51 @@
+"""Through the real orchestrator and emulator: one EMF line per invocation in the function's
+log, in exec and in persistent mode, with the cold start on the first one only."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from aws_fixtures import pipeline_for, raw
+from emf_check import emf_lines
+from mw_harness import middleware
+
+from tests.conftest import orchestrated
+
+
+@pytest.mark.parametrize("mode", ["exec", "persistent"])
+def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(textwrap.dedent('''
+        def handler(event, context):
+            if isinstance(event, dict) and event.get("fail"):
+                raise ValueError("asked to fail")
+            return {"ok": True}
+    '''))
+    pipeline = pipeline_for(tmp_path, app, [{
+        "name": "metrics", "command": str(middleware("metrics")), "mode": mode,
+        "hooks": ["before", "after", "error"],
+        "env": {"METRICS_NAMESPACE": "Shop", "METRICS_DIMENSIONS": "service,function_name,event_source",
+                "METRICS_ERROR_TYPE_DIMENSION": "true"},
+    }])
+    log = tmp_path / "function.log"
+    event = raw("sqs-batch.json")
+    with orchestrated(pipeline, env={"TMPDIR": str(tmp_path)}, stderr_file=log) as emulator:
+        first = emulator.invoke(event)
+        second = emulator.invoke(b'{"fail": true}')
+    assert first.json() == {"ok": True} and second.function_error is not None
+    documents = emf_lines(log.read_text())
+    assert len(documents) == 2, log.read_text()[-3000:]
+    ok, failed = documents
+    assert ok["requestId"] == first.request_id and failed["requestId"] == second.request_id
+    assert (ok["ColdStart"], failed["ColdStart"]) == (1, 0)
+    assert (ok["Success"], failed["Error"], failed["error_type"]) == (1, 1, "ValueError")
+    assert ok["event_source"] == "sqs" and ok["RequestSize"] == len(event)
+    assert ok["ResponseSize"] == len(json.dumps({"ok": True}))
+    assert ok["function_name"] == failed["function_name"] != "unknown"
+    assert ok["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shop"
+    # The handler's own time, as the orchestrator timed it, inside the middleware's span.
+    assert 0 < ok["HandlerDuration"] <= ok["Duration"] and 0 < failed["HandlerDuration"] <= failed["Duration"]

@@ -1,0 +1,157 @@
+"""The trace middleware as a real process: spans received by a real loopback OTLP/HTTP
+server and X-Ray subsegments by a loopback UDP socket, with the incoming trace id."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from aws_fixtures import load, raw
+from collectors import otlp_collector, read_segment, xray_daemon
+from mw_harness import Frame, Persistent, clean_env, middleware
+
+TRACE = middleware("trace")
+XRAY = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+XRAY_TRACE_ID = "5759e988bd862e3fe1be46a994272793"
+W3C = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def invoke_exec(tmp_path: Path, event: bytes, response: bytes, env: dict[str, str],
+                hook: str = "after") -> tuple[str, str]:
+    """`before`, then `after`/`error`, as the orchestrator runs them; their STDERR."""
+    env = {"TMPDIR": str(tmp_path), "_X_AMZN_TRACE_ID": XRAY, **env}
+    state = tmp_path / "trace.state"
+    first = _run(hook="before", payload=event, state=state, env=env)
+    second = _run(hook=hook, payload=response, state=state, env=env)
+    return first, second
+
+
+def _run(hook: str, payload: bytes, state: Path, env: dict[str, str]) -> str:
+    # run_exec sets the harness's own trace header; ours goes in after it.
+    state.touch()
+    full = clean_env(env)
+    full.update(OPENRUNTIME_REQUEST_ID="req-1", OPENRUNTIME_DEADLINE_MS=str(time.time_ns() // 10**6 + 60_000),
+                OPENRUNTIME_FUNCTION_ARN="arn:aws:lambda:us-east-1:123456789012:function:orders",
+                OPENRUNTIME_CONTENT_TYPE="application/json", OPENRUNTIME_MIDDLEWARE="trace",
+                OPENRUNTIME_STATE_FILE=str(state), _X_AMZN_TRACE_ID=env["_X_AMZN_TRACE_ID"])
+    result = subprocess.run([str(TRACE), hook], input=payload, capture_output=True, env=full, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == payload  # byte-identical
+    return result.stderr.decode()
+
+
+def test_exec_mode_exports_the_invocation_under_the_xray_trace_id(tmp_path: Path) -> None:
+    with otlp_collector() as (url, received):
+        invoke_exec(tmp_path, raw("sqs-batch.json"), b'{"ok": true}',
+                    {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "AWS_LAMBDA_FUNCTION_NAME": "orders",
+                     "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=k1"})
+    (path, headers, body), = received.requests
+    assert path == "/v1/traces" and headers["x-api-key"] == "k1"
+    assert headers["Content-Type"] == "application/json"
+    root, inner = received.spans()
+    assert root["traceId"] == inner["traceId"] == XRAY_TRACE_ID
+    assert root["parentSpanId"] == "53995c3f42cd8ad8" and inner["parentSpanId"] == root["spanId"]
+    assert root["name"] == "orders" and root["kind"] == 2 and "status" not in root
+    attributes = {a["key"]: next(iter(a["value"].values())) for a in root["attributes"]}
+    assert attributes["faas.trigger"] == "pubsub" and attributes["faas.invocation_id"] == "req-1"
+    assert attributes["faas.coldstart"] is True and attributes["openruntime.event_source"] == "sqs"
+    assert int(root["startTimeUnixNano"]) <= int(inner["startTimeUnixNano"]) <= int(inner["endTimeUnixNano"])
+    assert int(inner["endTimeUnixNano"]) <= int(root["endTimeUnixNano"])
+    resource = {a["key"]: a["value"]["stringValue"] for a in body["resourceSpans"][0]["resource"]["attributes"]}
+    assert resource["service.name"] == "orders" and resource["cloud.platform"] == "aws_lambda"
+
+
+def test_a_w3c_traceparent_in_the_http_headers_wins_and_errors_mark_the_span(tmp_path: Path) -> None:
+    event = load("apigw-v2-http-request.json")
+    event["headers"]["traceparent"] = W3C
+    err = b'{"errorType": "Runtime.HandlerError", "errorMessage": "boom"}'
+    with otlp_collector() as (url, received):
+        invoke_exec(tmp_path, json.dumps(event).encode(), err, {"OTEL_EXPORTER_OTLP_ENDPOINT": url}, hook="error")
+    root = received.spans()[0]
+    assert root["traceId"] == "0af7651916cd43dd8448eb211c80319c" and root["parentSpanId"] == "b7ad6b7169203331"
+    assert root["status"] == {"code": 2, "message": "Runtime.HandlerError: boom"}
+
+
+def test_xray_subsegments_go_to_the_daemon_under_the_lambda_segment(tmp_path: Path) -> None:
+    with xray_daemon() as (address, sock):
+        invoke_exec(tmp_path, raw("s3-put.json"), b"{}", {"TRACE_EXPORTERS": "xray", "AWS_XRAY_DAEMON_ADDRESS": address})
+        document = read_segment(sock)
+    assert document["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert document["parent_id"] == "53995c3f42cd8ad8" and document["type"] == "subsegment"
+    assert document["start_time"] <= document["subsegments"][0]["start_time"] <= document["end_time"]
+    assert document["annotations"]["faas_trigger"] == "datasource"
+
+
+def test_an_unreachable_collector_never_fails_the_invocation_and_is_said_once(tmp_path: Path) -> None:
+    with otlp_collector() as (url, _):
+        pass  # closed: nothing listens on that port any more
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": url}
+    _, first = invoke_exec(tmp_path, b"{}", b"{}", env)
+    _, second = invoke_exec(tmp_path, b"{}", b"{}", env)
+    assert "OTLP export failed" in first and url in first
+    assert "export failed" not in second  # once, until it works again
+    with otlp_collector() as (url2, received):
+        _, third = invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url2})
+    assert len(received.requests) == 1 and "works again" in third
+
+
+def test_a_collector_that_never_answers_costs_at_most_the_timeout(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        _, stderr = invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                                         "OTEL_EXPORTER_OTLP_TIMEOUT": "300"})
+        elapsed = time.monotonic() - started
+    assert "no answer within 300 ms" in stderr or "timed out" in stderr, stderr
+    assert elapsed < 5  # two Python starts and the 300 ms wait, far from a hang
+
+
+def test_an_unsampled_trace_exports_nothing(tmp_path: Path) -> None:
+    with otlp_collector() as (url, received):
+        invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                             "_X_AMZN_TRACE_ID": XRAY.replace("Sampled=1", "Sampled=0")})
+    assert received.requests == []
+
+
+def call(process: Persistent, hook: str, payload: bytes, state: object, request_id: str) -> Frame:
+    """A request frame as the orchestrator writes it, with our X-Ray header."""
+    header = {"hook": hook, "request_id": request_id, "deadline_ms": time.time_ns() // 10**6 + 60_000,
+              "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:orders", "trace_id": XRAY,
+              "tenant_id": None, "content_type": "application/json", "middleware": "trace", "state": state,
+              "length": len(payload)}
+    process.send_raw(json.dumps(header).encode() + b"\n" + payload)
+    return process.read_frame()
+
+
+def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
+    with otlp_collector() as (url, received), xray_daemon() as (address, sock):
+        process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                         "TRACE_EXPORTERS": "otlp,xray", "AWS_XRAY_DAEMON_ADDRESS": address})
+        try:
+            assert process.start().header["hooks"] == ["before", "after", "error"]
+            for request_id in ("a", "b"):
+                answer = call(process, "before", raw("kinesis.json"), None, request_id)
+                assert answer.payload == raw("kinesis.json")
+                call(process, "after", b"{}", answer.header["state"], request_id)
+            assert process.close_stdin() == 0
+        finally:
+            if process.alive():
+                process.kill()
+        segments = [read_segment(sock), read_segment(sock)]
+    roots = [span for span in received.spans() if span["kind"] == 2]
+    assert [span["traceId"] for span in roots] == [XRAY_TRACE_ID] * 2
+    cold = [next(a["value"]["boolValue"] for a in span["attributes"] if a["key"] == "faas.coldstart") for span in roots]
+    assert cold == [True, False]
+    assert [s["id"] for s in segments] == [span["spanId"] for span in roots]
+
+
+def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:
+    result = subprocess.run([str(TRACE), "before"], input=b"{}", capture_output=True, timeout=20,
+                            env=clean_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}))
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().startswith("Trace.ConfigError: OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
