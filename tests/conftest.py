@@ -129,3 +129,13 @@ def serving_cli(folder: Path, *options: str, env: dict[str, str] | None = None, 
     finally:
         serve.terminate()
         serve.wait(30)
+
+
+@pytest.fixture(autouse=True)
+def dev_null_stays_a_device() -> Iterator[None]:
+    """Every child here writes to /dev/null; a test that replaced it (a rename or an unlink
+    of a path that ended up there) would break every later test, far from its cause."""
+    yield
+    import stat
+
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode), "this test left /dev/null a regular file"
