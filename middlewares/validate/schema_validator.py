@@ -37,12 +37,15 @@ class ValidationError:
     path: str  # JSON path of the failing value: $, $.user.name, $.items[2], $['a b']
     rule: str  # the keyword that failed: type, required, minimum, ...
     message: str
+    record: str | None = None  # the batch record whose body this is (messageId, sequence number)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message} ({self.rule})"
+        where = f"record {self.record}: " if self.record is not None else ""
+        return f"{where}{self.path}: {self.message} ({self.rule})"
 
     def to_json(self) -> dict[str, str]:
-        return {"path": self.path, "rule": self.rule, "message": self.message}
+        named = {"record": self.record} if self.record is not None else {}
+        return {**named, "path": self.path, "rule": self.rule, "message": self.message}
 
 
 class SchemaError(ValueError):
