@@ -7,6 +7,7 @@ so each gets the same limits and the same kind of error.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from limits import limit_problem
@@ -22,13 +23,26 @@ class Unreadable(ValueError):
         self.error = error
 
 
+def _no_constant(name: str) -> Any:
+    # Python's json takes NaN and Infinity; JSON has no such numbers.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    # 1e400 is JSON, but no double holds it: the engine would see it as null.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def parse(raw: bytes, settings: Settings, record: str | None = None) -> Any:
     """The JSON value of `raw`, or Unreadable (rule 'json' or 'limit') naming the record."""
     problem = limit_problem(raw, settings.max_bytes, settings.max_depth)
     if problem is not None:
         raise Unreadable(ValidationError("$", "limit", problem, record))
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:  # a raised VALIDATE_MAX_DEPTH beyond what this Python parses
         raise Unreadable(ValidationError("$", "limit", "nests deeper than this Python's JSON parser goes",
                                          record)) from None

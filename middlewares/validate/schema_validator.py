@@ -139,14 +139,18 @@ class Validator:
 
     def errors(self, instance: Any, limit: int = MAX_ERRORS, root: str = "$") -> list[ValidationError]:
         """At most `limit` errors, paths starting at `root`; [] when the instance is valid."""
-        if self._compiled.is_valid(instance):  # the common case, without building errors
-            return []
-        found: list[ValidationError] = []
-        for error in self._compiled.iter_errors(instance):
-            found.extend(_convert(error, instance, root))
-            if len(found) >= limit:
-                break
-        return found[:limit]
+        try:
+            if self._compiled.is_valid(instance):  # the common case, without building errors
+                return []
+            found: list[ValidationError] = []
+            for error in self._compiled.iter_errors(instance):
+                found.extend(_convert(error, instance, root))
+                if len(found) >= limit:
+                    break
+            return found[:limit]
+        except UnicodeEncodeError as exc:  # "\ud800" parses in Python but is no Unicode text
+            bad = exc.object[exc.start:exc.end].encode("unicode_escape", "backslashreplace").decode()
+            return [ValidationError(root, "json", f"contains {bad}, a lone UTF-16 surrogate, which is not Unicode text")]
 
 
 def _convert(error: Any, instance: Any, root: str) -> list[ValidationError]:

@@ -47,3 +47,23 @@ def test_broken_records_say_what_is_wrong() -> None:
     assert record_bodies(event) == [RecordBody("7", None, "kinesis.data is not valid base64"),
                                     RecordBody("m-2", None, "has no body string"),
                                     RecordBody("Records[2]", b"{}")]
+
+
+def test_what_json_has_no_number_or_text_for_is_an_error_not_a_wrong_value() -> None:
+    from checking import check_raw
+    from schema_source import Settings
+    from schema_validator import Validator
+
+    validator = Validator({"properties": {"a": {"type": "number"}}})
+    settings = Settings(validator, None)
+
+    def messages(raw: bytes) -> list[str]:
+        return [str(e) for e in check_raw(validator, raw, settings)]
+
+    # Python's json takes these; the engine would see null and blame the type.
+    assert messages(b'{"a": NaN}') == ["$: is not valid JSON: NaN is not a JSON number (json)"]
+    assert messages(b'{"a": 1e400}') == ["$: is not valid JSON: the number 1e400 is out of range (json)"]
+    assert messages(b'{"a": 1e300}') == []
+    assert messages(b'{"a": ["\\ud800"]}') == [
+        "$: contains \\ud800, a lone UTF-16 surrogate, which is not Unicode text (json)"]
+    assert messages(b'{"a": "\\ud83d\\ude00"}') == ["$.a: must be number, got string (type)"]  # a pair is fine
