@@ -151,9 +151,14 @@ class Validator:
         except UnicodeEncodeError as exc:  # "\ud800" parses in Python but is no Unicode text
             bad = exc.object[exc.start:exc.end].encode("unicode_escape", "backslashreplace").decode()
             return [ValidationError(root, "json", f"contains {bad}, a lone UTF-16 surrogate, which is not Unicode text")]
+        except (ValueError, RecursionError) as exc:
+            # The library builds each error's anyOf/oneOf context recursively and gives up
+            # on a deep one ("Recursion limit reached"), as would our duplicate search on
+            # very deep items: the verdict stands, without detail.
+            return [ValidationError(root, "schema", f"does not match the schema (no detail: {exc})")]
 
 
-def _convert(error: Any, instance: Any, root: str) -> list[ValidationError]:
+def _convert(error: Any, instance: Any, root: str, detail_branches: bool = True) -> list[ValidationError]:
     """Our (path, rule, message) for one library error; some become one per property."""
     kind = error.kind
     name = kind.name
@@ -175,10 +180,11 @@ def _convert(error: Any, instance: Any, root: str) -> list[ValidationError]:
     if name == "contains" and last in ("minContains", "maxContains"):
         name = last
     rule = "false" if name == "falseSchema" else name
-    return [ValidationError(path, rule, _message(name, detail, error, instance, root))]
+    return [ValidationError(path, rule, _message(name, detail, error, instance, root, detail_branches))]
 
 
-def _message(name: str, detail: dict[str, Any], error: Any, instance: Any, root: str) -> str:
+def _message(name: str, detail: dict[str, Any], error: Any, instance: Any, root: str,
+             detail_branches: bool) -> str:
     limit = detail.get("limit")
     match name:
         case "type":
@@ -214,22 +220,27 @@ def _message(name: str, detail: dict[str, Any], error: Any, instance: Any, root:
         case "contains":
             return "must contain an item that matches 'contains'"
         case "anyOf":
+            if not detail_branches:
+                return "must match at least one schema in anyOf"
             return "must match at least one schema in anyOf: " + _branches(detail["context"], instance, root)
         case "oneOf":
             branches = detail["context"]
             matched = [str(i) for i, errors in enumerate(branches) if not errors]
             if len(matched) > 1:
                 return f"must match exactly one schema in oneOf, matched {', '.join(matched)}"
+            if not detail_branches:
+                return "must match exactly one schema in oneOf"
             return "must match exactly one schema in oneOf: " + _branches(branches, instance, root)
     return str(error.message)
 
 
 def _branches(context: list[list[Any]], instance: Any, root: str) -> str:
-    """The first error of the first few branches of anyOf / oneOf."""
+    """The first error of the first few branches of anyOf / oneOf (one level: a nested
+    anyOf is named, not detailed, so a message stays short on recursive schemas)."""
     parts = []
     for i, errors in enumerate(context[:_MAX_BRANCH_DETAIL]):
         if errors:
-            parts.append(f"[{i}] {_convert(errors[0], instance, root)[0]}")
+            parts.append(f"[{i}] {_convert(errors[0], instance, root, detail_branches=False)[0]}")
     more = len(context) - _MAX_BRANCH_DETAIL
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 

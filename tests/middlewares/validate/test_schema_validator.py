@@ -302,3 +302,18 @@ def test_a_600_deep_event_against_a_recursive_schema() -> None:
 
 def test_ref_loop_does_not_crash() -> None:
     assert Validator({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}).errors(1) == []
+
+
+def test_deep_any_of_errors_stay_short_and_never_crash() -> None:
+    nested = Validator({"$defs": {"n": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/$defs/n"}}]}},
+                        "$ref": "#/$defs/n"})
+    shallow = [[["x"]]]
+    assert [str(e) for e in nested.errors(shallow)] == [
+        "$: must match at least one schema in anyOf: [0] $: must be integer, got array (type); "
+        "[1] $[0]: must match at least one schema in anyOf (anyOf) (anyOf)"]
+    deep: Any = "x"
+    for _ in range(700):
+        deep = [deep]
+    # The library gives up detailing a context this deep; the verdict is still an error.
+    [error] = nested.errors(deep)
+    assert (error.path, error.rule) == ("$", "schema") and error.message.startswith("does not match the schema")
