@@ -5,7 +5,9 @@
   bytecode (`__pycache__`, for the Python that builds), and the compiled `pipeline.json`
   when a pipeline is given;
 - `openruntime-middlewares.zip`: `middlewares/` (executables and SDK libs), with bytecode
-  for their Python modules;
+  for their Python modules, and the Python distributions the middlewares declare in their
+  `requirements.txt` under `middlewares/lib/site-packages/` (compiled ones from the
+  target's wheels);
 - `openruntime-runtime-<name>.zip`: one per bundled runtime, `runtimes/<name>/`, with
   bytecode for its Python modules (the Python runtime's).
 """
@@ -27,12 +29,14 @@ from openruntime.layers.limits import (
     human_size,
 )
 from openruntime.layers.target import Target
-from openruntime.layers.vendor import NOT_IMPORTED, canonical, vendor
+from openruntime.layers.vendor import NOT_IMPORTED, VendorResult, canonical, vendor, vendor_distributions
 from openruntime.layers.zipbuild import ZipEntry, write_zip
 
 ORCHESTRATOR_ZIP = "openruntime-layer.zip"
 MIDDLEWARES_ZIP = "openruntime-middlewares.zip"
 ENTRY_SCRIPTS = ("bootstrap", "openruntime-wrapper")
+# Where the middlewares' own Python dependencies go; their executables put it on sys.path.
+MIDDLEWARES_SITE = "middlewares/lib/site-packages"
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "layer_scripts"
 
 
@@ -147,6 +151,16 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
     vendored = vendor("python", target=target)
     entries.extend(vendored.entries)
     report.distributions = vendored.distributions
+    report_vendored(vendored, report, target, "the layer")
+    entries.extend(bytecode_entries(entries, report, target))
+    if pipeline is not None:
+        entries.append(ZipEntry("pipeline.json", data=compile_pipeline(pipeline)))
+        report.warnings.extend(pipeline_warnings(pipeline))
+    return entries
+
+
+def report_vendored(vendored: VendorResult, report: BuildReport, target: Target, layer: str) -> None:
+    """What vendoring left out or took from the target's wheels, as notes and warnings."""
     for name, files in sorted(vendored.not_imported.items()):
         report.notes.append(f"{name}: left out {', '.join(files)}: {NOT_IMPORTED[canonical(name)]}")
     for name, wheel in sorted(vendored.target_wheels.items()):
@@ -158,13 +172,19 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
             f"{', '.join(files)}"
             + " (check that it works without them)")
     if vendored.missing:
-        report.warnings.append("dependencies not installed here, so not in the layer: "
+        report.warnings.append(f"dependencies not installed here, so not in {layer}: "
                                + ", ".join(vendored.missing))
-    entries.extend(bytecode_entries(entries, report, target))
-    if pipeline is not None:
-        entries.append(ZipEntry("pipeline.json", data=compile_pipeline(pipeline)))
-        report.warnings.extend(pipeline_warnings(pipeline))
-    return entries
+
+
+def middleware_requirements(src: Path) -> list[str]:
+    """The Python requirements the middlewares declare, one per line of `NAME/requirements.txt`."""
+    requirements: list[str] = []
+    for path in sorted(src.glob("*/requirements.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if requirement and requirement not in requirements:
+                requirements.append(requirement)
+    return requirements
 
 
 def build_orchestrator_layer(
@@ -176,6 +196,11 @@ def build_orchestrator_layer(
 
 def build_middlewares_layer(src: Path, out_dir: Path, report: BuildReport, target: Target) -> LayerArtifact:
     entries = tree_entries(src, "middlewares")
+    requirements = middleware_requirements(src)
+    if requirements:
+        vendored = vendor_distributions(MIDDLEWARES_SITE, requirements, target)
+        entries.extend(vendored.entries)
+        report_vendored(vendored, report, target, "the middlewares layer")
     entries.extend(bytecode_entries(entries, report, target, "middlewares/", "middlewares"))
     return _write("middlewares", "middlewares", entries, out_dir / MIDDLEWARES_ZIP, report)
 

@@ -167,8 +167,16 @@ def vendor(
     as `target`'s wheel (fetched, or from the cache); without a target, or when the wheel
     cannot be had, its compiled files are left out and the result says which and why.
     """
-    result = VendorResult(entries=package_entries(prefix))
-    dists, result.missing = resolve(LAYER_REQUIREMENTS if requirements is None else requirements)
+    result = vendor_distributions(prefix, LAYER_REQUIREMENTS if requirements is None else requirements, target)
+    result.entries[:0] = package_entries(prefix)
+    return result
+
+
+def vendor_distributions(prefix: str, requirements: Sequence[str], target: Target | None = None) -> VendorResult:
+    """The closure of `requirements` (installed here) as entries under `prefix/`, without
+    openruntime itself: compiled distributions as `target`'s wheels, as `vendor` says."""
+    result = VendorResult()
+    dists, result.missing = resolve(requirements)
     for dist in dists:
         entries, compiled = dist_entries(dist, prefix)
         name = dist.metadata["Name"]

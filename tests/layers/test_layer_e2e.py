@@ -180,3 +180,18 @@ def test_invoke_with_layer_stack_from_the_command_line(stack: tuple[Path, Path],
     )
     assert done.returncode == 0, done.stderr.decode()
     check_flow(json.loads(done.stdout), "cli")
+
+
+@pytest.mark.slow
+def test_validate_runs_on_the_engine_the_middlewares_layer_ships(stack: tuple[Path, Path]) -> None:
+    """jsonschema-rs is compiled: the layer carries the target's wheel under lib/site-packages.
+    `python -S` leaves this machine's site-packages out, so only the layer's copy can load."""
+    root, _ = stack
+    assert list((root / "middlewares" / "lib" / "site-packages" / "jsonschema_rs").glob("*.so"))
+    done = subprocess.run(
+        [sys.executable, "-S", str(root / "middlewares" / "validate" / "validate"), "before"],
+        input=b'{"id": "x"}', capture_output=True,
+        env={"PATH": os.environ.get("PATH", ""), "VALIDATE_SCHEMA_JSON": '{"properties": {"id": {"type": "integer"}}}'},
+    )
+    assert done.returncode == 4, done.stderr[-2000:]
+    assert json.loads(done.stdout)["errors"] == [{"path": "$.id", "rule": "type", "message": "must be integer, got string"}]

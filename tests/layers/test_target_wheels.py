@@ -6,6 +6,8 @@ These fetch from the package index (as `pip install` does), into a cache in tmp.
 from __future__ import annotations
 
 import importlib.metadata as md
+import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,34 @@ def test_without_the_wheel_the_compiled_part_is_left_out_and_said(
     assert not [e for e in result.entries if e.name.endswith(".so")]
     assert list(result.compiled_skipped) == ["PyYAML"]
     assert "for Python 3.12 on arm64 failed" in result.fetch_errors["PyYAML"]
+
+
+@pytest.mark.slow
+def test_the_middlewares_layer_ships_their_compiled_dependency_from_the_targets_wheel(
+        cache: Path, tmp_path: Path) -> None:
+    from openruntime.layers.build import BuildReport, build_middlewares_layer
+
+    src = tmp_path / "middlewares"
+    (src / "validate").mkdir(parents=True)
+    (src / "validate" / "requirements.txt").write_text("# the engine\njsonschema-rs>=0.61\n")
+    report = BuildReport()
+    artifact = build_middlewares_layer(src, tmp_path / "out", report, Target("3.12", "arm64"))
+    with zipfile.ZipFile(artifact.path) as zf:
+        names = zf.namelist()
+        [so] = [n for n in names if n.endswith(".so")]
+        elf = read_elf(zf.read(so))
+    assert so == "middlewares/lib/site-packages/jsonschema_rs/jsonschema_rs.abi3.so"
+    assert elf is not None and elf.machine == "aarch64"
+    assert "middlewares/lib/site-packages/jsonschema_rs/__init__.py" in names
+    assert [n for n in report.notes if "vendored from jsonschema_rs-" in n and "aarch64" in n], report.notes
+    assert report.warnings == []
+
+
+def test_what_the_middlewares_declare_is_what_the_package_installs() -> None:
+    from openruntime.layers.build import middleware_requirements
+
+    root = Path(__file__).resolve().parents[2]
+    declared = middleware_requirements(root / "middlewares")
+    assert "jsonschema-rs>=0.61" in declared
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert set(declared) <= set(project["dependencies"])

@@ -1,4 +1,5 @@
-"""The Draft 2020-12 subset validator: exact paths, rules and messages."""
+"""The validator wrapper over jsonschema-rs: exact paths, rules and messages, and what the
+wrapper adds (unknown keywords, no remote fetches, format opt-in, ECMA-262 patterns)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_missing_required_properties_at_the_root() -> None:
 
 def test_type_mismatch_is_reported_once() -> None:
     assert errs(ORDER, []) == ["$: must be object, got array (type)"]
-    assert errs({"type": ["string", "null"], "minLength": 2}, 5) == ["$: must be string or null, got integer (type)"]
+    assert errs({"type": ["string", "null"], "minLength": 2}, 5) == ["$: must be null or string, got integer (type)"]
 
 
 def test_json_numbers_and_booleans() -> None:
@@ -113,17 +114,15 @@ def test_odd_property_names_are_quoted_in_paths() -> None:
 def test_arrays() -> None:
     schema = {"prefixItems": [{"type": "string"}], "items": {"type": "integer"}, "maxItems": 3, "uniqueItems": True}
     assert errs(schema, ["a", 1, 2]) == []
-    assert errs(schema, [1, "b", 2, 2]) == [
+    assert sorted(errs(schema, [1, "b", 2, 2])) == [
         "$: must have at most 3 items (maxItems)",
-        "$[3]: duplicates item 2 (uniqueItems)",
         "$[0]: must be string, got integer (type)",
         "$[1]: must be integer, got string (type)",
+        "$[3]: duplicates item 2 (uniqueItems)",
     ]
-    assert errs({"prefixItems": [True], "items": False}, [1, 2]) == ["$[1]: is not allowed (at most 1 item) (items)"]
-    assert errs({"contains": {"const": 5}}, [1, 2]) == ["$: must contain at least 1 matching item, found 0 (contains)"]
-    assert errs({"contains": {"const": 5}, "maxContains": 1}, [5, 5]) == [
-        "$: must contain at most 1 matching item, found 2 (maxContains)"
-    ]
+    assert errs({"prefixItems": [True], "items": False}, [1, 2]) == ["$[1]: no value is allowed here (false)"]
+    assert errs({"contains": {"const": 5}}, [1, 2]) == ["$: must contain an item that matches 'contains' (contains)"]
+    assert [e.rule for e in Validator({"contains": {"const": 5}, "maxContains": 1}).errors([5, 5])] == ["maxContains"]
 
 
 def test_any_of_one_of_all_of_not() -> None:
@@ -136,6 +135,9 @@ def test_any_of_one_of_all_of_not() -> None:
     one_of = {"oneOf": [{"type": "integer"}, {"minimum": 0}]}
     assert errs(one_of, -1) == []
     assert errs(one_of, 5) == ["$: must match exactly one schema in oneOf, matched 0, 1 (oneOf)"]
+    assert errs({"oneOf": [{"type": "integer"}, {"type": "string"}]}, None) == [
+        "$: must match exactly one schema in oneOf: [0] $: must be integer, got null (type); "
+        "[1] $: must be string, got null (type) (oneOf)"]
     assert errs({"allOf": [{"required": ["a"]}, {"required": ["b"]}]}, {}) == [
         "$.a: is required (required)",
         "$.b: is required (required)",
@@ -152,7 +154,7 @@ def test_if_then_else_and_dependent_required() -> None:
     }
     assert errs(schema, {"kind": "card"}) == ["$.cardNumber: is required (required)"]
     assert errs(schema, {"kind": "sepa", "billing": True}) == [
-        "$.address: is required when 'billing' is present (dependentRequired)",
+        "$.address: is required (dependentRequired)",
         "$.iban: is required (required)",
     ]
 
@@ -204,23 +206,114 @@ def test_error_limit() -> None:
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
-        ({"unevaluatedProperties": False}, "#: keyword 'unevaluatedProperties' is not supported"),
-        ({"properties": {"a": {"dependentSchemas": {}}}}, "#/properties/a: keyword 'dependentSchemas'"),
-        ({"$ref": "https://example.com/s.json"}, "only references inside the schema"),
-        ({"$ref": "#/$defs/missing"}, "does not point into the schema"),
-        ({"pattern": "("}, "#/pattern: invalid pattern '('"),
-        ({"type": "int"}, "#/type: unknown type"),
-        ({"required": "a"}, "#/required: must be an array of strings"),
-        ({"minLength": -1}, "#/minLength: must be a non-negative integer"),
-        ({"anyOf": []}, "#/anyOf: must be a non-empty array"),
+        ({"properties": {"a": {"requried": ["x"]}}}, "#/properties/a: unknown keyword 'requried' (did you mean 'required'?)"),
+        ({"$defs": {"n": {"minimun": 1}}}, "#/$defs/n: unknown keyword 'minimun' (did you mean 'minimum'?)"),
+        ({"$ref": "https://example.com/s.json"}, "remote $ref 'https://example.com/s.json' is not fetched"),
+        ({"$ref": "#/$defs/missing"}, "Pointer '/$defs/missing' does not exist"),
+        ({"pattern": "("}, '#/pattern: "(" is not a "regex"'),
+        ({"type": "int"}, "#/type: "),
+        ({"required": "a"}, "#/required: "),
+        ({"minLength": -1}, "#/minLength: -1 is less than the minimum of 0"),
+        ({"anyOf": []}, "#/anyOf: [] has less than 1 item"),
         ([], "#: a schema must be an object or a boolean"),
+        ({"$schema": "https://example.com/mine"}, "Unknown meta-schema: 'https://example.com/mine'"),
     ],
 )
 def test_unusable_schemas_are_refused_at_load(schema: Any, message: str) -> None:
-    with pytest.raises(SchemaError, match=message.replace("(", r"\(").replace("$", r"\$")):
+    with pytest.raises(SchemaError) as refused:
         Validator(schema)
+    assert message in str(refused.value)
 
 
-def test_ref_loop_is_a_schema_error() -> None:
-    with pytest.raises(SchemaError, match="recurses"):
-        Validator({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}).errors(1)
+def test_unknown_keywords_can_be_warnings_and_extensions_are_allowed() -> None:
+    warnings: list[str] = []
+    validator = Validator({"type": "object", "requried": ["a"], "x-owner": "team"}, unknown="warn",
+                          warn=warnings.append)
+    assert validator.errors({}) == []
+    assert warnings == ["#: unknown keyword 'requried' (did you mean 'required'?): ignored"]
+    # A keyword of another draft is unknown in this one: 2020-12 has no `dependencies`.
+    with pytest.raises(SchemaError, match="unknown keyword 'dependencies'"):
+        Validator({"dependencies": {"a": ["b"]}})
+    assert Validator({"$schema": "http://json-schema.org/draft-07/schema#", "dependencies": {"a": ["b"]}})
+
+
+def test_schema_draft_is_honoured() -> None:
+    # draft-04: exclusiveMaximum is a boolean beside maximum; 2020-12 would refuse that schema.
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5, "exclusiveMaximum": True}
+    assert errs(draft4, 5) == ["$: must be < 5 (exclusiveMaximum)"]
+    with pytest.raises(SchemaError):
+        Validator({"maximum": 5, "exclusiveMaximum": True})
+    # draft-07: an array `items` is a tuple; in 2020-12 that is prefixItems.
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "string"}]}
+    assert errs(draft7, [1]) == ["$[0]: must be string, got integer (type)"]
+
+
+def test_format_is_an_annotation_unless_asserted() -> None:
+    schema = {"type": "object", "properties": {"email": {"format": "email"}, "at": {"format": "date-time"}}}
+    bad = {"email": "not an email", "at": "yesterday"}
+    assert Validator(schema).errors(bad) == []
+    assert errs_with(schema, bad, assert_formats=True) == [
+        "$.at: must be a valid date-time (format)", "$.email: must be a valid email (format)"]
+    with pytest.raises(SchemaError, match="Unknown format: 'nosuch'"):
+        Validator({"format": "nosuch"}, assert_formats=True)
+
+
+def errs_with(schema: Any, instance: Any, **options: Any) -> list[str]:
+    return sorted(str(e) for e in Validator(schema, **options).errors(instance))
+
+
+def test_patterns_have_ecma_262_semantics() -> None:
+    lower = {"pattern": "^[a-z]+$"}
+    assert errs(lower, "abc") == []
+    assert errs(lower, "abc\n") == ["$: must match pattern '^[a-z]+$' (pattern)"]  # $ is the end, not before \n
+    digits = {"pattern": "^\\d+$"}
+    assert errs(digits, "123") == []
+    assert errs(digits, "\u0661\u0662\u0663") != []  # Arabic-Indic digits are not \d in ECMA-262
+    assert errs({"pattern": "^\\w+$"}, "\u00e9") != []  # nor is \u00e9 a \w
+    assert errs({"pattern": "^\\p{L}+$"}, "\u00e9t\u00e9") == []  # Unicode property escapes work
+    assert errs({"patternProperties": {"^[a-z]+$": {"type": "integer"}}}, {"abc\n": "x", "abc": 1}) == []
+
+
+def test_unique_items_over_20000_integers() -> None:
+    validator = Validator({"type": "array", "uniqueItems": True})
+    items = list(range(20_000))
+    assert validator.errors(items) == []
+    assert [str(e) for e in validator.errors([*items, 19_999])] == ["$[20000]: duplicates item 19999 (uniqueItems)"]
+    assert [str(e) for e in validator.errors([{"a": 1, "b": [1.0]}, {"b": [1], "a": 1}])] == [
+        "$[1]: duplicates item 0 (uniqueItems)"]  # JSON equality: key order and 1 == 1.0
+    assert validator.errors([1, True, "1", None, [1], {"1": 1}]) == []
+
+
+def test_a_600_deep_event_against_a_recursive_schema() -> None:
+    schema = {"$ref": "#/$defs/node", "$defs": {"node": {
+        "type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}, "additionalProperties": False}}}
+    event: dict[str, Any] = {}
+    for _ in range(600):
+        event = {"child": event}
+    validator = Validator(schema)
+    assert validator.errors(event) == []
+    leaf = event
+    for _ in range(599):
+        leaf = leaf["child"]
+    leaf["oops"] = 1
+    [error] = validator.errors(event)
+    assert error.path == "$" + ".child" * 599 + ".oops" and error.rule == "additionalProperties"
+
+
+def test_ref_loop_does_not_crash() -> None:
+    assert Validator({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}).errors(1) == []
+
+
+def test_deep_any_of_errors_stay_short_and_never_crash() -> None:
+    nested = Validator({"$defs": {"n": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/$defs/n"}}]}},
+                        "$ref": "#/$defs/n"})
+    shallow = [[["x"]]]
+    assert [str(e) for e in nested.errors(shallow)] == [
+        "$: must match at least one schema in anyOf: [0] $: must be integer, got array (type); "
+        "[1] $[0]: must match at least one schema in anyOf (anyOf) (anyOf)"]
+    deep: Any = "x"
+    for _ in range(700):
+        deep = [deep]
+    # The library gives up detailing a context this deep; the verdict is still an error.
+    [error] = nested.errors(deep)
+    assert (error.path, error.rule) == ("$", "schema") and error.message.startswith("does not match the schema")

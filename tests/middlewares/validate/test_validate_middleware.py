@@ -149,25 +149,40 @@ def test_schema_file_relative_to_the_task_root(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "no schema: set VALIDATE_SCHEMA"),
-        ({"VALIDATE_SCHEMA": "/nonexistent/schema.json"}, "cannot read VALIDATE_SCHEMA '/nonexistent/schema.json'"),
-        ({"VALIDATE_SCHEMA_JSON": "{"}, "VALIDATE_SCHEMA_JSON is not JSON"),
-        ({"VALIDATE_SCHEMA_JSON": '{"unevaluatedProperties": false}'}, "'unevaluatedProperties' is not supported"),
-        ({"VALIDATE_SCHEMA_JSON": "{}", "VALIDATE_SCHEMA": "x.json"}, "not both"),
+        ({}, "SchemaError: no schema: set VALIDATE_SCHEMA"),
+        ({"VALIDATE_SCHEMA": "/nonexistent/schema.json"},
+         "SchemaError: cannot read VALIDATE_SCHEMA '/nonexistent/schema.json'"),
+        ({"VALIDATE_SCHEMA_JSON": "{"}, "SchemaError: VALIDATE_SCHEMA_JSON is not JSON"),
+        ({"VALIDATE_SCHEMA_JSON": '{"properties": {"id": {"type": "string"}}, "requried": ["id"]}'},
+         "SchemaError: VALIDATE_SCHEMA_JSON: #: unknown keyword 'requried' (did you mean 'required'?)"),
+        ({"VALIDATE_SCHEMA_JSON": '{"$ref": "https://example.com/order.json"}'},
+         "SchemaError: VALIDATE_SCHEMA_JSON: #: remote $ref 'https://example.com/order.json' is not fetched"),
+        ({"VALIDATE_SCHEMA_JSON": "{}", "VALIDATE_SCHEMA": "x.json"}, "SchemaError: set VALIDATE_SCHEMA or "),
+        ({"VALIDATE_RESPONSE_SCHEMA_JSON": '{"minimun": 1}'},
+         "SchemaError: VALIDATE_RESPONSE_SCHEMA_JSON: #: unknown keyword 'minimun'"),
+        ({**ENV, "VALIDATE_ENVELOPE": "sqs"}, "ConfigError: VALIDATE_ENVELOPE='sqs': must be one of http, records, none"),
+        ({**ENV, "VALIDATE_MAX_DEPTH": "deep"}, "ConfigError: VALIDATE_MAX_DEPTH='deep': must be a whole number"),
     ],
 )
 def test_bad_configuration_stops_at_start(env: dict[str, str], message: str) -> None:
     result = run_exec(VALIDATE, "before", GOOD, env=env)
     assert result.status == 1
-    assert result.stderr_tail().startswith("Validation.SchemaError: ")
-    assert message in result.stderr_tail()
+    assert result.stderr_tail().startswith(f"Validation.{message}")
     # In persistent mode it exits before the ready frame: a failed start, not a failed event.
     mw = Persistent(VALIDATE, env)
     try:
         assert mw.proc.wait(timeout=20) == 1
-        assert message in mw.stderr()
+        assert f"Validation.{message}" in mw.stderr()
     finally:
         mw.kill()
+
+
+def test_unknown_keywords_as_warnings_on_request(spawn: Spawn) -> None:
+    env = {"VALIDATE_SCHEMA_JSON": '{"type": "object", "requried": ["id"]}', "VALIDATE_UNKNOWN_KEYWORDS": "warn"}
+    mw = spawn(VALIDATE, env)
+    assert mw.call("before", b"{}").action == "continue"
+    assert ("Validation.Warning: VALIDATE_SCHEMA_JSON: #: unknown keyword 'requried' "
+            "(did you mean 'required'?): ignored") in mw.stderr()
 
 
 # ------------------------------------------------------------------------ HTTP events
@@ -273,3 +288,111 @@ def test_real_non_http_events_are_validated_whole(spawn: Spawn) -> None:
     answer = mw.call("before", (AWS_EVENTS / "eventbridge-scheduled-event.json").read_bytes())
     assert answer.action == "fail"
     assert answer.json()["errorMessage"] == "event failed validation: $.Records: is required (required)"
+
+
+# ------------------------------------------------------------------------ limits
+
+
+def test_an_absurdly_deep_event_is_a_clear_failure_not_a_crash(spawn: Spawn) -> None:
+    schema = {"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n"}}}}}
+    mw = spawn(VALIDATE, {"VALIDATE_SCHEMA_JSON": json.dumps(schema)})
+    valid_600 = b'{"c":' * 600 + b"{}" + b"}" * 600
+    assert mw.call("before", valid_600).payload == valid_600
+    deep = b'{"c":' * 100_000 + b"{}" + b"}" * 100_000
+    answer = mw.call("before", deep)
+    assert answer.action == "fail"
+    assert answer.json()["errorMessage"] == (
+        "event nests 100001 levels deep, more than the limit of 800 (VALIDATE_MAX_DEPTH)")
+    assert answer.json()["errors"][0]["rule"] == "limit"
+    assert mw.call("before", valid_600).action == "continue"  # still serving
+
+
+def test_size_limit(spawn: Spawn) -> None:
+    mw = spawn(VALIDATE, {**ENV, "VALIDATE_MAX_BYTES": "100"})
+    answer = mw.call("before", json.dumps({"name": "x" * 200, "qty": 1}).encode())
+    assert answer.json()["errorMessage"] == "event is 222 bytes, more than the limit of 100 (VALIDATE_MAX_BYTES)"
+    # The body is parsed on its own: its nesting is checked on its own too.
+    event = json.dumps(http_event("apigw-v2", json.dumps({"name": [[[[["x"]]]]], "qty": 1}))).encode()
+    mw = spawn(VALIDATE, {**ENV, "VALIDATE_MAX_DEPTH": "4"})
+    body = check_400(mw.call("before", event).json(), "apigw-v2")
+    assert body == {"message": "Request body is over the size or nesting limit", "errors": [
+        {"path": "$", "rule": "limit", "message": "nests 6 levels deep, more than the limit of 4 (VALIDATE_MAX_DEPTH)"}]}
+
+
+# ------------------------------------------------------------------------ batch records
+
+ORDER_SCHEMA = {"VALIDATE_SCHEMA_JSON": json.dumps({"type": "object", "required": ["message"]}),
+                "VALIDATE_ENVELOPE": "records"}
+
+
+def test_records_envelope_on_the_real_sqs_sample(spawn: Spawn) -> None:
+    mw = spawn(VALIDATE, ORDER_SCHEMA)
+    sqs = (AWS_EVENTS / "sqs-batch.json").read_bytes()
+    answer = mw.call("before", sqs)
+    assert answer.action == "fail"
+    err = answer.json()
+    # The first record's body is "Test message.": not JSON; the second is {"message": "foo1"}.
+    [problem] = err["errors"]
+    assert problem["record"] == "059f36b4-87a3-44ab-83d2-661975830a7d"
+    assert (problem["path"], problem["rule"]) == ("$", "json")
+    assert err["errorMessage"].startswith(
+        "event failed validation: record 059f36b4-87a3-44ab-83d2-661975830a7d: $: is not valid JSON")
+    records = json.loads(sqs)
+    records["Records"][0]["body"] = '{"message": "fixed"}'
+    fixed = json.dumps(records).encode()
+    assert mw.call("before", fixed).payload == fixed
+
+
+def kinesis_batch(*bodies: bytes) -> dict[str, Any]:
+    event = json.loads((AWS_EVENTS / "kinesis.json").read_bytes())
+    template = event["Records"][0]
+    event["Records"] = []
+    for i, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["kinesis"]["data"] = base64.b64encode(body).decode()
+        record["kinesis"]["sequenceNumber"] = f"4956{i}"
+        event["Records"].append(record)
+    return event
+
+
+def test_records_envelope_on_kinesis_and_sns() -> None:
+    event = kinesis_batch(b'{"message": 1}', b'{"other": 2}', b'{"message": 3}')
+    result = run_exec(VALIDATE, "before", json.dumps(event).encode(), env=ORDER_SCHEMA)
+    assert result.status == 4
+    assert result.json()["errors"] == [{"record": "49561", "path": "$.message", "rule": "required", "message": "is required"}]
+    sns = json.loads((AWS_EVENTS / "sns.json").read_bytes())
+    sns["Records"][0]["Sns"]["Message"] = '{"message": "hi"}'
+    assert run_exec(VALIDATE, "before", json.dumps(sns).encode(), env=ORDER_SCHEMA).status == 0
+
+
+# ------------------------------------------------------------------------ responses
+
+RESPONSE_ENV = {**ENV, "VALIDATE_RESPONSE_SCHEMA_JSON": json.dumps(
+    {"type": "object", "required": ["orderId"], "properties": {"orderId": {"type": "string"}}})}
+
+
+def test_response_schema_checks_the_handlers_response_in_after(spawn: Spawn) -> None:
+    mw = spawn(VALIDATE, RESPONSE_ENV)
+    assert mw.ready is not None and mw.ready.header["hooks"] == ["before", "after"]
+    good = b'{"orderId": "o-1"}'
+    assert (mw.call("after", good).action, mw.call("after", good).payload) == ("continue", good)
+    bad = mw.call("after", b'{"orderId": 7}')
+    assert bad.action == "fail"
+    assert bad.json() == {
+        "errorType": "Validation.ResponseFailed",
+        "errorMessage": "response failed validation: $.orderId: must be string, got integer (type)",
+        "errors": [{"path": "$.orderId", "rule": "type", "message": "must be string, got integer"}]}
+    # An HTTP response: its body is what is checked.
+    http_ok = json.dumps({"statusCode": 200, "body": '{"orderId": "o-1"}'}).encode()
+    assert mw.call("after", http_ok).action == "continue"
+    http_bad = mw.call("after", json.dumps({"statusCode": 200, "body": "{}"}).encode())
+    assert http_bad.json()["errorMessage"] == "response failed validation: $.orderId: is required (required)"
+
+
+def test_response_only(spawn: Spawn) -> None:
+    env = {"VALIDATE_RESPONSE_SCHEMA_JSON": RESPONSE_ENV["VALIDATE_RESPONSE_SCHEMA_JSON"]}
+    mw = spawn(VALIDATE, env)
+    assert mw.ready is not None and mw.ready.header["hooks"] == ["after"]
+    result = run_exec(VALIDATE, "after", b'"text"', env=env)
+    assert result.status == 4
+    assert result.json()["errorType"] == "Validation.ResponseFailed"

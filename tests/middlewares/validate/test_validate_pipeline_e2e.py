@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from aws_fixtures import FIXTURES as AWS_EVENTS
 from aws_fixtures import pipeline_for
 from mw_harness import middleware
 
@@ -46,3 +47,45 @@ def test_an_invalid_event_reaches_the_caller_with_the_errors_list(tmp_path: Path
     }
     assert accepted.function_error is None
     assert accepted.json()["event"] == {"name": "widget", "qty": 2}
+
+
+def test_the_handlers_response_is_checked_in_after(tmp_path: Path, hello_app: Path) -> None:
+    # hello_app answers {"event": <the event>, ...}: the response schema caps what it echoes.
+    response_schema = {"type": "object", "required": ["event"],
+                       "properties": {"event": {"properties": {"qty": {"maximum": 10}}}}}
+    pipeline = pipeline_for(tmp_path, hello_app, [
+        {"name": "validate", "command": str(VALIDATE), "mode": "persistent", "hooks": ["before", "after"],
+         "env": {"VALIDATE_SCHEMA_JSON": json.dumps(SCHEMA),
+                 "VALIDATE_RESPONSE_SCHEMA_JSON": json.dumps(response_schema)}},
+    ])
+    with orchestrated(pipeline) as emulator:
+        small = emulator.invoke(b'{"name": "widget", "qty": 2}')
+        large = emulator.invoke(b'{"name": "widget", "qty": 50}')
+
+    assert small.function_error is None and small.json()["event"] == {"name": "widget", "qty": 2}
+    assert large.function_error == "Unhandled"
+    assert large.json() == {
+        "errorType": "Validation.ResponseFailed",
+        "errorMessage": "response failed validation: $.event.qty: must be <= 10 (maximum)",
+        "errors": [{"path": "$.event.qty", "rule": "maximum", "message": "must be <= 10"}],
+        "requestId": large.request_id, "middleware": {"name": "validate", "hook": "after"},
+    }
+
+
+def test_each_sqs_record_body_is_validated_naming_the_record(tmp_path: Path, hello_app: Path) -> None:
+    pipeline = pipeline_for(tmp_path, hello_app, [
+        {"name": "validate", "command": str(VALIDATE), "mode": "exec", "hooks": ["before"],
+         "env": {"VALIDATE_SCHEMA_JSON": json.dumps(SCHEMA), "VALIDATE_ENVELOPE": "records"}},
+    ])
+    batch = json.loads((AWS_EVENTS / "sqs-batch.json").read_bytes())
+    batch["Records"][0]["body"] = json.dumps({"name": "widget", "qty": 2})
+    batch["Records"][1]["body"] = json.dumps({"name": "gadget", "qty": 0})
+    with orchestrated(pipeline) as emulator:
+        rejected = emulator.invoke(json.dumps(batch).encode())
+        batch["Records"][1]["body"] = json.dumps({"name": "gadget", "qty": 1})
+        accepted = emulator.invoke(json.dumps(batch).encode())
+
+    second = batch["Records"][1]["messageId"]
+    assert rejected.json()["errors"] == [{"record": second, "path": "$.qty", "rule": "minimum", "message": "must be >= 1"}]
+    assert rejected.json()["errorMessage"] == f"event failed validation: record {second}: $.qty: must be >= 1 (minimum)"
+    assert accepted.function_error is None and accepted.json()["event"] == batch
