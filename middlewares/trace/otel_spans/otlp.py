@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,9 +85,18 @@ def post(endpoint: str, body: bytes, headers: dict[str, str], timeout_s: float) 
         raise ExportError(f"HTTP {status}")
 
 
+# Persistent mode exports once per invocation to the same collector (the ADOT or Collector
+# extension on localhost): one kept-alive connection per endpoint saves a connect and a
+# close each time. An idle connection the collector dropped (say while Lambda froze the
+# sandbox) fails at once, and the request is sent again on a new one.
+_idle: dict[tuple[str, int], socket.socket] = {}
+MAX_ANSWER_HEAD = 16 * 1024
+MAX_ANSWER_BODY = 64 * 1024  # OTLP answers are tiny (a partial-success note at most)
+
+
 def _post_http(host: str, port: int, netloc: str, path: str, body: bytes, headers: dict[str, str],
                timeout_s: float) -> int:
-    head = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}", "Connection: close"]
+    head = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(body)}"]
     head += [f"{name}: {value}" for name, value in headers.items()]
     request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
     deadline = time.monotonic() + timeout_s  # for the whole exchange, not per step
@@ -97,19 +107,59 @@ def _post_http(host: str, port: int, netloc: str, path: str, body: bytes, header
             raise TimeoutError(f"no answer within {timeout_s * 1000:.0f} ms")
         return remaining
 
-    with socket.create_connection((host, port), timeout=left()) as sock:
+    sock = _idle.pop((host, port), None)
+    if sock is not None:
+        try:
+            return _exchange(sock, request, left, (host, port))
+        except (OSError, ValueError):
+            sock.close()  # dropped while idle: once more on a new connection
+    sock = socket.create_connection((host, port), timeout=left())
+    try:
+        return _exchange(sock, request, left, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _exchange(sock: socket.socket, request: bytes, left: Callable[[], float], key: tuple[str, int]) -> int:
+    """Send, read the answer (bounded), and keep the connection if its framing allows."""
+    sock.settimeout(left())
+    sock.sendall(request)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        if len(answer) > MAX_ANSWER_HEAD:
+            raise ValueError("the collector's answer has no end of headers")
         sock.settimeout(left())
-        sock.sendall(request)
-        answer = b""
-        while b"\r\n" not in answer and len(answer) < 8192:
-            sock.settimeout(left())
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    status_line = answer.split(b"\r\n", 1)[0].split()
+        chunk = sock.recv(4096)
+        if not chunk:
+            if answer:
+                break  # an HTTP/1.0-style answer closed without a blank line: status is enough
+            raise ConnectionResetError("the collector closed the connection without answering")
+        answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status_line = lines[0].split()
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
         raise ValueError(f"not an HTTP answer: {answer[:80]!r}")
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        fields[name.strip().lower()] = value.strip().lower()
+    length = fields.get(b"content-length", b"")
+    keep = (status_line[0] == b"HTTP/1.1" and fields.get(b"connection") != b"close" and length.isdigit()
+            and int(length) <= MAX_ANSWER_BODY)
+    if keep:
+        while len(rest) < int(length):
+            sock.settimeout(left())
+            chunk = sock.recv(int(length) - len(rest))
+            if not chunk:
+                keep = False
+                break
+            rest += chunk
+    if keep:
+        _idle[key] = sock
+    else:
+        sock.close()
     return int(status_line[1])
 
 

@@ -17,6 +17,7 @@ class Received:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], Any]] = []  # (path, headers, JSON body)
         self.status = 200
+        self.connections = 0
 
     def spans(self) -> list[dict[str, Any]]:
         return [span for _, _, body in self.requests for resource in body["resourceSpans"]
@@ -29,11 +30,20 @@ class Received:
 
 
 @contextmanager
-def otlp_collector() -> Iterator[tuple[str, Received]]:
-    """An OTLP/HTTP receiver on loopback; yields its base URL and what it got."""
+def otlp_collector(keep_alive: bool = False, drop_idle: bool = False) -> Iterator[tuple[str, Received]]:
+    """An OTLP/HTTP receiver on loopback; yields its base URL and what it got.
+    `keep_alive`: HTTP/1.1 with persistent connections, as the OpenTelemetry Collector;
+    `drop_idle`: it then closes each connection after answering without saying so (as a
+    collector does with one idle too long)."""
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def setup(self) -> None:
+            received.connections += 1
+            super().setup()
+
         def do_POST(self) -> None:  # noqa: N802 - the http.server name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.requests.append((self.path, dict(self.headers), json.loads(body)))
@@ -42,6 +52,8 @@ def otlp_collector() -> Iterator[tuple[str, Received]]:
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
+            if drop_idle:
+                self.close_connection = True
 
         def log_message(self, *args: Any) -> None:
             pass

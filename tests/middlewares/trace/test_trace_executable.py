@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from aws_fixtures import load, raw
 from collectors import otlp_collector, read_segment, xray_daemon
 from mw_harness import Frame, Persistent, clean_env, middleware
@@ -148,6 +150,24 @@ def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
     cold = [next(a["value"]["boolValue"] for a in span["attributes"] if a["key"] == "faas.coldstart") for span in roots]
     assert cold == [True, False]
     assert [s["id"] for s in segments] == [span["spanId"] for span in roots]
+
+
+@pytest.mark.parametrize("drop_idle", [False, True], ids=["kept-alive", "dropped-while-idle"])
+def test_persistent_mode_keeps_one_connection_and_survives_its_loss(tmp_path: Path, drop_idle: bool) -> None:
+    with otlp_collector(keep_alive=True, drop_idle=drop_idle) as (url, received):
+        process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url})
+        try:
+            process.start()
+            for request_id in ("a", "b", "c"):
+                answer = call(process, "before", raw("kinesis.json"), None, request_id)
+                call(process, "after", b"{}", answer.header["state"], request_id)
+            assert process.close_stdin() == 0
+        finally:
+            if process.alive():
+                process.kill()
+    assert len(received.requests) == 3  # nothing lost to a connection the collector dropped
+    assert received.connections == (3 if drop_idle else 1)
+    assert "export" not in process.stderr().lower()  # no failure was logged
 
 
 def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:
