@@ -27,11 +27,11 @@ class ConfigError(ValueError):
 
 class Settings:
     __slots__ = ("exporters", "endpoint", "headers", "timeout_s", "service", "resource", "sampler", "ratio",
-                 "parent_sources", "xray_daemon")
+                 "parent_sources", "xray_daemon", "deferred")
 
     def __init__(self, exporters: tuple[str, ...], endpoint: str, headers: dict[str, str], timeout_s: float,
                  service: str, resource: dict[str, str], sampler: str, ratio: float,
-                 parent_sources: tuple[str, ...], xray_daemon: tuple[str, int]) -> None:
+                 parent_sources: tuple[str, ...], xray_daemon: tuple[str, int], deferred: bool = False) -> None:
         self.exporters = exporters
         self.endpoint = endpoint  # the full URL spans are POSTed to
         self.headers = headers
@@ -42,6 +42,7 @@ class Settings:
         self.ratio = ratio
         self.parent_sources = parent_sources
         self.xray_daemon = xray_daemon
+        self.deferred = deferred  # TRACE_EXPORT=deferred: sent after the hook answers (deferred.py)
 
 
 def _list(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -153,4 +154,8 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Settings:
     sampler, ratio = _sampler(environ)
     parents = _list(environ, "TRACE_PARENT", ",".join(PARENT_SOURCES), PARENT_SOURCES)
     daemon = _daemon(environ) if "xray" in exporters else DEFAULT_XRAY_DAEMON
-    return Settings(exporters, endpoint, headers, timeout_s, service, resource, sampler, ratio, parents, daemon)
+    export = (environ.get("TRACE_EXPORT") or "sync").strip().lower()
+    if export not in ("sync", "deferred"):
+        raise ConfigError(f"TRACE_EXPORT={export!r}: one of sync, deferred")
+    return Settings(exporters, endpoint, headers, timeout_s, service, resource, sampler, ratio, parents, daemon,
+                    export == "deferred")

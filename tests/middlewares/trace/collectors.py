@@ -30,11 +30,12 @@ class Received:
 
 
 @contextmanager
-def otlp_collector(keep_alive: bool = False, drop_idle: bool = False) -> Iterator[tuple[str, Received]]:
+def otlp_collector(keep_alive: bool = False, drop_idle: bool = False,
+                   gate: threading.Event | None = None) -> Iterator[tuple[str, Received]]:
     """An OTLP/HTTP receiver on loopback; yields its base URL and what it got.
     `keep_alive`: HTTP/1.1 with persistent connections, as the OpenTelemetry Collector;
     `drop_idle`: it then closes each connection after answering without saying so (as a
-    collector does with one idle too long)."""
+    collector does with one idle too long). `gate`: nothing is answered until it is set."""
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,8 @@ def otlp_collector(keep_alive: bool = False, drop_idle: bool = False) -> Iterato
 
         def do_POST(self) -> None:  # noqa: N802 - the http.server name
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if gate is not None:
+                gate.wait(30)
             received.requests.append((self.path, dict(self.headers), json.loads(body)))
             self.send_response(received.status)
             self.send_header("Content-Type", "application/json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -120,14 +121,15 @@ def test_an_unsampled_trace_exports_nothing(tmp_path: Path) -> None:
     assert received.requests == []
 
 
-def call(process: Persistent, hook: str, payload: bytes, state: object, request_id: str) -> Frame:
+def call(process: Persistent, hook: str, payload: bytes, state: object, request_id: str,
+         timeout: float | None = None) -> Frame:
     """A request frame as the orchestrator writes it, with our X-Ray header."""
     header = {"hook": hook, "request_id": request_id, "deadline_ms": time.time_ns() // 10**6 + 60_000,
               "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:orders", "trace_id": XRAY,
               "tenant_id": None, "content_type": "application/json", "middleware": "trace", "state": state,
               "length": len(payload)}
     process.send_raw(json.dumps(header).encode() + b"\n" + payload)
-    return process.read_frame()
+    return process.read_frame() if timeout is None else process.read_frame(timeout)
 
 
 def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
@@ -168,6 +170,43 @@ def test_persistent_mode_keeps_one_connection_and_survives_its_loss(tmp_path: Pa
     assert len(received.requests) == 3  # nothing lost to a connection the collector dropped
     assert received.connections == (3 if drop_idle else 1)
     assert "export" not in process.stderr().lower()  # no failure was logged
+
+
+@pytest.mark.parametrize("ending", ["eof", "sigterm"])
+def test_deferred_export_answers_before_the_collector_does_and_flushes_at_shutdown(
+    tmp_path: Path, ending: str
+) -> None:
+    gate = threading.Event()
+    with otlp_collector(keep_alive=True, gate=gate) as (url, received):
+        process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                         "TRACE_EXPORT": "deferred", "OTEL_EXPORTER_OTLP_TIMEOUT": "30000"})
+        try:
+            process.start()
+            for request_id in ("a", "b", "c"):
+                answer = call(process, "before", raw("kinesis.json"), None, request_id)
+                # Answered while the collector holds the first POST (a sync export would wait
+                # for it up to its 30 s timeout, and this read would give up first).
+                done = call(process, "after", b"{}", answer.header["state"], request_id, timeout=5)
+                assert done.header["action"] == "continue"
+            assert received.requests == []
+            gate.set()
+            if ending == "eof":
+                assert process.close_stdin() == 0
+            else:
+                process.proc.terminate()
+                assert process.proc.wait(5) == 0
+        finally:
+            if process.alive():
+                process.kill()
+        received.wait(3)
+    assert len(received.requests) == 3
+
+
+def test_exec_mode_ignores_deferred_and_sends_in_the_hook(tmp_path: Path) -> None:
+    with otlp_collector() as (url, received):
+        invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "_X_AMZN_TRACE_ID": XRAY,
+                                             "TRACE_EXPORT": "deferred"})
+        assert len(received.requests) == 1  # there when the hook's process has exited
 
 
 def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:
