@@ -99,7 +99,7 @@ def _json_object(line: str) -> dict[str, Any] | None:
 
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

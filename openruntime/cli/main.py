@@ -368,6 +368,8 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
         try:
             json.loads(event)
+        except RecursionError:
+            pass  # nests deeper than Python's parser goes: not shown to be invalid; the runtime decides
         except ValueError as exc:
             where = "standard input" if args.event == "-" else args.event
             return _fail(f"{where}: the event is not JSON ({exc}); Lambda refuses such a payload "
@@ -393,9 +395,9 @@ def _pretty_error(body: bytes) -> bytes:
 
     try:
         error = json.loads(body)
-    except ValueError:
+        text = json.dumps(error, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
         return body
-    text = json.dumps(error, indent=2, ensure_ascii=False)
     if not os.environ.get("NO_COLOR"):
         text = f"\033[31m{text}\033[0m"
     return text.encode("utf-8")

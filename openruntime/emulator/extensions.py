@@ -163,7 +163,7 @@ class ExtensionsAPI:
         try:
             body = json.loads(request.body or b"{}")
             events = tuple(body.get("events", []))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return error_response(400, "InvalidRequestFormat", "the body is not a JSON object with `events`")
         unknown = [e for e in events if e not in EVENTS]
         if unknown:

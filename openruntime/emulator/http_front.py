@@ -140,7 +140,7 @@ def answer(kind: str, result: InvokeResult) -> Response:
         return _failure(kind)
     try:
         value = json.loads(result.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _failure(kind)
     if not (isinstance(value, dict) and "statusCode" in value):
         if kind in ("v2", "url"):  # HTTP APIs and function URLs infer a 200 with the answer as JSON body
@@ -187,7 +187,7 @@ def _streamed(stream: StreamedBody) -> Response:
             return Response(502, b'{"message":"Internal Server Error"}', [("Content-Type", "application/json")])
     try:
         prelude = json.loads(head or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return Response(502, b'{"message":"Internal Server Error"}', [("Content-Type", "application/json")])
     headers = [(str(k), str(v)) for k, v in (prelude.get("headers") or {}).items()]
     headers += [("Set-Cookie", str(c)) for c in prelude.get("cookies") or []]

@@ -89,6 +89,8 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
     if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
         try:
             json.loads(request.body)
+        except RecursionError:
+            pass  # nests deeper than Python's parser goes: not shown to be invalid; the runtime decides
         except ValueError as exc:
             return service_error(
                 400, errors.INVALID_REQUEST_CONTENT,
@@ -171,7 +173,7 @@ def _details(body: bytes | None) -> str:
     text = (body or b"").decode("utf-8", "replace")
     try:
         message = json.loads(text).get("errorMessage")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return text
     return message if isinstance(message, str) else text
 

@@ -135,7 +135,7 @@ class TelemetryAPI:
             destination = body["destination"]
             buffering = {key: int((body.get("buffering") or {}).get(key, default))
                          for key, (_, _, default) in LIMITS.items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             return error_response(400, "InvalidRequest", f"not a subscription request ({exc!r})")
         problems = [f"schemaVersion {schema!r} is not one of {', '.join(SCHEMAS)}" for _ in [0] if schema not in SCHEMAS]
         problems += [f"type {t!r} is not one of {', '.join(TYPES)}" for t in types if t not in TYPES]

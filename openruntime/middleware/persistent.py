@@ -360,7 +360,7 @@ class PersistentMiddleware:
         line = bytes(buffer[:newline])
         try:
             header = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"wrote a malformed frame header {line[:200]!r}: {exc}") from None
         length = header.get("length", 0) if isinstance(header, dict) else None
         if type(length) is not int or length < 0:
