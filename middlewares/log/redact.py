@@ -64,7 +64,7 @@ class Redactor:
         if head in ("{", "["):  # JSON inside a string, e.g. an API Gateway body
             try:
                 inner = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
             else:
                 return json.dumps(self.value(inner), separators=(",", ":"), ensure_ascii=False)
@@ -98,7 +98,7 @@ def preview(payload: bytes, is_json: bool, redactor: Redactor, max_bytes: int) -
     if is_json:
         try:
             value = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             text = json.dumps(redactor.value(value), separators=(",", ":"), ensure_ascii=False)

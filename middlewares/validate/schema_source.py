@@ -58,7 +58,7 @@ def load_schema(environ: Mapping[str, str], file_var: str = "VALIDATE_SCHEMA") -
     if inline:
         try:
             return json.loads(inline), inline_var
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SchemaError(f"{inline_var} is not JSON: {exc}") from None
     if file:
         path = schema_path(environ, file_var)
@@ -68,7 +68,7 @@ def load_schema(environ: Mapping[str, str], file_var: str = "VALIDATE_SCHEMA") -
             raise SchemaError(f"cannot read {file_var} {str(path)!r}: {exc.strerror}") from None
         try:
             return json.loads(text), file_var
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SchemaError(f"{file_var} {str(path)!r} is not JSON: {exc}") from None
     return None
 

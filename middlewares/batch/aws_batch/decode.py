@@ -49,7 +49,7 @@ def decode_payload(record: Node, source: Source, how: Decode) -> Any:
         return text
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         field = "body" if source == "sqs" else "kinesis.data"
         raise DecodeError(f"field '{field}' is not JSON: {exc}") from None
 

@@ -36,7 +36,7 @@ class BeforeResult(NamedTuple):
 def before(payload: bytes, config: BatchConfig) -> BeforeResult:
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return BeforeResult(None, None)  # not JSON, so not a batch event: not ours to judge
     source = batch_source(event)
     if source is None:

@@ -140,7 +140,7 @@ def parse_answer(payload: bytes, plan: BatchPlan) -> tuple[dict[int, str], int]:
     """Failures by index, and the number of records reported on (from the start)."""
     try:
         answer = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidResponseError(f"the handler's answer is not JSON: {exc}") from None
     if isinstance(answer, list):
         return _from_outcomes(answer, plan)

@@ -33,7 +33,7 @@ def decode(event: Any) -> Node:
         raise awslogs.fail("data", f"is not gzip or zlib compressed ({exc})") from None
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise awslogs.fail("data", f"does not decompress to JSON ({exc})") from None
     root = Node.root(document, KIND)
     return Node(root.value, "awslogs.data<decoded>", KIND)

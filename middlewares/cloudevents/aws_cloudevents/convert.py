@@ -67,6 +67,8 @@ def parse(payload: bytes) -> Any:
         raise InvalidEventError("Lambda", "", f"not UTF-8 JSON ({exc})") from None
     except ValueError as exc:
         raise InvalidEventError("Lambda", "", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidEventError("Lambda", "", "nested deeper than this parser goes") from None
 
 
 def _converter(kind: str) -> Any:

@@ -56,7 +56,7 @@ class Payload:
         """A message body: the JSON value when it is JSON, else the text itself."""
         try:
             return cls(json.loads(text, parse_constant=_reject_constant), JSON)
-        except ValueError:
+        except (ValueError, RecursionError):
             return cls(text, TEXT)
 
 

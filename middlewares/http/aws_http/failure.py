@@ -44,7 +44,7 @@ def _last_line(text: str) -> str:
 def read_error(payload: bytes) -> LambdaError:
     try:
         value: Any = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
         # Not a Lambda error object: only its first line, in case it is a trace dump.

@@ -68,7 +68,7 @@ def before(payload: bytes, settings: Settings = DEFAULT_SETTINGS, request_id: st
     the field for broken HTTP events."""
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return HookOutput(payload)  # not JSON, so not an HTTP event of ours
     source = http_source(event)
     if source is None:

@@ -134,7 +134,7 @@ def from_prelude(payload: bytes) -> Response:
                                    "that end its JSON prelude")
     try:
         head = json.loads(prelude)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidResponseError("prelude", f"is not JSON ({exc})") from None
     if not isinstance(head, dict):
         raise InvalidResponseError("prelude", f"must be an object, got {type_name(head)}")
@@ -160,7 +160,7 @@ def parse(payload: bytes, content_type: str | None = None) -> Response:
         return from_prelude(payload)
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         # Not JSON at all: the bytes are the body.
         try:
             response = Response(200, payload.decode("utf-8"))

@@ -113,7 +113,7 @@ class DynamoDBClient:
             self.close()
         try:
             document = json.loads(data) if data else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             document = None
         if not isinstance(document, dict):
             raise DynamoDBError(operation, "InvalidResponse" if response.status < 400 else f"HTTP{response.status}",

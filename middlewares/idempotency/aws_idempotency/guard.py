@@ -89,7 +89,7 @@ class Guard:
         when the event has no key (and that is allowed): then nothing is stored."""
         try:
             event: Any = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             event = _NOT_JSON
         selected = self._select(self.key_path, event, "the event key expression")
         if selected is _NOT_JSON:

@@ -96,7 +96,7 @@ def _function(name: str, inner: list[Step], text: str) -> Step:
         if name == "powertools_json":
             try:
                 return json.loads(argument)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise KeyPathError(f"{text}: the argument is not valid JSON ({exc})") from None
         try:
             return base64.b64decode(argument, validate=True).decode()

@@ -287,8 +287,8 @@ def _call(handler: _Handler, ctx: Context, payload: bytes) -> tuple[Action, byte
     if not handler.raw and payload and is_json_content_type(ctx.content_type):
         try:
             arg = json.loads(payload)
-        except ValueError:  # documented: unparseable JSON payloads arrive as bytes
-            arg = payload
+        except (ValueError, RecursionError):  # documented: unparseable JSON payloads arrive as bytes
+            arg = payload  # (RecursionError: nested deeper than Python's parser goes)
     result = handler.fn(arg, ctx)
     if hasattr(result, "__await__"):  # `async def` hooks
         result = _event_loop().run_until_complete(_awaited(result))
@@ -368,7 +368,7 @@ def _stages(text: str | None) -> list[Any] | None:
         return None
     try:
         stages = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return stages if isinstance(stages, list) else None
 
@@ -385,7 +385,7 @@ def _read_state(path: str | None) -> tuple[Any, bytes]:
         return None, text
     try:
         return json.loads(text), text
-    except ValueError:  # not written by this SDK: hand over the text
+    except (ValueError, RecursionError):  # not written by this SDK: hand over the text
         return text.decode(errors="replace"), text
 
 
