@@ -70,3 +70,45 @@ def test_a_retry_runs_once_and_repeats_get_the_stored_response(
         items = table.items()
         assert [item["id"]["S"].split("#")[0] for item in items] == ["test_function"] * 2  # the function's name
         assert [item["status"]["S"] for item in items] == ["COMPLETED"] * 2
+
+
+HTTP_APP = '''
+import json, os
+
+RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
+
+def handler(request, context):
+    with open(RUNS, "a") as f:
+        f.write(context.aws_request_id + "\\n")
+    with open(RUNS) as f:
+        run = len(f.read().splitlines())
+    if run == 1:
+        raise ConnectionError("the payment provider did not answer")
+    return {"statusCode": 200, "body": {"charged": json.loads(request["body"])["orderId"], "run": run}}
+'''
+
+
+@pytest.mark.parametrize("mode", ["exec", "persistent"])
+def test_a_failure_an_inner_http_turned_into_a_500_is_not_stored(tmp_path: Path, mode: str) -> None:
+    """idempotency outside http: the handler's exception reaches idempotency as http's 500
+    response, in `after`; stored, it would be replayed to every retry for an hour."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(textwrap.dedent(HTTP_APP))
+    pipeline = pipeline_for(tmp_path, app, [
+        {"name": "idempotency", "command": str(EXECUTABLE), "mode": mode, "hooks": ["before", "after", "error"],
+         "env": {"IDEMPOTENCY_FILE_DIR": str(tmp_path / "records"),
+                 "IDEMPOTENCY_EVENT_KEY_JMESPATH": "powertools_json(body).orderId"}},
+        {"name": "http", "mode": mode, "hooks": ["before", "after", "error"]},
+    ])
+    event = json.dumps({"version": "2.0", "routeKey": "POST /pay", "rawPath": "/pay", "rawQueryString": "",
+                        "headers": {"content-type": "application/json"},
+                        "requestContext": {"http": {"method": "POST", "path": "/pay", "sourceIp": "127.0.0.1"},
+                                           "requestId": "r", "stage": "$default", "domainName": "x.execute-api"},
+                        "body": json.dumps({"orderId": "B1"}), "isBase64Encoded": False}).encode()
+    with orchestrated(pipeline) as emulator:
+        failed, retried, repeated = (emulator.invoke(event) for _ in range(3))
+        answers = [failed.json(), retried.json(), repeated.json()]
+    assert [a["statusCode"] for a in answers] == [500, 200, 200]
+    assert json.loads(answers[1]["body"]) == json.loads(answers[2]["body"]) == {"charged": "B1", "run": 2}
+    assert len((app / "runs").read_text().splitlines()) == 2  # the retry ran; the repeat was replayed
