@@ -20,6 +20,16 @@ class BodyError(ValueError):
     """The body cannot be decoded (bad base64)."""
 
 
+NORMALIZED_SOURCES = ("apigw-v1", "apigw-v2", "function-url", "alb")
+NORMALIZED_KEYS = ("method", "path", "headers", "body", "isBase64Encoded", "requestContext")
+
+
+def is_normalized_request(event: Any) -> bool:
+    """The request as the http middleware hands it on (its README, "The normalized request")."""
+    return (isinstance(event, dict) and event.get("source") in NORMALIZED_SOURCES
+            and all(key in event for key in NORMALIZED_KEYS))
+
+
 def body_bytes(event: dict[str, Any]) -> bytes | None:
     """The request body (base64 decoded when flagged), None when there is none."""
     body = event.get("body")

@@ -206,7 +206,7 @@ def _message(name: str, detail: dict[str, Any], error: Any, instance: Any, root:
         case "multipleOf":
             return f"must be a multiple of {detail['multiple_of']}"
         case "pattern":
-            return f"must match pattern {detail['pattern']!r}"
+            return f"must match pattern '{detail['pattern']}'"  # as written in the schema, not repr()'d
         case "enum":
             return f"must be one of {_show(detail['options'])}"
         case "const":

@@ -317,3 +317,7 @@ def test_deep_any_of_errors_stay_short_and_never_crash() -> None:
     # The library gives up detailing a context this deep; the verdict is still an error.
     [error] = nested.errors(deep)
     assert (error.path, error.rule) == ("$", "schema") and error.message.startswith("does not match the schema")
+
+
+def test_a_pattern_is_quoted_as_written_in_the_schema() -> None:
+    assert errs({"pattern": "^[A-Z]{3}-\\d{4}$"}, "abc") == ["$: must match pattern '^[A-Z]{3}-\\d{4}$' (pattern)"]

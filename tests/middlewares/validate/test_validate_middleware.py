@@ -195,11 +195,13 @@ def test_http_invalid_body_gets_a_400_in_the_source_shape(kind: str, spawn: Spaw
     event = json.dumps(http_event(kind, BAD.decode())).encode()
     result = run_exec(VALIDATE, "before", event, env=ENV)
     assert result.status == 3, result.stderr
-    assert check_400(result.json(), kind) == {"message": "Request body failed validation", "errors": BAD_ERRORS}
+    assert check_400(result.json(), kind) == {"message": "Request body failed validation", "errors": BAD_ERRORS,
+                                         "requestId": "req-1"}  # to find the invocation in the logs
 
     answer = spawn(VALIDATE, ENV).call("before", event)
     assert answer.action == "respond"
-    assert check_400(answer.json(), kind) == {"message": "Request body failed validation", "errors": BAD_ERRORS}
+    assert check_400(answer.json(), kind) == {"message": "Request body failed validation", "errors": BAD_ERRORS,
+                                         "requestId": "req-1"}  # to find the invocation in the logs
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -316,7 +318,8 @@ def test_size_limit(spawn: Spawn) -> None:
     mw = spawn(VALIDATE, {**ENV, "VALIDATE_MAX_DEPTH": "4"})
     body = check_400(mw.call("before", event).json(), "apigw-v2")
     assert body == {"message": "Request body is over the size or nesting limit", "errors": [
-        {"path": "$", "rule": "limit", "message": "nests 6 levels deep, more than the limit of 4 (VALIDATE_MAX_DEPTH)"}]}
+        {"path": "$", "rule": "limit", "message": "nests 6 levels deep, more than the limit of 4 (VALIDATE_MAX_DEPTH)"}],
+        "requestId": "req-1"}
 
 
 # ------------------------------------------------------------------------ batch records

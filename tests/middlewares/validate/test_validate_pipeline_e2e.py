@@ -89,3 +89,47 @@ def test_each_sqs_record_body_is_validated_naming_the_record(tmp_path: Path, hel
     assert rejected.json()["errors"] == [{"record": second, "path": "$.qty", "rule": "minimum", "message": "must be >= 1"}]
     assert rejected.json()["errorMessage"] == f"event failed validation: record {second}: $.qty: must be >= 1 (minimum)"
     assert accepted.function_error is None and accepted.json()["event"] == batch
+
+
+ORDER_APP = '''
+import json
+
+def handler(request, context):
+    order = json.loads(request["body"])
+    return {"statusCode": 201, "body": {"orderId": "o-" + order["name"], "qty": order["qty"]}}
+'''
+
+
+@pytest.mark.parametrize("mode", ["exec", "persistent"])
+def test_behind_http_the_body_is_checked_and_the_400_gets_https_headers(tmp_path: Path, mode: str) -> None:
+    """http first (as its README says), validate inside it: validate reads http's request
+    shape, answers in http's lenient response shape, and checks the handler's object body."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(ORDER_APP)
+    response_schema = {"type": "object", "required": ["orderId"], "properties": {"qty": {"maximum": 10}}}
+    pipeline = pipeline_for(tmp_path, app, [
+        {"name": "http", "mode": mode, "hooks": ["before", "after", "error"],
+         "env": {"HTTP_CORS_ORIGINS": "https://shop.example.com"}},
+        {"name": "validate", "command": str(VALIDATE), "mode": mode, "hooks": ["before", "after"],
+         "env": {"VALIDATE_SCHEMA_JSON": json.dumps(SCHEMA), "VALIDATE_RESPONSE_SCHEMA_JSON": json.dumps(response_schema)}},
+    ])
+    request = json.loads((AWS_EVENTS / "apigw-v2-http-request.json").read_text())
+    request["headers"]["origin"] = "https://shop.example.com"
+
+    def post(body: dict[str, object]) -> dict[str, object]:
+        return {**request, "body": json.dumps(body), "isBase64Encoded": False}
+
+    with orchestrated(pipeline) as emulator:
+        good = emulator.invoke(json.dumps(post({"name": "widget", "qty": 2})).encode()).json()
+        bad = emulator.invoke(json.dumps(post(BAD)).encode())
+        too_many = emulator.invoke(json.dumps(post({"name": "widget", "qty": 50})).encode()).json()
+
+    assert good["statusCode"] == 201 and json.loads(good["body"]) == {"orderId": "o-widget", "qty": 2}
+    answer = bad.json()
+    assert answer["statusCode"] == 400
+    headers = {name.lower(): value for name, value in answer["headers"].items()}
+    assert headers["access-control-allow-origin"] == "https://shop.example.com"  # http's CORS on validate's 400
+    assert json.loads(answer["body"]) == {"message": "Request body failed validation", "errors": BAD_ERRORS,
+                                          "requestId": bad.request_id}
+    assert too_many["statusCode"] == 500  # the handler's answer broke the response schema: http's 500
