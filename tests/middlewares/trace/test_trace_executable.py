@@ -114,11 +114,14 @@ def test_a_collector_that_never_answers_costs_at_most_the_timeout(tmp_path: Path
     assert elapsed < 5  # two Python starts and the 300 ms wait, far from a hang
 
 
-def test_an_unsampled_trace_exports_nothing(tmp_path: Path) -> None:
+def test_an_unsampled_trace_exports_nothing_and_says_so_once(tmp_path: Path) -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "", "_X_AMZN_TRACE_ID": XRAY.replace("Sampled=1", "Sampled=0")}
     with otlp_collector() as (url, received):
-        invoke_exec(tmp_path, b"{}", b"{}", {"OTEL_EXPORTER_OTLP_ENDPOINT": url,
-                                             "_X_AMZN_TRACE_ID": XRAY.replace("Sampled=1", "Sampled=0")})
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+        logs = [*invoke_exec(tmp_path, b"{}", b"{}", env), *invoke_exec(tmp_path, b"{}", b"{}", env)]
     assert received.requests == []
+    said = [line for text in logs for line in text.splitlines() if "not sampled" in line]
+    assert len(said) == 1 and "OTEL_TRACES_SAMPLER=always_on" in said[0]  # once per sandbox, with the way out
 
 
 def call(process: Persistent, hook: str, payload: bytes, state: object, request_id: str,
