@@ -99,6 +99,21 @@ def refuse_remote(uri: str) -> Any:
     raise SchemaError(f"remote $ref {uri!r} is not fetched: put that schema in $defs")
 
 
+_UNKNOWN_FORMAT = re.compile(r"Unknown format: '([^']*)'")
+KNOWN_FORMATS = (
+    "date", "date-time", "duration", "email", "hostname", "idn-email", "idn-hostname", "ipv4", "ipv6",
+    "iri", "iri-reference", "json-pointer", "regex", "relative-json-pointer", "time", "uri", "uri-reference",
+    "uri-template", "uuid",
+)
+
+
+def _format_suggestion(name: str) -> str:
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(name, KNOWN_FORMATS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class Validator:
     def __init__(self, schema: Any, *, assert_formats: bool = False, unknown: str = "error",
                  warn: Callable[[str], None] | None = None, retriever: Retriever = refuse_remote,
@@ -127,6 +142,11 @@ class Validator:
         except jsonschema_rs.ValidationError as exc:
             # The schema broke its meta-schema, or a $ref does not resolve.
             message = str(exc.message)
+            unknown_format = _UNKNOWN_FORMAT.search(message)
+            if unknown_format:  # the library's words name no way out
+                name = unknown_format[1]
+                message = (f"unknown format {name!r}{_format_suggestion(name)}; VALIDATE_FORMATS=assert "
+                           "checks only the formats it knows (annotate, the default, takes any)")
             ours = _OUR_REFUSAL.search(message)  # our retriever's words, without the library's wrapping
             raise SchemaError(f"{_pointer(exc.instance_path)}: {ours[1] if ours else message}") from None
         except SchemaError:

@@ -254,7 +254,7 @@ def test_format_is_an_annotation_unless_asserted() -> None:
     assert Validator(schema).errors(bad) == []
     assert errs_with(schema, bad, assert_formats=True) == [
         "$.at: must be a valid date-time (format)", "$.email: must be a valid email (format)"]
-    with pytest.raises(SchemaError, match="Unknown format: 'nosuch'"):
+    with pytest.raises(SchemaError, match="unknown format 'nosuch'"):
         Validator({"format": "nosuch"}, assert_formats=True)
 
 
@@ -321,3 +321,11 @@ def test_deep_any_of_errors_stay_short_and_never_crash() -> None:
 
 def test_a_pattern_is_quoted_as_written_in_the_schema() -> None:
     assert errs({"pattern": "^[A-Z]{3}-\\d{4}$"}, "abc") == ["$: must match pattern '^[A-Z]{3}-\\d{4}$' (pattern)"]
+
+
+def test_an_unknown_format_under_assert_is_named_with_a_suggestion_and_the_way_out() -> None:
+    with pytest.raises(SchemaError) as refused:
+        Validator({"type": "string", "format": "emial"}, assert_formats=True)
+    assert str(refused.value) == ("#/format: unknown format 'emial' (did you mean 'email'?); VALIDATE_FORMATS=assert "
+                                  "checks only the formats it knows (annotate, the default, takes any)")
+    Validator({"type": "string", "format": "emial"})  # an annotation: any name
