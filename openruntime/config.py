@@ -19,8 +19,10 @@ from openruntime.errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3-10 ms); mypy knows the name
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
+    from collections.abc import Callable, Collection, Mapping
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 # before/after/error: each invocation. before_snapshot/after_restore: SnapStart, once, around
 # the snapshot (a middleware holding a connection drops it, then opens it again).
@@ -275,7 +277,8 @@ def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> 
     middlewares_node = top.get("middlewares")
     middlewares: tuple[MiddlewareConfig, ...] = ()
     if middlewares_node is not None and reader.tag(middlewares_node) != "null":
-        middlewares = reader.middlewares(middlewares_node)
+        middlewares = reader.attempt(lambda: reader.middlewares(middlewares_node), ())
+    reader.raise_problems()
     return Pipeline(runtime, middlewares, base_dir, file, reader.lines)
 
 
@@ -431,15 +434,39 @@ class _CompiledCheck:
         return value
 
 
+def _suggestion(word: str, known: Collection[str]) -> str:
+    """' (did you mean 'hooks'?)' for a near miss, else ''."""
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class _NodeReader:
     """Typed reads from YAML nodes; every failure becomes a ConfigError with a line."""
 
     def __init__(self, file: str) -> None:
         self.lines: dict[str, int] = {}  # every field read → its line (1-based)
         self.file = file
+        self.problems: list[ConfigError] = []  # collected, so that one read names them all
 
     def fail(self, node: Any, field: str, message: str) -> ConfigError:
         return ConfigError(message, self.file, node.start_mark.line + 1, field or "(top level)")
+
+    def attempt(self, read: Callable[[], _T], default: _T) -> _T:
+        """`read()`, or `default` with its problem kept for the end of the read."""
+        try:
+            return read()
+        except ConfigError as exc:
+            self.problems.append(exc)
+            return default
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            ordered = sorted(self.problems, key=lambda p: p.line or 0)
+            first = ordered[0]
+            first.more = ordered[1:]
+            raise first
 
     @staticmethod
     def tag(node: Any) -> str:
@@ -458,11 +485,13 @@ class _NodeReader:
             where = f"{field}.{key}" if field else key
             self.lines[where] = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode) or key not in allowed:
-                raise self.fail(
-                    key_node, where, f"unknown field; expected one of: {', '.join(sorted(allowed))}"
-                )
+                self.problems.append(self.fail(
+                    key_node, where, f"unknown field{_suggestion(str(key), allowed)}; expected one of: "
+                    f"{', '.join(sorted(allowed))}"))
+                continue
             if key in result:
-                raise self.fail(key_node, where, "given twice")
+                self.problems.append(self.fail(key_node, where, "given twice"))
+                continue
             result[key] = value_node
         return result
 
@@ -515,7 +544,7 @@ class _NodeReader:
     def choice(self, node: Any, field: str, choices: tuple[str, ...]) -> str:
         value = self.string(node, field)
         if value not in choices:
-            raise self.fail(node, field, f"expected one of {', '.join(choices)}, got {value!r}")
+            raise self.fail(node, field, f"expected one of {', '.join(choices)}, got {value!r}{_suggestion(value, choices)}")
         return value
 
     def string_list(self, node: Any, field: str) -> tuple[str, ...]:
@@ -580,12 +609,17 @@ class _NodeReader:
         for index, item in enumerate(node.value):
             where = f"middlewares[{index}]"
             if isinstance(item, yaml.ScalarNode):  # shorthand: just the name
-                middleware = MiddlewareConfig(name=self.string(item, where))
+                name = self.attempt(lambda: self.string(item, where), where)
+                middleware = MiddlewareConfig(name=name)
                 self.lines[where] = self.lines[f"{where}.name"] = item.start_mark.line + 1
             else:
-                middleware = self.middleware(item, where)
+                entry = self.attempt(lambda: self.middleware(item, where), None)
+                if entry is None:
+                    continue
+                middleware = entry
             if middleware.name in seen:
-                raise self.fail(item, f"{where}.name", f"the name {middleware.name!r} is used twice")
+                self.problems.append(self.fail(item, f"{where}.name", f"the name {middleware.name!r} is used twice"))
+                continue
             seen.add(middleware.name)
             result.append(middleware)
         return tuple(result)
@@ -597,28 +631,33 @@ class _NodeReader:
             raise self.fail(node, f"{where}.name", "missing; every middleware needs a name")
         hooks: tuple[str, ...] = DEFAULT_HOOKS
         if "hooks" in fields:
-            hooks = self.string_list(fields["hooks"], f"{where}.hooks")
+            hooks = self.attempt(lambda: self.string_list(fields["hooks"], f"{where}.hooks"), DEFAULT_HOOKS)
             for i, hook in enumerate(hooks):
                 if hook not in HOOKS:
-                    raise self.fail(
+                    self.problems.append(self.fail(
                         fields["hooks"].value[i], f"{where}.hooks[{i}]",
-                        f"expected one of {', '.join(HOOKS)}, got {hook!r}",
-                    )
-            if not hooks:
-                raise self.fail(fields["hooks"], f"{where}.hooks", "expected at least one hook")
+                        f"expected one of {', '.join(HOOKS)}, got {hook!r}{_suggestion(hook, HOOKS)}",
+                    ))
+            hooks = tuple(h for h in hooks if h in HOOKS)
+            if not hooks and not fields["hooks"].value:
+                self.problems.append(self.fail(fields["hooks"], f"{where}.hooks", "expected at least one hook"))
+        # Every field is read even after a bad one: `validate` names all a file's problems.
+        a = self.attempt
         return MiddlewareConfig(
-            name=self.string(fields["name"], f"{where}.name"),
-            command=self.command(fields["command"], f"{where}.command") if "command" in fields else None,
-            hooks=tuple(dict.fromkeys(hooks)),
-            mode=self.choice(fields["mode"], f"{where}.mode", MODES) if "mode" in fields else "exec",
-            timeout_ms=self.integer(fields["timeout_ms"], f"{where}.timeout_ms", 1, MAX_TIMEOUT_MS)
-            if "timeout_ms" in fields else DEFAULT_MIDDLEWARE_TIMEOUT_MS,
-            on_error=self.choice(fields["on_error"], f"{where}.on_error", ON_ERROR) if "on_error" in fields else "fail",
-            env=self.env(fields["env"], f"{where}.env") if "env" in fields else {},
-            env_allow=self.env_allow(fields["env_allow"], f"{where}.env_allow") if "env_allow" in fields else None,
-            aws_credentials=self.boolean(fields["aws_credentials"], f"{where}.aws_credentials")
+            name=a(lambda: self.string(fields["name"], f"{where}.name"), where),
+            command=a(lambda: self.command(fields["command"], f"{where}.command"), None) if "command" in fields else None,
+            hooks=tuple(dict.fromkeys(hooks)) or DEFAULT_HOOKS,
+            mode=a(lambda: self.choice(fields["mode"], f"{where}.mode", MODES), "exec") if "mode" in fields else "exec",
+            timeout_ms=a(lambda: self.integer(fields["timeout_ms"], f"{where}.timeout_ms", 1, MAX_TIMEOUT_MS),
+                         DEFAULT_MIDDLEWARE_TIMEOUT_MS) if "timeout_ms" in fields else DEFAULT_MIDDLEWARE_TIMEOUT_MS,
+            on_error=a(lambda: self.choice(fields["on_error"], f"{where}.on_error", ON_ERROR), "fail")
+            if "on_error" in fields else "fail",
+            env=a(lambda: self.env(fields["env"], f"{where}.env"), dict[str, str]()) if "env" in fields else {},
+            env_allow=a(lambda: self.env_allow(fields["env_allow"], f"{where}.env_allow"), None)
+            if "env_allow" in fields else None,
+            aws_credentials=a(lambda: self.boolean(fields["aws_credentials"], f"{where}.aws_credentials"), False)
             if "aws_credentials" in fields else False,
-            on_stream=self.choice(fields["on_stream"], f"{where}.on_stream", ON_STREAM)
+            on_stream=a(lambda: self.choice(fields["on_stream"], f"{where}.on_stream", ON_STREAM), "pass")
             if "on_stream" in fields else "pass",
         )
 

@@ -88,7 +88,19 @@ class ConfigError(OpenRuntimeError):
         self.file, self.line, self.field, self.detail = file, line, field, message
         where = ":".join(str(p) for p in (file, line) if p is not None)
         prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{field + ': ' if field else ''}{message}")
+        self.text = f"{prefix}{field + ': ' if field else ''}{message}"  # this problem alone
+        super().__init__(self.text)
+        self.more: list[ConfigError] = []  # the file's other problems, found in the same read
+
+    @property
+    def problems(self) -> list[ConfigError]:
+        """This one and the others found with it, in file order: what `validate` lists."""
+        return [self, *self.more]
+
+    def __str__(self) -> str:
+        if not self.more:
+            return self.text
+        return f"{self.text} (and {len(self.more)} more problem{'s' if len(self.more) > 1 else ''})"
 
 
 class LayerError(OpenRuntimeError):

@@ -98,7 +98,21 @@ def find_middleware(name: str, dirs: Iterable[str | os.PathLike[str]]) -> str:
             if is_executable(candidate):
                 return _clean(candidate)
     searched = ", ".join(folders)
-    raise LookupError(f"middleware {name!r} not found as an executable in: {searched}")
+    raise LookupError(f"middleware {name!r} not found as an executable{_near_miss(name, folders)} in: {searched}")
+
+
+def _near_miss(name: str, folders: list[str]) -> str:
+    """' (did you mean 'validate'?)' when a folder holds a close name, else ''."""
+    import difflib  # only on this error path
+
+    names: set[str] = set()
+    for directory in folders:
+        try:
+            names.update(entry for entry in os.listdir(directory) if not entry.startswith((".", "_")))
+        except OSError:
+            continue
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def find_runtime(name: str, dirs: Iterable[str | os.PathLike[str]]) -> str:

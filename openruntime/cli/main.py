@@ -594,10 +594,25 @@ def _run_validate(args: argparse.Namespace) -> int:
 
     try:
         pipeline = load_pipeline(args.file)
+    except ConfigError as exc:
+        for found in exc.problems:  # every problem of the file, not only the first
+            _fail(found.text)
+        return 1
+    problems: list[str] = []
+    try:
         launch = plan_runtime(pipeline, os.environ)
-        middlewares = [build_middleware(m, pipeline, os.environ) for m in pipeline.middlewares]
     except (ConfigError, InitFailure) as exc:
-        return _fail(str(exc))
+        problems.append(str(exc))
+    middlewares = []
+    for config in pipeline.middlewares:
+        try:
+            middlewares.append(build_middleware(config, pipeline, os.environ))
+        except (ConfigError, InitFailure) as exc:
+            problems.append(str(exc))
+    if problems:
+        for problem in problems:
+            _fail(problem)
+        return 1
     print(f"{args.file}: OK")
     print(f"  runtime: {' '.join(launch.command)} (cwd {launch.cwd})")
     for middleware in middlewares:

@@ -69,6 +69,25 @@ def test_validate_reports_file_line_and_field(tmp_path: Path) -> None:
     assert ok.returncode == 0 and b"middleware stamp" in ok.stdout
 
 
+def test_validate_lists_every_problem_and_suggests_the_name_meant(tmp_path: Path) -> None:
+    pipeline = write_pipeline(tmp_path, """
+        runtime:
+          name: python
+        middlewares:
+          - name: valdiate
+          - name: log
+            mode: persistant
+    """)
+    done = run_cli("validate", str(pipeline))
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 1 and len(lines) == 1  # the file's own problems first: the name is looked up once it reads
+    assert "got 'persistant' (did you mean 'persistent'?)" in lines[0]
+    pipeline.write_text(pipeline.read_text().replace("persistant", "persistent").replace("- name: log", "- name: metrix"))
+    lines = run_cli("validate", str(pipeline)).stderr.decode().splitlines()
+    assert [("valdiate" in line, "(did you mean 'validate'?)" in line) for line in lines[:1]] == [(True, True)]
+    assert "'metrix' not found as an executable (did you mean 'metrics'?)" in lines[1]
+
+
 def test_every_command_has_help() -> None:
     for command in ("invoke", "serve", "bootstrap", "validate"):
         done = run_cli(command, "--help")

@@ -56,7 +56,7 @@ def test_full_pipeline_parses_with_defaults() -> None:
     ("runtime: {name: python}\nmiddlewares:\n  - name: a\n    mode: forever\n",
      "p.yml:4: middlewares[0].mode: expected one of exec, persistent, got 'forever'"),
     ("runtime: {name: python}\nmiddlewares:\n  - name: a\n    hoks: [before]\n",
-     "p.yml:4: middlewares[0].hoks: unknown field; expected one of:"),
+     "p.yml:4: middlewares[0].hoks: unknown field (did you mean 'hooks'?); expected one of:"),
     ("runtime:\n  handler: x.y\n", "p.yml:2: runtime: expected exactly one of 'name' (a bundled runtime) or 'command'"),
     ("middlewares: []\n", "p.yml:1: runtime: missing"),
     ("runtime: {name: python}\nmiddlewares:\n  - name: a\n  - name: a\n", "p.yml:4: middlewares[1].name: the name 'a' is used twice"),
@@ -79,6 +79,22 @@ def test_full_pipeline_parses_with_defaults() -> None:
 ])
 def test_errors_name_line_and_field(text: str, expected: str) -> None:
     assert expected in error_of(text)
+
+
+def test_one_read_names_every_problem_of_the_file_in_order() -> None:
+    text = ("runtime: {name: python}\nmiddlewares:\n  - name: log\n    mode: persistant\n"
+            "    hooks: [before, aftr]\n    timout_ms: 5\n  - name: log\n")
+    with pytest.raises(ConfigError) as raised:
+        parse_pipeline(text, "p.yml")
+    assert [p.text for p in raised.value.problems] == [
+        "p.yml:4: middlewares[0].mode: expected one of exec, persistent, got 'persistant' (did you mean 'persistent'?)",
+        "p.yml:5: middlewares[0].hooks[1]: expected one of before, after, error, before_snapshot, after_restore, "
+        "got 'aftr' (did you mean 'after'?)",
+        "p.yml:6: middlewares[0].timout_ms: unknown field (did you mean 'timeout_ms'?); expected one of: "
+        "aws_credentials, command, env, env_allow, hooks, mode, name, on_error, on_stream, timeout_ms",
+        "p.yml:7: middlewares[1].name: the name 'log' is used twice",
+    ]
+    assert str(raised.value).endswith("(and 3 more problems)")  # one line where only one fits (init errors)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
