@@ -17,7 +17,10 @@ from typing import Final
 DEFAULT_MAX_BYTES: Final = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 DEFAULT_MAX_DEPTH: Final = 800  # below the ~990 levels Python's json module parses by default
 
-_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+# A JSON string, escapes included. One that never closes runs to the end of the text (a
+# trailing lone backslash too): otherwise each `\"` inside it would start a new match that
+# scans to the end again, quadratic time on a 40 KB body (the text is invalid JSON anyway).
+_STRING: Final = re.compile(rb'(?s)"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _SIGNED: Final = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 / -1 as signed bytes
 
