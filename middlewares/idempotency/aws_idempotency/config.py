@@ -24,7 +24,7 @@ FILE_MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's own response limit
 DEFAULT_TIMEOUT_MS = 2000
 # The DynamoDB item's attribute names (dynamodb_store.DEFAULT_ATTRIBUTES) and their variables.
 ATTRIBUTE_VARIABLES = {f"IDEMPOTENCY_{name.upper()}_ATTR": name for name in (
-    "key", "status", "expiry", "in_progress_expiry", "data", "validation", "content_type")}
+    "key", "status", "expiry", "in_progress_expiry", "data", "validation", "content_type", "owner")}
 
 
 class ConfigError(ValueError):

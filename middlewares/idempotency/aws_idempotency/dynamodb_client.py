@@ -94,16 +94,23 @@ class DynamoDBClient:
                         "x-amz-target": f"DynamoDB_20120810.{operation}"},
                        body, host=self.host_header, region=self.region, service="dynamodb",
                        credentials=self.credentials)
+        from overall_deadline import overall_deadline
+
+        connection = self._connect(timeout_s)
         try:
-            connection = self._connect(timeout_s)
-            connection.request("POST", "/", body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read(MAX_RESPONSE_BYTES + 1)
+            # The timeout bounds each socket operation; this bounds the exchange (a server
+            # answering a byte at a time would otherwise hold the invocation for ever).
+            with overall_deadline(connection, timeout_s) as cut_off:
+                connection.request("POST", "/", body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read(MAX_RESPONSE_BYTES + 1)
         except (TimeoutError, socket.timeout):
             self.close()
             raise DynamoDBError(operation, "Timeout", f"no answer within {timeout_s:.3g} s") from None
         except (OSError, http.client.HTTPException) as exc:
             self.close()  # a stale keep-alive connection: the retry opens a new one
+            if cut_off.is_set():
+                raise DynamoDBError(operation, "Timeout", f"no whole answer within {timeout_s:.3g} s") from None
             raise DynamoDBError(operation, "ConnectionError",
                                 f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
         if len(data) > MAX_RESPONSE_BYTES:

@@ -17,7 +17,7 @@ from .records import EXPIRED, INPROGRESS, PersistenceError, Record
 DEFAULT_ATTRIBUTES = {
     "key": "id", "status": "status", "expiry": "expiration",
     "in_progress_expiry": "in_progress_expiration", "data": "data", "validation": "validation",
-    "content_type": "content_type",
+    "content_type": "content_type", "owner": "in_progress_owner",
 }
 # Claim when there is no record, or it expired, or it is an in-progress claim whose
 # invocation's deadline has passed (Powertools' PutItem condition, word for word).
@@ -100,6 +100,10 @@ class DynamoDBStore:
         else:
             condition = "#status = :inprogress AND #in_progress_expiry = :mine"
             values[":mine"] = {"N": str(claim.in_progress_expiry_ms)}
+        if claim.owner is not None:  # and it is this invocation's, not a duplicate's with the same deadline
+            condition += " AND #owner = :owner"
+            names["#owner"] = self.attr["owner"]
+            values[":owner"] = {"S": claim.owner}
         try:
             self._call("DeleteItem", {
                 "Key": {self.attr["key"]: {"S": claim.key}}, "ConditionExpression": condition,
@@ -117,6 +121,8 @@ class DynamoDBStore:
             item[self.attr["in_progress_expiry"]] = {"N": str(record.in_progress_expiry_ms)}
         if record.payload_hash is not None:
             item[self.attr["validation"]] = {"S": record.payload_hash}
+        if record.owner is not None:
+            item[self.attr["owner"]] = {"S": record.owner}
         return item
 
     def _record(self, item: dict[str, Any]) -> Record:
@@ -131,8 +137,9 @@ class DynamoDBStore:
                 response = data["S"].encode() if "S" in data else base64.b64decode(data["B"])
             content_type = item.get(self.attr["content_type"], {}).get("S")
             validation = item.get(self.attr["validation"], {}).get("S")
+            owner = item.get(self.attr["owner"], {}).get("S")
             return Record(key, status, expiry, int(in_progress["N"]) if in_progress else None,
-                          response, content_type, validation)
+                          response, content_type, validation, owner)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PersistenceError(
                 f"{self.name}: an item is not an idempotency record (attribute {exc} missing or of the wrong type)",

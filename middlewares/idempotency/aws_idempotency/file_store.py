@@ -14,11 +14,12 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .records import PersistenceError, Record, claimable, is_same_claim
+from .records import INPROGRESS, PersistenceError, Record, claimable, is_same_claim  # noqa: F401
 
 # A Lambda response is at most 6 MB (more as base64 in the file): a bigger file is not ours.
 MAX_RECORD_BYTES = 10 * 1024 * 1024
@@ -71,7 +72,12 @@ class FileStore:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(json.dumps(_to_json(record), separators=(",", ":")).encode())
+                    # UTF-8 as it is: \u escapes would make a 4 MB emoji response a 12 MB file,
+                    # past what a read accepts, and lock the key out until it expires.
+                    data = json.dumps(_to_json(record), separators=(",", ":"), ensure_ascii=False).encode()
+                    if len(data) > MAX_RECORD_BYTES:  # JSON escapes grew it past what a read takes
+                        raise RecordTooBig(len(data))
+                    f.write(data)
                 os.replace(temporary, path)
             except BaseException:
                 os.unlink(temporary)
@@ -93,7 +99,16 @@ class FileStore:
 
     def complete(self, record: Record, timeout_s: float) -> None:
         with self._locked(record.key) as path:
-            self._write(path, record)
+            try:
+                self._write(path, record)
+            except RecordTooBig as exc:
+                # Not stored, as a response over the limit is not: the key is freed (not left
+                # locked until the deadline) and the response passes on.
+                existing = self._read(path)
+                if existing is not None and existing.status == INPROGRESS:
+                    os.unlink(path)
+                print(f"idempotency: the record would be {exc.size} bytes once JSON-escaped, over "
+                      f"{MAX_RECORD_BYTES}; not stored, a retry will run the handler again", file=sys.stderr)
 
     def release(self, claim: Record, timeout_s: float) -> None:
         """Delete our in-progress record, so a retry can run. A record that is no longer
@@ -110,10 +125,18 @@ class FileStore:
                 raise self._error("delete", exc) from None
 
 
+class RecordTooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 def _to_json(record: Record) -> dict[str, Any]:
     document: dict[str, Any] = {"id": record.key, "status": record.status, "expiration": record.expiry_s}
     if record.in_progress_expiry_ms is not None:
         document["in_progress_expiration"] = record.in_progress_expiry_ms
+    if record.owner is not None:
+        document["in_progress_owner"] = record.owner
     if record.response is not None:
         try:
             document["data"] = record.response.decode()
@@ -134,4 +157,4 @@ def _from_json(document: dict[str, Any]) -> Record:
         response = base64.b64decode(document["data_base64"])
     return Record(document["id"], document["status"], int(document["expiration"]),
                   document.get("in_progress_expiration"), response,
-                  document.get("content_type"), document.get("validation"))
+                  document.get("content_type"), document.get("validation"), document.get("in_progress_owner"))

@@ -13,7 +13,7 @@ import sys
 from typing import Any, Protocol
 
 from .key_path import KeyPath, KeyPathError
-from .records import COMPLETED, EXPIRED, INPROGRESS, IdempotencyError, Record, canonical_hash
+from .records import COMPLETED, EXPIRED, INPROGRESS, IdempotencyError, Record, canonical_hash, is_same_claim
 
 CLAIM_ATTEMPTS = 2  # a record that expires or vanishes between two reads: look once more
 
@@ -84,7 +84,7 @@ class Guard:
             raise MissingKey(f"{what}: {exc}") from None
 
     def begin(self, payload: bytes, *, prefix: str, now_ms: int, remaining_ms: int | None,
-              timeout_s: float) -> dict[str, Any] | Replay | None:
+              timeout_s: float, owner: str | None = None) -> dict[str, Any] | Replay | None:
         """The claim's state to keep for finish/abandon, a Replay to answer with, or None
         when the event has no key (and that is allowed): then nothing is stored."""
         try:
@@ -110,13 +110,22 @@ class Guard:
             checked = self._select(self.validation_path, event, "the payload validation expression")
             payload_hash = canonical_hash(checked)
 
-        claim = Record(f"{prefix}#{digest}", INPROGRESS, now_ms // 1000 + self.expires_after_s,
-                       None if remaining_ms is None else now_ms + remaining_ms, payload_hash=payload_hash)
+        deadline_ms = None if remaining_ms is None else now_ms + remaining_ms
+        # The claim lives until the deadline even when records expire sooner: a record's
+        # `expiration` ends an INPROGRESS claim too, and a duplicate must not run meanwhile.
+        expiry_s = now_ms // 1000 + self.expires_after_s
+        if deadline_ms is not None:
+            expiry_s = max(expiry_s, -(-deadline_ms // 1000))
+        claim = Record(f"{prefix}#{digest}", INPROGRESS, expiry_s, deadline_ms, payload_hash=payload_hash, owner=owner)
+        mine = {"key": claim.key, "inProgressExpiry": claim.in_progress_expiry_ms, "payloadHash": payload_hash,
+                "owner": owner}
         for _ in range(CLAIM_ATTEMPTS):
             holder = self.store.claim(claim, now_ms, timeout_s)
             if holder is None:
-                return {"key": claim.key, "inProgressExpiry": claim.in_progress_expiry_ms,
-                        "payloadHash": payload_hash}
+                return mine
+            if is_same_claim(holder, claim) and holder.payload_hash == payload_hash:
+                # Our own write: its answer was lost and the retried conditional write found it.
+                return mine
             status = holder.effective_status(now_ms)
             if status == EXPIRED:
                 continue  # expired or deleted between the write and the read: claim again
@@ -155,7 +164,7 @@ class Guard:
 
 def _claim_of(state: dict[str, Any]) -> Record:
     return Record(state["key"], INPROGRESS, 0, state.get("inProgressExpiry"),
-                  payload_hash=state.get("payloadHash"))
+                  payload_hash=state.get("payloadHash"), owner=state.get("owner"))
 
 
 class _NotJson:

@@ -38,11 +38,11 @@ class Record:
     """One idempotency record as the stores read and write it."""
 
     __slots__ = ("key", "status", "expiry_s", "in_progress_expiry_ms", "response",
-                 "content_type", "payload_hash")
+                 "content_type", "payload_hash", "owner")
 
     def __init__(self, key: str, status: str, expiry_s: int, in_progress_expiry_ms: int | None = None,
                  response: bytes | None = None, content_type: str | None = None,
-                 payload_hash: str | None = None) -> None:
+                 payload_hash: str | None = None, owner: str | None = None) -> None:
         self.key = key
         self.status = status
         self.expiry_s = expiry_s
@@ -50,6 +50,7 @@ class Record:
         self.response = response
         self.content_type = content_type
         self.payload_hash = payload_hash
+        self.owner = owner  # an in-progress claim's invocation (its request id)
 
     def effective_status(self, now_ms: int) -> str:
         """COMPLETED or INPROGRESS, or EXPIRED once either expiry has passed (the
@@ -74,9 +75,10 @@ def claimable(existing: Record | None, now_ms: int) -> bool:
 
 
 def is_same_claim(existing: Record, claim: Record) -> bool:
-    """Still the in-progress record this invocation wrote (its in-progress expiry is the
-    invocation's deadline, so another invocation's claim differs)."""
-    return existing.status == INPROGRESS and existing.in_progress_expiry_ms == claim.in_progress_expiry_ms
+    """Still the in-progress record this invocation wrote: its request id (two duplicates
+    can share a deadline to the millisecond) and its deadline."""
+    return (existing.status == INPROGRESS and existing.owner == claim.owner
+            and existing.in_progress_expiry_ms == claim.in_progress_expiry_ms)
 
 
 def canonical_hash(value: Any) -> str:

@@ -166,11 +166,19 @@ def _exchange(sock: socket.socket, request: bytes, left: Callable[[], float], ke
 def _post_https(host: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
     import http.client  # only for https endpoints: see the module docstring
 
+    from overall_deadline import overall_deadline
+
     connection = http.client.HTTPSConnection(host, port, timeout=timeout_s)
     try:
-        connection.request("POST", path, body, headers)
-        response = connection.getresponse()
-        response.read()
+        with overall_deadline(connection, timeout_s) as cut_off:  # the timeout, for the whole exchange
+            try:
+                connection.request("POST", path, body, headers)
+                response = connection.getresponse()
+                response.read(MAX_ANSWER_BODY)  # the rest is not read: the connection closes
+            except OSError:
+                if cut_off.is_set():
+                    raise TimeoutError(f"no whole answer within {timeout_s * 1000:.0f} ms") from None
+                raise
         return response.status
     finally:
         connection.close()

@@ -107,8 +107,11 @@ class Middleware:
         self.ready, _ = self.process.read()
 
     def call(self, hook: str, payload: bytes, *, state: Any = None, deadline_ms: int | None = None,
-             content_type: str = "application/json", request_id: str = "req") -> tuple[dict[str, Any], bytes]:
-        header = {"hook": hook, "request_id": request_id,
+             content_type: str = "application/json", request_id: str | None = None) -> tuple[dict[str, Any], bytes]:
+        import uuid
+
+        # Lambda's request ids are unique: each call is another invocation unless told.
+        header = {"hook": hook, "request_id": request_id or str(uuid.uuid4()),
                   "deadline_ms": deadline_ms if deadline_ms is not None else now_ms() + 30_000,
                   "function_arn": ARN, "trace_id": None, "tenant_id": None, "content_type": content_type,
                   "middleware": "idempotency", "state": state}

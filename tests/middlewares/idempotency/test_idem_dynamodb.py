@@ -92,3 +92,88 @@ def test_an_unreachable_endpoint_fails_within_the_timeout(dynamodb: DynamoDB) ->
     assert header["action"] == "fail" and error["errorType"] == "Idempotency.PersistenceError"
     assert error["awsErrorCode"] == "ConnectionError" and "127.0.0.1:9" in error["errorMessage"]
     assert took < 2.5
+
+
+def test_a_store_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(dynamodb: DynamoDB) -> None:
+    """IDEMPOTENCY_TIMEOUT_MS bounds the whole exchange, not each read: this server's
+    complete, valid answer takes 13 s to arrive, a byte every 0.1 s."""
+    import socket
+    import threading
+
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in answer:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    threading.Thread(target=drip, daemon=True).start()
+    mw = Middleware({**dynamodb.env(), "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{listener.getsockname()[1]}",
+                     "IDEMPOTENCY_TIMEOUT_MS": "1000"})
+    try:
+        header, payload = mw.call("before", json.dumps(EVENT).encode())
+    finally:
+        mw.close()
+        listener.close()
+    error = json.loads(payload)
+    assert header["action"] == "fail" and error["awsErrorCode"] == "Timeout", error
+
+
+def test_a_claim_whose_answer_was_lost_is_still_ours(dynamodb: DynamoDB) -> None:
+    """The first PutItem reaches DynamoDB but its answer is lost (the connection drops):
+    the retried conditional write finds our own claim, which is not a duplicate's."""
+    import http.client
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(dynamodb.url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    dropped: list[bool] = []
+
+    def forward(conn: socket.socket) -> None:
+        with conn:
+            reader = conn.makefile("rb")
+            while True:
+                request_line = reader.readline()
+                if not request_line:
+                    return
+                headers = {}
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    headers[name.strip()] = value.strip()
+                body = reader.read(int(headers.get("Content-Length", headers.get("content-length", "0"))))
+                client = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=10)
+                client.request("POST", "/", body, headers)
+                answer = client.getresponse()
+                data = answer.read()
+                if not dropped:  # applied upstream, never answered here
+                    dropped.append(True)
+                    return
+                conn.sendall(b"HTTP/1.1 %d OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (answer.status, len(data)) + data)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=forward, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    mw = Middleware({**dynamodb.env(), "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{listener.getsockname()[1]}"})
+    try:
+        header, payload = mw.call("before", json.dumps(EVENT).encode())
+    finally:
+        mw.close()
+        listener.close()
+    assert dropped and header.get("action", "continue") == "continue", payload  # claimed, by us
+    assert [item["status"]["S"] for item in dynamodb.items()] == ["INPROGRESS"]

@@ -224,3 +224,40 @@ def test_a_response_over_the_limit_is_passed_on_but_not_stored(tmp_path: Path) -
     assert first == ("ran", {"statusCode": 200, "run": 1, "a": 1})  # the caller still gets it
     assert second == ("ran", {"statusCode": 200, "run": 2, "a": 1})  # not replayed, not locked
     assert "is over 20 bytes and is not stored" in stderr
+
+
+def test_a_claim_outlives_a_shorter_record_expiry_until_its_deadline(start: Any, tmp_path: Path) -> None:
+    """Records expire after 1 s here, the invocation has 60 s: its duplicate 2 s later
+    must still be refused, not run the handler a second time."""
+    one, two = start(**BY_BODY_FIELD, IDEMPOTENCY_EXPIRES_AFTER_SECONDS="1"), start(**BY_BODY_FIELD)
+    event = json.dumps(API_EVENT).encode()
+    claimed, _ = one.call("before", event, deadline_ms=now_ms() + 60_000)
+    time.sleep(2.1)  # expiry is in whole seconds
+    refused, error = two.call("before", event, deadline_ms=now_ms() + 60_000)
+    assert claimed.get("action", "continue") == "continue"
+    assert refused["action"] == "fail" and json.loads(error)["errorType"] == "Idempotency.AlreadyInProgress"
+
+
+def test_records_keep_utf8_and_one_too_big_once_escaped_frees_the_key(tmp_path: Path) -> None:
+    """A 4 MB emoji response once became a 12 MB record (\\u escapes) that no read
+    accepted, locking the key for an hour; one whose JSON escaping still grows it past the
+    record limit is now not stored, and the key is free."""
+    mw = Middleware({"IDEMPOTENCY_FILE_DIR": str(tmp_path / "records"), "IDEMPOTENCY_EVENT_KEY_JMESPATH": "k"})
+
+    def once(key: str, response: bytes) -> str:
+        header, payload = mw.call("before", json.dumps({"k": key}).encode())
+        if header.get("action") == "respond":
+            return "replayed" if payload == response else "replayed something else"
+        if header.get("action") == "fail":
+            return json.loads(payload)["errorType"]
+        header, payload = mw.call("after", response, state=header.get("state"))
+        assert header.get("action", "continue") == "continue" and payload == response  # passed on
+        return "ran"
+
+    emoji = ('"' + "😀" * 1_000_000 + '"').encode()  # 4 MB as UTF-8
+    quotes = json.dumps({"body": '"' * 2_800_000}).encode()  # 5.6 MB; its record would be 11.2 MB
+    try:
+        assert [once("a", emoji), once("a", emoji)] == ["ran", "replayed"]
+        assert [once("b", quotes), once("b", quotes)] == ["ran", "ran"]  # not stored, never locked
+    finally:
+        mw.close()
