@@ -47,7 +47,7 @@ def _one(index: int, record: Any) -> RecordBody:
     name = rid if isinstance(rid, str) else f"Records[{index}]"
     if not isinstance(body, str):
         return RecordBody(name, None, "has no body string")
-    return RecordBody(name, body.encode())
+    return RecordBody(name, body.encode("utf-8", "surrogatepass"))  # a lone surrogate: not valid JSON, below
 
 
 def record_bodies(event: Any) -> list[RecordBody] | None:

@@ -42,7 +42,7 @@ def body_bytes(event: dict[str, Any]) -> bytes | None:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BodyError(f"body is flagged base64 but does not decode: {exc}") from None
-    return body.encode()
+    return body.encode("utf-8", "surrogatepass")  # a lone surrogate: then not UTF-8, so "not valid JSON"
 
 
 def json_response(source: HttpSource, event: dict[str, Any], status: int, body: Any) -> dict[str, Any]:

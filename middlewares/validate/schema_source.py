@@ -85,7 +85,7 @@ def _positive(environ: Mapping[str, str], variable: str, default: int, most: int
     text = environ.get(variable, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not 0 < int(text) <= most:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= most:
         raise ConfigError(f"{variable}={text!r}: must be a whole number from 1 to {most}")
     return int(text)
 

@@ -43,12 +43,25 @@ def _payload_text(record: Node, source: Source) -> str:
         raise DecodeError(f"field 'kinesis.data' is not UTF-8 text (byte {exc.start})") from None
 
 
+def _not_json_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is out of a double's range")
+    return value
+
+
 def decode_payload(record: Node, source: Source, how: Decode) -> Any:
     text = _payload_text(record, source)
     if how == "text":
         return text
     try:
-        return json.loads(text)
+        # Standard JSON only: NaN, Infinity or 1e400 (a float too big) written back into the
+        # event would make a Node, Java or Go handler refuse the whole batch.
+        return json.loads(text, parse_constant=_not_json_number, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         field = "body" if source == "sqs" else "kinesis.data"
         raise DecodeError(f"field '{field}' is not JSON: {exc}") from None

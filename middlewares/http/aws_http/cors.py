@@ -59,8 +59,9 @@ def allowed_origin(policy: CorsPolicy, origin: str | None) -> str | None:
     with credentials a browser rejects `*`, so even "any origin" echoes."""
     if policy.any_origin and not policy.credentials:
         return "*"
-    if origin is None or len(origin) > ORIGIN_LIMIT or not re.fullmatch(ORIGIN, origin):
-        return None
+    if origin is None or len(origin) > ORIGIN_LIMIT or not origin.isascii() or not re.fullmatch(ORIGIN, origin):
+        return None  # browsers send origins in ASCII (punycode): str.lower() would fold 'K' (Kelvin) to 'k'
+
     if policy.any_origin:
         return origin
     folded = origin.lower()
@@ -98,7 +99,7 @@ def response_headers(policy: CorsPolicy, origin: str | None) -> list[tuple[str, 
 
 def preflight_headers(policy: CorsPolicy, headers: dict[str, list[str]]) -> list[tuple[str, str]]:
     """The headers of the answer to a preflight request with these (lower-case) headers."""
-    origin = headers["origin"][0]
+    origin = (headers.get("origin") or [None])[0]
     vary = ["Origin"] if policy.varies else []
     grant = allowed_origin(policy, origin)
     out: list[tuple[str, str]] = []

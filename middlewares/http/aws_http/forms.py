@@ -15,6 +15,16 @@ from .params import parse_header
 from .settings import FormLimits
 
 URLENCODED = "application/x-www-form-urlencoded"
+# The encodings of the WHATWG Encoding Standard that Python has, by Python's codec name:
+# what a browser may label a form with. Python's other codecs (hex, rot13, zlib,
+# unicode_escape, punycode, undefined…) are not for a client to pick.
+WEB_CHARSETS = frozenset({
+    "ascii", "big5", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+    "cp866", "cp874", "euc_jp", "euc_kr", "gb18030", "gbk", "iso2022_jp", "iso8859-1", "iso8859-2", "iso8859-3",
+    "iso8859-4", "iso8859-5", "iso8859-6", "iso8859-7", "iso8859-8", "iso8859-10", "iso8859-13", "iso8859-14",
+    "iso8859-15", "iso8859-16", "koi8-r", "koi8-u", "mac-cyrillic", "mac-roman", "shift_jis", "utf-16-be",
+    "utf-16-le", "utf-8",
+})
 MULTIPART = "multipart/form-data"
 
 
@@ -28,13 +38,15 @@ def _urlencoded(request: dict[str, Any], charset: str, limits: FormLimits) -> di
     try:
         codec = codecs.lookup(charset).name
     except LookupError:
-        raise FormError(415, f"charset {charset!r} of the form body is not supported") from None
+        codec = ""
+    if codec not in WEB_CHARSETS:  # not hex, rot13, zlib or unicode_escape: a client picks it
+        raise FormError(415, f"charset {charset!r} of the form body is not supported")
     if codec == "utf-8" and not request["isBase64Encoded"]:
         text = request["body"]
     else:
         try:
             text = _raw(request).decode(codec)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise FormError(400, f"form body is not valid {charset} ({exc.reason} at byte {exc.start})") from None
     form: dict[str, list[Any]] = {}
     try:

@@ -33,7 +33,10 @@ class HookOutput(NamedTuple):
 
 
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate (valid in JSON text, not in UTF-8): escape it
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _shaped(response: Response, state: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -50,7 +53,7 @@ def _request_state(request: dict[str, Any], source: str, event: dict[str, Any],
     media_type = negotiate.choose(",".join(headers.get("accept", [])), settings.error_media_types)
     if media_type != settings.error_media_types[0]:
         state["errorMediaType"] = media_type
-    origin = headers.get("origin", [None])[0]
+    origin = (headers.get("origin") or [None])[0]  # a multi-value header may be an empty list
     if settings.cors is not None and cors.allowed_origin(settings.cors, origin) not in (None, "*"):
         state["origin"] = origin  # bounded: an allowed origin is at most cors.ORIGIN_LIMIT long
     return state

@@ -48,7 +48,7 @@ class Response:
 
 
 def _status(value: Any, field: str) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # not '²' or Arabic-Indic digits
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
         raise InvalidResponseError(field, f"must be an HTTP status code (100-599), got {value!r}")

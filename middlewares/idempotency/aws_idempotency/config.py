@@ -35,7 +35,7 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     text = env.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ConfigError(f"{name}: expected a whole number from {low} to {high}, got {text!r}")
     return int(text)
 

@@ -89,7 +89,7 @@ def _timeout(environ: Mapping[str, str]) -> float:
     for name in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
         raw = (environ.get(name) or "").strip()
         if raw:
-            if not raw.isdigit() or int(raw) == 0:
+            if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
                 raise ConfigError(f"{name} must be a positive number of milliseconds, got {raw!r}")
             return int(raw) / 1000
     return DEFAULT_TIMEOUT_MS / 1000
@@ -134,7 +134,7 @@ def _daemon(environ: Mapping[str, str]) -> tuple[str, int]:
         if part.startswith("udp:"):
             address = part[4:]
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in address:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536 or " " in address:
         raise ConfigError(f"AWS_XRAY_DAEMON_ADDRESS: {raw!r} is not host:port or 'tcp:host:port udp:host:port'")
     return host, int(port)
 
