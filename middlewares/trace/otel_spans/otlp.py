@@ -175,10 +175,12 @@ def _post_https(host: str, port: int, path: str, body: bytes, headers: dict[str,
                 connection.request("POST", path, body, headers)
                 response = connection.getresponse()
                 response.read(MAX_ANSWER_BODY)  # the rest is not read: the connection closes
-            except OSError:
+            except (OSError, http.client.HTTPException) as exc:
                 if cut_off.is_set():
                     raise TimeoutError(f"no whole answer within {timeout_s * 1000:.0f} ms") from None
-                raise
+                if isinstance(exc, OSError):
+                    raise
+                raise ValueError(f"not an HTTP answer: {type(exc).__name__}: {exc}") from None
         return response.status
     finally:
         connection.close()

@@ -4,6 +4,7 @@ server and X-Ray subsegments by a loopback UDP socket, with the incoming trace i
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -217,3 +218,38 @@ def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:
                             env=clean_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}))
     assert result.returncode == 1 and result.stdout == b""
     assert result.stderr.decode().startswith("Trace.ConfigError: OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test's certificate")
+def test_an_https_collector_answering_a_byte_at_a_time_is_cut_off_at_the_timeout(tmp_path: Path) -> None:
+    """The timeout bounds the whole https exchange, as it does for http: this collector's
+    complete answer takes 9 s, a byte every 0.1 s."""
+    import ssl
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+    def drip() -> None:
+        try:
+            conn, _ = listener.accept()
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(65536)
+                for byte in answer:
+                    tls.sendall(bytes([byte]))
+                    time.sleep(0.1)
+        except OSError:
+            return
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        _, after = invoke_exec(tmp_path, b"{}", b"{}", {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"https://127.0.0.1:{listener.getsockname()[1]}",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1000", "SSL_CERT_FILE": str(tmp_path / "cert.pem")})
+    finally:
+        listener.close()
+    assert "export failed" in after and "within 1000 ms" in after, after
