@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -213,6 +213,14 @@ def test_the_bundled_node_runtime_runs_four_workers_too(tmp_path: Path) -> None:
     assert most_at_once(recorded) == 4 and len({s["pid"] for s in recorded}) == 4
 
 
+def until(condition: Callable[[], bool], what: str, within_s: float = 20.0) -> None:
+    """Wait for `condition`, polling; a clear failure (not a hang) when it never holds."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened within {within_s} s: {what}"
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize(("when_busy", "status", "error_type"), [
     ("throttle", 429, "TooManyRequestsException"),  # Lambda's throttle
     ("strict-rie", 400, "Runtime.Unavailable"),  # AWS RIE's answer in this mode
@@ -223,20 +231,20 @@ def test_a_caller_who_finds_every_slot_busy_is_answered_as_chosen(
     gate = tmp_path / "gate"
     with managed_instance(tmp_path, concurrency=2, when_busy=when_busy) as emulator:
         emulator.invoke(b'{"n": -1, "sleep": 0}')
+        # Both workers back on /next first: RIE's mode refuses a caller when none waits.
+        until(lambda: emulator._api.waiting == 2, "both workers waiting on /next")
         held: list[InvokeResult] = []
         holders = [threading.Thread(target=lambda n=n: held.append(emulator.invoke(
             json.dumps({"n": n, "gate": str(gate), "sleep": 0}).encode()))) for n in range(2)]
         for holder in holders:
             holder.start()
-        while len([p for p in emulator._api.in_flight.values() if p.delivered]) < 2 or emulator._api.waiting:
-            holders[0].join(0.01)  # both workers busy, none waiting on /next
+        until(lambda: len([p for p in emulator._api.in_flight.values() if p.delivered]) == 2
+              and not emulator._api.waiting, "both workers busy, none waiting on /next")
         refused = emulator.invoke(b'{"n": 5, "sleep": 0}')
         gate.touch()
         for holder in holders:
             holder.join(30)
-        deadline = time.monotonic() + 10
-        while not emulator._api.waiting and time.monotonic() < deadline:
-            time.sleep(0.005)  # a worker back on /next: RIE refuses until one is
+        until(lambda: emulator._api.waiting > 0, "a worker back on /next")  # RIE refuses until one is
         after = emulator.invoke(b'{"n": 6, "sleep": 0}')
     assert refused.status == status and refused.headers["x-amzn-errortype"] == error_type
     assert sorted(json.loads(r.body)["n"] for r in held) == [0, 1]
