@@ -30,7 +30,7 @@ from openruntime.errors import BrokenMiddleware, MiddlewareFailure
 from openruntime.function_log import log
 from openruntime.invocation import Invocation
 from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, middleware_env
-from openruntime.middleware.stderr_lines import StderrLines
+from openruntime.middleware.stderr_lines import StderrLines, log_answer_lines
 from openruntime.processes import kill_group, spawn, stop_group
 
 MAX_HEADER_BYTES = 64 * 1024  # a frame header line, newline included, either way
@@ -296,6 +296,8 @@ class PersistentMiddleware:
             new_type = answer.get("content_type") or content_type
             if not isinstance(new_type, str):
                 raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME, f"answered with content_type {new_type!r}")
+            if "log" in answer:
+                log_answer_lines(name, invocation.request_id, answer["log"])
         except BrokenMiddleware as broken:
             raise self._replace(child, broken, hook) from None
         if "state" in answer:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import _thread
 from collections import deque
 
+from openruntime import errors
+from openruntime.errors import BrokenMiddleware
 from openruntime.function_log import middleware_line, write
 
 MAX_LINE_BYTES = 32 * 1024  # a CloudWatch event holds 256 KB; a log reader prefers far less
@@ -97,6 +99,27 @@ class StderrLines:
         self._tail_size += len(data)
         while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
             self._tail_size -= len(self._tail.popleft())
+
+
+def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = MAX_LINE_BYTES) -> None:
+    """The `log` lines of a persistent middleware's answer frame, logged as its STDERR
+    lines are, for this call's invocation exactly. The frame header's 64 KiB bound them,
+    so no budget applies; a line with newlines is several lines, as on STDERR."""
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME,
+                               f"answered with a log that is not a list of strings: {str(lines)[:200]!r}")
+    out: list[str] = []
+    for text in lines:
+        pieces = text.split("\n") if "\n" in text else [text]
+        if len(pieces) > 1 and not pieces[-1]:
+            pieces.pop()  # "line\n" is one line, as on STDERR
+        for line in pieces:
+            while len(line) > max_line:  # in pieces, as a long STDERR line is
+                out.append(middleware_line(name, request_id, line[:max_line]))
+                line = line[max_line:]
+            out.append(middleware_line(name, request_id, line))
+    if out:
+        write("\n".join(out))  # one write: no other thread's line lands between them
 
 
 def _size(count: int) -> str:

@@ -284,3 +284,31 @@ def test_a_bare_continue_has_length_zero_and_empties_the_payload(
                        "    out.write(b'{\"action\": \"continue\"}\\n'); out.flush()\n")
     started.append(mw)
     assert mw.call("before", b'{"kept": false}', "text/plain", invocation(), InvocationScope(), 5.0).payload == b""
+
+
+def test_answer_log_lines_are_logged_for_the_call_before_it_returns(
+        tmp_path: Path, started: list[PersistentMiddleware], capfd: pytest.CaptureFixture[str]) -> None:
+    """An answer's `log` lines are in the function's log when `call` returns (inside the
+    invocation, before END), tagged with that call's request id; a JSON line stays JSON."""
+    answer = {"action": "continue", "length": 2,
+              "log": ["plain line", "two\nlines\n", '{"metric": 1}', "x" * 40_000]}
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       f"    out.write({json.dumps(answer).encode()!r} + b'\\n{{}}'); out.flush()\n")
+    started.append(mw)
+    assert call(mw) == b"{}"
+    err = capfd.readouterr().err
+    assert "[pm] req-1 plain line\n[pm] req-1 two\n[pm] req-1 lines\n" in err
+    assert '{"metric":1,"middleware":"pm","requestId":"req-1"}\n' in err
+    assert f"[pm] req-1 {'x' * 32768}\n[pm] req-1 {'x' * (40_000 - 32768)}\n" in err  # split as STDERR lines are
+
+
+@pytest.mark.parametrize("log_value", ['"one line"', '[1, 2]', '{"line": "x"}'])
+def test_an_answer_log_that_is_not_a_list_of_strings_is_an_invalid_frame(
+        tmp_path: Path, started: list[PersistentMiddleware], log_value: str) -> None:
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       f"    out.write(b'{{\"action\":\"continue\",\"length\":0,\"log\":{log_value}}}\\n'); out.flush()\n")
+    started.append(mw)
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert failure.value.error_type == "Middleware.InvalidFrame"
+    assert "a log that is not a list of strings" in failure.value.message
