@@ -32,6 +32,9 @@
  * than 0 and 3 as Middleware.ExitError, quoting the STDERR tail). Persistent mode
  * (`NAME --persistent`): a failing hook answers `fail` and the process keeps serving.
  *
+ * `ctx.log(line)` writes one line to the function's log for this invocation: in the
+ * answer frame in persistent mode (logged with the answer), on STDERR in exec mode.
+ *
  * In both modes console.log and process.stdout.write go to STDERR: STDOUT carries the
  * protocol only.
  */
@@ -47,6 +50,9 @@ const EXIT_USAGE = 2;
 const EXIT_RESPOND = 3;
 const EXIT_FAIL_WITH_ERROR = 4; // exec mode: STDOUT is the error object
 const MAX_HEADER_BYTES = 1 << 20;
+// The orchestrator reads answer headers up to 64 KiB, a state up to 32 KiB among them:
+// log lines beyond this share of an answer go to STDERR instead.
+const MAX_ANSWER_LOG_BYTES = 24 * 1024;
 const NEWLINE = 0x0a;
 
 class Fail extends Error {
@@ -96,6 +102,28 @@ class Context {
     this.tenantId = fields.tenantId || null; // the caller's tenant (tenant isolation mode), else null
     // Invocation-scoped and private to this middleware; any JSON value.
     this.state = fields.state === undefined ? null : fields.state;
+    // Persistent mode: lines for the answer frame (not enumerable: not part of the context's data).
+    Object.defineProperty(this, '_log', { value: null, writable: true });
+    Object.defineProperty(this, '_logSize', { value: 0, writable: true });
+  }
+
+  /**
+   * One line for the function's log, tagged with this invocation's request id. In
+   * persistent mode it travels in the answer frame (`log`), so the orchestrator logs it
+   * with the answer, inside the invocation; in exec mode, and past what one frame header
+   * holds, it goes to STDERR at once.
+   */
+  log(line) {
+    const text = String(line);
+    if (this._log !== null) {
+      const size = Buffer.byteLength(JSON.stringify(text), 'utf8') + 1;
+      if (this._logSize + size <= MAX_ANSWER_LOG_BYTES) {
+        this._log.push(text);
+        this._logSize += size;
+        return;
+      }
+    }
+    process.stderr.write(`${text}\n`);
   }
 
   /** Milliseconds until the deadline (never negative), null when unknown. */
@@ -366,6 +394,7 @@ async function answer(header, payload) {
     state: stateIn,
     tenantId: header.tenant_id,
   });
+  ctx._log = [];
   let action;
   let data;
   let contentType;
@@ -380,6 +409,9 @@ async function answer(header, payload) {
   const head = { action, length: data.length };
   if (contentType && action !== 'fail') head.content_type = contentType;
   if (ctx.state !== null || stateIn !== null) head.state = ctx.state === undefined ? null : ctx.state;
+  const lines = ctx._log;
+  ctx._log = null; // a line logged later (a callback that kept ctx) goes to STDERR
+  if (lines.length) head.log = lines;
   return { head, data };
 }
 
@@ -410,7 +442,9 @@ async function runPersistent() {
       } catch (err) {
         // e.g. state that JSON.stringify cannot encode: still exactly one answer
         const data = Buffer.from(JSON.stringify({ errorType: 'Middleware.Failed', errorMessage: String(err && err.message) }));
-        await frame({ action: 'fail', length: data.length }, data);
+        const head = { action: 'fail', length: data.length };
+        if (reply && reply.head.log) head.log = reply.head.log;
+        await frame(head, data);
       }
     }
   }

@@ -51,6 +51,9 @@ Modes (docs/middleware-protocol.md):
     a ready frame listing the registered hooks, then one answer frame per request frame.
     A failing hook answers ``fail`` and the process keeps serving.
 
+``ctx.log(line)`` writes one line to the function's log for this invocation: in the
+answer frame in persistent mode (logged with the answer), on STDERR in exec mode.
+
 In both modes file descriptor 1 is reserved for the protocol: ``print()`` and child
 processes write to STDERR instead, so they cannot corrupt a payload or a frame.
 """
@@ -85,6 +88,9 @@ EXIT_RESPOND: Final = 3
 EXIT_FAIL_WITH_ERROR: Final = 4  # exec: STDOUT is the error object
 # A header line longer than this is a broken stream, not a frame: stop instead of buffering it.
 MAX_HEADER_BYTES: Final = 1 << 20
+# The orchestrator reads answer headers up to 64 KiB, a state up to 32 KiB among them:
+# log lines beyond this share of an answer go to STDERR instead.
+MAX_ANSWER_LOG_BYTES: Final = 24 * 1024
 
 Action = Literal["continue", "respond", "fail"]
 HookFn = Callable[[Any, "Context"], Any]
@@ -99,7 +105,7 @@ class Context:
     """
 
     __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
-                 "content_type", "middleware", "state", "tenant_id", "stages")
+                 "content_type", "middleware", "state", "tenant_id", "stages", "_log", "_log_size")
 
     def __init__(
         self,
@@ -129,10 +135,28 @@ class Context:
         # [middleware name or None, hook or "handler", start Unix µs, duration µs];
         # None from an orchestrator that does not report them.
         self.stages = stages
+        self._log: list[str] | None = None  # persistent mode: lines for the answer frame
+        self._log_size = 0
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name[0] != "_")
         return f"Context({fields})"
+
+    def log(self, line: str) -> None:
+        """One line for the function's log, tagged with this invocation's request id.
+
+        In persistent mode it travels in the answer frame (`log`): the orchestrator logs it
+        with the answer, so it stays inside the invocation and costs no STDERR round; in
+        exec mode, and past what one frame header holds, it goes to STDERR at once."""
+        if self._log is not None:
+            size = len(_encode_ascii(line)) + 1
+            if self._log_size + size <= MAX_ANSWER_LOG_BYTES:
+                self._log.append(line)
+                self._log_size += size
+                return
+        sys.stderr.flush()
+        sys.stderr.buffer.write(line.encode("utf-8", "replace") + b"\n")
+        sys.stderr.buffer.flush()
 
     def remaining_time_ms(self) -> int | None:
         """Milliseconds until the invocation's deadline (never negative), None if unknown."""
@@ -243,6 +267,9 @@ def error(fn: F | None = None, /, *, raw: bool = False) -> Any:
 
 
 # ---------------------------------------------------------------------------- calling
+
+
+_encode_ascii = json.encoder.encode_basestring_ascii  # a JSON string as an answer header holds it
 
 
 def _dumps(value: Any) -> bytes:
@@ -443,18 +470,22 @@ def _run_exec(hook: str) -> int:
 # ---------------------------------------------------------------------------- persistent mode
 
 
-def _write_frame(out: IO[bytes], header: dict[str, Any], payload: bytes) -> None:
-    out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
+_dump_header = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: no raw newline in a header
+
+
+def _write_frame(out: IO[bytes], header: bytes, payload: bytes) -> None:
+    out.write(header + b"\n")
     if payload:
         out.write(payload)
     out.flush()
 
 
-def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
+    """The answer frame's header line (without its newline) and payload."""
     hook = header.get("hook")
     handler = _handlers.get(hook) if isinstance(hook, str) else None
     if handler is None:  # not registered (the orchestrator normally skips it): pass through
-        return {"action": "continue", "length": len(payload)}, payload
+        return _dump_header({"action": "continue", "length": len(payload)}).encode(), payload
     state_in = header.get("state")
     ctx = Context(
         hook=hook,  # type: ignore[arg-type]
@@ -468,6 +499,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], byt
         tenant_id=header.get("tenant_id") or None,
         stages=header.get("stages") if isinstance(header.get("stages"), list) else None,
     )
+    ctx._log = []
     content_type: str | None = None
     try:
         action, data, content_type = _call(handler, ctx, payload)
@@ -480,12 +512,17 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], byt
         answer["content_type"] = content_type
     if ctx.state is not None or state_in is not None:
         answer["state"] = ctx.state
+    lines, ctx._log = ctx._log, None  # a line logged later (a thread that kept ctx) goes to STDERR
+    if lines:
+        answer["log"] = lines
     try:
-        json.dumps(answer)
+        return _dump_header(answer).encode(), data
     except (TypeError, ValueError) as exc:
         data = _dumps({"errorType": "Middleware.Failed", "errorMessage": f"state is not JSON: {exc}"})
         answer = {"action": "fail", "length": len(data)}
-    return answer, data
+        if lines:
+            answer["log"] = lines
+        return _dump_header(answer).encode(), data
 
 
 def _read_frame(inp: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
@@ -514,7 +551,7 @@ def _run_persistent() -> int:
     os.close(devnull)
     hooks = [h for h in HOOKS if h in _handlers]
     try:
-        _write_frame(out, {"ready": True, "protocol": PROTOCOL, "hooks": hooks, "length": 0}, b"")
+        _write_frame(out, _dump_header({"ready": True, "protocol": PROTOCOL, "hooks": hooks, "length": 0}).encode(), b"")
         while True:
             try:
                 frame = _read_frame(inp)

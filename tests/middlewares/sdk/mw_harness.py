@@ -91,6 +91,7 @@ def run_exec(
 class Frame:
     header: dict[str, Any]
     payload: bytes
+    header_bytes: int = 0  # the header line as written, newline included
 
     @property
     def action(self) -> str:
@@ -114,6 +115,7 @@ class Persistent:
         )
         self._buf = bytearray()
         self.ready: Frame | None = None
+        self.frame_log: list[str] = []  # answer frames' `log` lines, which an orchestrator logs
 
     def start(self) -> Frame:
         self.ready = self.read_frame()
@@ -145,7 +147,9 @@ class Persistent:
             self._fill(deadline)
         payload = bytes(self._buf[:length])
         del self._buf[:length]
-        return Frame(header, payload)
+        if isinstance(header.get("log"), list):
+            self.frame_log += header["log"]
+        return Frame(header, payload, len(line))
 
     def assert_quiet(self, wait_s: float = 0.2) -> None:
         """Nothing more on STDOUT: each request got exactly one answer."""
@@ -189,6 +193,10 @@ class Persistent:
     def stderr(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
+
+    def log(self) -> str:
+        """What an orchestrator would log for it: its STDERR, then its answers' `log` lines."""
+        return self.stderr() + "".join(line + "\n" for line in self.frame_log)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

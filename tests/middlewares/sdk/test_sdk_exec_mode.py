@@ -171,3 +171,10 @@ def test_large_json_payload(exe: Path, tmp_path: Path) -> None:
     assert result.status == 0
     assert result.json() == {**event, "before": True}
 
+
+
+def test_ctx_log_writes_each_line_to_stderr(exe: Path) -> None:
+    result = run_exec(exe, "before", b'{"action": "log", "lines": 3}')
+    assert result.status == 0, result.stderr
+    assert result.stdout == b'{"action": "log", "lines": 3}'  # the payload is untouched
+    assert result.stderr.splitlines() == ["line 0 ", "line 1 ", "line 2 "]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -209,3 +210,39 @@ def test_hook_not_registered_passes_through(exe: Path, spawn: Spawn, tmp_path: P
     answer = mw.call("after", payload, content_type="application/octet-stream")
     assert (answer.action, answer.payload) == ("continue", payload)
     assert mw.call("before", b"[1]").json() == {"wrapped": [1]}
+
+
+def test_ctx_log_lines_travel_in_the_answer_frame(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "log", "lines": 3}')
+    assert answer.action == "continue"
+    assert answer.header["log"] == ["line 0 ", "line 1 ", "line 2 "]
+    assert "line 0" not in mw.stderr()
+    # A call that logs nothing has no `log` key: lines never carry over to the next answer.
+    assert "log" not in mw.call("before", b'{"action": "passthrough"}').header
+
+
+def test_ctx_log_beyond_what_one_header_holds_goes_to_stderr_in_order(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "log", "lines": 100, "size": 300}')
+    assert answer.header_bytes <= 64 * 1024  # the orchestrator's limit for an answer header
+    in_frame = answer.header["log"]
+    on_stderr = [line for line in mw.stderr().splitlines() if line.startswith("line ")]
+    assert in_frame and on_stderr
+    assert [line.split()[1] for line in in_frame + on_stderr] == [str(i) for i in range(100)]
+
+
+@pytest.mark.parametrize("then", ["fail", "bad_state"])
+def test_a_failing_hook_keeps_the_lines_it_logged(mw: Persistent, then: str) -> None:
+    answer = mw.call("before", json.dumps({"action": "log", "lines": 2, "then": then}).encode())
+    assert answer.action == "fail"
+    assert answer.header["log"] == ["line 0 ", "line 1 "]
+    assert mw.alive()
+
+
+def test_a_line_logged_after_the_answer_goes_to_stderr(mw: Persistent) -> None:
+    answer = mw.call("before", b'{"action": "log", "lines": 1, "later": true}')
+    assert answer.header["log"] == ["line 0 "]
+    deadline = time.monotonic() + 5
+    while "logged after the answer" not in mw.stderr():
+        assert time.monotonic() < deadline, "the late line never reached STDERR"
+        time.sleep(0.02)
+    assert "log" not in mw.call("before", b'{"action": "passthrough"}').header
