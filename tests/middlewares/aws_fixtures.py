@@ -63,6 +63,7 @@ class PersistentProcess:
         assert self.process.stdin is not None and self.process.stdout is not None
         assert self.process.stderr is not None
         self.stderr = ""  # all of STDERR, once closed
+        self.frame_log: list[str] = []  # answer frames' `log` lines, which an orchestrator logs
         # Read all along: a middleware that logs more than a pipe holds must not block.
         self._stderr_chunks: list[bytes] = []
         self._stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
@@ -75,7 +76,15 @@ class PersistentProcess:
 
     def read(self) -> tuple[dict[str, Any], bytes]:
         """The next frame: (header, payload)."""
-        return read_frame(self.process.stdout)
+        header, payload = read_frame(self.process.stdout)
+        if isinstance(header.get("log"), list):
+            self.frame_log += header["log"]
+        return header, payload
+
+    @property
+    def log(self) -> str:
+        """What an orchestrator would log for it (once closed): STDERR, then the answers' `log` lines."""
+        return self.stderr + "".join(line + "\n" for line in self.frame_log)
 
     def send(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
         """One request frame, and the answer frame."""

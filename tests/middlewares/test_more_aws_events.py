@@ -486,7 +486,7 @@ def test_validate_and_log_agree_on_every_sample() -> None:
         for name in NAMES:
             answer, payload = call(log, "log", sample(name))
             assert answer["action"] == "continue" and payload == sample(name), name
-    lines = [json.loads(line) for line in log.stderr.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in log.log.splitlines() if line.strip()]
     assert len(lines) == len(NAMES)
     assert all(line["hook"] == "before" and line["requestId"] == REQUEST_ID for line in lines)
 

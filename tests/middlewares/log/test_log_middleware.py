@@ -146,10 +146,10 @@ def test_persistent_byte_identical_binary_and_large_payloads(spawn: Spawn) -> No
     big = json.dumps({"blob": "x" * (1 << 20), "secret": "s"}).encode()
     answer = mw.call("before", big)
     assert answer.payload == big
-    lines = log_lines(mw.stderr())
+    lines = log_lines(mw.log())
     assert [line["payloadBytes"] for line in lines] == [len(binary), len(big)]
     assert lines[1]["truncated"] is True and len(lines[1]["preview"].encode()) <= 1024
-    assert '"s"' not in mw.stderr()
+    assert '"s"' not in mw.log()
 
 
 def test_persistent_state_round_trip_gives_duration(spawn: Spawn) -> None:
@@ -161,7 +161,7 @@ def test_persistent_state_round_trip_gives_duration(spawn: Spawn) -> None:
     time.sleep(0.1)
     second = mw.call("after", b'{"r": 1}', request_id="a", state=state)
     assert second.payload == b'{"r": 1}'
-    after_line = log_lines(mw.stderr())[-1]
+    after_line = log_lines(mw.log())[-1]
     assert after_line["requestId"] == "a" and after_line["hook"] == "after"
     assert 100 <= after_line["durationMs"] < 10_000
 
@@ -171,7 +171,7 @@ def test_persistent_many_requests_one_line_each(spawn: Spawn) -> None:
     for i in range(20):
         payload = json.dumps({"i": i, "password": f"pw{i}"}).encode()
         assert mw.call("before", payload, request_id=f"r{i}").payload == payload
-    lines = log_lines(mw.stderr())
+    lines = log_lines(mw.log())
     assert [line["requestId"] for line in lines] == [f"r{i}" for i in range(20)]
     assert all("pw" not in line["preview"] for line in lines)
     mw.assert_quiet()

@@ -80,7 +80,7 @@ def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
         err = process.call("error", b'{"errorType":"X","errorMessage":"y"}', state=None, request_id="req-2")
         assert err.action == "continue"
         assert process.close_stdin() == 0
-        documents = emf_lines(process.stderr())
+        documents = emf_lines(process.log())
     finally:
         if process.alive():
             process.kill()
