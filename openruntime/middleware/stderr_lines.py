@@ -18,8 +18,9 @@ from openruntime.errors import BrokenMiddleware
 from openruntime.function_log import middleware_line, write
 
 MAX_LINE_BYTES = 32 * 1024  # a CloudWatch event holds 256 KB; a log reader prefers far less
-BUDGET_BYTES = 1024 * 1024  # logged per invocation (exec: per call), the rest counted
+BUDGET_BYTES = 1024 * 1024  # logged per invocation (exec: per call), tags included; the rest counted
 TAIL_BYTES = 2048
+ANSWER_LOG_BUDGET = 256 * 1024  # one answer's `log` lines once tagged: 4x what its header can hold
 
 
 class StderrLines:
@@ -79,11 +80,16 @@ class StderrLines:
         self._log(line)
 
     def _log(self, line: bytes) -> None:
-        if self._dropped or self._logged + len(line) > self.budget:  # once over, the rest too
+        if self._dropped:  # once over, the rest too
             self._dropped += len(line) + 1
             return
-        self._logged += len(line) + 1
-        write(middleware_line(self.name, self.request_id, line.decode("utf-8", "replace")))
+        tagged = middleware_line(self.name, self.request_id, line.decode("utf-8", "replace"))
+        # What is logged counts, tag included: a flood of empty lines is no cheaper than text.
+        if self._logged + len(tagged) + 1 > self.budget:
+            self._dropped += len(line) + 1
+            return
+        self._logged += len(tagged) + 1
+        write(tagged)
 
     def _keep_tail(self, data: bytes) -> None:
         with self._tail_lock:
@@ -101,23 +107,35 @@ class StderrLines:
             self._tail_size -= len(self._tail.popleft())
 
 
-def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = MAX_LINE_BYTES) -> None:
+def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = MAX_LINE_BYTES,
+                     budget: int = ANSWER_LOG_BUDGET) -> None:
     """The `log` lines of a persistent middleware's answer frame, logged as its STDERR
-    lines are, for this call's invocation exactly. The frame header's 64 KiB bound them,
-    so no budget applies; a line with newlines is several lines, as on STDERR."""
+    lines are, for this call's invocation exactly; a line with newlines is several lines,
+    as on STDERR. The frame header's 64 KiB bound the input; `budget` bounds what it
+    becomes once tagged (64 Ki empty lines would otherwise be 3 MB of log)."""
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
         raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME,
                                f"answered with a log that is not a list of strings: {str(lines)[:200]!r}")
     out: list[str] = []
+    size = dropped = 0
     for text in lines:
         pieces = text.split("\n") if "\n" in text else [text]
         if len(pieces) > 1 and not pieces[-1]:
             pieces.pop()  # "line\n" is one line, as on STDERR
-        for line in pieces:
-            while len(line) > max_line:  # in pieces, as a long STDERR line is
-                out.append(middleware_line(name, request_id, line[:max_line]))
-                line = line[max_line:]
-            out.append(middleware_line(name, request_id, line))
+        for piece in pieces:
+            for start in range(0, max(len(piece), 1), max_line):  # a long line in pieces, as on STDERR
+                if dropped:
+                    dropped += 1
+                    continue
+                tagged = middleware_line(name, request_id, piece[start:start + max_line])
+                size += len(tagged) + 1
+                if size > budget:
+                    dropped = 1
+                    continue
+                out.append(tagged)
+    if dropped:
+        out.append(middleware_line(name, request_id, f"[openruntime] {dropped} more lines of this answer's log not "
+                                                     f"logged (over {_size(budget)} once tagged)"))
     if out:
         write("\n".join(out))  # one write: no other thread's line lands between them
 

@@ -312,3 +312,17 @@ def test_an_answer_log_that_is_not_a_list_of_strings_is_an_invalid_frame(
         call(mw)
     assert failure.value.error_type == "Middleware.InvalidFrame"
     assert "a log that is not a list of strings" in failure.value.message
+
+
+def test_an_answer_log_of_empty_lines_cannot_multiply_into_megabytes_of_log(
+        tmp_path: Path, started: list[PersistentMiddleware], capfd: pytest.CaptureFixture[str]) -> None:
+    newlines = "\\\\n" * 30_000  # 30,000 empty lines (JSON "\\n") in one 60 KB header: 360 KB once tagged
+    mw = persistent_mw(tmp_path, READY + "while True:\n    " + READ_FRAME +
+                       f"    out.write(b'{{\"action\":\"continue\",\"length\":2,\"log\":[\"first\",\"{newlines}\"]}}\\n{{}}'); out.flush()\n")
+    started.append(mw)
+    assert call(mw) == b"{}"
+    err = capfd.readouterr().err
+    assert err.startswith("[pm] req-1 first\n[pm] req-1 \n")
+    assert len(err) <= 256 * 1024 + 200
+    assert err.endswith("more lines of this answer's log not logged (over 256 KiB once tagged)\n")
+    assert call(mw) == b"{}"  # the process is kept: it did nothing the protocol forbids

@@ -19,13 +19,13 @@ def test_lines_are_logged_as_they_come_and_long_ones_split(capfd: pytest.Capture
 
 
 def test_past_the_budget_lines_are_counted_not_logged(capfd: pytest.CaptureFixture[str]) -> None:
-    out = StderrLines("mw", "req-1", budget=20)
+    out = StderrLines("mw", "req-1", budget=30)  # the first line, tagged, is 22 bytes
     out.feed(b"0123456789\n" + b"y" * 100 + b"\nlast\n")
     out.finish()
     logged = capfd.readouterr().err.splitlines()
     assert logged[0] == "[mw] req-1 0123456789"
     # Once over, the rest goes too (no confusing subset): 101 + 5 bytes, newlines counted.
-    assert logged[1:] == ["[mw] req-1 [openruntime] 106 more bytes of STDERR not logged (over 20 bytes in one invocation)"]
+    assert logged[1:] == ["[mw] req-1 [openruntime] 106 more bytes of STDERR not logged (over 30 bytes in one invocation)"]
     out.start_invocation("req-2")  # a new invocation, a new budget
     out.feed(b"fresh\n")
     assert capfd.readouterr().err == "[mw] req-2 fresh\n"
@@ -37,3 +37,10 @@ def test_the_tail_is_the_last_bytes_whatever_the_flood() -> None:
         out.feed(b"z" * 4096)
     out.feed(b"\nwhy it failed\n")
     assert out.tail().endswith("z\nwhy it failed") and len(out.tail()) <= 2048
+
+
+def test_a_flood_of_empty_lines_is_bounded_by_what_it_becomes_in_the_log(capfd: pytest.CaptureFixture[str]) -> None:
+    out = StderrLines("mw", "00000000-0000-0000-0000-000000000000", budget=64 * 1024)
+    out.feed(b"\n" * 64 * 1024)  # 64 KiB in, ~3 MB of tagged lines if each counted one byte
+    out.finish()
+    assert len(capfd.readouterr().err) <= 64 * 1024 + 200
