@@ -23,6 +23,9 @@ class Redactor:
     def __init__(self, words: Iterable[str]) -> None:
         self.words = tuple(w.strip().lower() for w in words if w.strip())
         self._keys: dict[str, bool] = {}  # memo: events repeat the same key names
+        # The words a raw-bytes search can rule out: ASCII, and nothing JSON would escape.
+        plain = all(w.isascii() and w.isprintable() and not set(w) & set('"\\/') for w in self.words)
+        self._plain_words = tuple(w.encode() for w in self.words) if plain else ()
         if self.words:
             alternatives = "|".join(re.escape(w) for w in self.words)
             name = rf"[\w.\-]*(?:{alternatives})[\w.\-]*"
@@ -51,13 +54,39 @@ class Redactor:
         """A redacted copy of a parsed JSON value."""
         if not self.words:
             return value
-        if isinstance(value, dict):
-            return {k: MASK if self.sensitive(k) else self.value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
         if isinstance(value, str):
             return self._string(value)
-        return value
+        return self._walk(value) if isinstance(value, (dict, list)) else value
+
+    def cannot_hide_anything(self, payload: bytes) -> bool:
+        """True when no key, pair or embedded document of this JSON text can be sensitive:
+        it is ASCII (so Python's `lower()` of its keys is ASCII's: a Kelvin sign cannot
+        become a `k`), has no `\\u` escape (which could spell a word) and holds none of the
+        words, case-insensitively. Most events outside HTTP (SQS, S3, EventBridge) do."""
+        if not self._plain_words or not payload.isascii() or b"\\u" in payload:
+            return False
+        lowered = payload.lower()
+        return not any(word in lowered for word in self._plain_words)
+
+    def _walk(self, value: dict[str, Any] | list[Any]) -> Any:
+        # The hot loop of every `log` hook on an HTTP event: a string goes through
+        # `_string` only when it could hold a pair or a document (a C substring test).
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            known = self._keys
+            for key, item in value.items():
+                hit = known.get(key)  # the memo, without a method call per key
+                if hit if hit is not None else self.sensitive(key):
+                    out[key] = MASK
+                elif isinstance(item, str):
+                    out[key] = self._string(item) if ("=" in item or "{" in item or "[" in item) else item
+                elif isinstance(item, (dict, list)):
+                    out[key] = self._walk(item)
+                else:
+                    out[key] = item
+            return out
+        return [self._string(item) if isinstance(item, str) and ("=" in item or "{" in item or "[" in item)
+                else self._walk(item) if isinstance(item, (dict, list)) else item for item in value]
 
     def _string(self, text: str) -> str:
         head = text.lstrip()[:1]
@@ -67,7 +96,9 @@ class Redactor:
             except (ValueError, RecursionError):
                 pass
             else:
-                return json.dumps(self.value(inner), separators=(",", ":"), ensure_ascii=False)
+                redacted = self.value(inner)
+                # Nothing to hide: the text as it was (as the fast path shows it), not re-encoded.
+                return text if redacted == inner else json.dumps(redacted, separators=(",", ":"), ensure_ascii=False)
         if "=" in text and self._pairs is not None:
             return self._pairs.sub(lambda m: f"{m.group(1)}={MASK}", text)
         return text
@@ -101,7 +132,9 @@ def preview(payload: bytes, is_json: bool, redactor: Redactor, max_bytes: int) -
         except (ValueError, RecursionError):
             pass
         else:
-            text = json.dumps(redactor.value(value), separators=(",", ":"), ensure_ascii=False)
+            if not redactor.cannot_hide_anything(payload):
+                value = redactor.value(value)
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             return Preview(*truncate_utf8(text, max_bytes))
     try:
         text = payload.decode()

@@ -68,6 +68,28 @@ def test_redaction_at_any_depth_in_headers_lists_bodies_and_query_strings() -> N
         assert secret not in result.stderr
 
 
+@pytest.mark.parametrize("event, redacted", [
+    # Spelt so that a search of the raw bytes for the words misses them: each must still go.
+    (b'{"\\u0074oken": "t1"}', {"token": "[REDACTED]"}),
+    ('{"x-api-\u212aey": "k1"}'.encode(), {"x-api-\u212aey": "[REDACTED]"}),  # Kelvin sign: lower() is "k"
+    (b'{"q": "a=1&\\u0073ecret=s1"}', {"q": "a=1&secret=[REDACTED]"}),
+    (b'{"body": "{\\"PASSWORD\\": \\"p1\\"}"}', {"body": '{"PASSWORD":"[REDACTED]"}'}),
+])
+def test_redaction_is_not_fooled_by_escapes_or_unicode_case(event: bytes, redacted: dict[str, Any]) -> None:
+    result = run_exec(LOG, "before", event)
+    assert json.loads(only_line(result.stderr)["preview"]) == redacted
+    for secret in ("t1", "k1", "s1", "p1"):
+        assert secret not in result.stderr
+
+
+def test_an_event_with_nothing_to_hide_is_shown_as_it_is() -> None:
+    """No secret word anywhere (most SQS, S3, EventBridge events): nothing is rewritten,
+    an embedded JSON body included."""
+    event = {"Records": [{"body": '{"order": 7,  "note": "a = b"}', "eventSource": "aws:sqs"}]}
+    result = run_exec(LOG, "before", json.dumps(event).encode())
+    assert json.loads(only_line(result.stderr)["preview"]) == event
+
+
 def test_custom_redact_list_replaces_the_default() -> None:
     env = {"LOG_REDACT": "ssn, Name"}
     result = run_exec(LOG, "before", b'{"SSN": "123", "name": "ada", "password": "pw"}', env=env)
