@@ -108,7 +108,12 @@ def write(line: str | None) -> None:
     """One whole line in one write, so lines from several threads never interleave."""
     if line is None:
         return
-    data = memoryview((line + "\n").encode("utf-8", "replace"))
+    write_encoded((line + "\n").encode("utf-8", "replace"))
+
+
+def write_encoded(lines: bytes) -> None:
+    """Whole lines, encoded and newline-terminated, in one write (see `write`)."""
+    data = memoryview(lines)
     try:
         while data:
             data = data[os.write(2, data):]

@@ -15,7 +15,7 @@ from collections import deque
 
 from openruntime import errors
 from openruntime.errors import BrokenMiddleware
-from openruntime.function_log import middleware_line, write
+from openruntime.function_log import middleware_line, write, write_encoded
 
 MAX_LINE_BYTES = 32 * 1024  # a CloudWatch event holds 256 KB; a log reader prefers far less
 BUDGET_BYTES = 1024 * 1024  # logged per invocation (exec: per call), tags included; the rest counted
@@ -54,8 +54,9 @@ class StderrLines:
             start = newline + 1
         self._partial += data[start:]
         while len(self._partial) >= self.max_line:  # a very long line: log it in pieces
-            piece = bytes(self._partial[: self.max_line])
-            del self._partial[: self.max_line]
+            cut = utf8_cut(self._partial, self.max_line)
+            piece = bytes(self._partial[:cut])
+            del self._partial[:cut]
             self._log(piece)
 
     def finish(self) -> None:
@@ -83,13 +84,14 @@ class StderrLines:
         if self._dropped:  # once over, the rest too
             self._dropped += len(line) + 1
             return
-        tagged = middleware_line(self.name, self.request_id, line.decode("utf-8", "replace"))
-        # What is logged counts, tag included: a flood of empty lines is no cheaper than text.
-        if self._logged + len(tagged) + 1 > self.budget:
+        tagged = (middleware_line(self.name, self.request_id, line.decode("utf-8", "replace")) + "\n").encode(
+            "utf-8", "replace")
+        # What is logged counts, in bytes, tag included: a flood of empty lines is no cheaper than text.
+        if self._logged + len(tagged) > self.budget:
             self._dropped += len(line) + 1
             return
-        self._logged += len(tagged) + 1
-        write(tagged)
+        self._logged += len(tagged)
+        write_encoded(tagged)
 
     def _keep_tail(self, data: bytes) -> None:
         with self._tail_lock:
@@ -107,6 +109,17 @@ class StderrLines:
             self._tail_size -= len(self._tail.popleft())
 
 
+def utf8_cut(data: bytes | bytearray, limit: int) -> int:
+    """Where to cut `data` to at most `limit` bytes without splitting a UTF-8 character
+    (at `limit` itself when the bytes there are not UTF-8)."""
+    if len(data) <= limit:
+        return len(data)
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:  # a continuation byte: step back
+        cut -= 1
+    return cut if data[cut] & 0xC0 != 0x80 else limit
+
+
 def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = MAX_LINE_BYTES,
                      budget: int = ANSWER_LOG_BUDGET) -> None:
     """The `log` lines of a persistent middleware's answer frame, logged as its STDERR
@@ -114,30 +127,40 @@ def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = 
     as on STDERR. The frame header's 64 KiB bound the input; `budget` bounds what it
     becomes once tagged (64 Ki empty lines would otherwise be 3 MB of log)."""
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        import json
+
         raise BrokenMiddleware(errors.MIDDLEWARE_INVALID_FRAME,
-                               f"answered with a log that is not a list of strings: {str(lines)[:200]!r}")
-    out: list[str] = []
-    size = dropped = 0
+                               f"answered with a log that is not a list of strings: {json.dumps(lines)[:200]}")
+    out = bytearray()
+    dropped = 0
     for text in lines:
         pieces = text.split("\n") if "\n" in text else [text]
         if len(pieces) > 1 and not pieces[-1]:
             pieces.pop()  # "line\n" is one line, as on STDERR
         for piece in pieces:
-            for start in range(0, max(len(piece), 1), max_line):  # a long line in pieces, as on STDERR
+            if piece.isascii() and len(piece) <= max_line:
+                parts = [piece]
+            else:  # a line over `max_line` bytes is logged in pieces of at most that many, as on STDERR
+                data = piece.encode("utf-8", "replace")
+                parts = []
+                while data:
+                    cut = utf8_cut(data, max_line)
+                    parts.append(data[:cut].decode("utf-8", "replace"))
+                    data = data[cut:]
+            for part in parts:
                 if dropped:
                     dropped += 1
                     continue
-                tagged = middleware_line(name, request_id, piece[start:start + max_line])
-                size += len(tagged) + 1
-                if size > budget:
+                tagged = (middleware_line(name, request_id, part) + "\n").encode("utf-8", "replace")
+                if len(out) + len(tagged) > budget:
                     dropped = 1
                     continue
-                out.append(tagged)
+                out += tagged
     if dropped:
-        out.append(middleware_line(name, request_id, f"[openruntime] {dropped} more lines of this answer's log not "
-                                                     f"logged (over {_size(budget)} once tagged)"))
+        out += (middleware_line(name, request_id, f"[openruntime] {dropped} more lines of this answer's log not "
+                                                  f"logged (over {_size(budget)} once tagged)") + "\n").encode()
     if out:
-        write("\n".join(out))  # one write: no other thread's line lands between them
+        write_encoded(bytes(out))  # one write: no other thread's line lands between them
 
 
 def _size(count: int) -> str:
