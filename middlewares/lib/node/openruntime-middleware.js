@@ -108,22 +108,29 @@ class Context {
   }
 
   /**
-   * One line for the function's log, tagged with this invocation's request id. In
-   * persistent mode it travels in the answer frame (`log`), so the orchestrator logs it
-   * with the answer, inside the invocation; in exec mode, and past what one frame header
-   * holds, it goes to STDERR at once.
+   * One line for the function's log, tagged with this invocation's request id (a value
+   * that is not a string is logged as `String(value)`). In persistent mode it travels in
+   * the answer frame (`log`): the orchestrator logs it with the answer, inside the
+   * invocation. In exec mode, once a hook's lines pass what one frame header holds
+   * (24 KiB), and after the answer (a callback that kept ctx), it goes to STDERR at once;
+   * the lines held until then go first, so a hook's lines keep their order.
    */
   log(line) {
-    const text = String(line);
+    const text = typeof line === 'string' ? line : String(line);
+    let pending = [];
     if (this._log !== null) {
-      const size = Buffer.byteLength(JSON.stringify(text), 'utf8') + 1;
-      if (this._logSize + size <= MAX_ANSWER_LOG_BYTES) {
+      const room = MAX_ANSWER_LOG_BYTES - this._logSize;
+      // Its length first: a huge line must not be encoded only to be refused.
+      const size = text.length >= room ? text.length + 1 : Buffer.byteLength(JSON.stringify(text), 'utf8') + 1;
+      if (size <= room) {
         this._log.push(text);
         this._logSize += size;
         return;
       }
+      pending = this._log;
+      this._log = null; // from now on STDERR, after what was held: in order
     }
-    process.stderr.write(`${text}\n`);
+    process.stderr.write(`${[...pending, text].join('\n')}\n`);
   }
 
   /** Milliseconds until the deadline (never negative), null when unknown. */
@@ -411,7 +418,7 @@ async function answer(header, payload) {
   if (ctx.state !== null || stateIn !== null) head.state = ctx.state === undefined ? null : ctx.state;
   const lines = ctx._log;
   ctx._log = null; // a line logged later (a callback that kept ctx) goes to STDERR
-  if (lines.length) head.log = lines;
+  if (lines && lines.length) head.log = lines; // null: they went to STDERR, in order
   return { head, data };
 }
 

@@ -60,6 +60,7 @@ processes write to STDERR instead, so they cannot corrupt a payload or a frame.
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import sys
@@ -142,20 +143,31 @@ class Context:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name[0] != "_")
         return f"Context({fields})"
 
-    def log(self, line: str) -> None:
-        """One line for the function's log, tagged with this invocation's request id.
+    def log(self, line: Any) -> None:
+        """One line for the function's log, tagged with this invocation's request id (a
+        value that is not a string is logged as `str(value)`).
 
         In persistent mode it travels in the answer frame (`log`): the orchestrator logs it
-        with the answer, so it stays inside the invocation and costs no STDERR round; in
-        exec mode, and past what one frame header holds, it goes to STDERR at once."""
-        if self._log is not None:
-            size = len(_encode_ascii(line)) + 1
-            if self._log_size + size <= MAX_ANSWER_LOG_BYTES:
-                self._log.append(line)
-                self._log_size += size
-                return
+        with the answer, inside the invocation, and it costs no STDERR round. In exec mode,
+        once a hook's lines pass what one frame header holds (24 KiB), and after the answer
+        (a thread that kept `ctx`), it goes to STDERR at once; the lines held until then go
+        first, so a hook's lines keep their order."""
+        text = line if isinstance(line, str) else str(line)
+        with _log_lock:  # the answer may be taken by the main thread while another logs
+            held = self._log
+            if held is not None:
+                room = MAX_ANSWER_LOG_BYTES - self._log_size
+                # Its length first: a 20 MB line must not be escaped only to be refused.
+                size = len(text) + 1 if len(text) >= room else len(_encode_ascii(text)) + 1
+                if size <= room:
+                    held.append(text)
+                    self._log_size += size
+                    return
+                self._log = None  # from now on STDERR, after what was held: in order
+        pending = held or []
         sys.stderr.flush()
-        sys.stderr.buffer.write(line.encode("utf-8", "replace") + b"\n")
+        for text_line in (*pending, text):
+            sys.stderr.buffer.write(text_line.encode("utf-8", "replace") + b"\n")
         sys.stderr.buffer.flush()
 
     def remaining_time_ms(self) -> int | None:
@@ -270,6 +282,7 @@ def error(fn: F | None = None, /, *, raw: bool = False) -> Any:
 
 
 _encode_ascii = json.encoder.encode_basestring_ascii  # a JSON string as an answer header holds it
+_log_lock = _thread.allocate_lock()  # Context.log against the answer taking the lines
 
 
 def _dumps(value: Any) -> bytes:
@@ -512,7 +525,8 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
         answer["content_type"] = content_type
     if ctx.state is not None or state_in is not None:
         answer["state"] = ctx.state
-    lines, ctx._log = ctx._log, None  # a line logged later (a thread that kept ctx) goes to STDERR
+    with _log_lock:  # a line logged from now on (a thread that kept ctx) goes to STDERR
+        lines, ctx._log = ctx._log, None
     if lines:
         answer["log"] = lines
     try:

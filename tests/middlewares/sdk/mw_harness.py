@@ -109,10 +109,13 @@ class Persistent:
         self._stderr = tempfile.TemporaryFile()
         e = clean_env(env)
         e["OPENRUNTIME_PROTOCOL"] = "2"
-        self.proc = subprocess.Popen(
-            [str(exe), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=e, start_new_session=True,
-        )
+        # The child writes through a description of its own, in append mode: sharing ours,
+        # it would write at the offset `stderr()` just seeked to 0, over what it wrote before.
+        with open(f"/proc/self/fd/{self._stderr.fileno()}", "ab") as child_stderr:
+            self.proc = subprocess.Popen(
+                [str(exe), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=child_stderr,
+                env=e, start_new_session=True,
+            )
         self._buf = bytearray()
         self.ready: Frame | None = None
         self.frame_log: list[str] = []  # answer frames' `log` lines, which an orchestrator logs
