@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from openruntime import errors
 from openruntime.emulator.extensions import ExtensionsAPI
+from openruntime.emulator.output import LogTail, OutputTee, target_fd
 from openruntime.emulator.telemetry import PATH as TELEMETRY_PATH
 from openruntime.emulator.telemetry import TelemetryAPI
 from openruntime.errors import RuntimeGone
@@ -232,9 +233,10 @@ class Emulator:
         # it dies with the emulator only.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-spawner")
         self._has_extensions = False
-        self._tail: list[str] | None = None  # the log lines of a LogType=Tail invocation, while it runs
+        self._tail: LogTail | None = None  # the log of a LogType=Tail invocation, while it runs
+        self._tail_done: LogTail | None = None  # ...and once its REPORT is in
         self._stale = False  # `serve --watch` saw a change: the next invoke starts afresh
-        self._tees: list[threading.Thread] = []
+        self._tees: list[OutputTee] = []  # the bootstraps' output, drained before each line of ours
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -277,8 +279,8 @@ class Emulator:
         self._api.close()
         if leftover is not None and leftover is not runtime and leftover.process is not None:
             kill_tree(leftover.process)
-        for reader in self._tees:  # what the bootstrap wrote is where it goes before close() returns
-            reader.join(1.0)
+        for tee in self._tees:  # what the bootstrap wrote is where it goes before close() returns
+            tee.thread.join(1.0)
         if self._invoke_server is not None:
             self._invoke_server.close()
         self._spawner.shutdown(wait=False)
@@ -347,12 +349,10 @@ class Emulator:
                 die_with_parent=True,
             ).result()
             if tee:
+                self._tees = [t for t in self._tees if t.thread.is_alive()]  # a previous bootstrap's, ended
                 for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                     assert source is not None
-                    reader = threading.Thread(target=self._tee, args=(source, target), name="bootstrap-output",
-                                              daemon=True)
-                    reader.start()
-                    self._tees.append(reader)
+                    self._tees.append(OutputTee(source, target_fd(target), self._function_line).start())
         except BaseException:
             with self._cond:
                 if self._runtime is runtime:
@@ -373,22 +373,12 @@ class Emulator:
     def _init_type(self) -> str:
         return "snap-start" if self.snapstart else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances"
 
-    def _tee(self, source: IO[bytes], target: int | IO[Any] | None, category: str = "function") -> None:
-        """A process's output, line by line, where it was going and to the Telemetry API as
-        `function` (the bootstrap's) or `extension` records (only when there are extensions
-        to subscribe)."""
-        fd = target if isinstance(target, int) else target.fileno() if target is not None else 2
-        for line in iter(source.readline, b""):
-            try:
-                os.write(fd, line)
-            except OSError:
-                pass
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            self._telemetry.emit(category, category, text)
-            tail = self._tail
-            if tail is not None and category == "function":
-                tail.append(text)
-        source.close()
+    def _function_line(self, text: str) -> None:
+        """A line of the bootstrap's output: to the Telemetry API, and to a Tail invocation's log."""
+        self._telemetry.emit("function", "function", text)
+        tail = self._tail
+        if tail is not None:
+            tail.add(text)
 
     def _start_extensions(self, env: dict[str, str]) -> None:
         """The external extensions, each in its own process group, before the bootstrap."""
@@ -402,8 +392,8 @@ class Emulator:
             ).result()
             for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                 assert source is not None
-                threading.Thread(target=self._tee, args=(source, target, "extension"), name="extension-output",
-                                 daemon=True).start()
+                OutputTee(source, target_fd(target),
+                          lambda text: self._telemetry.emit("extension", "extension", text)).start()
             self._extensions.processes.append((path, process))
         self._has_extensions = bool(self._extensions.processes)
 
@@ -585,9 +575,8 @@ class Emulator:
         headers = _next_headers(request_id, fn.arn, trace_id, invocation_id, content_type,
                                 client_context, cognito_identity, tenant_id, extra_headers)
         pending = Pending(request_id, payload, headers, invocation_id, timeout_s=timeout)
-        if log_tail:
-            self._tail = []
-        self._say(f"START RequestId: {request_id} Version: {fn.version}")
+        self._say(f"START RequestId: {request_id} Version: {fn.version}", start=True,
+                  tail=LogTail() if log_tail else None)
 
         def until() -> float:
             # The function's time runs from the event's delivery; before it, a cold start
@@ -699,19 +688,25 @@ class Emulator:
         duration_ms = (ended - phase.began) * 1000
         line = self._report_line(phase.request_id, phase.runtime, duration_ms)
         self._say(line + (f"\tStatus: {status}" if status else ""))
+        if self._tail is not None:  # its log is complete: what comes after is not its own
+            self._tail_done, self._tail = self._tail, None
         fn = self.function
         self._telemetry.emit("platform", "platform.report", {
             "requestId": phase.request_id, "status": status or "success",
             "metrics": {"durationMs": round(duration_ms, 3), "billedDurationMs": max(1, int(duration_ms + 0.999)),
                         "memorySizeMB": fn.memory_mb if fn else 0}})
 
-    def _say(self, line: str) -> None:
-        """One of the emulator's own log lines (START, END, REPORT), in a LogType=Tail
-        invocation's log too."""
+    def _say(self, line: str, start: bool = False, tail: LogTail | None = None) -> None:
+        """One of the emulator's own log lines (START, END, REPORT), after what the bootstrap
+        wrote before it (drained first), and in a LogType=Tail invocation's log. `start`: an
+        invocation's first line, which begins its `tail` (None: nobody asked for it)."""
+        for tee in self._tees:
+            tee.drain()
+        if start:
+            self._tail, self._tail_done = tail, None
         self.log(line)
-        tail = self._tail
-        if tail is not None:
-            tail.append(line)
+        if self._tail is not None:
+            self._tail.add(line)
 
     def _log_result(self, phase_deadline: float) -> str:
         """The invocation's log as Lambda's X-Amz-Log-Result: base64 of its last 4 KB, START
@@ -720,10 +715,9 @@ class Emulator:
         with self._cond:
             while self._ending is not None and (left := phase_deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
-        time.sleep(0.01)  # the last lines the output reader has in hand
-        lines, self._tail = self._tail or [], None
-        text = ("\n".join(lines) + "\n").encode("utf-8", "replace")
-        return base64.b64encode(text[-4096:]).decode("ascii")
+            tail = self._tail_done or self._tail
+            self._tail = self._tail_done = None
+        return base64.b64encode(tail.result() if tail is not None else b"").decode("ascii")
 
     def _await_phase_end(self) -> None:
         """Before the next invoke: the previous one's bootstrap must have called /next. One

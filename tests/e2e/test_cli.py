@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -569,3 +570,68 @@ def test_boto3_client_context_reaches_the_handler(tmp_path: Path) -> None:
         answer = client.invoke(FunctionName="function", Payload=b"{}",
                                ClientContext=base64.b64encode(json.dumps(context).encode()).decode())
     assert json.loads(answer["Payload"].read()) == {"custom": {"tenant": "blue"}, "app": "shop"}
+
+
+# A bootstrap of our own on the Runtime API (`serve -- ./bootstrap`), so that what the
+# Invoke API answers is the emulator's alone. {"lines": N}: N short lines on STDOUT just
+# before the answer; {"fail": MSG}: an error post; otherwise the event comes back with what
+# /next told it (its client context and invoked ARN).
+RAW_BOOTSTRAP = """\
+#!{python}
+import http.client, json, os, sys
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+api = http.client.HTTPConnection(host, int(port))
+while True:
+    api.request("GET", "/2018-06-01/runtime/invocation/next")
+    got = api.getresponse()
+    body = got.read()
+    rid = got.getheader("Lambda-Runtime-Aws-Request-Id")
+    event = json.loads(body) if body else {{}}
+    out = sys.stdout.buffer
+    for i in range(event.get("lines", 0) if isinstance(event, dict) else 0):
+        out.write(b"line %05d\\n" % i)
+    out.flush()
+    if isinstance(event, dict) and "fail" in event:
+        error = {{"errorMessage": event["fail"], "errorType": "MyError", "stackTrace": []}}
+        api.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/error", body=json.dumps(error),
+                    headers={{"Lambda-Runtime-Function-Error-Type": "MyError"}})
+    else:
+        answer = {{"event": event, "cc": got.getheader("Lambda-Runtime-Client-Context"),
+                  "arn": got.getheader("Lambda-Runtime-Invoked-Function-Arn")}}
+        api.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response", body=json.dumps(answer))
+    api.getresponse().read()
+"""
+
+
+@contextmanager
+def raw_bootstrap_served(folder: Path, *options: str) -> Iterator[tuple[str, Any]]:
+    """`serve -- ./bootstrap` (RAW_BOOTSTRAP) and a boto3 Lambda client for it."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+
+    write_executable(folder / "bootstrap", RAW_BOOTSTRAP.format(python=sys.executable))
+    with serving_cli(folder, "--timeout", "30", *options, "--", "./bootstrap", drop_pipeline=True) as (endpoint, _):
+        client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x", config=Config(retries={"max_attempts": 0}, read_timeout=60))
+        yield endpoint, client
+
+
+def assert_log_tail(log_result: str, request_id: str, lines_written: int) -> None:
+    """X-Amz-Log-Result: the last 4 KB of the log, in order, ending with END and REPORT."""
+    import base64
+
+    text = base64.b64decode(log_result)
+    assert len(text) <= 4096
+    lines = text.decode().splitlines()
+    assert lines[-2] == f"END RequestId: {request_id}" and lines[-1].startswith(f"REPORT RequestId: {request_id}")
+    numbers = [int(line.split()[1]) for line in lines[1:-2]]  # the first may be cut mid-line
+    assert numbers == list(range(lines_written - len(numbers), lines_written)), lines[:3]
+
+
+def test_the_log_tail_ends_with_report_however_much_the_function_wrote_last(tmp_path: Path) -> None:
+    """Lines written just before the answer (more than a pipe holds) come before END and
+    REPORT in X-Amz-Log-Result, never after them."""
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        for _ in range(3):
+            answer = client.invoke(FunctionName="function", Payload=b'{"lines": 8000}', LogType="Tail")
+            assert_log_tail(answer["LogResult"], answer["ResponseMetadata"]["RequestId"], 8000)
