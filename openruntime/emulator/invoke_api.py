@@ -132,7 +132,7 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         ).start()
         return Response(202, b"", ids)
     if streaming:
-        return _streamed(emulator.invoke(request.body, stream=True, **kwargs))
+        return _streamed(emulator.invoke(request.body, stream=True, log_tail=log_type == "Tail", **kwargs))
     result = emulator.invoke(request.body, log_tail=log_type == "Tail", **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
@@ -140,26 +140,29 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
 
 def _streamed(result: InvokeResult) -> Response:
     """InvokeWithResponseStream's answer: 200 and event-stream frames, whether the function
-    streamed (chunks as they come) or answered buffered (one chunk), an error included."""
+    streamed (chunks as they come) or answered buffered (one chunk), an error included;
+    with LogType=Tail, InvokeComplete carries the log (LogResult)."""
     headers = [("Content-Type", EVENT_STREAM), ("X-Amz-Executed-Version", result.headers["x-amz-executed-version"]),
                ("X-Amzn-RequestId", result.request_id)]
 
     def frames() -> Iterator[bytes]:
         streamed = result.stream
         if streamed is None:
+            log = result.headers.get("x-amz-log-result")
             if result.function_error:
-                yield eventstream.invoke_complete(*_error_fields(result.body))
+                yield eventstream.invoke_complete(*_error_fields(result.body), log_result=log)
                 return
             if result.body:
                 yield eventstream.payload_chunk(result.body)
-            yield eventstream.invoke_complete()
+            yield eventstream.invoke_complete(log_result=log)
             return
         for chunk in streamed:
             yield eventstream.payload_chunk(chunk)
+        log = streamed.log_result() if streamed.log_result is not None else None
         if streamed.error_type is not None:
-            yield eventstream.invoke_complete(streamed.error_type, _details(streamed.error_body))
+            yield eventstream.invoke_complete(streamed.error_type, _details(streamed.error_body), log)
         else:
-            yield eventstream.invoke_complete()
+            yield eventstream.invoke_complete(log_result=log)
 
     return Response(200, headers=headers, stream=frames())
 

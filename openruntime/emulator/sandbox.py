@@ -82,6 +82,8 @@ class StreamedBody:
         self._stream, self._until, self._request_id = stream, until, request_id
         self._timeout_s, self._on_timeout = timeout_s, on_timeout
         self._bandwidth = bandwidth
+        # LogType=Tail: the log, once the stream is over (its REPORT comes at the next /next).
+        self.log_result: Callable[[], str] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         from openruntime.response_stream import StreamTimeout
@@ -645,7 +647,9 @@ class Emulator:
         }
         if outcome.is_error:
             headers_out["x-amz-function-error"] = "Unhandled"
-        if log_tail:
+        if log_tail and streamed is not None:  # taken after the last chunk: waiting now would buffer the stream
+            streamed.log_result = lambda: self._log_result(delivered + timeout)
+        elif log_tail:
             headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 

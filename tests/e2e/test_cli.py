@@ -574,8 +574,9 @@ def test_boto3_client_context_reaches_the_handler(tmp_path: Path) -> None:
 
 # A bootstrap of our own on the Runtime API (`serve -- ./bootstrap`), so that what the
 # Invoke API answers is the emulator's alone. {"lines": N}: N short lines on STDOUT just
-# before the answer; {"fail": MSG}: an error post; otherwise the event comes back with what
-# /next told it (its client context and invoked ARN).
+# before the answer; {"fail": MSG}: an error post; {"stream": [TEXT…]}: a streamed answer,
+# one chunk each; otherwise the event comes back with what /next told it (its client
+# context and invoked ARN).
 RAW_BOOTSTRAP = """\
 #!{python}
 import http.client, json, os, sys
@@ -595,6 +596,11 @@ while True:
         error = {{"errorMessage": event["fail"], "errorType": "MyError", "stackTrace": []}}
         api.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/error", body=json.dumps(error),
                     headers={{"Lambda-Runtime-Function-Error-Type": "MyError"}})
+    elif isinstance(event, dict) and "stream" in event:
+        api.request("POST", f"/2018-06-01/runtime/invocation/{{rid}}/response",
+                    body=iter([c.encode() for c in event["stream"]]), encode_chunked=True,
+                    headers={{"Lambda-Runtime-Function-Response-Mode": "streaming",
+                             "Content-Type": "text/plain"}})
     else:
         answer = {{"event": event, "cc": got.getheader("Lambda-Runtime-Client-Context"),
                   "arn": got.getheader("Lambda-Runtime-Invoked-Function-Arn")}}
@@ -635,3 +641,26 @@ def test_the_log_tail_ends_with_report_however_much_the_function_wrote_last(tmp_
         for _ in range(3):
             answer = client.invoke(FunctionName="function", Payload=b'{"lines": 8000}', LogType="Tail")
             assert_log_tail(answer["LogResult"], answer["ResponseMetadata"]["RequestId"], 8000)
+
+
+def test_invoke_with_response_stream_and_log_type_tail_ends_with_the_log(tmp_path: Path) -> None:
+    """InvokeWithResponseStream, LogType='Tail': InvokeComplete carries LogResult (the
+    service model's InvokeWithResponseStreamCompleteEvent), for an answer and an error."""
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        answer = client.invoke_with_response_stream(FunctionName="function", Payload=b'{"lines": 300}', LogType="Tail")
+        events = list(answer["EventStream"])
+        failed = client.invoke_with_response_stream(FunctionName="function", Payload=b'{"lines": 2, "fail": "no"}',
+                                                    LogType="Tail")
+        failed_events = list(failed["EventStream"])
+        streamed = client.invoke_with_response_stream(FunctionName="function", LogType="Tail",
+                                                      Payload=b'{"lines": 5, "stream": ["a", "b"]}')
+        streamed_events = list(streamed["EventStream"])
+        plain = list(client.invoke_with_response_stream(FunctionName="function", Payload=b"{}")["EventStream"])
+    assert json.loads(events[0]["PayloadChunk"]["Payload"])["event"] == {"lines": 300}
+    assert_log_tail(events[-1]["InvokeComplete"]["LogResult"], answer["ResponseMetadata"]["RequestId"], 300)
+    complete = failed_events[-1]["InvokeComplete"]
+    assert (complete["ErrorCode"], complete["ErrorDetails"]) == ("MyError", "no")
+    assert_log_tail(complete["LogResult"], failed["ResponseMetadata"]["RequestId"], 2)
+    assert b"".join(e["PayloadChunk"]["Payload"] for e in streamed_events[:-1]) == b"ab"
+    assert_log_tail(streamed_events[-1]["InvokeComplete"]["LogResult"], streamed["ResponseMetadata"]["RequestId"], 5)
+    assert plain[-1] == {"InvokeComplete": {}}
