@@ -198,6 +198,7 @@ class ShutdownRequested(BaseException):
 # RAPID's limit for a buffered response: 6 MiB + 100 bytes (request events get 6 MiB).
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_ASYNC_REQUEST_BYTES = 1024 * 1024  # InvocationType=Event (Lambda's model: "1 MB for asynchronous invocations")
 MAX_STREAM_BYTES = 200 * 1024 * 1024  # a streamed response's maximum
 
 

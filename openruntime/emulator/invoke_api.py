@@ -71,6 +71,15 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
             return service_error(404, errors.RESOURCE_NOT_FOUND,
                                  f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{name}")
         emulator = target
+    size = request.oversize if request.oversize is not None else len(request.body)
+    if (request.header("x-amz-invocation-type") == "Event" and not streaming
+            and size > errors.MAX_ASYNC_REQUEST_BYTES):
+        # Lambda's words for it, as its SDKs have shown them (with the limit of the day).
+        return service_error(
+            413, errors.REQUEST_TOO_LARGE_EXCEPTION,
+            f"{size} byte payload is too large for the Event invocation type "
+            f"(limit {errors.MAX_ASYNC_REQUEST_BYTES} bytes)",
+        )
     if request.oversize is not None:
         return service_error(
             413,

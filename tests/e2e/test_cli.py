@@ -664,3 +664,24 @@ def test_invoke_with_response_stream_and_log_type_tail_ends_with_the_log(tmp_pat
     assert b"".join(e["PayloadChunk"]["Payload"] for e in streamed_events[:-1]) == b"ab"
     assert_log_tail(streamed_events[-1]["InvokeComplete"]["LogResult"], streamed["ResponseMetadata"]["RequestId"], 5)
     assert plain[-1] == {"InvokeComplete": {}}
+
+
+def test_an_event_invocation_over_1_mb_is_refused_as_lambda_does(tmp_path: Path) -> None:
+    """InvocationType=Event takes up to 1,048,576 bytes (the service model: "1 MB for
+    asynchronous invocations"); RequestResponse still takes 6 MB."""
+    from botocore.exceptions import ClientError
+
+    def payload(size: int) -> bytes:
+        return b'"' + b"a" * (size - 2) + b'"'
+
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        with pytest.raises(ClientError) as over:
+            client.invoke(FunctionName="function", InvocationType="Event", Payload=payload(1048577))
+        at_limit = client.invoke(FunctionName="function", InvocationType="Event", Payload=payload(1048576))
+        sync = client.invoke(FunctionName="function", Payload=payload(2 * 1048576))
+    assert over.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert over.value.response["Error"] == {
+        "Code": "RequestEntityTooLargeException",
+        "Message": "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)"}
+    assert at_limit["StatusCode"] == 202
+    assert sync["StatusCode"] == 200 and len(json.loads(sync["Payload"].read())["event"]) == 2 * 1048576 - 2
