@@ -67,6 +67,7 @@ NOT_FOUND = "NotFound"
 INVALID_REQUEST_CONTENT = "InvalidRequestContentException"
 REQUEST_TOO_LARGE_EXCEPTION = "RequestEntityTooLargeException"
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
+INVALID_PARAMETER_VALUE = "InvalidParameterValueException"
 VALIDATION_EXCEPTION = "ValidationException"
 DUPLICATED_INVOKE_ID = "Client.DuplicatedInvokeId"  # Managed Instances: an invoke id already running
 TOO_MANY_REQUESTS = "TooManyRequestsException"  # Lambda's throttle

@@ -17,10 +17,17 @@ from openruntime.runtime_api.http import LoopbackHTTPServer
 
 def function_name(name_or_arn: str) -> str:
     """`NAME`, from NAME, NAME:QUALIFIER, an ARN or a partial ARN."""
+    return split_function_name(name_or_arn)[0]
+
+
+def split_function_name(name_or_arn: str) -> tuple[str, str | None]:
+    """(NAME, QUALIFIER or None) from NAME, NAME:QUALIFIER, or a full or partial ARN
+    (`[arn:aws:lambda:REGION:]ACCOUNT:function:NAME[:QUALIFIER]`), as Lambda reads FunctionName."""
     text = unquote(name_or_arn)
     if ":function:" in text:
         text = text.split(":function:", 1)[1]
-    return text.split(":", 1)[0]
+    name, _, qualifier = text.partition(":")
+    return name, qualifier or None
 
 
 class Functions:

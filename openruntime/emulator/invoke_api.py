@@ -105,11 +105,9 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
                 400, errors.INVALID_REQUEST_CONTENT,
                 f"Could not parse request body into json: Could not parse payload into json: {exc}",
             )
-    qualifier = dict(parse_qsl(request.target.partition("?")[2])).get("Qualifier")
-    assert emulator.function is not None
-    if qualifier is not None and qualifier not in ("$LATEST", emulator.function.version):
-        return service_error(404, errors.RESOURCE_NOT_FOUND,
-                             f"Function not found: {emulator.function.arn}:{qualifier}")
+    refused = _unknown_qualifier(emulator, matched.group(1), request.target)
+    if refused is not None:
+        return refused
     log_type = request.header("x-amz-log-type") or "None"
     if log_type not in ("None", "Tail"):
         return service_error(400, errors.VALIDATION_EXCEPTION,
@@ -145,6 +143,29 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
     result = emulator.invoke(request.body, log_tail=log_type == "Tail", **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
+
+
+def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Response | None:
+    """The qualifier, from FunctionName (`NAME:Q`, an ARN ending `:Q`) or ?Qualifier=, as
+    Lambda takes either: `$LATEST` or the function's version is served, any other is not
+    found; two that differ are refused, in the words LocalStack (whose tests compare with
+    AWS) and moto use: AWS's documentation does not quote them."""
+    from openruntime.emulator.functions import split_function_name
+    from openruntime.emulator.sandbox import ACCOUNT_ID
+
+    name, in_name = split_function_name(path_name)
+    in_query = dict(parse_qsl(target.partition("?")[2])).get("Qualifier") or None
+    if in_name is not None and in_query is not None and in_name != in_query:
+        return service_error(400, errors.INVALID_PARAMETER_VALUE,
+                             "The derived qualifier from the function name does not match the specified qualifier.")
+    qualifier = in_query or in_name
+    fn = emulator.function
+    assert fn is not None
+    if qualifier is None or qualifier in ("$LATEST", fn.version):
+        return None
+    # Named as the caller named it: in single-function mode any name reaches the function.
+    return service_error(404, errors.RESOURCE_NOT_FOUND,
+                         f"Function not found: arn:aws:lambda:{fn.region}:{ACCOUNT_ID}:function:{name}:{qualifier}")
 
 
 def _streamed(result: InvokeResult) -> Response:

@@ -685,3 +685,25 @@ def test_an_event_invocation_over_1_mb_is_refused_as_lambda_does(tmp_path: Path)
         "Message": "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)"}
     assert at_limit["StatusCode"] == 202
     assert sync["StatusCode"] == 200 and len(json.loads(sync["Payload"].read())["event"]) == 2 * 1048576 - 2
+
+
+@pytest.mark.parametrize("name", ["fn:prod", "012345678912:function:fn:prod",
+                                  "arn:aws:lambda:us-east-1:012345678912:function:fn:prod"])
+def test_a_qualifier_in_the_function_name_counts_as_the_qualifier_parameter(tmp_path: Path, name: str) -> None:
+    """`NAME:QUALIFIER`, and a partial or full ARN with one, are Lambda's FunctionName
+    formats: the qualifier is honoured as ?Qualifier= is (this function has no `prod`);
+    one that differs from ?Qualifier= is refused."""
+    from botocore.exceptions import ClientError
+
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
+            client.invoke(FunctionName=name, Payload=b"{}")
+        with pytest.raises(ClientError) as conflict:
+            client.invoke(FunctionName=name, Payload=b"{}", Qualifier="$LATEST")
+        latest = client.invoke(FunctionName=name.replace(":prod", ":$LATEST"), Payload=b"{}", Qualifier="$LATEST")
+    assert missing.value.response["Error"]["Message"].endswith(":function:fn:prod")
+    assert conflict.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert conflict.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": "The derived qualifier from the function name does not match the specified qualifier."}
+    assert latest["StatusCode"] == 200 and latest["ExecutedVersion"] == "$LATEST"
