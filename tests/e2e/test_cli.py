@@ -576,7 +576,7 @@ def test_boto3_client_context_reaches_the_handler(tmp_path: Path) -> None:
 # Invoke API answers is the emulator's alone. {"lines": N}: N short lines on STDOUT just
 # before the answer; {"fail": MSG}: an error post; {"stream": [TEXT…]}: a streamed answer,
 # one chunk each; otherwise the event comes back with what /next told it (its client
-# context and invoked ARN).
+# context and invoked ARN). Each event's client context is also added to ./contexts.
 RAW_BOOTSTRAP = """\
 #!{python}
 import http.client, json, os, sys
@@ -588,6 +588,8 @@ while True:
     body = got.read()
     rid = got.getheader("Lambda-Runtime-Aws-Request-Id")
     event = json.loads(body) if body else {{}}
+    with open("contexts", "a") as seen:  # each event's client context, in order
+        seen.write(json.dumps(got.getheader("Lambda-Runtime-Client-Context")) + "\\n")
     out = sys.stdout.buffer
     for i in range(event.get("lines", 0) if isinstance(event, dict) else 0):
         out.write(b"line %05d\\n" % i)
@@ -707,3 +709,32 @@ def test_a_qualifier_in_the_function_name_counts_as_the_qualifier_parameter(tmp_
         "Code": "InvalidParameterValueException",
         "Message": "The derived qualifier from the function name does not match the specified qualifier."}
     assert latest["StatusCode"] == 200 and latest["ExecutedVersion"] == "$LATEST"
+
+
+def test_a_client_context_that_is_not_base64_json_is_refused_before_the_function_runs(tmp_path: Path) -> None:
+    """ClientContext must be base64 of a JSON object (else 400 InvalidRequestContentException,
+    and the function does not run); with InvocationType=Event it is not passed on (the
+    service model: "for synchronous invocations only")."""
+    import base64
+
+    from botocore.exceptions import ClientError
+
+    def b64(text: str | bytes) -> str:
+        return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+    context = b64('{"custom": {"k": "v"}}')
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        refused = []
+        for bad in (b64("not json"), b64("[1, 2]"), b64('"a string"'), "%%%not base64", b64(b"\xff\xfe")):
+            with pytest.raises(ClientError) as error:
+                client.invoke(FunctionName="function", Payload=b"{}", ClientContext=bad)
+            refused.append(error.value.response)
+        client.invoke(FunctionName="function", Payload=b'{"async": 1}', InvocationType="Event", ClientContext=context)
+        sync = json.loads(client.invoke(FunctionName="function", Payload=b"{}", ClientContext=context)["Payload"].read())
+    for response in refused:
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert response["Error"] == {"Code": "InvalidRequestContentException",
+                                     "Message": "Client context must be a valid Base64-encoded JSON object."}
+    assert json.loads(sync["cc"]) == {"custom": {"k": "v"}}
+    # Two events ran, no more: the Event one without its context, the synchronous one with it.
+    assert [json.loads(line) for line in (tmp_path / "contexts").read_text().splitlines()] == [None, sync["cc"]]
