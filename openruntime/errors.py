@@ -68,6 +68,9 @@ INVALID_REQUEST_CONTENT = "InvalidRequestContentException"
 REQUEST_TOO_LARGE_EXCEPTION = "RequestEntityTooLargeException"
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 INVALID_PARAMETER_VALUE = "InvalidParameterValueException"
+# Not Lambda's (its model names neither): the emulator's own, for what it does not serve.
+METHOD_NOT_ALLOWED = "MethodNotAllowedException"
+UNKNOWN_OPERATION = "UnknownOperationException"  # the name AWS's JSON protocols give an unknown operation
 VALIDATION_EXCEPTION = "ValidationException"
 DUPLICATED_INVOKE_ID = "Client.DuplicatedInvokeId"  # Managed Instances: an invoke id already running
 TOO_MANY_REQUESTS = "TooManyRequestsException"  # Lambda's throttle

@@ -58,10 +58,14 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
     matched = STREAMING_INVOKE_PATH.match(request.path)
     streaming = matched is not None
     matched = matched or INVOKE_PATH.match(request.path)
-    if matched is None:
+    if matched is None:  # not "function not found": the SDKs would say the function does not exist
         return service_error(
-            404, errors.RESOURCE_NOT_FOUND, f"no route for {request.method} {request.path}"
+            404, errors.UNKNOWN_OPERATION,
+            f"openruntime's emulator serves Invoke and InvokeWithResponseStream only; no route for "
+            f"{request.method} {request.path}",
         )
+    if request.method != "POST":
+        return _method_not_allowed(request.method)
     find = getattr(emulator, "find", None)
     if find is not None:  # several functions (serve --function): the one the path names
         from openruntime.emulator.functions import function_name
@@ -143,6 +147,15 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
     result = emulator.invoke(request.body, log_tail=log_type == "Tail", **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
+
+
+def _method_not_allowed(method: str) -> Response:
+    """A method other than POST on an invocations path: 405, running nothing (a HEAD's
+    answer has no body, as HTTP has it)."""
+    refused = service_error(405, errors.METHOD_NOT_ALLOWED,
+                            f"{method} is not allowed here: Invoke and InvokeWithResponseStream are POST")
+    headers = [*refused.headers, ("Allow", "POST")]
+    return Response(405, b"" if method == "HEAD" else refused.body, headers)
 
 
 def _client_context(header: str) -> str | None:

@@ -738,3 +738,26 @@ def test_a_client_context_that_is_not_base64_json_is_refused_before_the_function
     assert json.loads(sync["cc"]) == {"custom": {"k": "v"}}
     # Two events ran, no more: the Event one without its context, the synchronous one with it.
     assert [json.loads(line) for line in (tmp_path / "contexts").read_text().splitlines()] == [None, sync["cc"]]
+
+
+def test_only_post_invokes_and_an_unknown_route_is_no_missing_function(tmp_path: Path) -> None:
+    """Invoke and InvokeWithResponseStream are POST: another method is a 405 that runs
+    nothing; a route the emulator does not serve does not claim the function is missing."""
+    from botocore.exceptions import ClientError
+
+    paths = ["/2015-03-31/functions/function/invocations",
+             "/2021-11-15/functions/function/response-streaming-invocations"]
+    with raw_bootstrap_served(tmp_path) as (endpoint, client):
+        answers = [(method, httpx.request(method, endpoint + path, content=b"{}" if method != "HEAD" else None))
+                   for path in paths for method in ("GET", "PUT", "DELETE", "HEAD", "PATCH")]
+        with pytest.raises(ClientError) as unknown:
+            client.get_function(FunctionName="function")
+        assert client.invoke(FunctionName="function", Payload=b"{}")["StatusCode"] == 200
+    for method, answer in answers:
+        assert answer.status_code == 405 and answer.headers["allow"] == "POST", (method, answer.text)
+        assert answer.headers["x-amzn-errortype"] == "MethodNotAllowedException"
+        assert method == "HEAD" or f"{method} is not allowed here: Invoke and InvokeWithResponseStream are POST" in answer.json()["message"]
+    assert len((tmp_path / "contexts").read_text().splitlines()) == 1  # the POST alone ran the function
+    assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert unknown.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert "GET /2015-03-31/functions/function" in unknown.value.response["Error"]["Message"]
