@@ -235,10 +235,18 @@ def _details(body: bytes | None) -> str:
     return message if isinstance(message, str) else text
 
 
+# Lambda's service model (botocore's data/lambda/2015-03-31) spells the message member per
+# exception shape: "message" in most of those the emulator answers with, "Message" in
+# these. boto3 copies the members into e.response, so the spelling is visible.
+_CAPITALISED_MESSAGE = frozenset({errors.RESOURCE_NOT_FOUND})
+
+
 def service_error(status: int, code: str, message: str) -> Response:
     """An error of the Lambda service itself (the Invoke API), shaped as the SDKs parse it:
-    the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body."""
-    body = json.dumps({"Type": "User", "message": message}).encode()
+    the code in X-Amzn-ErrorType, `{"Type": "User", "message": …}` as the body (`Message`
+    where the model's shape has it so)."""
+    member = "Message" if code in _CAPITALISED_MESSAGE else "message"
+    body = json.dumps({"Type": "User", member: message}).encode()
     return Response(status, body, [("Content-Type", JSON), ("X-Amzn-ErrorType", code),
                                    ("X-Amzn-RequestId", str(uuid.uuid4()))])
 

@@ -761,3 +761,44 @@ def test_only_post_invokes_and_an_unknown_route_is_no_missing_function(tmp_path:
     assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert unknown.value.response["Error"]["Code"] == "UnknownOperationException"
     assert "GET /2015-03-31/functions/function" in unknown.value.response["Error"]["Message"]
+
+
+def lambda_error_shapes() -> dict[str, set[str]]:
+    """Each exception shape of botocore's Lambda model: its members."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return {name: set(model.shape_for(name).members) for name in model.shape_names
+            if model.shape_for(name).metadata.get("exception")}
+
+
+def test_error_bodies_use_the_service_models_member_names(tmp_path: Path) -> None:
+    """Each error the Invoke API answers with is shaped as the model's exception of that
+    name (ResourceNotFoundException has "Message", most others "message"), so boto3 fills
+    in e.response["Message"] where the model says it is."""
+    shapes = lambda_error_shapes()
+    url = "/2015-03-31/functions/{name}/invocations"
+    requests = [  # each provokes one error
+        ("POST", url.format(name="function") + "?Qualifier=7", {}, b"{}"),
+        ("POST", url.format(name="function:7") + "?Qualifier=8", {}, b"{}"),
+        ("POST", url.format(name="function"), {}, b"{not json"),
+        ("POST", url.format(name="function"), {"X-Amz-Client-Context": "%%"}, b"{}"),
+        ("POST", url.format(name="function"), {"X-Amz-Invocation-Type": "Sometimes"}, b"{}"),
+        ("POST", url.format(name="function"), {"X-Amz-Invocation-Type": "Event"}, b"1" * (1048576 + 1)),
+        ("POST", url.format(name="function"), {}, b"1" * (6 * 1048576 + 1)),
+        ("GET", url.format(name="function"), {}, b""),
+        ("GET", "/2015-03-31/functions/function", {}, b""),
+    ]
+    with raw_bootstrap_served(tmp_path) as (endpoint, client):
+        answers = [httpx.request(method, endpoint + path, headers=headers, content=body or None)
+                   for method, path, headers, body in requests]
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
+            client.invoke(FunctionName="function:7", Payload=b"{}")
+    codes = []
+    for answer in answers:
+        code, body = answer.headers["x-amzn-errortype"], answer.json()
+        codes.append(code)
+        members = shapes.get(code, {"Type", "message"})  # one the model does not have: its usual shape
+        assert set(body) <= members and ({"message", "Message"} & set(body)), (code, body)
+    assert {"ResourceNotFoundException", "InvalidParameterValueException", "InvalidRequestContentException"} <= set(codes)
+    assert missing.value.response["Message"] == "Function not found: arn:aws:lambda:us-east-1:012345678912:function:function:7"
