@@ -53,6 +53,26 @@ class Extension:
         self.given = 0  # events handed to it
 
 
+def parse_events(request: Request) -> tuple[str, ...] | Response:
+    """The `events` of a register body; else the refusal AWS's RIE gives (403: a body it
+    cannot read is `InvalidRequestFormat`, an event it does not know `Extension.InvalidEventType`),
+    and 413 for a body over the server's limit (it was never read, so not taken as {})."""
+    if request.oversize is not None:
+        return error_response(413, errors.REQUEST_ENTITY_TOO_LARGE,
+                              f"the register body ({request.oversize} bytes) is over the limit")
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        return error_response(403, "InvalidRequestFormat", "the body is not JSON")
+    events = body.get("events", []) if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        return error_response(403, "InvalidRequestFormat", "the body must be {\"events\": [names]}")
+    unknown = [e for e in events if e not in EVENTS]
+    if unknown:
+        return error_response(403, "Extension.InvalidEventType", f"{unknown[0][:100]}: ErrorInvalidEventType")
+    return tuple(events)
+
+
 class ExtensionsAPI:
     """The extensions of one sandbox: the HTTP routes, and what the sandbox asks of them."""
 
@@ -160,14 +180,9 @@ class ExtensionsAPI:
         name = request.header("lambda-extension-name")
         if not name:
             return error_response(403, "Extension.InvalidExtensionName", "Lambda-Extension-Name is required")
-        try:
-            body = json.loads(request.body or b"{}")
-            events = tuple(body.get("events", []))
-        except (ValueError, AttributeError, RecursionError):
-            return error_response(400, "InvalidRequestFormat", "the body is not a JSON object with `events`")
-        unknown = [e for e in events if e not in EVENTS]
-        if unknown:
-            return error_response(400, "Extension.InvalidEventType", f"unknown event types {unknown}")
+        events = parse_events(request)
+        if isinstance(events, Response):
+            return events
         with self.cond:
             if any(e.name == name for e in self.registered.values()):
                 return error_response(409, "Extension.AlreadyRegistered", f"extension {name!r} is registered already")

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from openruntime import errors
 from openruntime.invocation import JSON
 from openruntime.runtime_api.http import Request, Response
 from openruntime.runtime_api.server import error_response
@@ -30,17 +31,95 @@ SCHEMAS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TYPES = ("platform", "function", "extension")
 LIMITS = {"maxItems": (1000, 10000, 10000), "maxBytes": (262144, 1048576, 262144), "timeoutMs": (25, 30000, 1000)}
 BACKLOG = 1000  # records kept for a subscriber still to come
+# Destination hosts understood, and where they are: `sandbox.localdomain` is Lambda's name
+# for the sandbox; it resolves nowhere on this machine, so it is read here, never looked up.
+LOOPBACK_NAMES = {"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1", "localhost": "127.0.0.1",
+                  "127.0.0.1": "127.0.0.1", "::1": "::1"}
+ANSWER_LIMIT = 64 * 1024  # what is read of a destination's answer
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def parse_subscription(raw: bytes) -> tuple[tuple[str, ...], dict[str, int], tuple[str, int, str]] | str:
+    """(types, buffering, (host, port, path)) of a subscription body, or every problem with it
+    (each field named), so that nothing malformed reaches a delivery thread."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return "the body is not JSON"
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    problems: list[str] = []
+    schema = body.get("schemaVersion")
+    if schema not in SCHEMAS:
+        problems.append(f"schemaVersion {str(schema)[:40]!r} is not one of {', '.join(SCHEMAS)}")
+    types = body.get("types")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        problems.append(f"types must be a list of {', '.join(TYPES)}")
+        types = []
+    problems += [f"type {t[:40]!r} is not one of {', '.join(TYPES)}" for t in types if t not in TYPES]
+    buffering = _buffering(body.get("buffering"), problems)
+    destination = _destination(body.get("destination"), problems)
+    if problems or destination is None:
+        return "; ".join(problems)
+    return tuple(types), buffering, destination
+
+
+def _buffering(given: Any, problems: list[str]) -> dict[str, int]:
+    """`buffering` with Lambda's defaults; a value that is not a whole number in range is a
+    problem (a float such as 1e400 or NaN included, not an exception)."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        problems.append("buffering must be an object")
+        given = {}
+    values: dict[str, int] = {}
+    for key, (lo, hi, default) in LIMITS.items():
+        value = given.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"buffering.{key} {str(value)[:40]} is not a whole number")
+        elif not lo <= value <= hi:
+            problems.append(f"buffering.{key} {value} is outside {lo}–{hi}")
+        else:
+            values[key] = value
+            continue
+        values[key] = default
+    return values
+
+
+def _destination(given: Any, problems: list[str]) -> tuple[str, int, str] | None:
+    """(host, port, path) to POST to: HTTP, a valid port, and a loopback host (the emulator
+    sends nothing off this machine; `sandbox.localdomain` is read as 127.0.0.1)."""
+    usage = 'destination must be {"protocol": "HTTP", "URI": "http://sandbox.localdomain:PORT/PATH"}'
+    uri = given.get("URI") if isinstance(given, dict) else None
+    if not isinstance(given, dict) or given.get("protocol") != "HTTP" or not isinstance(uri, str) \
+            or not uri.startswith("http://"):
+        problems.append(usage)
+        return None
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        problems.append(f"destination.URI {uri[:100]!r}: the port is not a number in 1–65535")
+        return None
+    if port is None or not 0 < port < 65536:
+        problems.append(f"destination.URI {uri[:100]!r}: give a port in 1–65535")
+        return None
+    host = LOOPBACK_NAMES.get(parts.hostname or "")
+    if host is None:
+        problems.append(f"destination.URI {uri[:100]!r}: the host must be sandbox.localdomain (or loopback)")
+        return None
+    return host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 class Subscriber:
     """One subscription: its buffer and the thread that delivers it."""
 
-    def __init__(self, name: str, types: tuple[str, ...], buffering: dict[str, int], uri: str) -> None:
-        self.name, self.types, self.uri = name, types, uri
+    def __init__(self, name: str, types: tuple[str, ...], buffering: dict[str, int],
+                 destination: tuple[str, int, str]) -> None:
+        self.name, self.types, self.destination = name, types, destination
         self.max_items, self.max_bytes, self.timeout_s = (buffering["maxItems"], buffering["maxBytes"],
                                                           buffering["timeoutMs"] / 1000)
         self.buffer: list[dict[str, Any]] = []
@@ -90,15 +169,16 @@ class Subscriber:
                 return
 
     def _post(self, batch: list[dict[str, Any]]) -> None:
-        parts = urlsplit(self.uri)
-        host = "127.0.0.1" if parts.hostname in ("sandbox.localdomain", "sandbox", "localhost") else parts.hostname
+        host, port, path = self.destination
         try:
-            conn = http.client.HTTPConnection(host or "127.0.0.1", parts.port or 80, timeout=5)
-            conn.request("POST", parts.path or "/", json.dumps(batch).encode(), {"Content-Type": JSON})
-            conn.getresponse().read()
-            conn.close()
-        except OSError:
-            pass  # as Lambda: a destination that is not there loses the batch
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                conn.request("POST", path, json.dumps(batch).encode(), {"Content-Type": JSON})
+                conn.getresponse().read(ANSWER_LIMIT)
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException, ValueError):
+            pass  # as Lambda: a destination that is not there (or answers nonsense) loses the batch
 
 
 class TelemetryAPI:
@@ -128,26 +208,15 @@ class TelemetryAPI:
         if extension_name is None:
             return error_response(403, "Telemetry.UnknownExtensionIdentifier",
                                   "Lambda-Extension-Identifier is missing or unknown: register first")
-        try:
-            body = json.loads(request.body)
-            schema = body["schemaVersion"]
-            types = tuple(body["types"])
-            destination = body["destination"]
-            buffering = {key: int((body.get("buffering") or {}).get(key, default))
-                         for key, (_, _, default) in LIMITS.items()}
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-            return error_response(400, "InvalidRequest", f"not a subscription request ({exc!r})")
-        problems = [f"schemaVersion {schema!r} is not one of {', '.join(SCHEMAS)}" for _ in [0] if schema not in SCHEMAS]
-        problems += [f"type {t!r} is not one of {', '.join(TYPES)}" for t in types if t not in TYPES]
-        problems += [f"buffering.{k} {v} is outside {lo}–{hi}" for k, v in buffering.items()
-                     for lo, hi, _ in [LIMITS[k]] if not lo <= v <= hi]
-        if not isinstance(destination, dict) or destination.get("protocol") != "HTTP" or not str(
-                destination.get("URI", "")).startswith("http://"):
-            problems.append("destination must be {\"protocol\": \"HTTP\", \"URI\": \"http://sandbox.localdomain:PORT/…\"}")
-        if problems:
-            return error_response(400, "ValidationError", "; ".join(problems))
+        if request.oversize is not None:
+            return error_response(413, errors.REQUEST_ENTITY_TOO_LARGE,
+                                  f"the subscription body ({request.oversize} bytes) is over the limit")
+        parsed = parse_subscription(request.body)
+        if isinstance(parsed, str):
+            return error_response(400, "ValidationError", parsed)
+        types, buffering, uri = parsed
         identifier = request.header("lambda-extension-identifier") or ""
-        subscriber = Subscriber(extension_name, types, buffering, destination["URI"])
+        subscriber = Subscriber(extension_name, types, buffering, uri)
         with self.lock:
             old = self.subscribers.pop(identifier, None)
             self.subscribers[identifier] = subscriber
