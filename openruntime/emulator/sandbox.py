@@ -46,6 +46,9 @@ from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 from openruntime.runtime_api.server import Pending, RuntimeAPIServer
 
 ACCOUNT_ID = "012345678912"
+# The longest piece of a process's output read at once (a longer line comes in pieces of
+# this size): the STDERR line bound the middlewares use (middleware/stderr_lines.py).
+TEE_LINE_BYTES = 32 * 1024
 INIT_BUDGET_S = 10.0  # Lambda gives init 10 s of its own, outside the function timeout
 # Lambda's streaming bandwidth: the first 6 MB uncapped, the rest at about 2 MB/s.
 LAMBDA_STREAM_BANDWIDTH = (6 * 1024 * 1024, 2 * 1024 * 1024)
@@ -376,9 +379,10 @@ class Emulator:
     def _tee(self, source: IO[bytes], target: int | IO[Any] | None, category: str = "function") -> None:
         """A process's output, line by line, where it was going and to the Telemetry API as
         `function` (the bootstrap's) or `extension` records (only when there are extensions
-        to subscribe)."""
+        to subscribe). A line longer than TEE_LINE_BYTES is read, passed on and recorded in
+        pieces of that size: memory stays bounded, and nothing is dropped."""
         fd = target if isinstance(target, int) else target.fileno() if target is not None else 2
-        for line in iter(source.readline, b""):
+        for line in iter(lambda: source.readline(TEE_LINE_BYTES), b""):
             try:
                 os.write(fd, line)
             except OSError:

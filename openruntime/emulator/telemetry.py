@@ -30,7 +30,9 @@ PATH = "/2022-07-01/telemetry"
 SCHEMAS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TYPES = ("platform", "function", "extension")
 LIMITS = {"maxItems": (1000, 10000, 10000), "maxBytes": (262144, 1048576, 262144), "timeoutMs": (25, 30000, 1000)}
-BACKLOG = 1000  # records kept for a subscriber still to come
+BACKLOG = 1000  # records kept for a subscriber still to come, and at most these bytes of them:
+BACKLOG_BYTES = 4 * 1024 * 1024
+BUFFERED_BATCHES = 4  # a subscriber's buffer holds at most this many full batches (ours)
 # Destination hosts understood, and where they are: `sandbox.localdomain` is Lambda's name
 # for the sandbox; it resolves nowhere on this machine, so it is read here, never looked up.
 LOOPBACK_NAMES = {"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1", "localhost": "127.0.0.1",
@@ -115,37 +117,49 @@ def _destination(given: Any, problems: list[str]) -> tuple[str, int, str] | None
 
 
 class Subscriber:
-    """One subscription: its buffer and the thread that delivers it."""
+    """One subscription: its buffer (bounded in items and in bytes) and the thread that
+    delivers it, in batches of at most maxItems records and maxBytes bytes."""
 
     def __init__(self, name: str, types: tuple[str, ...], buffering: dict[str, int],
                  destination: tuple[str, int, str]) -> None:
         self.name, self.types, self.destination = name, types, destination
         self.max_items, self.max_bytes, self.timeout_s = (buffering["maxItems"], buffering["maxBytes"],
                                                           buffering["timeoutMs"] / 1000)
-        self.buffer: list[dict[str, Any]] = []
-        self.size = 0
-        self.dropped = 0
+        self.buffer: deque[str] = deque()  # each record as the JSON that will be sent
+        self.size = 0  # bytes in `buffer`
+        self.dropped = self.dropped_bytes = 0  # since the last platform.logsDropped
         self.cond = threading.Condition()
         self.closing = False
         self.thread = threading.Thread(target=self._deliver, name=f"telemetry-{name}", daemon=True)
         self.thread.start()
 
     def add(self, record: dict[str, Any]) -> None:
-        size = len(json.dumps(record))
+        encoded = json.dumps(record, separators=(",", ":"))  # ASCII: its length is its size in bytes
+        size = len(encoded)
         with self.cond:
-            if len(self.buffer) >= self.max_items * 4:  # a destination that does not keep up: Lambda drops
+            # A destination that does not keep up (or a record no batch could hold): Lambda
+            # drops, and says so with platform.logsDropped. The bound (4 batches) is ours.
+            if (size + 2 > self.max_bytes or len(self.buffer) >= self.max_items * BUFFERED_BATCHES
+                    or self.size + size > self.max_bytes * BUFFERED_BATCHES):
                 self.dropped += 1
+                self.dropped_bytes += size
                 return
-            self.buffer.append(record)
+            self.buffer.append(encoded)
             self.size += size
             if len(self.buffer) >= self.max_items or self.size >= self.max_bytes:
                 self.cond.notify_all()
 
-    def close(self) -> None:
+    def close(self, flush: bool = True) -> None:
+        """Stop delivering: the buffer is sent first (`flush`) or dropped (an environment
+        that is reset: its records are not the next one's)."""
         with self.cond:
             self.closing = True
+            if not flush:
+                self.buffer.clear()
+                self.size = self.dropped = self.dropped_bytes = 0
             self.cond.notify_all()
-        self.thread.join(5)
+        if flush:
+            self.thread.join(5)
 
     def _deliver(self) -> None:
         while True:
@@ -156,24 +170,41 @@ class Subscriber:
                     if left <= 0:
                         break
                     self.cond.wait(left)
-                batch, self.buffer, self.size = self.buffer[:self.max_items], self.buffer[self.max_items:], 0
+                batch = self._take()
                 closing = self.closing and not self.buffer
-                dropped, self.dropped = self.dropped, 0
-            if dropped:
-                batch.append({"time": now_iso(), "type": "platform.logsDropped",
-                              "record": {"reason": "the destination did not keep up", "droppedRecords": dropped,
-                                         "droppedBytes": 0}})
             if batch:
-                self._post(batch)
+                self._post("[" + ",".join(batch) + "]")
             if closing:
                 return
 
-    def _post(self, batch: list[dict[str, Any]]) -> None:
+    def _take(self) -> list[str]:
+        """The next batch: a platform.logsDropped record first when records were dropped,
+        then buffered records while the batch stays within maxItems and maxBytes (the JSON
+        array's brackets and commas counted). Lock held."""
+        batch: list[str] = []
+        used = 2  # "[" and "]"
+        if self.dropped:
+            notice = json.dumps({"time": now_iso(), "type": "platform.logsDropped", "record": {
+                "reason": "the destination did not keep up, or a record was over maxBytes",
+                "droppedRecords": self.dropped, "droppedBytes": self.dropped_bytes}}, separators=(",", ":"))
+            batch.append(notice)
+            used += len(notice)
+            self.dropped = self.dropped_bytes = 0
+        while self.buffer and len(batch) < self.max_items:
+            size = len(self.buffer[0])
+            if used + size + (1 if batch else 0) > self.max_bytes:
+                break
+            batch.append(self.buffer.popleft())
+            used += size + (1 if len(batch) > 1 else 0)
+            self.size -= size
+        return batch
+
+    def _post(self, body: str) -> None:
         host, port, path = self.destination
         try:
             conn = http.client.HTTPConnection(host, port, timeout=5)
             try:
-                conn.request("POST", path, json.dumps(batch).encode(), {"Content-Type": JSON})
+                conn.request("POST", path, body.encode(), {"Content-Type": JSON})
                 conn.getresponse().read(ANSWER_LIMIT)
             finally:
                 conn.close()
@@ -186,17 +217,27 @@ class TelemetryAPI:
 
     def __init__(self) -> None:
         self.subscribers: dict[str, Subscriber] = {}  # by extension identifier
-        self.backlog: deque[tuple[str, dict[str, Any]]] = deque(maxlen=BACKLOG)  # (category, record)
+        self.backlog: deque[tuple[str, dict[str, Any], int]] = deque()  # (category, record, its size)
+        self.backlog_bytes = 0
         self.lock = threading.Lock()
 
     def emit(self, category: str, kind: str, record: Any) -> None:
         """A record of `category` (platform, function, extension); `kind` its type."""
         entry = {"time": now_iso(), "type": kind, "record": record}
         with self.lock:
-            self.backlog.append((category, entry))
+            self._keep(category, entry)
             subscribers = [s for s in self.subscribers.values() if category in s.types]
         for subscriber in subscribers:
             subscriber.add(entry)
+
+    def _keep(self, category: str, entry: dict[str, Any]) -> None:
+        """Into the backlog for subscribers still to come, the oldest out past BACKLOG records
+        or BACKLOG_BYTES. Lock held."""
+        size = len(entry["record"]) if isinstance(entry["record"], str) else 256  # a log line, or a small record
+        self.backlog.append((category, entry, size))
+        self.backlog_bytes += size
+        while len(self.backlog) > BACKLOG or self.backlog_bytes > BACKLOG_BYTES:
+            self.backlog_bytes -= self.backlog.popleft()[2]
 
     def handle(self, request: Request, extension_name: str | None) -> Response | None:
         """`PUT /2022-07-01/telemetry` from the extension named `extension_name` (None: an
@@ -220,7 +261,7 @@ class TelemetryAPI:
         with self.lock:
             old = self.subscribers.pop(identifier, None)
             self.subscribers[identifier] = subscriber
-            earlier = [entry for category, entry in self.backlog if category in types]
+            earlier = [entry for category, entry, _ in self.backlog if category in types]
         if old is not None:
             old.close()
         for entry in earlier:

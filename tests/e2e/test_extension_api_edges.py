@@ -66,7 +66,7 @@ def sandbox(tmp_path: Path, env: dict[str, str] | None = None, timeout_s: float 
     emulator = Emulator(command=[str(bootstrap(tmp_path))], cwd=tmp_path, env=env or {},
                         function=FunctionSettings(timeout_s=timeout_s),
                         log=(lines.append if lines is not None else lambda _: None),
-                        extensions_dir=str(extensions) if extensions else None,
+                        extensions_dir=str(extensions) if extensions else None, capture_output=True,
                         child_stdout=open(os.devnull, "wb"), child_stderr=open(os.devnull, "wb"))
     with emulator:
         yield emulator
@@ -139,3 +139,112 @@ def test_malformed_requests_get_clear_4xx_answers_and_the_sandbox_goes_on(tmp_pa
         assert (status, error["errorType"]) == (413, "RequestEntityTooLarge")
         assert subscribe(api, identifier, subscription(port=9))[0] == 200  # a good one still is
         assert emulator.invoke(b'{"n": 2}').body == b'{"n": 2}'
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (the emulator runs in it), from /proc."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
+# An external extension that writes NOLINE_MB megabytes with no newline before it registers
+# (so init has read them all when the first invoke returns), then serves its events.
+NOLINE_EXTENSION = """\
+#!{python}
+import json, os, sys, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+chunk = b"x" * (1024 * 1024)
+for _ in range(int(os.environ.get("NOLINE_MB", "0"))):
+    sys.stdout.buffer.write(chunk)
+sys.stdout.buffer.write(b"\\n")
+sys.stdout.flush()
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        if json.loads(answer.read())["eventType"] == "SHUTDOWN":
+            sys.exit(0)
+"""
+
+
+def test_a_long_line_from_an_extension_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    write_executable(tmp_path / "extensions" / "noline", NOLINE_EXTENSION.format(python=sys.executable))
+    before = peak_rss_mb()
+    with sandbox(tmp_path, env={"NOLINE_MB": "200"}, extensions=tmp_path / "extensions") as emulator:
+        assert emulator.invoke(b"{}").body == b"{}"
+    assert peak_rss_mb() - before < 60, "200 MB on one line was held whole"
+
+
+class Receiver:
+    """A telemetry destination on loopback: each batch's size and records (`answer`: False
+    for one that accepts connections and never answers)."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.batches: list[tuple[int, list[dict[str, Any]]]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                with outer.lock:
+                    outer.batches.append((len(raw), json.loads(raw)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        if answer:
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def records(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [record for _, batch in self.batches for record in batch]
+
+    def close(self) -> None:
+        self.server.server_close()
+
+
+def test_a_destination_that_never_answers_does_not_grow_memory(tmp_path: Path) -> None:
+    id_file = tmp_path / "id"
+    silent = Receiver(answer=False)  # its listen backlog takes the connection; nobody reads
+    try:
+        with sandbox(tmp_path, env={"BOOT_ID_FILE": str(id_file)}) as emulator:
+            emulator.invoke(b"{}")
+            assert subscribe(emulator.runtime_api, id_file.read_text(), subscription(silent.port))[0] == 200
+            before = peak_rss_mb()
+            emulator.invoke(json.dumps({"lines": 1500, "width": 100_000}).encode())  # 150 MB of log
+            assert peak_rss_mb() - before < 60
+    finally:
+        silent.close()
+
+
+def test_batches_stay_within_max_bytes_and_a_record_over_it_is_reported_dropped(tmp_path: Path) -> None:
+    from openruntime.emulator.telemetry import Subscriber
+
+    receiver = Receiver()
+    try:
+        buffering = {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}
+        subscriber = Subscriber("probe", ("function",), buffering, ("127.0.0.1", receiver.port, "/t"))
+        for n in range(90):  # 900 KB: within the buffer's bound (4 batches), over one batch
+            subscriber.add({"time": "t", "type": "function", "record": str(n % 10) * 10_000})
+        subscriber.add({"time": "t", "type": "function", "record": "y" * 300_000})  # no batch holds it
+        subscriber.close()
+        sizes = [size for size, _ in receiver.batches]
+        assert len(sizes) >= 4 and all(size <= 262144 for size in sizes), sizes
+        records = receiver.records()
+        lines = [r for r in records if r["type"] == "function"]
+        assert len(lines) == 90 and all(len(r["record"]) == 10_000 for r in lines)
+        dropped = [r["record"] for r in records if r["type"] == "platform.logsDropped"]
+        assert dropped == [{"reason": dropped[0]["reason"], "droppedRecords": 1, "droppedBytes": 300_042}]
+        assert subscriber.size == 0 and not subscriber.buffer  # the byte count followed what was sent
+    finally:
+        receiver.close()
