@@ -331,6 +331,7 @@ class Emulator:
     def _start_runtime(self) -> _Runtime:
         # The new generation and its record exist before the process does: a bootstrap that
         # calls /next at once (before spawn() returns here) is this generation's.
+        self._new_environment()
         runtime = _Runtime(self._api.new_generation(), time.monotonic())
         with self._cond:
             self._runtime = runtime
@@ -352,7 +353,8 @@ class Emulator:
             if tee:
                 for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                     assert source is not None
-                    reader = threading.Thread(target=self._tee, args=(source, target), name="bootstrap-output",
+                    reader = threading.Thread(target=self._tee, args=(source, target, "function", self._telemetry.epoch),
+                                              name="bootstrap-output",
                                               daemon=True)
                     reader.start()
                     self._tees.append(reader)
@@ -367,6 +369,14 @@ class Emulator:
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
 
+    def _new_environment(self) -> None:
+        """Before a bootstrap starts: what is left of the previous execution environment (its
+        extensions, when its bootstrap exited; its telemetry subscriptions and records) goes,
+        as Lambda's re-initialisation starts from nothing."""
+        if self._extensions.processes or self._extensions.registered:
+            self._extensions.shutdown("failure", kill_tree)
+        self._telemetry.reset()
+
     def _more_routes(self, request: Request) -> Response | None:
         """The Extensions and Telemetry APIs, on the Runtime API's port."""
         if request.path == TELEMETRY_PATH:
@@ -376,7 +386,8 @@ class Emulator:
     def _init_type(self) -> str:
         return "snap-start" if self.snapstart else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances"
 
-    def _tee(self, source: IO[bytes], target: int | IO[Any] | None, category: str = "function") -> None:
+    def _tee(self, source: IO[bytes], target: int | IO[Any] | None, category: str = "function",
+             epoch: int = 0) -> None:
         """A process's output, line by line, where it was going and to the Telemetry API as
         `function` (the bootstrap's) or `extension` records (only when there are extensions
         to subscribe). A line longer than TEE_LINE_BYTES is read, passed on and recorded in
@@ -388,7 +399,7 @@ class Emulator:
             except OSError:
                 pass
             text = line.decode("utf-8", "replace").rstrip("\n")
-            self._telemetry.emit(category, category, text)
+            self._telemetry.emit(category, category, text, epoch)  # a reset environment's late lines go nowhere
             tail = self._tail
             if tail is not None and category == "function":
                 tail.append(text)
@@ -406,7 +417,8 @@ class Emulator:
             ).result()
             for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                 assert source is not None
-                threading.Thread(target=self._tee, args=(source, target, "extension"), name="extension-output",
+                threading.Thread(target=self._tee, args=(source, target, "extension", self._telemetry.epoch),
+                                 name="extension-output",
                                  daemon=True).start()
             self._extensions.processes.append((path, process))
         self._has_extensions = bool(self._extensions.processes)
@@ -437,6 +449,7 @@ class Emulator:
             if only is not None and runtime is not only:
                 return
         self._extensions.shutdown("failure", kill_tree)
+        self._telemetry.reset()
         if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
@@ -641,8 +654,6 @@ class Emulator:
                 errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
                 errors.SANDBOX_TIMEDOUT,
             )
-        if init_failed or (timed_out and not concurrent):
-            self._reset_runtime()  # Lambda re-initialises the environment after both
         # The phase (REPORT's Duration) runs from the event's delivery: a cold start's init is
         # Init Duration, not the function's.
         delivered = pending.delivered_at or began
@@ -653,6 +664,10 @@ class Emulator:
                         "producedBytes": len(outcome.body)}})
         self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
                           pending, over=timed_out or init_failed or concurrent)
+        if init_failed or (timed_out and not concurrent):
+            # Lambda re-initialises the environment after both; its records (the report
+            # above) were the old environment's, and go with it.
+            self._reset_runtime()
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,

@@ -219,12 +219,17 @@ class TelemetryAPI:
         self.subscribers: dict[str, Subscriber] = {}  # by extension identifier
         self.backlog: deque[tuple[str, dict[str, Any], int]] = deque()  # (category, record, its size)
         self.backlog_bytes = 0
+        self.epoch = 0  # the execution environment's number: a reset starts the next
         self.lock = threading.Lock()
 
-    def emit(self, category: str, kind: str, record: Any) -> None:
-        """A record of `category` (platform, function, extension); `kind` its type."""
+    def emit(self, category: str, kind: str, record: Any, epoch: int | None = None) -> None:
+        """A record of `category` (platform, function, extension); `kind` its type. `epoch`:
+        the environment it comes from, when it may come late (a killed process's last
+        output): dropped if that environment is gone."""
         entry = {"time": now_iso(), "type": kind, "record": record}
         with self.lock:
+            if epoch is not None and epoch != self.epoch:
+                return
             self._keep(category, entry)
             subscribers = [s for s in self.subscribers.values() if category in s.types]
         for subscriber in subscribers:
@@ -269,6 +274,18 @@ class TelemetryAPI:
         self.emit("platform", "platform.telemetrySubscription",
                   {"name": extension_name, "state": "Subscribed", "types": list(types)})
         return Response(200, b"OK", [("Content-Type", "text/plain")])
+
+    def reset(self) -> None:
+        """A new execution environment (after a timeout or a crash, as Lambda resets one):
+        the old one's subscriptions, their buffers and its records are gone, so the new
+        extension instances get the new environment's records only, once."""
+        with self.lock:
+            subscribers, self.subscribers = list(self.subscribers.values()), {}
+            self.backlog.clear()
+            self.backlog_bytes = 0
+            self.epoch += 1
+        for subscriber in subscribers:
+            subscriber.close(flush=False)
 
     def close(self) -> None:
         with self.lock:

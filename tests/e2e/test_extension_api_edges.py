@@ -20,7 +20,7 @@ from tests.conftest import write_executable
 
 # A runtime: optionally registers an internal extension during init (its identifier to
 # BOOT_ID_FILE, its events from BOOT_EVENTS), then answers each event with the event itself
-# after doing what it asks: {"lines": N, "width": W} prints, {"wait_gone": FILE} waits until
+# after doing what it asks: {"sleep": S} sleeps, {"lines": N, "width": W} prints, {"wait_gone": FILE} waits until
 # the process whose pid is in FILE has exited.
 BOOTSTRAP = """\
 #!{python}
@@ -42,6 +42,7 @@ while True:
     with urllib.request.urlopen(f"http://{{api}}/2018-06-01/runtime/invocation/next") as answer:
         request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
         event = json.loads(answer.read())
+    time.sleep(event.get("sleep", 0))
     for n in range(event.get("lines", 0)):
         print(str(n) * event.get("width", 10), flush=True)
     if event.get("wait_gone"):
@@ -248,3 +249,85 @@ def test_batches_stay_within_max_bytes_and_a_record_over_it_is_reported_dropped(
         assert subscriber.size == 0 and not subscriber.buffer  # the byte count followed what was sent
     finally:
         receiver.close()
+
+
+# An external extension that subscribes to the Telemetry API on a fixed port (TELEMETRY_PORT:
+# as AWS's samples do, the same one in each environment) and writes each record it gets, with
+# its own pid, to TELEMETRY_OUT; it notes the SHUTDOWN events it gets in the same file.
+TELEMETRY_EXTENSION = """\
+#!{python}
+import http.server, json, os, sys, threading, urllib.request
+api, out, port = os.environ["AWS_LAMBDA_RUNTIME_API"], os.environ["TELEMETRY_OUT"], int(os.environ["TELEMETRY_PORT"])
+lock = threading.Lock()
+def note(entry):
+    with lock, open(out, "a") as f:
+        f.write(json.dumps({{"pid": os.getpid(), **entry}}) + "\\n")
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        for record in json.loads(self.rfile.read(int(self.headers["Content-Length"]))):
+            note({{"record": record}})
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer.allow_reuse_address = True
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function"],
+                "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
+                "destination": {{"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{{port}}/t"}}}}
+urllib.request.urlopen(urllib.request.Request(f"http://{{api}}/2022-07-01/telemetry",
+    data=json.dumps(subscription).encode(), method="PUT", headers={{"Lambda-Extension-Identifier": identifier}})).read()
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        event = json.loads(answer.read())
+    if event["eventType"] == "SHUTDOWN":
+        note({{"shutdown": event["shutdownReason"]}})
+        sys.exit(0)
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def telemetry_sandbox(tmp_path: Path, lines: list[str] | None = None, timeout_s: float = 20.0,
+                      env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    write_executable(tmp_path / "extensions" / "telemetry-probe", TELEMETRY_EXTENSION.format(python=sys.executable))
+    env = {"TELEMETRY_OUT": str(tmp_path / "telemetry.jsonl"), "TELEMETRY_PORT": str(free_port()), **(env or {})}
+    return sandbox(tmp_path, env=env, timeout_s=timeout_s, extensions=tmp_path / "extensions", lines=lines)
+
+
+def noted(tmp_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (tmp_path / "telemetry.jsonl").read_text().splitlines()]
+
+
+def test_a_reset_is_a_new_environment_for_telemetry_subscribers(tmp_path: Path) -> None:
+    """After a timeout the old subscription and its records are gone: the new extension
+    instance gets the new environment's records, each once, and none of the old one's."""
+    with telemetry_sandbox(tmp_path, timeout_s=1) as emulator:
+        first = emulator.invoke(b'{"lines": 1}').request_id
+        slow = emulator.invoke(b'{"sleep": 3}')
+        assert slow.json()["errorType"] == "Sandbox.Timedout"
+        third = emulator.invoke(b'{"lines": 1}').request_id
+    entries = noted(tmp_path)
+    pids = list(dict.fromkeys(e["pid"] for e in entries))
+    assert len(pids) == 2, pids  # the first environment's extension, then the new one's
+    new = [e["record"] for e in entries if e["pid"] == pids[1] and "record" in e]
+    ids = {r["record"].get("requestId") for r in new if isinstance(r["record"], dict)}
+    assert first not in ids and slow.request_id not in ids and third in ids
+    kinds = [r["type"] for r in new]
+    assert kinds.count("platform.initStart") == 1 and kinds.count("platform.start") == 1
+    texts = [json.dumps(r, sort_keys=True) for r in new]
+    assert len(texts) == len(set(texts)), "a record came twice"
