@@ -440,15 +440,17 @@ class Emulator:
             errors.RUNTIME_EXIT_ERROR,
         )
 
-    def _reset_runtime(self, only: _Runtime | None = None) -> None:
+    def _reset_runtime(self, only: _Runtime | None = None, reason: str = "failure") -> None:
         """Kill the bootstrap and everything it started, as a sandbox reset does; the next
         invoke starts it again. `only`: if that one is still the bootstrap (a late reset must
-        not hit its successor)."""
+        not hit its successor). `reason`: the extensions' SHUTDOWN shutdownReason (Lambda's
+        values: spindown, timeout, failure)."""
         with self._cond:
             runtime = self._runtime
             if only is not None and runtime is not only:
                 return
-        self._extensions.shutdown("failure", kill_tree)
+        self._telemetry.close()  # the old environment's last batches (its report), to its subscribers
+        self._extensions.shutdown(reason, kill_tree)
         self._telemetry.reset()
         if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
@@ -593,7 +595,7 @@ class Emulator:
             self._await_phase_end()
         if self._stale:
             self._stale = False
-            self._reset_runtime()  # the code changed (serve --watch): a cold start loads it
+            self._reset_runtime(reason="spindown")  # the code changed (serve --watch): a cold start loads it
         began = time.monotonic()
         with self._start_lock:
             cold = self._runtime is None
@@ -645,7 +647,7 @@ class Emulator:
             deadline = (pending.delivered_at or began) + timeout
             if want_stream:
                 streamed = StreamedBody(outcome.stream, deadline, request_id, timeout,
-                                        lambda: self._reset_runtime(only=runtime), self.stream_bandwidth)
+                                        lambda: self._reset_runtime(only=runtime, reason="timeout"), self.stream_bandwidth)
             else:
                 outcome = outcome.stream.collect(deadline, request_id)
                 timed_out = outcome is None
@@ -663,11 +665,11 @@ class Emulator:
             "metrics": {"durationMs": round((time.monotonic() - delivered) * 1000, 3),
                         "producedBytes": len(outcome.body)}})
         self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
-                          pending, over=timed_out or init_failed or concurrent)
+                          pending, over=timed_out or init_failed or concurrent, status="timeout" if timed_out else None)
         if init_failed or (timed_out and not concurrent):
             # Lambda re-initialises the environment after both; its records (the report
             # above) were the old environment's, and go with it.
-            self._reset_runtime()
+            self._reset_runtime(reason="timeout" if timed_out else "failure")
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,
@@ -679,7 +681,7 @@ class Emulator:
             headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
-    def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
+    def _close_phase(self, phase: _Phase, pending: Pending, over: bool, status: str | None = None) -> None:
         """An answered invocation's phase: over already if its bootstrap has polled again (and
         every extension registered for INVOKE too), exited, or is being reset (`over`); else
         it ends at the last of those /next calls (`_maybe_end_phase`)."""
@@ -688,7 +690,7 @@ class Emulator:
             phase.runtime_done = (runtime.generation == self._api.generation
                                   and self._api.polls > pending.polls_at_delivery)
             if over or runtime.exit_status is not None or self._api.closed:
-                self._log_phase_end(phase)
+                self._log_phase_end(phase, status)
             elif phase.runtime_done and self._extensions.idle():
                 self._log_phase_end(phase, until=None if self._extensions.registered else self._api.last_poll)
             else:
@@ -755,7 +757,7 @@ class Emulator:
             if overrun is not None:
                 self._log_phase_end(overrun, "timeout")
         if overrun is not None:
-            self._reset_runtime()
+            self._reset_runtime(reason="timeout")
 
     def _report_line(self, request_id: str, runtime: _Runtime, duration_ms: float) -> str:
         fn = self.function

@@ -331,3 +331,19 @@ def test_a_reset_is_a_new_environment_for_telemetry_subscribers(tmp_path: Path) 
     assert kinds.count("platform.initStart") == 1 and kinds.count("platform.start") == 1
     texts = [json.dumps(r, sort_keys=True) for r in new]
     assert len(texts) == len(set(texts)), "a record came twice"
+
+
+def test_a_timeout_is_reported_as_lambda_reports_one(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with telemetry_sandbox(tmp_path, lines=lines, timeout_s=1) as emulator:
+        emulator.invoke(b"{}")
+        slow = emulator.invoke(b'{"sleep": 3}')
+    assert slow.json()["errorType"] == "Sandbox.Timedout"
+    report = next(line for line in lines if line.startswith(f"REPORT RequestId: {slow.request_id}"))
+    assert report.endswith("\tStatus: timeout"), report
+    entries = noted(tmp_path)
+    first_pid = entries[0]["pid"]
+    assert {"pid": first_pid, "shutdown": "timeout"} in entries
+    reports = [e["record"]["record"] for e in entries if "record" in e and e["record"]["type"] == "platform.report"
+               and e["record"]["record"]["requestId"] == slow.request_id]
+    assert [r["status"] for r in reports] == ["timeout"]
