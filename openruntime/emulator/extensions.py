@@ -87,6 +87,9 @@ class ExtensionsAPI:
         self.registered: dict[str, Extension] = {}
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []  # (name, process) of the external ones
         self.errors: list[tuple[str, str]] = []  # (extension, error type) reported by them
+        # Set when the runtime is ready (its first /next), as AWS's RIE turns registration
+        # off then: a name it did not start is refused after that.
+        self.registration_closed = False
 
     # -- the sandbox's side ------------------------------------------------------------
 
@@ -183,6 +186,9 @@ class ExtensionsAPI:
         events = parse_events(request)
         if isinstance(events, Response):
             return events
+        refused = self._refused(name, events)
+        if refused is not None:
+            return refused
         with self.cond:
             if any(e.name == name for e in self.registered.values()):
                 return error_response(409, "Extension.AlreadyRegistered", f"extension {name!r} is registered already")
@@ -199,6 +205,18 @@ class ExtensionsAPI:
             answer["accountId"] = ACCOUNT_ID
         return Response(200, json.dumps(answer).encode(), [("Content-Type", JSON),
                                                            ("Lambda-Extension-Identifier", extension.identifier)])
+
+    def _refused(self, name: str, events: tuple[str, ...]) -> Response | None:
+        """AWS RIE's rules for an internal extension (one this sandbox did not start): it
+        cannot take SHUTDOWN, and cannot register once the runtime is ready."""
+        if any(os.path.basename(path) == name for path, _ in self.processes):
+            return None  # an external one
+        if "SHUTDOWN" in events:
+            return error_response(403, "Extension.InvalidEventType",
+                                  "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension")
+        if self.registration_closed:
+            return error_response(403, "Extension.RegistrationClosed", "Extension registration closed already")
+        return None
 
     def name_of(self, identifier: str | None) -> str | None:
         extension = self.registered.get(identifier or "")

@@ -332,6 +332,7 @@ class Emulator:
         # The new generation and its record exist before the process does: a bootstrap that
         # calls /next at once (before spawn() returns here) is this generation's.
         self._new_environment()
+        self._extensions.registration_closed = False
         runtime = _Runtime(self._api.new_generation(), time.monotonic())
         with self._cond:
             self._runtime = runtime
@@ -470,6 +471,7 @@ class Emulator:
             self._ending.runtime_done = True
             self._maybe_end_phase()
         if not self._api.polled:
+            self._extensions.registration_closed = True  # the runtime is ready: as AWS's RIE
             if runtime.restored_at is not None:  # SnapStart: the init was the snapshot's
                 runtime.restore_duration_ms = (time.monotonic() - runtime.restored_at) * 1000
             else:

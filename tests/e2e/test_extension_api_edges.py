@@ -347,3 +347,25 @@ def test_a_timeout_is_reported_as_lambda_reports_one(tmp_path: Path) -> None:
     reports = [e["record"]["record"] for e in entries if "record" in e and e["record"]["type"] == "platform.report"
                and e["record"]["record"]["requestId"] == slow.request_id]
     assert [r["status"] for r in reports] == ["timeout"]
+
+
+def test_registration_closes_once_the_runtime_is_ready(tmp_path: Path) -> None:
+    id_file = tmp_path / "id"
+    with sandbox(tmp_path, env={"BOOT_ID_FILE": str(id_file)}, timeout_s=5) as emulator:
+        emulator.invoke(b"{}")
+        assert len(id_file.read_text()) == 36  # registered during init
+        status, error = register(emulator.runtime_api, b'{"events": ["INVOKE"]}', name="late")
+        assert (status, error) == (403, {"errorType": "Extension.RegistrationClosed",
+                                         "errorMessage": "Extension registration closed already"})
+        assert emulator.invoke(b'{"n": 2}').body == b'{"n": 2}'  # nobody late holds it
+
+
+def test_an_internal_extension_cannot_register_for_shutdown(tmp_path: Path) -> None:
+    id_file = tmp_path / "id"
+    with sandbox(tmp_path, env={"BOOT_ID_FILE": str(id_file), "BOOT_EVENTS": "INVOKE,SHUTDOWN"}) as emulator:
+        emulator.invoke(b"{}")
+    refused = id_file.read_text()
+    assert refused.startswith("refused 403 ")
+    assert json.loads(refused.split(" ", 2)[2]) == {
+        "errorType": "Extension.InvalidEventType",
+        "errorMessage": "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension"}
