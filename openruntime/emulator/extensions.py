@@ -53,6 +53,26 @@ class Extension:
         self.given = 0  # events handed to it
 
 
+def parse_events(request: Request) -> tuple[str, ...] | Response:
+    """The `events` of a register body; else the refusal AWS's RIE gives (403: a body it
+    cannot read is `InvalidRequestFormat`, an event it does not know `Extension.InvalidEventType`),
+    and 413 for a body over the server's limit (it was never read, so not taken as {})."""
+    if request.oversize is not None:
+        return error_response(413, errors.REQUEST_ENTITY_TOO_LARGE,
+                              f"the register body ({request.oversize} bytes) is over the limit")
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        return error_response(403, "InvalidRequestFormat", "the body is not JSON")
+    events = body.get("events", []) if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        return error_response(403, "InvalidRequestFormat", "the body must be {\"events\": [names]}")
+    unknown = [e for e in events if e not in EVENTS]
+    if unknown:
+        return error_response(403, "Extension.InvalidEventType", f"{unknown[0][:100]}: ErrorInvalidEventType")
+    return tuple(events)
+
+
 class ExtensionsAPI:
     """The extensions of one sandbox: the HTTP routes, and what the sandbox asks of them."""
 
@@ -67,6 +87,9 @@ class ExtensionsAPI:
         self.registered: dict[str, Extension] = {}
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []  # (name, process) of the external ones
         self.errors: list[tuple[str, str]] = []  # (extension, error type) reported by them
+        # Set when the runtime is ready (its first /next), as AWS's RIE turns registration
+        # off then: a name it did not start is refused after that.
+        self.registration_closed = False
 
     # -- the sandbox's side ------------------------------------------------------------
 
@@ -160,14 +183,12 @@ class ExtensionsAPI:
         name = request.header("lambda-extension-name")
         if not name:
             return error_response(403, "Extension.InvalidExtensionName", "Lambda-Extension-Name is required")
-        try:
-            body = json.loads(request.body or b"{}")
-            events = tuple(body.get("events", []))
-        except (ValueError, AttributeError, RecursionError):
-            return error_response(400, "InvalidRequestFormat", "the body is not a JSON object with `events`")
-        unknown = [e for e in events if e not in EVENTS]
-        if unknown:
-            return error_response(400, "Extension.InvalidEventType", f"unknown event types {unknown}")
+        events = parse_events(request)
+        if isinstance(events, Response):
+            return events
+        refused = self._refused(name, events)
+        if refused is not None:
+            return refused
         with self.cond:
             if any(e.name == name for e in self.registered.values()):
                 return error_response(409, "Extension.AlreadyRegistered", f"extension {name!r} is registered already")
@@ -184,6 +205,18 @@ class ExtensionsAPI:
             answer["accountId"] = ACCOUNT_ID
         return Response(200, json.dumps(answer).encode(), [("Content-Type", JSON),
                                                            ("Lambda-Extension-Identifier", extension.identifier)])
+
+    def _refused(self, name: str, events: tuple[str, ...]) -> Response | None:
+        """AWS RIE's rules for an internal extension (one this sandbox did not start): it
+        cannot take SHUTDOWN, and cannot register once the runtime is ready."""
+        if any(os.path.basename(path) == name for path, _ in self.processes):
+            return None  # an external one
+        if "SHUTDOWN" in events:
+            return error_response(403, "Extension.InvalidEventType",
+                                  "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension")
+        if self.registration_closed:
+            return error_response(403, "Extension.RegistrationClosed", "Extension registration closed already")
+        return None
 
     def name_of(self, identifier: str | None) -> str | None:
         extension = self.registered.get(identifier or "")

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from typing import IO, Any
 
 READ_BYTES = 64 * 1024
-# A line longer than this (no newline in sight) is passed on in pieces of this size, so a
-# function writing without newlines cannot grow the emulator's memory.
-MAX_LINE_BYTES = 256 * 1024
+# A line longer than this (no newline in sight) is recorded in pieces of this size, so a
+# function writing without newlines cannot grow the emulator's memory, and each piece as a
+# Telemetry API record fits the smallest batch a subscriber may ask for (maxBytes 262,144).
+# The middlewares' STDERR lines have the same bound (middleware/stderr_lines.py).
+MAX_LINE_BYTES = 32 * 1024
 TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the log
 _FALLBACK_PIPE_BYTES = 1024 * 1024  # Linux's default pipe-max-size
 

@@ -332,6 +332,8 @@ class Emulator:
     def _start_runtime(self) -> _Runtime:
         # The new generation and its record exist before the process does: a bootstrap that
         # calls /next at once (before spawn() returns here) is this generation's.
+        self._new_environment()
+        self._extensions.registration_closed = False
         runtime = _Runtime(self._api.new_generation(), time.monotonic())
         with self._cond:
             self._runtime = runtime
@@ -352,9 +354,11 @@ class Emulator:
             ).result()
             if tee:
                 self._tees = [t for t in self._tees if t.thread.is_alive()]  # a previous bootstrap's, ended
+                epoch = self._telemetry.epoch  # a reset environment's late lines go nowhere
                 for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                     assert source is not None
-                    self._tees.append(OutputTee(source, target_fd(target), self._function_line).start())
+                    self._tees.append(OutputTee(source, target_fd(target),
+                                                lambda text: self._function_line(text, epoch)).start())
         except BaseException:
             with self._cond:
                 if self._runtime is runtime:
@@ -366,6 +370,14 @@ class Emulator:
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
 
+    def _new_environment(self) -> None:
+        """Before a bootstrap starts: what is left of the previous execution environment (its
+        extensions, when its bootstrap exited; its telemetry subscriptions and records) goes,
+        as Lambda's re-initialisation starts from nothing."""
+        if self._extensions.processes or self._extensions.registered:
+            self._extensions.shutdown("failure", kill_tree)
+        self._telemetry.reset()
+
     def _more_routes(self, request: Request) -> Response | None:
         """The Extensions and Telemetry APIs, on the Runtime API's port."""
         if request.path == TELEMETRY_PATH:
@@ -375,9 +387,10 @@ class Emulator:
     def _init_type(self) -> str:
         return "snap-start" if self.snapstart else "on-demand" if self.max_concurrency == 1 else "lambda-managed-instances"
 
-    def _function_line(self, text: str) -> None:
-        """A line of the bootstrap's output: to the Telemetry API, and to a Tail invocation's log."""
-        self._telemetry.emit("function", "function", text)
+    def _function_line(self, text: str, epoch: int) -> None:
+        """A line of the bootstrap's output: to the Telemetry API (unless its environment was
+        reset since: `epoch`), and to a Tail invocation's log."""
+        self._telemetry.emit("function", "function", text, epoch)
         tail = self._tail
         if tail is not None:
             tail.add(text)
@@ -387,6 +400,7 @@ class Emulator:
         folder = self.extensions_dir
         if folder is None and (self.env or {}).get("OPENRUNTIME_OPT"):
             folder = os.path.join((self.env or {})["OPENRUNTIME_OPT"], "extensions")
+        epoch = self._telemetry.epoch  # a reset environment's late lines go nowhere
         for path in self._extensions.found(folder):
             process = self._spawner.submit(
                 spawn, [path], env=env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -395,7 +409,7 @@ class Emulator:
             for source, target in ((process.stdout, self.child_stdout), (process.stderr, self.child_stderr)):
                 assert source is not None
                 OutputTee(source, target_fd(target),
-                          lambda text: self._telemetry.emit("extension", "extension", text)).start()
+                          lambda text: self._telemetry.emit("extension", "extension", text, epoch)).start()
             self._extensions.processes.append((path, process))
         self._has_extensions = bool(self._extensions.processes)
 
@@ -416,15 +430,18 @@ class Emulator:
             errors.RUNTIME_EXIT_ERROR,
         )
 
-    def _reset_runtime(self, only: _Runtime | None = None) -> None:
+    def _reset_runtime(self, only: _Runtime | None = None, reason: str = "failure") -> None:
         """Kill the bootstrap and everything it started, as a sandbox reset does; the next
         invoke starts it again. `only`: if that one is still the bootstrap (a late reset must
-        not hit its successor)."""
+        not hit its successor). `reason`: the extensions' SHUTDOWN shutdownReason (Lambda's
+        values: spindown, timeout, failure)."""
         with self._cond:
             runtime = self._runtime
             if only is not None and runtime is not only:
                 return
-        self._extensions.shutdown("failure", kill_tree)
+        self._telemetry.close()  # the old environment's last batches (its report), to its subscribers
+        self._extensions.shutdown(reason, kill_tree)
+        self._telemetry.reset()
         if runtime is not None and runtime.process is not None:  # killed first: its pending /next is never answered
             kill_tree(runtime.process)
             runtime.process.wait()
@@ -443,6 +460,7 @@ class Emulator:
             self._ending.runtime_done = True
             self._maybe_end_phase()
         if not self._api.polled:
+            self._extensions.registration_closed = True  # the runtime is ready: as AWS's RIE
             if runtime.restored_at is not None:  # SnapStart: the init was the snapshot's
                 runtime.restore_duration_ms = (time.monotonic() - runtime.restored_at) * 1000
             else:
@@ -568,7 +586,7 @@ class Emulator:
             self._await_phase_end()
         if self._stale:
             self._stale = False
-            self._reset_runtime()  # the code changed (serve --watch): a cold start loads it
+            self._reset_runtime(reason="spindown")  # the code changed (serve --watch): a cold start loads it
         began = time.monotonic()
         with self._start_lock:
             cold = self._runtime is None
@@ -619,7 +637,7 @@ class Emulator:
             deadline = (pending.delivered_at or began) + timeout
             if want_stream:
                 streamed = StreamedBody(outcome.stream, deadline, request_id, timeout,
-                                        lambda: self._reset_runtime(only=runtime), self.stream_bandwidth)
+                                        lambda: self._reset_runtime(only=runtime, reason="timeout"), self.stream_bandwidth)
             else:
                 outcome = outcome.stream.collect(deadline, request_id)
                 timed_out = outcome is None
@@ -628,8 +646,6 @@ class Emulator:
                 errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(request_id, timeout)),
                 errors.SANDBOX_TIMEDOUT,
             )
-        if init_failed or (timed_out and not concurrent):
-            self._reset_runtime()  # Lambda re-initialises the environment after both
         # The phase (REPORT's Duration) runs from the event's delivery: a cold start's init is
         # Init Duration, not the function's.
         delivered = pending.delivered_at or began
@@ -639,7 +655,11 @@ class Emulator:
             "metrics": {"durationMs": round((time.monotonic() - delivered) * 1000, 3),
                         "producedBytes": len(outcome.body)}})
         self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
-                          pending, over=timed_out or init_failed or concurrent)
+                          pending, over=timed_out or init_failed or concurrent, status="timeout" if timed_out else None)
+        if init_failed or (timed_out and not concurrent):
+            # Lambda re-initialises the environment after both; its records (the report
+            # above) were the old environment's, and go with it.
+            self._reset_runtime(reason="timeout" if timed_out else "failure")
         headers_out = {
             "content-type": outcome.content_type or JSON,
             "x-amz-executed-version": fn.version,
@@ -653,7 +673,7 @@ class Emulator:
             headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
-    def _close_phase(self, phase: _Phase, pending: Pending, over: bool) -> None:
+    def _close_phase(self, phase: _Phase, pending: Pending, over: bool, status: str | None = None) -> None:
         """An answered invocation's phase: over already if its bootstrap has polled again (and
         every extension registered for INVOKE too), exited, or is being reset (`over`); else
         it ends at the last of those /next calls (`_maybe_end_phase`)."""
@@ -662,7 +682,7 @@ class Emulator:
             phase.runtime_done = (runtime.generation == self._api.generation
                                   and self._api.polls > pending.polls_at_delivery)
             if over or runtime.exit_status is not None or self._api.closed:
-                self._log_phase_end(phase)
+                self._log_phase_end(phase, status)
             elif phase.runtime_done and self._extensions.idle():
                 self._log_phase_end(phase, until=None if self._extensions.registered else self._api.last_poll)
             else:
@@ -734,7 +754,7 @@ class Emulator:
             if overrun is not None:
                 self._log_phase_end(overrun, "timeout")
         if overrun is not None:
-            self._reset_runtime()
+            self._reset_runtime(reason="timeout")
 
     def _report_line(self, request_id: str, runtime: _Runtime, duration_ms: float) -> str:
         fn = self.function

@@ -213,23 +213,15 @@ def test_a_telemetry_subscriber_gets_platform_records_and_the_handlers_log_lines
 
 
 def test_a_subscription_outside_the_limits_is_refused_by_name(tmp_path: Path) -> None:
-    import urllib.error
-    import urllib.request
+    """Registered during init (registration closes when the runtime is ready), the
+    extension's subscription outside Lambda's limits is refused, each problem named."""
+    from tests.e2e.test_extension_api_edges import sandbox, subscribe
 
-    with orchestrated(function(tmp_path)) as emulator:
-        emulator.invoke(b"{}")  # the sandbox is up
-        register = urllib.request.Request(f"http://{emulator.runtime_api}/2020-01-01/extension/register",
-                                          data=b'{"events": []}', method="POST",
-                                          headers={"Lambda-Extension-Name": "probe"})
-        with urllib.request.urlopen(register) as answer:
-            identifier = answer.headers["Lambda-Extension-Identifier"]
+    id_file = tmp_path / "id"
+    with sandbox(tmp_path, env={"BOOT_ID_FILE": str(id_file)}) as emulator:
+        emulator.invoke(b"{}")  # the sandbox is up, and its runtime registered an extension
         bad = {"schemaVersion": "2021-01-01", "types": ["platform"], "buffering": {"maxItems": 5},
                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:1/x"}}
-        subscribe = urllib.request.Request(f"http://{emulator.runtime_api}/2022-07-01/telemetry",
-                                           data=json.dumps(bad).encode(), method="PUT",
-                                           headers={"Lambda-Extension-Identifier": identifier})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(subscribe)
-    error = json.loads(refused.value.read())
-    assert refused.value.code == 400 and "schemaVersion '2021-01-01'" in error["errorMessage"]
+        status, error = subscribe(emulator.runtime_api, id_file.read_text(), bad)
+    assert status == 400 and "schemaVersion '2021-01-01'" in error["errorMessage"]
     assert "buffering.maxItems 5 is outside 1000–10000" in error["errorMessage"]
