@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from openruntime.response_stream import ResponseStream
 
 JSON = "application/json"  # the one definition: Lambda's default payload type
+EMPTY_PAYLOAD = b"{}"  # what Lambda hands the function when the caller sent no payload
 RUNTIME_HEADER_PREFIX = "lambda-runtime-"
 
 

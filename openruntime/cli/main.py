@@ -350,8 +350,10 @@ def _extract_layers(zips: list[str]) -> Path:
 
 
 def _read_event(spec: str | None) -> bytes:
+    from openruntime.invocation import EMPTY_PAYLOAD
+
     if spec is None:
-        return b"{}"
+        return EMPTY_PAYLOAD
     if spec == "-":
         return sys.stdin.buffer.read()
     try:
@@ -362,8 +364,10 @@ def _read_event(spec: str | None) -> bytes:
 
 def _run_invoke(args: argparse.Namespace) -> int:
     _terminate_as_interrupt()
-    event = _read_event(args.event)
-    if event.strip():
+    from openruntime.invocation import EMPTY_PAYLOAD
+
+    event = _read_event(args.event) or EMPTY_PAYLOAD  # as the Invoke API: no payload is {}
+    if event != EMPTY_PAYLOAD:
         import json
 
         try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from openruntime import errors
 from openruntime.emulator import eventstream
-from openruntime.invocation import JSON
+from openruntime.invocation import EMPTY_PAYLOAD, JSON
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 if TYPE_CHECKING:
@@ -98,7 +98,10 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         client_context = _client_context(client_context)
         if client_context is None:
             return service_error(400, errors.INVALID_REQUEST_CONTENT, CLIENT_CONTEXT_INVALID)
-    if request.body:  # Lambda parses the payload before any code runs (an empty one is let through)
+    # Lambda hands the function {} when the caller sent no payload (aws-lambda-dotnet#834:
+    # AWS's own test tool changed to match the service), and parses any other before code runs.
+    payload = request.body or EMPTY_PAYLOAD
+    if request.body:
         try:
             json.loads(request.body)
         except RecursionError:
@@ -139,12 +142,12 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         if invocation_type == "DryRun":
             return Response(204, b"", ids)
         threading.Thread(
-            target=emulator.invoke, args=(request.body,), kwargs={**kwargs, "request_id": request_id}, daemon=True
+            target=emulator.invoke, args=(payload,), kwargs={**kwargs, "request_id": request_id}, daemon=True
         ).start()
         return Response(202, b"", ids)
     if streaming:
-        return _streamed(emulator.invoke(request.body, stream=True, log_tail=log_type == "Tail", **kwargs))
-    result = emulator.invoke(request.body, log_tail=log_type == "Tail", **kwargs)
+        return _streamed(emulator.invoke(payload, stream=True, log_tail=log_type == "Tail", **kwargs))
+    result = emulator.invoke(payload, log_tail=log_type == "Tail", **kwargs)
     headers = [(_canonical(k), v) for k, v in result.headers.items()]
     return Response(result.status, result.body, headers)
 

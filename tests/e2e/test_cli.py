@@ -587,7 +587,7 @@ while True:
     got = api.getresponse()
     body = got.read()
     rid = got.getheader("Lambda-Runtime-Aws-Request-Id")
-    event = json.loads(body) if body else {{}}
+    event = json.loads(body)  # an empty body would fail here: the emulator must never send one
     with open("contexts", "a") as seen:  # each event's client context, in order
         seen.write(json.dumps(got.getheader("Lambda-Runtime-Client-Context")) + "\\n")
     out = sys.stdout.buffer
@@ -666,6 +666,24 @@ def test_invoke_with_response_stream_and_log_type_tail_ends_with_the_log(tmp_pat
     assert b"".join(e["PayloadChunk"]["Payload"] for e in streamed_events[:-1]) == b"ab"
     assert_log_tail(streamed_events[-1]["InvokeComplete"]["LogResult"], streamed["ResponseMetadata"]["RequestId"], 5)
     assert plain[-1] == {"InvokeComplete": {}}
+
+
+def test_no_payload_reaches_the_function_as_an_empty_object(tmp_path: Path) -> None:
+    """Lambda hands the function {} when the caller sends no payload (boto3 without
+    Payload, `aws lambda invoke` without --payload); AWS's own .NET test tool changed to
+    match the service (aws-lambda-dotnet#834). The same for `openruntime invoke` on empty input."""
+    with raw_bootstrap_served(tmp_path) as (_, client):
+        for invocation in ({}, {"InvocationType": "RequestResponse"}):
+            answer = client.invoke(FunctionName="function", **invocation)
+            assert "FunctionError" not in answer
+            assert json.loads(answer["Payload"].read())["event"] == {}
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
+    pipeline = write_pipeline(tmp_path, f"runtime: {{name: python, handler: app.handler, task_root: {app}}}\n")
+    done = run_cli("invoke", "--pipeline", str(pipeline), "--event", "-", stdin=b"")
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout) == {"got": {}}
 
 
 def test_an_event_invocation_over_1_mb_is_refused_as_lambda_does(tmp_path: Path) -> None:
