@@ -90,6 +90,10 @@ class ExtensionsAPI:
         # Set when the runtime is ready (its first /next), as AWS's RIE turns registration
         # off then: a name it did not start is refused after that.
         self.registration_closed = False
+        # The first external extension that exited when nobody asked it to, and its exit
+        # status (negative: a signal): Lambda fails the environment with Extension.Crash.
+        self.crash: tuple[str, int] | None = None
+        self.shutting_down = False  # SHUTDOWN sent or being killed: an exit now is no crash
 
     # -- the sandbox's side ------------------------------------------------------------
 
@@ -108,15 +112,25 @@ class ExtensionsAPI:
                 return os.path.basename(name)
         return None
 
+    def exited(self, process: subprocess.Popen[bytes], status: int) -> bool:
+        """An external extension's process ended with `status`: True when that is a crash
+        (the first, while this environment is not shutting its extensions down). Lock held."""
+        name = next((os.path.basename(n) for n, p in self.processes if p is process), None)
+        if name is None or self.shutting_down or self.crash is not None:
+            return False
+        self.crash = (name, status)
+        self.cond.notify_all()
+        return True
+
     def wait_ready(self, until: float) -> str | None:
         """Init's share of the extensions: each started one registered and called /next.
         None when they are; else why not (for the caller's error). Lock held."""
         expected = {os.path.basename(name) for name, _ in self.processes}
         while True:
             ready = {e.name for e in self.registered.values() if e.nexts}
-            if expected <= ready:
+            if expected <= ready and self.crash is None:
                 return None
-            crashed = self.crashed()
+            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
             if crashed is not None:
                 return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
             remaining = until - time.monotonic()
@@ -142,6 +156,7 @@ class ExtensionsAPI:
         """SHUTDOWN to those registered for it, up to 2 s for them to finish (call /next
         again, or exit), then every external extension is killed."""
         with self.cond:
+            self.shutting_down = True
             deadline = time.monotonic() + (SHUTDOWN_GRACE_S if any("SHUTDOWN" in e.events
                                                                    for e in self.registered.values()) else 0)
             event = {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int(time.time() * 1000 + 2000)}
@@ -159,7 +174,9 @@ class ExtensionsAPI:
             self.registered.clear()
         for _, process in self.processes:
             kill(process)
-        self.processes.clear()
+        with self.cond:
+            self.processes.clear()
+            self.crash, self.shutting_down = None, False  # the next environment's extensions start afresh
 
     def _running(self, name: str) -> bool:
         return any(os.path.basename(n) == name and p.poll() is None for n, p in self.processes)

@@ -411,7 +411,35 @@ class Emulator:
                 OutputTee(source, target_fd(target),
                           lambda text: self._telemetry.emit("extension", "extension", text, epoch)).start()
             self._extensions.processes.append((path, process))
+            threading.Thread(target=self._watch_extension, args=(process,), name="extension-watch", daemon=True).start()
         self._has_extensions = bool(self._extensions.processes)
+
+    def _watch_extension(self, process: subprocess.Popen[bytes]) -> None:
+        """An external extension that exits on its own (not at SHUTDOWN) breaks the
+        environment, as on Lambda: the invocation in flight fails with Extension.Crash, an
+        invoke phase waiting for that extension ends now, and the environment is reset
+        before the next invocation (which re-initialises it, extensions included)."""
+        status = process.wait()
+        with self._cond:
+            if not self._extensions.exited(process, status):
+                return
+            for pending in list(self._api.in_flight.values()):
+                if pending.outcome is None:
+                    pending.outcome = self._crash_outcome(pending.request_id)
+            phase, self._ending = self._ending, None
+            if phase is not None:
+                self._log_phase_end(phase)
+            self._cond.notify_all()
+
+    def _crash_outcome(self, request_id: str) -> Outcome:
+        """Extension.Crash for `request_id`, in the words of AWS's RIE (`RequestId: … Error:`
+        and the process's end: `exit code 0`, `exit status N`, `signal: NAME`). Lock held."""
+        crash = self._extensions.crash
+        status = crash[1] if crash is not None else 0
+        end = ("exit code 0" if status == 0 else f"exit status {status}" if status > 0
+               else f"signal: {errors.signal_text(-status)}")
+        return Outcome.error(errors.error_body(errors.EXTENSION_CRASH, f"RequestId: {request_id} Error: {end}"),
+                             errors.EXTENSION_CRASH)
 
     def _watch_runtime(self, runtime: _Runtime, process: subprocess.Popen[bytes]) -> None:
         status = process.wait()
@@ -587,6 +615,8 @@ class Emulator:
         if self._stale:
             self._stale = False
             self._reset_runtime(reason="spindown")  # the code changed (serve --watch): a cold start loads it
+        elif self._extensions.crash is not None:
+            self._reset_runtime(reason="failure")  # an extension crashed since the last invocation
         began = time.monotonic()
         with self._start_lock:
             cold = self._runtime is None
@@ -611,6 +641,8 @@ class Emulator:
                     self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                          errors.EXTENSION_CRASH)
                     pending.outcome = self._api.init_error
+            if self._extensions.crash is not None and pending.outcome is None:
+                pending.outcome = self._crash_outcome(request_id)  # it crashed since the check above
             self._api.offer(pending)
             while True:
                 try:
@@ -631,7 +663,6 @@ class Emulator:
                 break
             timed_out = outcome is None and not self._api.closed
             self._api.finish(pending)
-            init_failed = self._api.init_error is not None
         streamed: StreamedBody | None = None
         if outcome is not None and outcome.stream is not None:
             deadline = (pending.delivered_at or began) + timeout
@@ -654,6 +685,8 @@ class Emulator:
             "status": "timeout" if timed_out else "error" if outcome.is_error else "success",
             "metrics": {"durationMs": round((time.monotonic() - delivered) * 1000, 3),
                         "producedBytes": len(outcome.body)}})
+        with self._cond:
+            init_failed = self._api.init_error is not None or self._extensions.crash is not None
         self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
                           pending, over=timed_out or init_failed or concurrent, status="timeout" if timed_out else None)
         if init_failed or (timed_out and not concurrent):
@@ -681,7 +714,7 @@ class Emulator:
         with self._cond:
             phase.runtime_done = (runtime.generation == self._api.generation
                                   and self._api.polls > pending.polls_at_delivery)
-            if over or runtime.exit_status is not None or self._api.closed:
+            if over or runtime.exit_status is not None or self._api.closed or self._extensions.crash is not None:
                 self._log_phase_end(phase, status)
             elif phase.runtime_done and self._extensions.idle():
                 self._log_phase_end(phase, until=None if self._extensions.registered else self._api.last_poll)

@@ -369,3 +369,76 @@ def test_an_internal_extension_cannot_register_for_shutdown(tmp_path: Path) -> N
     assert json.loads(refused.split(" ", 2)[2]) == {
         "errorType": "Extension.InvalidEventType",
         "errorMessage": "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension"}
+
+
+# An external extension driven by its environment: notes "start PID" (and what it gets) in
+# EXT_LOG; with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
+# when it gets an INVOKE, as an extension that crashes does.
+LIFECYCLE_EXTENSION = """\
+#!{python}
+import json, os, sys, urllib.error, urllib.request
+api, log = os.environ["AWS_LAMBDA_RUNTIME_API"], os.environ["EXT_LOG"]
+def note(text):
+    with open(log, "a") as f:
+        f.write(text + "\\n")
+note(f"start {{os.getpid()}}")
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        event = json.loads(answer.read())
+    note(event["eventType"])
+    if event["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+    marker = os.environ.get("EXT_CRASH_ONCE")
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(3)
+"""
+
+
+def lifecycle_sandbox(tmp_path: Path, lines: list[str], env: dict[str, str],
+                      timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
+    write_executable(tmp_path / "extensions" / "lifecycle", LIFECYCLE_EXTENSION.format(python=sys.executable))
+    return sandbox(tmp_path, env={"EXT_LOG": str(tmp_path / "ext.log"), **env}, timeout_s=timeout_s,
+                   extensions=tmp_path / "extensions", lines=lines)
+
+
+def starts(tmp_path: Path) -> int:
+    return sum(line.startswith("start ") for line in (tmp_path / "ext.log").read_text().splitlines())
+
+
+def test_an_extension_that_crashes_during_an_invocation_fails_it_and_the_environment_is_reset(
+        tmp_path: Path) -> None:
+    """The runtime never answers this event: only the crash can end it, with Lambda's
+    Extension.Crash, not the 60 s timeout; the next invocation gets a fresh environment."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_CRASH_ONCE": str(tmp_path / "crashed")}) as emulator:
+        crashed = emulator.invoke(b'{"sleep": 3600}')
+        assert crashed.function_error == "Unhandled"
+        assert crashed.json() == {"errorType": "Extension.Crash",
+                                  "errorMessage": f"RequestId: {crashed.request_id} Error: exit status 3"}
+        after = emulator.invoke(b'{"n": 2}')
+    assert after.body == b'{"n": 2}'
+    assert starts(tmp_path) == 2  # re-initialised, extensions included
+    report = next(line for line in lines if line.startswith(f"REPORT RequestId: {after.request_id}"))
+    assert "Init Duration" in report and "Status: timeout" not in report
+
+
+def test_an_extension_that_crashes_after_the_answer_does_not_hold_the_next_invocation(tmp_path: Path) -> None:
+    """The runtime answers at once and the extension exits instead of calling /next again:
+    the phase ends with the crash (it did wait for the timeout, then reported one), and the
+    next invocation runs in a fresh environment."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_CRASH_ONCE": str(tmp_path / "crashed")}) as emulator:
+        first = emulator.invoke(b'{"n": 1}')
+        assert first.body == b'{"n": 1}' or first.json()["errorType"] == "Extension.Crash"
+        second = emulator.invoke(b'{"n": 2}')
+    assert second.body == b'{"n": 2}'
+    assert not [line for line in lines if "Status: timeout" in line], lines
+    assert starts(tmp_path) == 2
