@@ -7,8 +7,8 @@ The contract (Lambda's): an extension registers with `POST /2020-01-01/extension
 event: `INVOKE {deadlineMs, requestId, invokedFunctionArn, tracing}` for each invocation,
 `SHUTDOWN {shutdownReason, deadlineMs}` at the end; `POST …/init/error` and `…/exit/error`
 report its failures. External extensions are the executables in `/opt/extensions/`,
-started before the runtime. Init ends when each of them has registered and called
-`/next`; an invoke phase ends when the runtime and every extension registered for INVOKE
+started before the runtime, which starts once each of them has registered; init ends
+when each has also called `/next`; an invoke phase ends when the runtime and every extension registered for INVOKE
 have called `/next` again (so REPORT includes their time); SHUTDOWN gives them 2 s
 before SIGKILL. Served on the sandbox's Runtime API port (`AWS_LAMBDA_RUNTIME_API`),
 under the sandbox's lock.
@@ -121,6 +121,23 @@ class ExtensionsAPI:
         self.crash = (name, status)
         self.cond.notify_all()
         return True
+
+    def wait_registered(self, until: float) -> str | None:
+        """Init's first step (AWS RIE's AwaitExternalAgentsRegistered): every external
+        extension started has registered, before the runtime starts. None when they have;
+        else why not (for the caller's error). Lock held."""
+        expected = {os.path.basename(name) for name, _ in self.processes}
+        while True:
+            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
+            if crashed is not None:
+                return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+            missing = expected - {e.name for e in self.registered.values()}
+            if not missing:
+                return None
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return f"extensions not registered in time: {', '.join(sorted(missing))}"
+            self.cond.wait(min(remaining, 0.05))  # a crash wakes nobody: look again soon
 
     def wait_ready(self, until: float) -> str | None:
         """Init's share of the extensions: each started one registered and called /next.

@@ -342,6 +342,8 @@ class Emulator:
             "initializationType": self._init_type(), "phase": "init",
             "functionName": self.function.name if self.function else "", "functionVersion": "$LATEST"})
         self._start_extensions(env)
+        if self._extensions.processes and not self._extensions_registered(runtime):
+            return runtime  # init failed before the runtime's turn: it is not started
         tee = self._has_extensions or self.capture_output  # for a Telemetry subscriber, or LogType Tail
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
@@ -369,6 +371,17 @@ class Emulator:
             runtime.process = process
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
+
+    def _extensions_registered(self, runtime: _Runtime) -> bool:
+        """Lambda starts the runtime once every external extension has registered (their
+        init comes first, within init's budget). False when one did not (it crashed, or
+        the budget ran out): the init error is set then."""
+        with self._cond:
+            problem = self._extensions.wait_registered(runtime.started_at + INIT_BUDGET_S)
+            if problem is not None and self._api.init_error is None:
+                self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
+                                                     errors.EXTENSION_CRASH)
+        return problem is None
 
     def _new_environment(self) -> None:
         """Before a bootstrap starts: what is left of the previous execution environment (its
@@ -635,15 +648,12 @@ class Emulator:
 
         outcome: Outcome | None = None
         with self._cond:
-            if cold and self._extensions.processes:  # init also waits for the extensions
+            if cold and self._extensions.processes and self._api.init_error is None:  # init waits for them
                 problem = self._extensions.wait_ready(began + INIT_BUDGET_S)
                 if problem is not None:
                     self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                          errors.EXTENSION_CRASH)
-                    pending.outcome = self._api.init_error
-            if self._extensions.crash is not None and pending.outcome is None:
-                pending.outcome = self._crash_outcome(request_id)  # it crashed since the check above
-            self._api.offer(pending)
+            self._offer(pending)
             while True:
                 try:
                     outcome = self._api.wait_answer(pending, until)
@@ -657,7 +667,7 @@ class Emulator:
                                 runtime, cold = self._runtime or self._start_runtime(), True
                         finally:
                             self._cond.acquire()
-                        self._api.offer(pending)  # to the new one
+                        self._offer(pending)  # to the new one
                         continue
                     outcome = self._exit_outcome(request_id, runtime.exit_status)
                 break
@@ -705,6 +715,16 @@ class Emulator:
         elif log_tail:
             headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
+
+    def _offer(self, pending: Pending) -> None:
+        """`pending` to the runtime, unless the environment failed already: its init (an
+        error posted, extensions that did not register) or an extension that crashed since
+        the last look. Lock held."""
+        if pending.outcome is None and self._api.init_error is not None:
+            pending.outcome = self._api.init_error
+        elif pending.outcome is None and self._extensions.crash is not None:
+            pending.outcome = self._crash_outcome(pending.request_id)
+        self._api.offer(pending)
 
     def _close_phase(self, phase: _Phase, pending: Pending, over: bool, status: str | None = None) -> None:
         """An answered invocation's phase: over already if its bootstrap has polled again (and

@@ -26,6 +26,8 @@ BOOTSTRAP = """\
 #!{python}
 import json, os, sys, time, urllib.error, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+if os.environ.get("BOOT_MARK"):
+    open(os.environ["BOOT_MARK"], "w").close()
 if os.environ.get("BOOT_ID_FILE"):
     events = [e for e in os.environ.get("BOOT_EVENTS", "").split(",") if e]
     request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
@@ -372,16 +374,19 @@ def test_an_internal_extension_cannot_register_for_shutdown(tmp_path: Path) -> N
 
 
 # An external extension driven by its environment: notes "start PID" (and what it gets) in
-# EXT_LOG; with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
+# EXT_LOG; with EXT_LATE_S it registers that late, noting whether the runtime has started
+# (BOOT_MARK, which the bootstrap creates); with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
 # when it gets an INVOKE, as an extension that crashes does.
 LIFECYCLE_EXTENSION = """\
 #!{python}
-import json, os, sys, urllib.error, urllib.request
+import json, os, sys, time, urllib.error, urllib.request
 api, log = os.environ["AWS_LAMBDA_RUNTIME_API"], os.environ["EXT_LOG"]
 def note(text):
     with open(log, "a") as f:
         f.write(text + "\\n")
 note(f"start {{os.getpid()}}")
+time.sleep(float(os.environ.get("EXT_LATE_S", "0")))
+note(f"registering; runtime started: {{os.path.exists(os.environ.get('BOOT_MARK', '/nonexistent'))}}")
 request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
     data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
     headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
@@ -442,3 +447,16 @@ def test_an_extension_that_crashes_after_the_answer_does_not_hold_the_next_invoc
     assert second.body == b'{"n": 2}'
     assert not [line for line in lines if "Status: timeout" in line], lines
     assert starts(tmp_path) == 2
+
+
+def test_the_runtime_starts_once_every_external_extension_has_registered(tmp_path: Path) -> None:
+    """Lambda's init: the extensions start and register, then the runtime starts; Init
+    Duration includes the extensions' share (a lower bound: the extension waits 0.5 s)."""
+    lines: list[str] = []
+    env = {"EXT_LATE_S": "0.5", "BOOT_MARK": str(tmp_path / "runtime-started")}
+    with lifecycle_sandbox(tmp_path, lines, env) as emulator:
+        assert emulator.invoke(b'{"n": 1}').body == b'{"n": 1}'
+    assert "registering; runtime started: False" in (tmp_path / "ext.log").read_text().splitlines()
+    report = next(line for line in lines if line.startswith("REPORT "))
+    init_ms = float(report.split("Init Duration: ")[1].split(" ms")[0])
+    assert init_ms >= 500, report
