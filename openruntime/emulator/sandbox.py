@@ -222,7 +222,8 @@ class Emulator:
         self._extensions = ExtensionsAPI(
             self._cond, self.function, self.log, on_next=self._maybe_end_phase,
             on_register=lambda name, events: self._telemetry.emit(
-                "platform", "platform.extension", {"name": name, "state": "Ready", "events": list(events)}))
+                "platform", "platform.extension", {"name": name, "state": "Ready", "events": list(events)}),
+            on_init_error=self._extension_init_error)
         self._invoke_lock = threading.BoundedSemaphore(self.max_concurrency)  # the free slots
         self._start_lock = threading.Lock()  # concurrent invokes start one bootstrap
         self._runtime: _Runtime | None = None
@@ -444,6 +445,21 @@ class Emulator:
                 self._log_phase_end(phase)
             self._cond.notify_all()
 
+    def _extension_init_error(self, name: str, error_type: str) -> None:
+        """An extension posted /init/error: init fails, as AWS's documentation says, with AWS
+        RIE's error type (Extension.InitError; the type it posted is in the message), and
+        the invocations waiting for this init get it; the environment is then reset (see
+        `_invoke_locked`). Lock held."""
+        if self._api.init_error is not None:
+            return
+        message = f"extension {name!r} reported an init error: {error_type}"
+        self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_INIT_ERROR, message),
+                                             errors.EXTENSION_INIT_ERROR)
+        for pending in list(self._api.in_flight.values()):
+            if pending.outcome is None:
+                pending.outcome = self._api.init_error
+        self._cond.notify_all()
+
     def _crash_outcome(self, request_id: str) -> Outcome:
         """Extension.Crash for `request_id`, in the words of AWS's RIE (`RequestId: … Error:`
         and the process's end: `exit code 0`, `exit status N`, `signal: NAME`). Lock held."""
@@ -650,7 +666,7 @@ class Emulator:
         with self._cond:
             if cold and self._extensions.processes and self._api.init_error is None:  # init waits for them
                 problem = self._extensions.wait_ready(began + INIT_BUDGET_S)
-                if problem is not None:
+                if problem is not None and self._api.init_error is None:  # not an init error posted meanwhile
                     self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                          errors.EXTENSION_CRASH)
             self._offer(pending)

@@ -375,7 +375,9 @@ def test_an_internal_extension_cannot_register_for_shutdown(tmp_path: Path) -> N
 
 # An external extension driven by its environment: notes "start PID" (and what it gets) in
 # EXT_LOG; with EXT_LATE_S it registers that late, noting whether the runtime has started
-# (BOOT_MARK, which the bootstrap creates); with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
+# (BOOT_MARK, which the bootstrap creates); with EXT_INIT_ERROR_ONCE (a marker file not there
+# yet) it creates the marker, posts /init/error, notes the answers to that and to /next, and
+# exits; with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
 # when it gets an INVOKE, as an extension that crashes does.
 LIFECYCLE_EXTENSION = """\
 #!{python}
@@ -392,6 +394,21 @@ request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register"
     headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
 with urllib.request.urlopen(request) as answer:
     identifier = answer.headers["Lambda-Extension-Identifier"]
+def status(method, path, headers):
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/{{path}}", data=b"" if method == "POST"
+                                     else None, method=method, headers={{"Lambda-Extension-Identifier": identifier, **headers}})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return f"{{refused.code}} {{json.loads(refused.read())['errorType']}}"
+marker = os.environ.get("EXT_INIT_ERROR_ONCE")
+if marker and not os.path.exists(marker):
+    open(marker, "w").close()
+    note(f"init/error without its header: {{status('POST', 'init/error', {{}})}}")
+    note(f"init/error: {{status('POST', 'init/error', {{'Lambda-Extension-Function-Error-Type': 'Extension.Bad'}})}}")
+    note(f"next after it: {{status('GET', 'event/next', {{}})}}")
+    sys.exit(1)  # as AWS's documentation asks, it exits
 while True:
     request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
                                      headers={{"Lambda-Extension-Identifier": identifier}})
@@ -460,3 +477,22 @@ def test_the_runtime_starts_once_every_external_extension_has_registered(tmp_pat
     report = next(line for line in lines if line.startswith("REPORT "))
     init_ms = float(report.split("Init Duration: ")[1].split(" ms")[0])
     assert init_ms >= 500, report
+
+
+def test_an_init_error_from_an_extension_fails_init_and_resets_the_environment(tmp_path: Path) -> None:
+    """AWS's documentation: after /extension/init/error init fails and no further call of
+    that extension succeeds; the caller gets AWS RIE's Extension.InitError (not the
+    Extension.Crash of the exit that follows), and the next invocation re-initialises."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_INIT_ERROR_ONCE": str(tmp_path / "reported")}) as emulator:
+        failed = emulator.invoke(b'{"n": 1}')
+        assert failed.function_error == "Unhandled"
+        error = failed.json()
+        assert error["errorType"] == "Extension.InitError" and "Extension.Bad" in error["errorMessage"], error
+        after = emulator.invoke(b'{"n": 2}')
+    assert after.body == b'{"n": 2}'
+    notes = (tmp_path / "ext.log").read_text().splitlines()
+    assert "init/error without its header: 403 Extension.MissingHeader" in notes
+    assert "init/error: 202" in notes
+    assert "next after it: 403 Extension.InvalidExtensionState" in notes
+    assert starts(tmp_path) == 2
