@@ -142,10 +142,12 @@ class _Phase:
     """An invocation answered but not yet over: its bootstrap (or an extension registered
     for INVOKE) has not called /next again."""
 
-    __slots__ = ("request_id", "runtime", "began", "deadline", "runtime_done")
+    __slots__ = ("request_id", "runtime", "began", "deadline", "runtime_done", "tenant_id")
 
-    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
+    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float,
+                 tenant_id: str | None = None) -> None:
         self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
+        self.tenant_id = tenant_id  # the invocation's, for platform.report
         self.runtime_done = False  # its bootstrap has called /next again
 
 
@@ -542,9 +544,11 @@ class Emulator:
         fn = self.function
         assert fn is not None
         headers = dict(pending.headers)
-        self._telemetry.emit("platform", "platform.start", {
-            "requestId": pending.request_id, "version": fn.version,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": headers.get("Lambda-Runtime-Trace-Id", "")}})
+        start: dict[str, Any] = {"requestId": pending.request_id, "version": fn.version,
+                                 "tracing": {"type": "X-Amzn-Trace-Id", "value": headers.get("Lambda-Runtime-Trace-Id", "")}}
+        if "Lambda-Runtime-Aws-Tenant-Id" in headers:
+            start["tenantId"] = headers["Lambda-Runtime-Aws-Tenant-Id"]
+        self._telemetry.emit("platform", "platform.start", start)
         self._extensions.invoke(pending.request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")), fn.arn,
                                 headers.get("Lambda-Runtime-Trace-Id", ""))
 
@@ -713,7 +717,7 @@ class Emulator:
                         "producedBytes": len(outcome.body)}})
         with self._cond:
             init_failed = self._api.init_error is not None or self._extensions.crash is not None
-        self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
+        self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout, tenant_id),
                           pending, over=timed_out or init_failed or concurrent, status="timeout" if timed_out else None)
         if init_failed or (timed_out and not concurrent):
             # Lambda re-initialises the environment after both; its records (the report
@@ -779,15 +783,28 @@ class Emulator:
         self._say(f"END RequestId: {phase.request_id}")
         ended = time.monotonic() if until is None else until
         duration_ms = (ended - phase.began) * 1000
+        init_ms = phase.runtime.init_duration_ms  # the first invocation after init reports it, once
         line = self._report_line(phase.request_id, phase.runtime, duration_ms)
         self._say(line + (f"\tStatus: {status}" if status else ""))
         if self._tail is not None:  # its log is complete: what comes after is not its own
             self._tail_done, self._tail = self._tail, None
+        self._telemetry.emit("platform", "platform.report", self._report_record(phase, status, duration_ms, init_ms))
+
+    def _report_record(self, phase: _Phase, status: str | None, duration_ms: float,
+                       init_ms: float | None) -> dict[str, Any]:
+        """platform.report (schema 2022-12-13): initDurationMs on the first invocation after
+        init, tenantId when the invocation has one. maxMemoryUsedMB is left out: the
+        emulator does not measure memory (REPORT has no Max Memory Used either)."""
         fn = self.function
-        self._telemetry.emit("platform", "platform.report", {
-            "requestId": phase.request_id, "status": status or "success",
-            "metrics": {"durationMs": round(duration_ms, 3), "billedDurationMs": max(1, int(duration_ms + 0.999)),
-                        "memorySizeMB": fn.memory_mb if fn else 0}})
+        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3),
+                                   "billedDurationMs": max(1, int(duration_ms + 0.999)),
+                                   "memorySizeMB": fn.memory_mb if fn else 0}
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, Any] = {"requestId": phase.request_id, "status": status or "success", "metrics": metrics}
+        if phase.tenant_id is not None:
+            record["tenantId"] = phase.tenant_id
+        return record
 
     def _say(self, line: str, start: bool = False, tail: LogTail | None = None) -> None:
         """One of the emulator's own log lines (START, END, REPORT), after what the bootstrap

@@ -496,3 +496,20 @@ def test_an_init_error_from_an_extension_fails_init_and_resets_the_environment(t
     assert "init/error: 202" in notes
     assert "next after it: 403 Extension.InvalidExtensionState" in notes
     assert starts(tmp_path) == 2
+
+
+def test_platform_start_and_report_carry_the_tenant_id_and_the_first_report_the_init_duration(
+        tmp_path: Path) -> None:
+    with telemetry_sandbox(tmp_path) as emulator:
+        first = emulator.invoke(b"{}", tenant_id="blue")
+        second = emulator.invoke(b"{}")
+    records = [e["record"] for e in noted(tmp_path) if "record" in e]
+
+    def of(kind: str, request_id: str) -> dict[str, Any]:
+        return next(r["record"] for r in records if r["type"] == kind and r["record"]["requestId"] == request_id)
+
+    assert of("platform.start", first.request_id)["tenantId"] == "blue"
+    assert of("platform.report", first.request_id)["tenantId"] == "blue"
+    assert "tenantId" not in of("platform.start", second.request_id)
+    assert of("platform.report", first.request_id)["metrics"]["initDurationMs"] > 0
+    assert "initDurationMs" not in of("platform.report", second.request_id)["metrics"]
