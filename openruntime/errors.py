@@ -44,6 +44,7 @@ RUNTIME_CONFIG_INVALID = "Runtime.ConfigInvalid"  # openruntime's: the pipeline 
 FUNCTION_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 EXTENSION_CRASH = "Extension.Crash"  # an extension that died (or never got ready) during init
+EXTENSION_INIT_ERROR = "Extension.InitError"  # an extension posted /extension/init/error (AWS RIE's type)
 
 # A middleware's failures (docs/middleware-protocol.md, "Errors").
 MIDDLEWARE_NOT_FOUND = "Middleware.NotFound"

@@ -7,8 +7,8 @@ The contract (Lambda's): an extension registers with `POST /2020-01-01/extension
 event: `INVOKE {deadlineMs, requestId, invokedFunctionArn, tracing}` for each invocation,
 `SHUTDOWN {shutdownReason, deadlineMs}` at the end; `POST …/init/error` and `…/exit/error`
 report its failures. External extensions are the executables in `/opt/extensions/`,
-started before the runtime. Init ends when each of them has registered and called
-`/next`; an invoke phase ends when the runtime and every extension registered for INVOKE
+started before the runtime, which starts once each of them has registered; init ends
+when each has also called `/next`; an invoke phase ends when the runtime and every extension registered for INVOKE
 have called `/next` again (so REPORT includes their time); SHUTDOWN gives them 2 s
 before SIGKILL. Served on the sandbox's Runtime API port (`AWS_LAMBDA_RUNTIME_API`),
 under the sandbox's lock.
@@ -41,7 +41,7 @@ SHUTDOWN_GRACE_S = 2.0  # Lambda's, with extensions registered for SHUTDOWN
 class Extension:
     """One registered extension: its events and where it is in them."""
 
-    __slots__ = ("name", "identifier", "events", "queue", "waiting", "nexts", "given")
+    __slots__ = ("name", "identifier", "events", "queue", "waiting", "nexts", "given", "init_error")
 
     def __init__(self, name: str, events: tuple[str, ...]) -> None:
         self.name = name
@@ -51,6 +51,7 @@ class Extension:
         self.waiting = False  # in /next now, with nothing to give it
         self.nexts = 0  # /next calls so far
         self.given = 0  # events handed to it
+        self.init_error: str | None = None  # the type it posted to /init/error: no call succeeds after it
 
 
 def parse_events(request: Request) -> tuple[str, ...] | Response:
@@ -78,9 +79,12 @@ class ExtensionsAPI:
 
     def __init__(self, cond: threading.Condition, function: Any, log: Callable[[str], None],
                  on_next: Callable[[], None] | None = None,
-                 on_register: Callable[[str, tuple[str, ...]], None] | None = None) -> None:
+                 on_register: Callable[[str, tuple[str, ...]], None] | None = None,
+                 on_init_error: Callable[[str, str], None] | None = None) -> None:
         self.cond = cond
         self.on_register = on_register  # the Telemetry API's platform.extension record
+        self.on_init_error = on_init_error  # the sandbox's: its init fails (lock held)
+        self.init_failure: str | None = None  # why init failed: an extension posted /init/error
         self.on_next = on_next  # the sandbox's: an invoke phase may be over now (lock held)
         self.function = function  # FunctionSettings: name, version, handler for /register
         self.log = log
@@ -90,6 +94,10 @@ class ExtensionsAPI:
         # Set when the runtime is ready (its first /next), as AWS's RIE turns registration
         # off then: a name it did not start is refused after that.
         self.registration_closed = False
+        # The first external extension that exited when nobody asked it to, and its exit
+        # status (negative: a signal): Lambda fails the environment with Extension.Crash.
+        self.crash: tuple[str, int] | None = None
+        self.shutting_down = False  # SHUTDOWN sent or being killed: an exit now is no crash
 
     # -- the sandbox's side ------------------------------------------------------------
 
@@ -108,15 +116,48 @@ class ExtensionsAPI:
                 return os.path.basename(name)
         return None
 
+    def exited(self, process: subprocess.Popen[bytes], status: int) -> bool:
+        """An external extension's process ended with `status`: True when that is a crash
+        (the first, while this environment is not shutting its extensions down). Lock held."""
+        name = next((os.path.basename(n) for n, p in self.processes if p is process), None)
+        if name is None or self.shutting_down or self.crash is not None:
+            return False
+        if any(e.name == name and e.init_error is not None for e in self.registered.values()):
+            return False  # it reported an init error and exits, as it should: init failed with that
+        self.crash = (name, status)
+        self.cond.notify_all()
+        return True
+
+    def wait_registered(self, until: float) -> str | None:
+        """Init's first step (AWS RIE's AwaitExternalAgentsRegistered): every external
+        extension started has registered, before the runtime starts. None when they have;
+        else why not (for the caller's error). Lock held."""
+        expected = {os.path.basename(name) for name, _ in self.processes}
+        while True:
+            if self.init_failure is not None:
+                return self.init_failure
+            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
+            if crashed is not None:
+                return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+            missing = expected - {e.name for e in self.registered.values()}
+            if not missing:
+                return None
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return f"extensions not registered in time: {', '.join(sorted(missing))}"
+            self.cond.wait(min(remaining, 0.05))  # a crash wakes nobody: look again soon
+
     def wait_ready(self, until: float) -> str | None:
         """Init's share of the extensions: each started one registered and called /next.
         None when they are; else why not (for the caller's error). Lock held."""
         expected = {os.path.basename(name) for name, _ in self.processes}
         while True:
             ready = {e.name for e in self.registered.values() if e.nexts}
-            if expected <= ready:
+            if self.init_failure is not None:
+                return self.init_failure
+            if expected <= ready and self.crash is None:
                 return None
-            crashed = self.crashed()
+            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
             if crashed is not None:
                 return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
             remaining = until - time.monotonic()
@@ -142,6 +183,7 @@ class ExtensionsAPI:
         """SHUTDOWN to those registered for it, up to 2 s for them to finish (call /next
         again, or exit), then every external extension is killed."""
         with self.cond:
+            self.shutting_down = True
             deadline = time.monotonic() + (SHUTDOWN_GRACE_S if any("SHUTDOWN" in e.events
                                                                    for e in self.registered.values()) else 0)
             event = {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int(time.time() * 1000 + 2000)}
@@ -159,7 +201,10 @@ class ExtensionsAPI:
             self.registered.clear()
         for _, process in self.processes:
             kill(process)
-        self.processes.clear()
+        with self.cond:
+            self.processes.clear()
+            # The next environment's extensions start afresh.
+            self.crash, self.shutting_down, self.init_failure = None, False, None
 
     def _running(self, name: str) -> bool:
         return any(os.path.basename(n) == name and p.poll() is None for n, p in self.processes)
@@ -219,8 +264,9 @@ class ExtensionsAPI:
         return None
 
     def name_of(self, identifier: str | None) -> str | None:
+        """The name of a registered extension that may still call (not after /init/error)."""
         extension = self.registered.get(identifier or "")
-        return extension.name if extension is not None else None
+        return extension.name if extension is not None and extension.init_error is None else None
 
     def _known(self, request: Request) -> Extension | Response:
         identifier = request.header("lambda-extension-identifier") or ""
@@ -235,6 +281,8 @@ class ExtensionsAPI:
             extension = self._known(request)
             if isinstance(extension, Response):
                 return extension
+            if extension.init_error is not None:
+                return _after_init_error(extension)
             extension.nexts += 1
             extension.waiting = True
             self.cond.notify_all()  # init may be waiting for this, and an invoke phase
@@ -252,11 +300,45 @@ class ExtensionsAPI:
                                                           ("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))])
 
     def _error(self, request: Request, action: str) -> Response:
+        """/init/error and /exit/error. The error type header is required (AWS RIE: 403
+        Extension.MissingHeader). An init error fails the sandbox's init, and no later
+        call of that extension succeeds (AWS's documentation)."""
+        error_type = request.header("lambda-extension-function-error-type")
         with self.cond:
             extension = self._known(request)
             if isinstance(extension, Response):
                 return extension
-            error_type = request.header("lambda-extension-function-error-type") or "Extension.Unknown"
-            self.errors.append((extension.name, error_type))
-        self.log(f"EXTENSION Name: {extension.name} {action.replace('/', ' ')}: {error_type}")
+            if not error_type:
+                return error_response(403, "Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found")
+            if action == "init/error":
+                refused = self._init_error(extension, error_type[:200])
+                if refused is not None:
+                    return refused
+            elif extension.init_error is not None:
+                return _after_init_error(extension)
+            self.errors.append((extension.name, error_type[:200]))
+        self.log(f"EXTENSION Name: {extension.name} {action.replace('/', ' ')}: {error_type[:200]}")
         return Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
+
+    def _init_error(self, extension: Extension, error_type: str) -> Response | None:
+        """An extension's /init/error: allowed before its first /next (and again after it,
+        as AWS's RIE lets the InitError state be re-entered); the sandbox's init fails with
+        the first one. Lock held."""
+        if extension.init_error is None and extension.nexts:
+            return error_response(403, "Extension.InvalidExtensionState",
+                                  f"extension {extension.name!r} is past its init (it called /next): no init error now")
+        first = extension.init_error is None
+        extension.init_error = error_type
+        if first and self.init_failure is None:
+            self.init_failure = f"extension {extension.name!r} reported an init error: {error_type}"
+            if self.on_init_error is not None:
+                self.on_init_error(extension.name, error_type)
+            self.cond.notify_all()
+        return None
+
+
+def _after_init_error(extension: Extension) -> Response:
+    """What any later call of an extension that posted /init/error gets (AWS RIE's type
+    for a call its state does not allow)."""
+    return error_response(403, "Extension.InvalidExtensionState",
+                          f"extension {extension.name!r} reported an init error: no further call succeeds")

@@ -142,10 +142,12 @@ class _Phase:
     """An invocation answered but not yet over: its bootstrap (or an extension registered
     for INVOKE) has not called /next again."""
 
-    __slots__ = ("request_id", "runtime", "began", "deadline", "runtime_done")
+    __slots__ = ("request_id", "runtime", "began", "deadline", "runtime_done", "tenant_id")
 
-    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float) -> None:
+    def __init__(self, request_id: str, runtime: _Runtime, began: float, deadline: float,
+                 tenant_id: str | None = None) -> None:
         self.request_id, self.runtime, self.began, self.deadline = request_id, runtime, began, deadline
+        self.tenant_id = tenant_id  # the invocation's, for platform.report
         self.runtime_done = False  # its bootstrap has called /next again
 
 
@@ -222,7 +224,8 @@ class Emulator:
         self._extensions = ExtensionsAPI(
             self._cond, self.function, self.log, on_next=self._maybe_end_phase,
             on_register=lambda name, events: self._telemetry.emit(
-                "platform", "platform.extension", {"name": name, "state": "Ready", "events": list(events)}))
+                "platform", "platform.extension", {"name": name, "state": "Ready", "events": list(events)}),
+            on_init_error=self._extension_init_error)
         self._invoke_lock = threading.BoundedSemaphore(self.max_concurrency)  # the free slots
         self._start_lock = threading.Lock()  # concurrent invokes start one bootstrap
         self._runtime: _Runtime | None = None
@@ -342,6 +345,8 @@ class Emulator:
             "initializationType": self._init_type(), "phase": "init",
             "functionName": self.function.name if self.function else "", "functionVersion": "$LATEST"})
         self._start_extensions(env)
+        if self._extensions.processes and not self._extensions_registered(runtime):
+            return runtime  # init failed before the runtime's turn: it is not started
         tee = self._has_extensions or self.capture_output  # for a Telemetry subscriber, or LogType Tail
         try:
             # die_with_parent: a killed emulator (`serve` sent SIGKILL) takes the bootstrap, and
@@ -369,6 +374,17 @@ class Emulator:
             runtime.process = process
         threading.Thread(target=self._watch_runtime, args=(runtime, process), name="runtime-watch", daemon=True).start()
         return runtime
+
+    def _extensions_registered(self, runtime: _Runtime) -> bool:
+        """Lambda starts the runtime once every external extension has registered (their
+        init comes first, within init's budget). False when one did not (it crashed, or
+        the budget ran out): the init error is set then."""
+        with self._cond:
+            problem = self._extensions.wait_registered(runtime.started_at + INIT_BUDGET_S)
+            if problem is not None and self._api.init_error is None:
+                self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
+                                                     errors.EXTENSION_CRASH)
+        return problem is None
 
     def _new_environment(self) -> None:
         """Before a bootstrap starts: what is left of the previous execution environment (its
@@ -411,7 +427,50 @@ class Emulator:
                 OutputTee(source, target_fd(target),
                           lambda text: self._telemetry.emit("extension", "extension", text, epoch)).start()
             self._extensions.processes.append((path, process))
+            threading.Thread(target=self._watch_extension, args=(process,), name="extension-watch", daemon=True).start()
         self._has_extensions = bool(self._extensions.processes)
+
+    def _watch_extension(self, process: subprocess.Popen[bytes]) -> None:
+        """An external extension that exits on its own (not at SHUTDOWN) breaks the
+        environment, as on Lambda: the invocation in flight fails with Extension.Crash, an
+        invoke phase waiting for that extension ends now, and the environment is reset
+        before the next invocation (which re-initialises it, extensions included)."""
+        status = process.wait()
+        with self._cond:
+            if not self._extensions.exited(process, status):
+                return
+            for pending in list(self._api.in_flight.values()):
+                if pending.outcome is None:
+                    pending.outcome = self._crash_outcome(pending.request_id)
+            phase, self._ending = self._ending, None
+            if phase is not None:
+                self._log_phase_end(phase)
+            self._cond.notify_all()
+
+    def _extension_init_error(self, name: str, error_type: str) -> None:
+        """An extension posted /init/error: init fails, as AWS's documentation says, with AWS
+        RIE's error type (Extension.InitError; the type it posted is in the message), and
+        the invocations waiting for this init get it; the environment is then reset (see
+        `_invoke_locked`). Lock held."""
+        if self._api.init_error is not None:
+            return
+        message = f"extension {name!r} reported an init error: {error_type}"
+        self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_INIT_ERROR, message),
+                                             errors.EXTENSION_INIT_ERROR)
+        for pending in list(self._api.in_flight.values()):
+            if pending.outcome is None:
+                pending.outcome = self._api.init_error
+        self._cond.notify_all()
+
+    def _crash_outcome(self, request_id: str) -> Outcome:
+        """Extension.Crash for `request_id`, in the words of AWS's RIE (`RequestId: … Error:`
+        and the process's end: `exit code 0`, `exit status N`, `signal: NAME`). Lock held."""
+        crash = self._extensions.crash
+        status = crash[1] if crash is not None else 0
+        end = ("exit code 0" if status == 0 else f"exit status {status}" if status > 0
+               else f"signal: {errors.signal_text(-status)}")
+        return Outcome.error(errors.error_body(errors.EXTENSION_CRASH, f"RequestId: {request_id} Error: {end}"),
+                             errors.EXTENSION_CRASH)
 
     def _watch_runtime(self, runtime: _Runtime, process: subprocess.Popen[bytes]) -> None:
         status = process.wait()
@@ -485,9 +544,11 @@ class Emulator:
         fn = self.function
         assert fn is not None
         headers = dict(pending.headers)
-        self._telemetry.emit("platform", "platform.start", {
-            "requestId": pending.request_id, "version": fn.version,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": headers.get("Lambda-Runtime-Trace-Id", "")}})
+        start: dict[str, Any] = {"requestId": pending.request_id, "version": fn.version,
+                                 "tracing": {"type": "X-Amzn-Trace-Id", "value": headers.get("Lambda-Runtime-Trace-Id", "")}}
+        if "Lambda-Runtime-Aws-Tenant-Id" in headers:
+            start["tenantId"] = headers["Lambda-Runtime-Aws-Tenant-Id"]
+        self._telemetry.emit("platform", "platform.start", start)
         self._extensions.invoke(pending.request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")), fn.arn,
                                 headers.get("Lambda-Runtime-Trace-Id", ""))
 
@@ -587,6 +648,8 @@ class Emulator:
         if self._stale:
             self._stale = False
             self._reset_runtime(reason="spindown")  # the code changed (serve --watch): a cold start loads it
+        elif self._extensions.crash is not None:
+            self._reset_runtime(reason="failure")  # an extension crashed since the last invocation
         began = time.monotonic()
         with self._start_lock:
             cold = self._runtime is None
@@ -605,13 +668,12 @@ class Emulator:
 
         outcome: Outcome | None = None
         with self._cond:
-            if cold and self._extensions.processes:  # init also waits for the extensions
+            if cold and self._extensions.processes and self._api.init_error is None:  # init waits for them
                 problem = self._extensions.wait_ready(began + INIT_BUDGET_S)
-                if problem is not None:
+                if problem is not None and self._api.init_error is None:  # not an init error posted meanwhile
                     self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                          errors.EXTENSION_CRASH)
-                    pending.outcome = self._api.init_error
-            self._api.offer(pending)
+            self._offer(pending)
             while True:
                 try:
                     outcome = self._api.wait_answer(pending, until)
@@ -625,13 +687,12 @@ class Emulator:
                                 runtime, cold = self._runtime or self._start_runtime(), True
                         finally:
                             self._cond.acquire()
-                        self._api.offer(pending)  # to the new one
+                        self._offer(pending)  # to the new one
                         continue
                     outcome = self._exit_outcome(request_id, runtime.exit_status)
                 break
             timed_out = outcome is None and not self._api.closed
             self._api.finish(pending)
-            init_failed = self._api.init_error is not None
         streamed: StreamedBody | None = None
         if outcome is not None and outcome.stream is not None:
             deadline = (pending.delivered_at or began) + timeout
@@ -654,7 +715,9 @@ class Emulator:
             "status": "timeout" if timed_out else "error" if outcome.is_error else "success",
             "metrics": {"durationMs": round((time.monotonic() - delivered) * 1000, 3),
                         "producedBytes": len(outcome.body)}})
-        self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout),
+        with self._cond:
+            init_failed = self._api.init_error is not None or self._extensions.crash is not None
+        self._close_phase(_Phase(request_id, runtime, delivered, delivered + timeout, tenant_id),
                           pending, over=timed_out or init_failed or concurrent, status="timeout" if timed_out else None)
         if init_failed or (timed_out and not concurrent):
             # Lambda re-initialises the environment after both; its records (the report
@@ -673,6 +736,16 @@ class Emulator:
             headers_out["x-amz-log-result"] = self._log_result(delivered + timeout)
         return InvokeResult(200, outcome.body, headers_out, request_id, streamed)
 
+    def _offer(self, pending: Pending) -> None:
+        """`pending` to the runtime, unless the environment failed already: its init (an
+        error posted, extensions that did not register) or an extension that crashed since
+        the last look. Lock held."""
+        if pending.outcome is None and self._api.init_error is not None:
+            pending.outcome = self._api.init_error
+        elif pending.outcome is None and self._extensions.crash is not None:
+            pending.outcome = self._crash_outcome(pending.request_id)
+        self._api.offer(pending)
+
     def _close_phase(self, phase: _Phase, pending: Pending, over: bool, status: str | None = None) -> None:
         """An answered invocation's phase: over already if its bootstrap has polled again (and
         every extension registered for INVOKE too), exited, or is being reset (`over`); else
@@ -681,7 +754,7 @@ class Emulator:
         with self._cond:
             phase.runtime_done = (runtime.generation == self._api.generation
                                   and self._api.polls > pending.polls_at_delivery)
-            if over or runtime.exit_status is not None or self._api.closed:
+            if over or runtime.exit_status is not None or self._api.closed or self._extensions.crash is not None:
                 self._log_phase_end(phase, status)
             elif phase.runtime_done and self._extensions.idle():
                 self._log_phase_end(phase, until=None if self._extensions.registered else self._api.last_poll)
@@ -710,15 +783,28 @@ class Emulator:
         self._say(f"END RequestId: {phase.request_id}")
         ended = time.monotonic() if until is None else until
         duration_ms = (ended - phase.began) * 1000
+        init_ms = phase.runtime.init_duration_ms  # the first invocation after init reports it, once
         line = self._report_line(phase.request_id, phase.runtime, duration_ms)
         self._say(line + (f"\tStatus: {status}" if status else ""))
         if self._tail is not None:  # its log is complete: what comes after is not its own
             self._tail_done, self._tail = self._tail, None
+        self._telemetry.emit("platform", "platform.report", self._report_record(phase, status, duration_ms, init_ms))
+
+    def _report_record(self, phase: _Phase, status: str | None, duration_ms: float,
+                       init_ms: float | None) -> dict[str, Any]:
+        """platform.report (schema 2022-12-13): initDurationMs on the first invocation after
+        init, tenantId when the invocation has one. maxMemoryUsedMB is left out: the
+        emulator does not measure memory (REPORT has no Max Memory Used either)."""
         fn = self.function
-        self._telemetry.emit("platform", "platform.report", {
-            "requestId": phase.request_id, "status": status or "success",
-            "metrics": {"durationMs": round(duration_ms, 3), "billedDurationMs": max(1, int(duration_ms + 0.999)),
-                        "memorySizeMB": fn.memory_mb if fn else 0}})
+        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3),
+                                   "billedDurationMs": max(1, int(duration_ms + 0.999)),
+                                   "memorySizeMB": fn.memory_mb if fn else 0}
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, Any] = {"requestId": phase.request_id, "status": status or "success", "metrics": metrics}
+        if phase.tenant_id is not None:
+            record["tenantId"] = phase.tenant_id
+        return record
 
     def _say(self, line: str, start: bool = False, tail: LogTail | None = None) -> None:
         """One of the emulator's own log lines (START, END, REPORT), after what the bootstrap

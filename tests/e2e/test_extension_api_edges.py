@@ -26,6 +26,8 @@ BOOTSTRAP = """\
 #!{python}
 import json, os, sys, time, urllib.error, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+if os.environ.get("BOOT_MARK"):
+    open(os.environ["BOOT_MARK"], "w").close()
 if os.environ.get("BOOT_ID_FILE"):
     events = [e for e in os.environ.get("BOOT_EVENTS", "").split(",") if e]
     request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
@@ -369,3 +371,145 @@ def test_an_internal_extension_cannot_register_for_shutdown(tmp_path: Path) -> N
     assert json.loads(refused.split(" ", 2)[2]) == {
         "errorType": "Extension.InvalidEventType",
         "errorMessage": "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension"}
+
+
+# An external extension driven by its environment: notes "start PID" (and what it gets) in
+# EXT_LOG; with EXT_LATE_S it registers that late, noting whether the runtime has started
+# (BOOT_MARK, which the bootstrap creates); with EXT_INIT_ERROR_ONCE (a marker file not there
+# yet) it creates the marker, posts /init/error, notes the answers to that and to /next, and
+# exits; with EXT_CRASH_ONCE (a marker file not there yet) it creates the marker and exits 3
+# when it gets an INVOKE, as an extension that crashes does.
+LIFECYCLE_EXTENSION = """\
+#!{python}
+import json, os, sys, time, urllib.error, urllib.request
+api, log = os.environ["AWS_LAMBDA_RUNTIME_API"], os.environ["EXT_LOG"]
+def note(text):
+    with open(log, "a") as f:
+        f.write(text + "\\n")
+note(f"start {{os.getpid()}}")
+time.sleep(float(os.environ.get("EXT_LATE_S", "0")))
+note(f"registering; runtime started: {{os.path.exists(os.environ.get('BOOT_MARK', '/nonexistent'))}}")
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+def status(method, path, headers):
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/{{path}}", data=b"" if method == "POST"
+                                     else None, method=method, headers={{"Lambda-Extension-Identifier": identifier, **headers}})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return f"{{refused.code}} {{json.loads(refused.read())['errorType']}}"
+marker = os.environ.get("EXT_INIT_ERROR_ONCE")
+if marker and not os.path.exists(marker):
+    open(marker, "w").close()
+    note(f"init/error without its header: {{status('POST', 'init/error', {{}})}}")
+    note(f"init/error: {{status('POST', 'init/error', {{'Lambda-Extension-Function-Error-Type': 'Extension.Bad'}})}}")
+    note(f"next after it: {{status('GET', 'event/next', {{}})}}")
+    sys.exit(1)  # as AWS's documentation asks, it exits
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        event = json.loads(answer.read())
+    note(event["eventType"])
+    if event["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+    marker = os.environ.get("EXT_CRASH_ONCE")
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(3)
+"""
+
+
+def lifecycle_sandbox(tmp_path: Path, lines: list[str], env: dict[str, str],
+                      timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
+    write_executable(tmp_path / "extensions" / "lifecycle", LIFECYCLE_EXTENSION.format(python=sys.executable))
+    return sandbox(tmp_path, env={"EXT_LOG": str(tmp_path / "ext.log"), **env}, timeout_s=timeout_s,
+                   extensions=tmp_path / "extensions", lines=lines)
+
+
+def starts(tmp_path: Path) -> int:
+    return sum(line.startswith("start ") for line in (tmp_path / "ext.log").read_text().splitlines())
+
+
+def test_an_extension_that_crashes_during_an_invocation_fails_it_and_the_environment_is_reset(
+        tmp_path: Path) -> None:
+    """The runtime never answers this event: only the crash can end it, with Lambda's
+    Extension.Crash, not the 60 s timeout; the next invocation gets a fresh environment."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_CRASH_ONCE": str(tmp_path / "crashed")}) as emulator:
+        crashed = emulator.invoke(b'{"sleep": 3600}')
+        assert crashed.function_error == "Unhandled"
+        assert crashed.json() == {"errorType": "Extension.Crash",
+                                  "errorMessage": f"RequestId: {crashed.request_id} Error: exit status 3"}
+        after = emulator.invoke(b'{"n": 2}')
+    assert after.body == b'{"n": 2}'
+    assert starts(tmp_path) == 2  # re-initialised, extensions included
+    report = next(line for line in lines if line.startswith(f"REPORT RequestId: {after.request_id}"))
+    assert "Init Duration" in report and "Status: timeout" not in report
+
+
+def test_an_extension_that_crashes_after_the_answer_does_not_hold_the_next_invocation(tmp_path: Path) -> None:
+    """The runtime answers at once and the extension exits instead of calling /next again:
+    the phase ends with the crash (it did wait for the timeout, then reported one), and the
+    next invocation runs in a fresh environment."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_CRASH_ONCE": str(tmp_path / "crashed")}) as emulator:
+        first = emulator.invoke(b'{"n": 1}')
+        assert first.body == b'{"n": 1}' or first.json()["errorType"] == "Extension.Crash"
+        second = emulator.invoke(b'{"n": 2}')
+    assert second.body == b'{"n": 2}'
+    assert not [line for line in lines if "Status: timeout" in line], lines
+    assert starts(tmp_path) == 2
+
+
+def test_the_runtime_starts_once_every_external_extension_has_registered(tmp_path: Path) -> None:
+    """Lambda's init: the extensions start and register, then the runtime starts; Init
+    Duration includes the extensions' share (a lower bound: the extension waits 0.5 s)."""
+    lines: list[str] = []
+    env = {"EXT_LATE_S": "0.5", "BOOT_MARK": str(tmp_path / "runtime-started")}
+    with lifecycle_sandbox(tmp_path, lines, env) as emulator:
+        assert emulator.invoke(b'{"n": 1}').body == b'{"n": 1}'
+    assert "registering; runtime started: False" in (tmp_path / "ext.log").read_text().splitlines()
+    report = next(line for line in lines if line.startswith("REPORT "))
+    init_ms = float(report.split("Init Duration: ")[1].split(" ms")[0])
+    assert init_ms >= 500, report
+
+
+def test_an_init_error_from_an_extension_fails_init_and_resets_the_environment(tmp_path: Path) -> None:
+    """AWS's documentation: after /extension/init/error init fails and no further call of
+    that extension succeeds; the caller gets AWS RIE's Extension.InitError (not the
+    Extension.Crash of the exit that follows), and the next invocation re-initialises."""
+    lines: list[str] = []
+    with lifecycle_sandbox(tmp_path, lines, {"EXT_INIT_ERROR_ONCE": str(tmp_path / "reported")}) as emulator:
+        failed = emulator.invoke(b'{"n": 1}')
+        assert failed.function_error == "Unhandled"
+        error = failed.json()
+        assert error["errorType"] == "Extension.InitError" and "Extension.Bad" in error["errorMessage"], error
+        after = emulator.invoke(b'{"n": 2}')
+    assert after.body == b'{"n": 2}'
+    notes = (tmp_path / "ext.log").read_text().splitlines()
+    assert "init/error without its header: 403 Extension.MissingHeader" in notes
+    assert "init/error: 202" in notes
+    assert "next after it: 403 Extension.InvalidExtensionState" in notes
+    assert starts(tmp_path) == 2
+
+
+def test_platform_start_and_report_carry_the_tenant_id_and_the_first_report_the_init_duration(
+        tmp_path: Path) -> None:
+    with telemetry_sandbox(tmp_path) as emulator:
+        first = emulator.invoke(b"{}", tenant_id="blue")
+        second = emulator.invoke(b"{}")
+    records = [e["record"] for e in noted(tmp_path) if "record" in e]
+
+    def of(kind: str, request_id: str) -> dict[str, Any]:
+        return next(r["record"] for r in records if r["type"] == kind and r["record"]["requestId"] == request_id)
+
+    assert of("platform.start", first.request_id)["tenantId"] == "blue"
+    assert of("platform.report", first.request_id)["tenantId"] == "blue"
+    assert "tenantId" not in of("platform.start", second.request_id)
+    assert of("platform.report", first.request_id)["metrics"]["initDurationMs"] > 0
+    assert "initDurationMs" not in of("platform.report", second.request_id)["metrics"]
