@@ -34,6 +34,9 @@ PRELUDE_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
 
 
+BODILESS = frozenset((204, 304))  # statuses that carry no body (RFC 9110)
+
+
 def http_front(emulator: Any, port: int, kind: str = "v2") -> LoopbackHTTPServer:
     """The front, not started; `emulator` is a sandbox or a pool (anything with `invoke`)."""
     return LoopbackHTTPServer(lambda request: serve_request(emulator, request, kind), port=port,
@@ -150,13 +153,22 @@ def answer(kind: str, result: InvokeResult) -> Response:
         status = int(value["statusCode"])
     except (TypeError, ValueError):
         return _failure(kind)
+    single, multi = value.get("headers") or {}, value.get("multiValueHeaders") or {}
+    cookies = value.get("cookies") or []
+    if not 200 <= status <= 599 or not isinstance(single, dict) or not isinstance(multi, dict) \
+            or not isinstance(cookies, list) or not all(isinstance(v, (list, type(None))) for v in multi.values()):
+        return _failure(kind)  # nothing a client could be sent
     headers: list[tuple[str, str]] = []
-    for name, item in (value.get("headers") or {}).items():
+    for name, item in single.items():
         headers.append((str(name), str(item)))
-    for name, items in (value.get("multiValueHeaders") or {}).items() if kind in ("v1", "alb") else ():
+    for name, items in multi.items() if kind in ("v1", "alb") else ():
         headers += [(str(name), str(item)) for item in items or []]
-    for cookie in value.get("cookies") or [] if kind in ("v2", "url") else []:
+    for cookie in cookies if kind in ("v2", "url") else []:
         headers.append(("Set-Cookie", str(cookie)))
+    if not _sendable(headers):
+        return _failure(kind)
+    if status in BODILESS:
+        return Response(status, b"", headers)
     raw = value.get("body")
     if raw is None:
         body = b""
@@ -172,29 +184,83 @@ def answer(kind: str, result: InvokeResult) -> Response:
 
 def _streamed(stream: StreamedBody) -> Response:
     """A streamed answer: the HTTP integration prelude read off its first bytes (when the
-    content type says so), the rest passed on as it arrives."""
+    content type says so), the rest passed on as it arrives. Nothing is sent before the
+    first byte, so a function that fails before it is a 502, as a function URL answers; one
+    that fails after it has its connection cut without the closing chunk, so the caller
+    sees a truncated response, not a complete one."""
     chunks = iter(stream)
+    first = next(chunks, None)
+    if first is None and stream.error_type is not None:
+        return _failure("url")
     if stream.content_type.split(";")[0].strip().lower() != PRELUDE_CONTENT_TYPE:
-        return Response(200, headers=[("Content-Type", stream.content_type)], stream=chunks)
-    head = b""
-    rest = b""
-    for chunk in chunks:
-        head += chunk
-        if b"\0" * 8 in head:
-            head, _, rest = head.partition(b"\0" * 8)
-            break
+        return Response(200, headers=[("Content-Type", stream.content_type)],
+                        stream=_until_error(stream, first or b"", chunks))
+    head = first or b""
+    while b"\0" * 8 not in head:
         if len(head) > 1024 * 1024:
-            return Response(502, b'{"message":"Internal Server Error"}', [("Content-Type", "application/json")])
+            return _failure("url")
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        head += chunk
+    head, _, rest = head.partition(b"\0" * 8)
+    if stream.error_type is not None:  # ended inside the prelude
+        return _failure("url")
+    prelude = _prelude(head)
+    if prelude is None:
+        return _failure("url")
+    status, headers = prelude
+    if status in BODILESS:  # no body may follow (RFC 9110): what the function wrote is dropped
+        for _ in chunks:
+            pass
+        return _failure("url") if stream.error_type is not None else Response(status, b"", headers)
+    return Response(status, headers=headers, stream=_until_error(stream, rest, chunks))
+
+
+def _sendable(headers: list[tuple[str, str]]) -> bool:
+    """Headers that go out as written: no CR, LF or NUL (which would split the response)
+    and nothing HTTP/1.1's Latin-1 head cannot carry."""
+    for pair in headers:
+        for text in pair:
+            if "\r" in text or "\n" in text or "\0" in text or not text.isascii() and _not_latin1(text):
+                return False
+    return True
+
+
+def _not_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _prelude(head: bytes) -> tuple[int, list[tuple[str, str]]] | None:
+    """Status and headers from an HTTP integration prelude; None when it is not one a
+    function URL would accept (not a JSON object, a status outside 200-599, headers that
+    are not an object, cookies that are not a list)."""
     try:
         prelude = json.loads(head or b"{}")
     except (ValueError, RecursionError):
-        return Response(502, b'{"message":"Internal Server Error"}', [("Content-Type", "application/json")])
-    headers = [(str(k), str(v)) for k, v in (prelude.get("headers") or {}).items()]
-    headers += [("Set-Cookie", str(c)) for c in prelude.get("cookies") or []]
+        return None
+    if not isinstance(prelude, dict):
+        return None
+    status = prelude.get("statusCode", 200)
+    headers, cookies = prelude.get("headers") or {}, prelude.get("cookies") or []
+    if type(status) is not int or not 200 <= status <= 599 or not isinstance(headers, dict) \
+            or not isinstance(cookies, list):
+        return None
+    pairs = [(str(k), str(v)) for k, v in headers.items()]
+    pairs += [("Set-Cookie", str(c)) for c in cookies]
+    if not _sendable(pairs):
+        return None
+    return status, pairs
 
-    def body() -> Iterator[bytes]:
-        if rest:
-            yield rest
-        yield from chunks
 
-    return Response(int(prelude.get("statusCode", 200)), headers=headers, stream=body())
+def _until_error(stream: StreamedBody, first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from chunks
+    if stream.error_type is not None:
+        # Ends the connection without the closing chunk: the caller sees the body cut short.
+        raise ConnectionAbortedError(f"the function failed mid-stream: {stream.error_type}")

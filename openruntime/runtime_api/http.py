@@ -138,7 +138,7 @@ class Response:
             lines.append(f"{key}: {value}")
         if self.stream is not None:
             lines.append("Transfer-Encoding: chunked")
-        else:
+        elif self.status != 204:  # a 204 has no body and no length (RFC 9110, 8.6)
             lines.append(f"Content-Length: {len(self.body)}")
         if not keep_alive:
             lines.append("Connection: close")

@@ -115,3 +115,67 @@ def test_a_function_url_event_is_payload_2_0_with_its_own_context(tmp_path: Path
         event = httpx.get(f"{url}/x").json()
     assert event["version"] == "2.0" and event["requestContext"]["accountId"] == "anonymous"
     assert json.loads(json.dumps(event))["rawPath"] == "/x"
+
+
+FAILING_STREAMS_APP = """\
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  const path = event.rawPath;
+  const http = (prelude) => awslambda.HttpResponseStream.from(stream, prelude);
+  if (path === '/throwfirst') throw new Error('before any byte');
+  if (path === '/throwlater') {
+    stream.write('partial');
+    await new Promise((r) => setTimeout(r, 50));
+    throw new Error('after the first byte');
+  }
+  if (path === '/badstatus') { stream = http({statusCode: 'abc'}); stream.end('x'); return; }
+  if (path === '/hugestatus') { stream = http({statusCode: 99999}); stream.end('x'); return; }
+  if (path === '/listheaders') { stream = http({statusCode: 200, headers: ['x']}); stream.end('x'); return; }
+  if (path === '/splitheader') { stream = http({statusCode: 200, headers: {'x-a': 'a\\r\\nInjected: 1'}}); stream.end('x'); return; }
+  if (path === '/nocontent') { stream = http({statusCode: 204, headers: {'x-seen': 'yes'}}); stream.end('dropped'); return; }
+  stream = http({statusCode: 200});
+  stream.end('fine');
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_a_failing_or_malformed_stream_never_looks_like_a_good_answer(tmp_path: Path) -> None:
+    """A function URL answers 502 for a function that fails before its first byte or
+    writes a prelude no client could be sent; one that fails later has its response cut
+    short (no closing chunk), so the caller cannot mistake it for a complete one; a 204
+    goes out without a body. The front never dies with a traceback."""
+    with front(tmp_path, app=FAILING_STREAMS_APP, runtime="node", filename="app.js") as url:
+        for path in ("/throwfirst", "/badstatus", "/hugestatus", "/listheaders", "/splitheader"):
+            answer = httpx.get(f"{url}{path}", timeout=30)
+            assert (answer.status_code, answer.json()) == (502, {"message": "Internal Server Error"}), path
+            assert "injected" not in answer.headers
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{url}/throwlater", timeout=30)
+        with socket.create_connection((url.split("//")[1].split(":")[0], int(url.rsplit(":", 1)[1]))) as raw:
+            raw.sendall(b"GET /nocontent HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := raw.recv(65536):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 204 ") and b"x-seen: yes" in head.lower()
+        assert b"transfer-encoding" not in head.lower() and b"content-length" not in head.lower() and body == b""
+        assert httpx.get(f"{url}/fine", timeout=30).text == "fine"  # the front and the function go on
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_a_buffered_answer_no_client_could_be_sent_is_a_502(tmp_path: Path) -> None:
+    app = """\
+def handler(event, context):
+    return {"/huge": {"statusCode": 99999}, "/list": {"statusCode": 200, "headers": ["x"]},
+            "/split": {"statusCode": 200, "headers": {"x-a": "a\\r\\nInjected: 1"}},
+            "/wide": {"statusCode": 200, "headers": {"x-a": "\\u4e2d"}},
+            "/nocontent": {"statusCode": 204, "body": "dropped"}}[event["rawPath"]]
+"""
+    with front(tmp_path, app=app) as url:
+        for path in ("/huge", "/list", "/split", "/wide"):
+            answer = httpx.get(f"{url}{path}", timeout=30)
+            assert answer.status_code == 502, path
+        nocontent = httpx.get(f"{url}/nocontent", timeout=30)
+        assert nocontent.status_code == 204 and nocontent.content == b""
+        assert "content-length" not in nocontent.headers
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
