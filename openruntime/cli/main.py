@@ -350,10 +350,10 @@ def _extract_layers(zips: list[str]) -> Path:
 
 
 def _read_event(spec: str | None) -> bytes:
-    from openruntime.invocation import EMPTY_PAYLOAD
-
+    """The event's bytes; empty (no --event, or an empty file or input) reaches the function
+    as {}, as the Invoke API's missing payload does."""
     if spec is None:
-        return EMPTY_PAYLOAD
+        return b""
     if spec == "-":
         return sys.stdin.buffer.read()
     try:
@@ -364,10 +364,8 @@ def _read_event(spec: str | None) -> bytes:
 
 def _run_invoke(args: argparse.Namespace) -> int:
     _terminate_as_interrupt()
-    from openruntime.invocation import EMPTY_PAYLOAD
-
-    event = _read_event(args.event) or EMPTY_PAYLOAD  # as the Invoke API: no payload is {}
-    if event != EMPTY_PAYLOAD:
+    event = _read_event(args.event)
+    if event:
         import json
 
         try:

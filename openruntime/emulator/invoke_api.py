@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from openruntime import errors
 from openruntime.emulator import eventstream
-from openruntime.invocation import EMPTY_PAYLOAD, JSON
+from openruntime.invocation import JSON
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 if TYPE_CHECKING:
@@ -98,10 +98,8 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         client_context = _client_context(client_context)
         if client_context is None:
             return service_error(400, errors.INVALID_REQUEST_CONTENT, CLIENT_CONTEXT_INVALID)
-    # Lambda hands the function {} when the caller sent no payload (aws-lambda-dotnet#834:
-    # AWS's own test tool changed to match the service), and parses any other before code runs.
-    payload = request.body or EMPTY_PAYLOAD
-    if request.body:
+    payload = request.body  # none at all is {} (the sandbox's invoke); any other is parsed before code runs
+    if payload:
         try:
             json.loads(request.body)
         except RecursionError:

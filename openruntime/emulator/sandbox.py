@@ -40,7 +40,7 @@ from openruntime.emulator.output import LogTail, OutputTee, target_fd
 from openruntime.emulator.telemetry import PATH as TELEMETRY_PATH
 from openruntime.emulator.telemetry import TelemetryAPI
 from openruntime.errors import RuntimeGone
-from openruntime.invocation import JSON, Outcome
+from openruntime.invocation import EMPTY_PAYLOAD, JSON, Outcome
 from openruntime.processes import kill_tree, spawn
 from openruntime.response_stream import ResponseStream
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
@@ -579,6 +579,9 @@ class Emulator:
         fn = self.function
         assert fn is not None
         request_id = request_id or str(uuid.uuid4())
+        # Lambda hands the function {} when the caller sent no payload (aws-lambda-dotnet#834:
+        # AWS's own test tool changed to match the service); every way in comes through here.
+        payload = payload or EMPTY_PAYLOAD
         if len(payload) > errors.MAX_REQUEST_BYTES:
             body = errors.error_body(
                 errors.REQUEST_TOO_LARGE_EXCEPTION,
