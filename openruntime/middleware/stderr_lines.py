@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _thread
 from collections import deque
+from collections.abc import Iterator
 
 from openruntime import errors
 from openruntime.errors import BrokenMiddleware
@@ -84,8 +85,7 @@ class StderrLines:
         if self._dropped:  # once over, the rest too
             self._dropped += len(line) + 1
             return
-        tagged = (middleware_line(self.name, self.request_id, line.decode("utf-8", "replace")) + "\n").encode(
-            "utf-8", "replace")
+        tagged = _tagged(self.name, self.request_id, line.decode("utf-8", "replace"))
         # What is logged counts, in bytes, tag included: a flood of empty lines is no cheaper than text.
         if self._logged + len(tagged) > self.budget:
             self._dropped += len(line) + 1
@@ -134,33 +134,39 @@ def log_answer_lines(name: str, request_id: str, lines: object, max_line: int = 
     out = bytearray()
     dropped = 0
     for text in lines:
-        pieces = text.split("\n") if "\n" in text else [text]
-        if len(pieces) > 1 and not pieces[-1]:
-            pieces.pop()  # "line\n" is one line, as on STDERR
-        for piece in pieces:
-            if piece.isascii() and len(piece) <= max_line:
-                parts = [piece]
-            else:  # a line over `max_line` bytes is logged in pieces of at most that many, as on STDERR
-                data = piece.encode("utf-8", "replace")
-                parts = []
-                while data:
-                    cut = utf8_cut(data, max_line)
-                    parts.append(data[:cut].decode("utf-8", "replace"))
-                    data = data[cut:]
-            for part in parts:
-                if dropped:
-                    dropped += 1
-                    continue
-                tagged = (middleware_line(name, request_id, part) + "\n").encode("utf-8", "replace")
-                if len(out) + len(tagged) > budget:
-                    dropped = 1
-                    continue
+        for line in _stderr_lines(text, max_line):
+            tagged = b"" if dropped else _tagged(name, request_id, line)
+            if not dropped and len(out) + len(tagged) <= budget:
                 out += tagged
+            else:
+                dropped += 1  # once over, the rest too
     if dropped:
-        out += (middleware_line(name, request_id, f"[openruntime] {dropped} more lines of this answer's log not "
-                                                  f"logged (over {_size(budget)} once tagged)") + "\n").encode()
+        out += _tagged(name, request_id, f"[openruntime] {dropped} more lines of this answer's log not logged "
+                                         f"(over {_size(budget)} once tagged)")
     if out:
         write_encoded(bytes(out))  # one write: no other thread's line lands between them
+
+
+def _stderr_lines(text: str, max_line: int) -> Iterator[str]:
+    """The lines `text` would be had it been written to STDERR: split at newlines ("line\n"
+    is one line), a line over `max_line` bytes in pieces cut at a character boundary."""
+    pieces = text.split("\n") if "\n" in text else [text]
+    if len(pieces) > 1 and not pieces[-1]:
+        pieces.pop()
+    for piece in pieces:
+        if piece.isascii() and len(piece) <= max_line:
+            yield piece
+            continue
+        data = piece.encode("utf-8", "replace")
+        while data:
+            cut = utf8_cut(data, max_line)
+            yield data[:cut].decode("utf-8", "replace")
+            data = data[cut:]
+
+
+def _tagged(name: str, request_id: str, line: str) -> bytes:
+    """One line as the function's log gets it: tagged, encoded, newline-terminated."""
+    return (middleware_line(name, request_id, line) + "\n").encode("utf-8", "replace")
 
 
 def _size(count: int) -> str:
