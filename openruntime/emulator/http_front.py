@@ -220,19 +220,15 @@ def _streamed(stream: StreamedBody) -> Response:
 def _sendable(headers: list[tuple[str, str]]) -> bool:
     """Headers that go out as written: no CR, LF or NUL (which would split the response)
     and nothing HTTP/1.1's Latin-1 head cannot carry."""
-    for pair in headers:
-        for text in pair:
-            if "\r" in text or "\n" in text or "\0" in text or not text.isascii() and _not_latin1(text):
-                return False
-    return True
-
-
-def _not_latin1(text: str) -> bool:
     try:
-        text.encode("latin-1")
+        for pair in headers:
+            for text in pair:
+                if "\r" in text or "\n" in text or "\0" in text:
+                    return False
+                text.encode("latin-1")
     except UnicodeEncodeError:
-        return True
-    return False
+        return False
+    return True
 
 
 def _prelude(head: bytes) -> tuple[int, list[tuple[str, str]]] | None:
