@@ -108,6 +108,13 @@ class ExtensionsAPI:
         return sorted(os.path.join(folder, name) for name in os.listdir(folder)
                       if os.path.isfile(os.path.join(folder, name)) and os.access(os.path.join(folder, name), os.X_OK))
 
+    def _exited_unready(self) -> str | None:
+        """Why init cannot go on because an external extension exited (None: none did). Lock held."""
+        crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
+        if crashed is None:
+            return None
+        return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+
     def crashed(self) -> str | None:
         """The name of an external extension that exited before it was ready, if any. Lock held."""
         ready = {e.name for e in self.registered.values() if e.nexts}
@@ -136,9 +143,8 @@ class ExtensionsAPI:
         while True:
             if self.init_failure is not None:
                 return self.init_failure
-            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
-            if crashed is not None:
-                return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+            if (exited := self._exited_unready()) is not None:
+                return exited
             missing = expected - {e.name for e in self.registered.values()}
             if not missing:
                 return None
@@ -157,9 +163,8 @@ class ExtensionsAPI:
                 return self.init_failure
             if expected <= ready and self.crash is None:
                 return None
-            crashed = self.crashed() or (self.crash[0] if self.crash is not None else None)
-            if crashed is not None:
-                return f"extension {crashed!r} exited before it was ready (it never called /extension/event/next)"
+            if (exited := self._exited_unready()) is not None:
+                return exited
             remaining = until - time.monotonic()
             if remaining <= 0:
                 return f"extensions not ready in time: {', '.join(sorted(expected - ready))}"
