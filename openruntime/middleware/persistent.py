@@ -285,7 +285,7 @@ class PersistentMiddleware:
             f'"tenant_id":{"null" if invocation.tenant_id is None else _json_str(invocation.tenant_id)},'
             f'"content_type":{_json_str(content_type)},"middleware":{self._name_json},'
             f'"state":{"null" if state is None else _dump_state(state)},"stages":{scope.stages_json()},'
-            f'"length":{len(payload)}}}\n'
+            f'"event_bytes":{len(invocation.body)},"length":{len(payload)}}}\n'
         ).encode()
         try:
             self._write(child, header, payload, deadline)

@@ -136,6 +136,7 @@ def context_env(hook: str, invocation: Invocation, content_type: str, stages_jso
     env = {
         "OPENRUNTIME_HOOK": hook,
         "OPENRUNTIME_STAGES": stages_json,
+        "OPENRUNTIME_EVENT_BYTES": str(len(invocation.body)),
         "OPENRUNTIME_REQUEST_ID": invocation.request_id,
         "OPENRUNTIME_DEADLINE_MS": str(invocation.deadline_ms),
         "OPENRUNTIME_FUNCTION_ARN": invocation.function_arn,

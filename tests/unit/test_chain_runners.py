@@ -80,7 +80,8 @@ def test_header_fields_are_valid_compact_json(tmp_path: Path, started: list[Pers
     first, second = [json.loads(line) for line in seen.read_bytes().splitlines()]
     assert first == {"hook": "before", "request_id": 'r"1\n', "deadline_ms": 1234, "function_arn": "arn:\u00e9",
                      "trace_id": 'Root=1;"x"', "tenant_id": None, "content_type": 'application/json; charset="utf-8"',
-                     "middleware": 'we"ird\nname', "state": None, "stages": [], "length": 2}
+                     "middleware": 'we"ird\nname', "state": None, "stages": [], "event_bytes": 2,
+                     "length": 2}
     assert second["state"] == {"s": 'é\n"'}  # handed back as given
 
 

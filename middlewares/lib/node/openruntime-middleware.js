@@ -90,6 +90,15 @@ function isJsonContentType(contentType) {
   return media === 'application/json' || (media.endsWith('+json') && media.includes('/'));
 }
 
+function parseStages(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return null;
+  }
+}
+
 class Context {
   constructor(fields) {
     this.hook = fields.hook;
@@ -100,6 +109,12 @@ class Context {
     this.contentType = fields.contentType || '';
     this.middleware = fields.middleware || '';
     this.tenantId = fields.tenantId || null; // the caller's tenant (tenant isolation mode), else null
+    // The stages the orchestrator timed so far in this invocation, each
+    // [middleware name or null, hook or "handler", start Unix µs, duration µs]; null from
+    // an orchestrator that does not report them.
+    this.stages = Array.isArray(fields.stages) ? fields.stages : null;
+    // The invocation's event as Lambda delivered it, in bytes (before any middleware changed it).
+    this.eventBytes = Number.isSafeInteger(fields.eventBytes) && fields.eventBytes >= 0 ? fields.eventBytes : null;
     // Invocation-scoped and private to this middleware; any JSON value.
     this.state = fields.state === undefined ? null : fields.state;
     // Persistent mode: lines for the answer frame (not enumerable: not part of the context's data).
@@ -275,6 +290,8 @@ async function runExec(hook) {
     contentType: env.OPENRUNTIME_CONTENT_TYPE,
     middleware: env.OPENRUNTIME_MIDDLEWARE || path.basename(process.argv[1] || ''),
     tenantId: env.OPENRUNTIME_TENANT_ID,
+    stages: parseStages(env.OPENRUNTIME_STAGES),
+    eventBytes: env.OPENRUNTIME_EVENT_BYTES ? Number(env.OPENRUNTIME_EVENT_BYTES) : null,
   });
   const stateFile = env.OPENRUNTIME_STATE_FILE;
   const { state, stored } = readState(stateFile);
@@ -400,6 +417,8 @@ async function answer(header, payload) {
     middleware: header.middleware,
     state: stateIn,
     tenantId: header.tenant_id,
+    stages: header.stages,
+    eventBytes: header.event_bytes,
   });
   ctx._log = [];
   let action;

@@ -106,7 +106,7 @@ class Context:
     """
 
     __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
-                 "content_type", "middleware", "state", "tenant_id", "stages", "_log", "_log_size")
+                 "content_type", "middleware", "state", "tenant_id", "stages", "event_bytes", "_log", "_log_size")
 
     def __init__(
         self,
@@ -120,6 +120,7 @@ class Context:
         state: Any = None,
         tenant_id: str | None = None,
         stages: list[Any] | None = None,
+        event_bytes: int | None = None,
     ) -> None:
         self.hook = hook
         self.request_id = request_id
@@ -136,6 +137,9 @@ class Context:
         # [middleware name or None, hook or "handler", start Unix µs, duration µs];
         # None from an orchestrator that does not report them.
         self.stages = stages
+        # The invocation's event as Lambda delivered it, in bytes (before any middleware
+        # changed it); None from an orchestrator that does not report it.
+        self.event_bytes = event_bytes
         self._log: list[str] | None = None  # persistent mode: lines for the answer frame
         self._log_size = 0
 
@@ -388,6 +392,10 @@ def _int_or_none(text: str | None) -> int | None:
         return None
 
 
+def _non_negative_int(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
 def _context_from_env(hook: str) -> Context:
     env = os.environ
     return Context(
@@ -400,6 +408,7 @@ def _context_from_env(hook: str) -> Context:
         middleware=env.get("OPENRUNTIME_MIDDLEWARE") or os.path.basename(sys.argv[0]),
         tenant_id=env.get("OPENRUNTIME_TENANT_ID") or None,
         stages=_stages(env.get("OPENRUNTIME_STAGES")),
+        event_bytes=_int_or_none(env.get("OPENRUNTIME_EVENT_BYTES")),
     )
 
 
@@ -511,6 +520,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
         state=state_in,
         tenant_id=header.get("tenant_id") or None,
         stages=header.get("stages") if isinstance(header.get("stages"), list) else None,
+        event_bytes=_non_negative_int(header.get("event_bytes")),
     )
     ctx._log = []
     content_type: str | None = None

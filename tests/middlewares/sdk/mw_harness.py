@@ -176,6 +176,7 @@ class Persistent:
         content_type: str = "application/json",
         request_id: str = "req-1",
         deadline_ms: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Frame:
         header = {
             "hook": hook,
@@ -186,6 +187,7 @@ class Persistent:
             "content_type": content_type,
             "middleware": self.exe.name,
             "state": state,
+            **(extra or {}),
             "length": len(payload),
         }
         self.send_raw(json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload)

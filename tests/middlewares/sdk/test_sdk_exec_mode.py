@@ -126,15 +126,18 @@ def test_returning_nothing_passes_the_exact_bytes(exe: Path) -> None:
 
 def test_context_comes_from_the_environment(exe: Path) -> None:
     deadline = now_ms() + 30_000
+    stages = [["auth", "before", 1_700_000_000_123_456, 2_500]]
     result = run_exec(
         exe, "before", b'{"action": "ctx"}', request_id="req-ctx", deadline_ms=deadline,
         content_type="application/json; charset=utf-8",
+        env={"OPENRUNTIME_STAGES": json.dumps(stages), "OPENRUNTIME_EVENT_BYTES": "1533"},
     )
     got = result.json()
     remaining = got.pop("remaining")
     assert got == {
         "hook": "before", "request_id": "req-ctx", "deadline_ms": deadline, "function_arn": ARN,
         "trace_id": TRACE, "content_type": "application/json; charset=utf-8", "middleware": exe.name,
+        "stages": stages, "event_bytes": 1533,
     }
     assert 20_000 < remaining <= 30_000
 

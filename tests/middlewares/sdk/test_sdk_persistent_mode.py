@@ -134,15 +134,20 @@ def test_prints_do_not_corrupt_the_frames(mw: Persistent) -> None:
 
 def test_context_comes_from_the_frame(mw: Persistent) -> None:
     deadline = now_ms() + 10_000
+    stages = [["auth", "before", 1_700_000_000_123_456, 2_500], [None, "handler", 1_700_000_000_126_000, 40]]
     answer = mw.call("before", b'{"action": "ctx"}', request_id="r-77", deadline_ms=deadline,
-                     content_type="application/vnd.api+json")
+                     content_type="application/vnd.api+json", extra={"stages": stages, "event_bytes": 1533})
     got = answer.json()
     remaining = got.pop("remaining")
     assert got == {
         "hook": "before", "request_id": "r-77", "deadline_ms": deadline, "function_arn": ARN,
         "trace_id": TRACE, "content_type": "application/vnd.api+json", "middleware": mw.exe.name,
+        "stages": stages, "event_bytes": 1533,
     }
     assert 5_000 < remaining <= 10_000
+    # From an orchestrator that predates them, or with a value that is not one: null.
+    older = mw.call("before", b'{"action": "ctx"}', extra={"event_bytes": -1}).json()
+    assert (older["stages"], older["event_bytes"]) == (None, None)
 
 
 def test_new_content_type_is_announced(mw: Persistent) -> None:
