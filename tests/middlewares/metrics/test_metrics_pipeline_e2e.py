@@ -49,3 +49,39 @@ def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
     assert ok["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shop"
     # The handler's own time, as the orchestrator timed it, inside the middleware's span.
     assert 0 < ok["HandlerDuration"] <= ok["Duration"] and 0 < failed["HandlerDuration"] <= failed["Duration"]
+
+
+@pytest.mark.parametrize("mode", ["exec", "persistent"])
+def test_after_and_error_alone_measure_the_invocation_from_what_the_orchestrator_reports(
+        tmp_path: Path, mode: str) -> None:
+    """The README's entry: no `before`, one hop per invocation. The request size is the event
+    as Lambda delivered it, even when a middleware inside changed it; the duration runs from
+    the first stage the orchestrator timed (that middleware's `before`)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    return {'seen': len(event['padding'])}\n")
+    grow = tmp_path / "grow"
+    grow.write_text("#!/bin/sh\n# before: the event, wrapped with 5,000 bytes of padding\n"
+                    "printf '{\"padding\":\"%05000d\",\"event\":' 0; cat; printf '}'\n")
+    grow.chmod(0o755)
+    pipeline = pipeline_for(tmp_path, app, [
+        {"name": "metrics", "command": str(middleware("metrics")), "mode": mode, "hooks": ["after", "error"],
+         "env": {"METRICS_DIMENSIONS": "service,event_source"}},
+        {"name": "grow", "command": str(grow), "hooks": ["before"]},
+    ])
+    log = tmp_path / "function.log"
+    event = raw("sqs-batch.json")
+    with orchestrated(pipeline, env={"TMPDIR": str(tmp_path)}, stderr_file=log) as emulator:
+        first = emulator.invoke(event)
+        second = emulator.invoke(event)
+    assert first.json() == {"seen": 5000} == second.json()
+    documents = emf_lines(log.read_text())
+    assert len(documents) == 2, log.read_text()[-3000:]
+    assert [d["RequestSize"] for d in documents] == [len(event), len(event)]  # not the grown 5 KB more
+    assert [d["ColdStart"] for d in documents] == [1, 0]
+    for document in documents:
+        # grow's `before` (a process start) and the handler are inside Duration.
+        assert 0 < document["HandlerDuration"] < document["Duration"] < 10_000
+    # The event_source dimension needs the event, which only `before` gets: said once.
+    assert [d["event_source"] for d in documents] == ["unknown", "unknown"]
+    assert log.read_text().count("add `before` to this middleware's hooks") == 1
