@@ -41,12 +41,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from middleware_hop import SDK_PY_MW, invocation, percentile, write  # noqa: E402
+from middleware_hop import invocation, percentile  # noqa: E402
 
 from openruntime.config import MiddlewareConfig  # noqa: E402
 from openruntime.middleware.exec import ExecMiddleware  # noqa: E402
 from openruntime.middleware.persistent import PersistentMiddleware  # noqa: E402
-from openruntime.middleware.protocol import InvocationScope, Middleware  # noqa: E402
+from openruntime.invocation import Outcome  # noqa: E402
+from openruntime.middleware.protocol import Middleware  # noqa: E402
+from openruntime.orchestrator.chain import Chain, InvocationRun  # noqa: E402
 
 EVENTS = REPO / "tests" / "fixtures" / "aws-events"
 HTTP_OK = json.dumps({"statusCode": 200, "headers": {"content-type": "application/json"},
@@ -87,8 +89,9 @@ def catalogue(scratch: Path, otlp: str) -> list[Case]:
              {"VALIDATE_SCHEMA_JSON": ORDER_SCHEMA, "VALIDATE_ENVELOPE": "none"}),
         Case("timing", "apigw-v2-http-request.json"),
         Case("batch", "sqs-batch.json", ("before", "after", "error"), response=ok_records),
+        Case("metrics", "apigw-v2-http-request.json", ("after", "error"), {"METRICS_NAMESPACE": "bench"}),
         Case("metrics", "apigw-v2-http-request.json", ("before", "after", "error"),
-             {"METRICS_NAMESPACE": "bench"}),
+             {"METRICS_NAMESPACE": "bench", "METRICS_DIMENSIONS": "service,event_source"}, label="metrics + before"),
         Case("trace", "apigw-v2-http-request.json", ("before", "after", "error"),
              {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp}),
         Case("trace", "apigw-v2-http-request.json", ("before", "after", "error"),
@@ -158,31 +161,24 @@ def quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def one_invocation(middleware: Middleware, case: Case, event: bytes, max_calls: int = 2) -> tuple[float, int]:
-    """The chain's work for one invocation of this middleware: before, then after (unless
-    before answered); the time taken and the hooks called."""
-    inv = invocation()
+def one_invocation(chain: Chain, case: Case, event: bytes) -> tuple[float, tuple[str, ...]]:
+    """One invocation through the orchestrator's own chain (hooks, the stages it reports,
+    the output checks), the handler answering `case.response` at once; the time taken and
+    the hooks called."""
+    run = InvocationRun(invocation())
+    handler_outcome = Outcome(case.response, "application/json")
     started = time.perf_counter()
-    scope = InvocationScope()
-    calls = 0
-    try:
-        if "before" in case.hooks:
-            calls += 1
-            if middleware.call("before", event, "application/json", inv, scope, 10.0).respond:
-                return time.perf_counter() - started, calls
-        if "after" in case.hooks and calls < max_calls:
-            calls += 1
-            middleware.call("after", case.response, "application/json", inv, scope, 10.0)
-    finally:
-        scope.close()
-    return time.perf_counter() - started, calls
+    chain.run(run, lambda payload, content_type: handler_outcome)
+    took = time.perf_counter() - started
+    return took, tuple(stage.rpartition(".")[2] for stage in run.timings if stage != "handler")
 
 
-def loop(middleware: Middleware, case: Case, event: bytes, n: int, max_calls: int = 2) -> list[float]:
+def loop(middleware: Middleware, case: Case, event: bytes, n: int) -> list[float]:
+    chain = Chain([middleware])
     gc.collect()
     gc.disable()  # a collection inside a sample measures the collector
     try:
-        return [one_invocation(middleware, case, event, max_calls)[0] for _ in range(n)]
+        return [one_invocation(chain, case, event)[0] for _ in range(n)]
     finally:
         gc.enable()
 
@@ -198,23 +194,25 @@ def started(make: Callable[[], Middleware]) -> tuple[Middleware, float]:
 def measure(case: Case, noop: Path, n: int, exec_n: int, starts: int, batch: int = 100) -> dict[str, float]:
     event = (EVENTS / case.event).read_bytes()
     config = MiddlewareConfig(name=case.name, hooks=case.hooks, mode="persistent", timeout_ms=10_000, env=case.env)
-    noop_config = MiddlewareConfig(name="noop", hooks=case.hooks, mode="persistent", timeout_ms=10_000)
 
     def persistent() -> Middleware:
         return PersistentMiddleware(config, [str(case.program)], os.environ)
 
-    def baseline() -> Middleware:
+    def baseline(hooks: tuple[str, ...]) -> Middleware:
+        noop_config = MiddlewareConfig(name="noop", hooks=hooks, mode="persistent", timeout_ms=10_000)
         return PersistentMiddleware(noop_config, [str(noop)], os.environ)
 
     start_times: list[float] = []
     for _ in range(starts):
         middleware, took = started(persistent)
-        one_invocation(middleware, case, event)  # it answers, not only starts
+        one_invocation(Chain([middleware]), case, event)  # it answers, not only starts
         middleware.stop()
         start_times.append(took)
     ours, took = started(persistent)
-    base, _ = started(baseline)
-    hooks = one_invocation(ours, case, event)[1]  # idempotency's replays stop at before
+    # The no-op is called for the same hooks (idempotency's replays stop at before).
+    called = one_invocation(Chain([ours]), case, event)[1]
+    base, _ = started(lambda: baseline(called))
+    hooks = len(called)
     samples: dict[str, list[float]] = {"ours": [], "base": []}
     try:
         loop(ours, case, event, 20)
@@ -222,7 +220,7 @@ def measure(case: Case, noop: Path, n: int, exec_n: int, starts: int, batch: int
         for round_ in range(max(n // batch, 1)):
             pair = [("ours", ours), ("base", base)]
             for label, middleware in (pair if round_ % 2 == 0 else reversed(pair)):
-                samples[label] += loop(middleware, case, event, batch, hooks)  # the no-op: as many calls
+                samples[label] += loop(middleware, case, event, batch)
     finally:
         ours.stop()
         base.stop()
@@ -245,7 +243,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="openruntime-catalogue-"))
     rows: list[tuple[str, dict[str, float]]] = []
     try:
-        noop = write(scratch, "noop", SDK_PY_MW)
+        noop = REPO / "benchmarks" / "middlewares" / "noop"  # before and after, raw: the hop alone
         with otlp_sink() as otlp:
             for case in catalogue(scratch, otlp):
                 if args.only and case.name not in args.only.split(","):
