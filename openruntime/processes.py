@@ -239,6 +239,14 @@ def adopt(child: EarlyChild) -> ChildProcess:
     return ChildProcess(child.args, child.pid, open(child.stderr_fd, "rb"))  # noqa: SIM115 - as Popen(stderr=PIPE)
 
 
+def adopt_started(args: list[str], pid: int) -> ChildProcess:
+    """A child this process did not fork itself: one the layer's /opt/bootstrap started
+    before it exec'd into this interpreter (it inherited the shell's pid, so the shell's
+    children are its own). Its STDERR is the sandbox's, not a pipe; it leads no group."""
+    _spawned.add(pid)  # its owner (the SubRuntime) reaps it, not the orphan sweep
+    return ChildProcess(args, pid, None)
+
+
 class ChildProcess:
     """A running child of `fork_exec`, with `Popen`'s bookkeeping for it: `poll`, `wait`
     (with a timeout: `subprocess.TimeoutExpired`), `send_signal`/`kill`, and the waitpid
@@ -312,7 +320,15 @@ class ChildProcess:
 
 
 def kill_group(process: Process, sig: int = SIGKILL) -> None:
-    """Signal the whole process group of `process`; a no-op once it is gone."""
+    """Signal the whole process group of `process`; a no-op once it is gone. A process that
+    leads no group (a runtime /opt/bootstrap started, in our own group) is signalled alone:
+    its group is ours."""
+    try:
+        if os.getpgid(process.pid) != process.pid:
+            os.kill(process.pid, sig)
+            return
+    except (ProcessLookupError, PermissionError):
+        pass  # the leader is gone; its group may linger
     try:
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):

@@ -156,7 +156,43 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
     if pipeline is not None:
         entries.append(ZipEntry("pipeline.json", data=compile_pipeline(pipeline)))
         report.warnings.extend(pipeline_warnings(pipeline))
+        prestart = prestart_script(pipeline)
+        if prestart is not None:
+            entries.append(ZipEntry("prestart", data=prestart))
     return entries
+
+
+# Bundled runtimes that boot for tens of milliseconds before their first request (an
+# interpreter and its runtime client), far longer than Python takes to bind the proxy's
+# port: /opt/bootstrap may start them first. The shell runtime (curl at once) is not one.
+PRESTART_RUNTIMES = ("python", "node")
+
+
+def prestart_script(path: Path) -> bytes | None:
+    """The `prestart` file for /opt/bootstrap (docs/layers.md, "Cold start"): the runtime,
+    handler and task root of the compiled pipeline, when /opt/bootstrap can start that
+    runtime itself, before any Python runs; None when it cannot (a command of its own, an
+    `env`, a relative task root) and the orchestrator starts it as before."""
+    from openruntime.config import load_pipeline
+
+    runtime = load_pipeline(path).runtime
+    if runtime.name not in PRESTART_RUNTIMES or runtime.command or runtime.env:
+        return None
+    if runtime.task_root and not runtime.task_root.startswith("/"):
+        return None
+    lines = [
+        "# Written by `openruntime layer build` from pipeline.json, read by /opt/bootstrap: the",
+        "# runtime it starts before Python (docs/layers.md). The orchestrator takes it over only",
+        "# when it is exactly what the pipeline plans; otherwise it is killed and started again.",
+        f"prestart_runtime={_sh_quote(runtime.name)}",
+        f"prestart_handler={_sh_quote(runtime.handler or '')}",
+        f"prestart_task_root={_sh_quote(runtime.task_root or '')}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def report_vendored(vendored: VendorResult, report: BuildReport, target: Target, layer: str) -> None:

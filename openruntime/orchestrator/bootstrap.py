@@ -11,7 +11,7 @@ from openruntime.config import Pipeline, load_pipeline, pipeline_from_env
 from openruntime.errors import ConfigError, InitFailure, error_body
 from openruntime.function_log import log
 from openruntime.locate import find_pipeline_file
-from openruntime.orchestrator.launch import EarlyStart, start_early
+from openruntime.orchestrator.launch import EarlyStart, Prestarted, start_early
 from openruntime.processes import become_subreaper, end_descendants
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -42,10 +42,14 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
         return 1
     early: EarlyStart | None = None
     config_error: ConfigError | None = None
+    # The runtime the layer's /opt/bootstrap may have started already (docs/layers.md).
+    prestarted = Prestarted.from_environ(os.environ)
     try:
         pipeline = load_bootstrap_pipeline(pipeline_path)
-        early = start_early(pipeline, os.environ, runtime_override)
+        early = start_early(pipeline, os.environ, runtime_override, prestarted)
     except ConfigError as exc:
+        if prestarted is not None:
+            prestarted.kill()
         config_error = exc
     except InitFailure:
         pass  # Orchestrator.init() plans again and reports it as an init error

@@ -15,13 +15,13 @@ from openruntime import errors
 from openruntime.config import Frozen
 from openruntime.errors import InitFailure
 from openruntime.locate import find_runtime, runtime_dirs
-from openruntime.processes import EarlyChild, PIPE, adopt, fork_exec, spawn
+from openruntime.processes import EarlyChild, PIPE, adopt, adopt_started, fork_exec, spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     from openruntime.processes import Process
     from _socket import socket as _RawSocket
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping, MutableMapping, Sequence
 
     from openruntime.config import Pipeline
 
@@ -102,12 +102,16 @@ class EarlyStart:
         process: Process | None = None,
         error: OSError | None = None,
         child: EarlyChild | None = None,
+        by_script: bool = False,
     ) -> None:
         self._listener = listener
         self.launch = launch
         self._process = process
         self._error = error
         self._child = child
+        # Started by /opt/bootstrap before this interpreter (see take_prestarted): if it
+        # dies before it asks for anything, it is started again, the usual way.
+        self.by_script = by_script
 
     @property
     def listener(self) -> _RawSocket:
@@ -133,13 +137,25 @@ class EarlyStart:
 
 
 def start_early(
-    pipeline: Pipeline, environ: Mapping[str, str], override: Sequence[str] | None = None
+    pipeline: Pipeline, environ: Mapping[str, str], override: Sequence[str] | None = None,
+    prestarted: Prestarted | None = None,
 ) -> EarlyStart:
     """Bind the proxy's port and start the runtime on it; it connects when it is ready,
-    and the kernel holds that connection in the backlog until the proxy accepts it."""
-    launch = plan_runtime(pipeline, environ, override)
+    and the kernel holds that connection in the backlog until the proxy accepts it. With
+    `prestarted`, the runtime the layer's /opt/bootstrap already started is taken over
+    when it is what the pipeline plans, on the port it was told."""
+    try:
+        launch = plan_runtime(pipeline, environ, override)
+    except InitFailure:
+        if prestarted is not None:
+            prestarted.kill()
+        raise
     from openruntime.runtime_api.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
 
+    if prestarted is not None:
+        early = take_prestarted(prestarted, launch, pipeline, override)
+        if early is not None:
+            return early
     listener = listen_loopback()
     env = dict(launch.env)
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{listener.getsockname()[1]}"
@@ -151,6 +167,68 @@ def start_early(
     except OSError as exc:
         return EarlyStart(listener, launch, None, exc)
     return EarlyStart(listener, launch, process)
+
+
+class Prestarted:
+    """The runtime /opt/bootstrap started before exec'ing into Python (the layer's
+    `prestart` file: docs/layers.md), from OPENRUNTIME_PRESTARTED="PID PORT": its
+    command is what the script ran (`[RUNTIME, _HANDLER]`), its working directory
+    LAMBDA_TASK_ROOT, its environment the script's own minus what it exported after."""
+
+    __slots__ = ("pid", "port", "command", "cwd")
+
+    def __init__(self, pid: int, port: int, command: list[str], cwd: str) -> None:
+        self.pid, self.port, self.command, self.cwd = pid, port, command, cwd
+
+    @classmethod
+    def from_environ(cls, environ: MutableMapping[str, str]) -> Prestarted | None:
+        """Taken out of `environ` (nothing after this sees it); None when there is none."""
+        said = environ.pop("OPENRUNTIME_PRESTARTED", None)
+        runtime = environ.pop("OPENRUNTIME_PRESTARTED_RUNTIME", None)
+        if not said or not runtime:
+            return None
+        try:
+            pid_text, port_text = said.split()
+            pid, port = int(pid_text), int(port_text)
+        except ValueError:
+            return None
+        handler = environ.get("_HANDLER", "")
+        return cls(pid, port, [runtime] + ([handler] if handler else []), environ.get("LAMBDA_TASK_ROOT", ""))
+
+    def kill(self) -> None:
+        """Not the runtime the pipeline plans, or no port for it: it goes, before it asks
+        anything (it boots for tens of ms before its first request)."""
+        try:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def take_prestarted(
+    prestarted: Prestarted, launch: RuntimeLaunch, pipeline: Pipeline, override: Sequence[str] | None
+) -> EarlyStart | None:
+    """The runtime /opt/bootstrap started, with the proxy listening on the port it was
+    given, if it is exactly the planned one: same command, working directory and
+    environment (the plan adds nothing to the script's environment but LAMBDA_TASK_ROOT
+    and _HANDLER, which the script exported, when the pipeline's runtime has no `env`).
+    Else None, after killing it: the caller starts the runtime the usual way."""
+    planned = (not override and not pipeline.runtime.env and launch.command == prestarted.command
+               and launch.cwd == prestarted.cwd)
+    if planned:
+        from openruntime.runtime_api.netio import listen_loopback
+
+        try:
+            listener = listen_loopback(prestarted.port)
+        except OSError:
+            planned = False  # the port is taken: the runtime would talk to someone else
+    if not planned:
+        prestarted.kill()
+        return None
+    env = dict(launch.env)
+    env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{prestarted.port}"
+    process = adopt_started(launch.command, prestarted.pid)
+    return EarlyStart(listener, RuntimeLaunch(launch.command, env, launch.cwd), process, by_script=True)
 
 
 def _single_threaded() -> bool:

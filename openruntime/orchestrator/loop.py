@@ -133,6 +133,15 @@ class Orchestrator:
         state, init_error = self.proxy.wait_ready(INIT_TIMEOUT_S)
         if state == InitState.READY:
             return
+        if state == InitState.EXITED and self.early is not None and self.early.by_script:
+            # Started by /opt/bootstrap before the proxy listened, it may have found nobody
+            # there, and it never asked for anything: started again, the usual way (with its
+            # STDERR on a pipe, so that a real crash is reported with its last words).
+            self.early.by_script = False
+            self.proxy.new_generation()
+            self.runtime.start()
+            self._await_runtime_ready()
+            return
         if state == InitState.TIMED_OUT:
             self.runtime.kill()
             raise InitFailure(

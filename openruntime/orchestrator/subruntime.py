@@ -46,7 +46,8 @@ class SubRuntime:
         return self._process.pid if self._process else None
 
     def start(self, started: Process | None = None) -> None:
-        """Start the runtime, or adopt `started` (spawned early, with STDERR on a pipe)."""
+        """Start the runtime, or adopt `started` (spawned early, with STDERR on a pipe, or
+        started by /opt/bootstrap, with none: then its last words are only in the log)."""
         self._tail.clear()
         self._tail_size = 0
         self._stopping = False
@@ -59,7 +60,8 @@ class SubRuntime:
         ).start()
 
     def _copy_stderr(self, process: Process) -> None:
-        assert process.stderr is not None
+        if process.stderr is None:
+            return  # started by /opt/bootstrap: it writes to the sandbox's STDERR itself
         fd = process.stderr.fileno()
         while True:
             try:
