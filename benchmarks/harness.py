@@ -58,13 +58,12 @@ MAX_REQUEST_BYTES = 6_291_456  # Lambda's synchronous invoke limit
 BIG_PAYLOAD_BYTES = MAX_REQUEST_BYTES - 1024  # "just under": the echoed answer must fit too
 MB = 1024 * 1024
 
-# Budgets from DESIGN.md.
-BUDGET_OVERHEAD_MS = 1.0
-BUDGET_HOP_MS = 0.3
+# Budgets from DESIGN.md ("Budgets"), as it states them now.
+BUDGET_HOP_MS = 0.1  # a persistent middleware hop, p50
 BUDGET_INTERLEAVED_RATIO = 1.15  # the orchestrator, 0 middlewares, against the runtime alone, call by call
 BUDGET_COLD_RATIO = 1.15
 BUDGET_COLD_ADDED_MS = 15.0
-BUDGET_RSS_MB = 40.0
+BUDGET_RSS_MB = 32.0  # steady
 
 
 class BenchError(Exception):
@@ -799,10 +798,12 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         overhead = lat["orch0"]["p50_ms"] - lat["direct"]["p50_ms"]
         hop = (lat["pers1"]["p50_ms"] - lat["orch0"]["p50_ms"]) / 2  # one middleware = two hook calls
         out += [
-            {"budget": "orchestrator overhead p50, no middleware", "value": overhead, "unit": "ms",
-             "limit": f"< {BUDGET_OVERHEAD_MS} ms", "pass": overhead < BUDGET_OVERHEAD_MS},
+            # Not a budget of its own any more (DESIGN.md states the call-by-call ratio below),
+            # reported beside it for scale.
+            {"budget": "orchestrator overhead p50, no middleware (batched)", "value": overhead, "unit": "ms",
+             "limit": "for scale", "pass": None},
             {"budget": "persistent middleware hop p50", "value": hop, "unit": "ms",
-             "limit": f"< {BUDGET_HOP_MS} ms", "pass": hop < BUDGET_HOP_MS},
+             "limit": f"<= {BUDGET_HOP_MS} ms", "pass": hop <= BUDGET_HOP_MS},
         ]
         inter = results["latency"].get("interleaved")
         if inter:
@@ -825,7 +826,7 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rss_key = max(("orch0", "pers3"), key=lambda k: mem[k]["after_rss_mb"])
         rss = mem[rss_key]["after_rss_mb"]
         out.append({"budget": f"orchestrator RSS after {mem[rss_key]['invocations']:,} invocations ({rss_key})",
-                    "value": rss, "unit": "MB", "limit": f"< {BUDGET_RSS_MB:.0f} MB", "pass": rss < BUDGET_RSS_MB})
+                    "value": rss, "unit": "MB", "limit": f"<= {BUDGET_RSS_MB:.0f} MB", "pass": rss <= BUDGET_RSS_MB})
     return out
 
 
@@ -987,7 +988,8 @@ def render(results: dict[str, Any]) -> str:
     add("Budgets (DESIGN.md)")
     for b in results["budgets"]:
         value = f"{b['value']:.3f} {b['unit']}" if b["unit"] != "x" else f"{b['value']:.2f}x"
-        add(f"  {'PASS' if b['pass'] else 'MISS'}  {b['budget']:<60} {value:>10}  (budget {b['limit']})")
+        verdict = "    " if b["pass"] is None else "PASS" if b["pass"] else "MISS"
+        add(f"  {verdict}  {b['budget']:<60} {value:>10}  ({'budget ' if b['pass'] is not None else ''}{b['limit']})")
     if results.get("profile") == "quick":
         add("  (--quick: a few samples, for a smoke test; a verdict near a limit needs the full run)")
     add("")

@@ -40,7 +40,7 @@ def render_html(results: dict[str, Any], table: str) -> str:
     sections.append(bars("Cold start, first invoke, median", "ms",
                          [(row["label"], row["first_invoke_median_ms"]) for row in cold.get("configs", {}).values()]))
     budgets = "".join(
-        f"<tr><td>{'PASS' if b['pass'] else 'MISS'}</td><td>{html.escape(b['budget'])}</td>"
+        f"<tr><td>{'' if b['pass'] is None else 'PASS' if b['pass'] else 'MISS'}</td><td>{html.escape(b['budget'])}</td>"
         f"<td>{b['value']:.3f} {html.escape(b['unit'])}</td><td>{html.escape(b['limit'])}</td></tr>"
         for b in results.get("budgets", []))
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>openruntime bench</title>"
