@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -40,6 +41,15 @@ runtime:
   handler: app.handler
 """
 
+NODE_HANDLER = """\
+const VOLATILE = new Set(['AWS_LAMBDA_RUNTIME_API', '_X_AMZN_TRACE_ID', 'AWS_LAMBDA_LOG_STREAM_NAME']);
+exports.handler = async () => ({
+  who: 'index', pid: process.pid, port: Number(process.env.AWS_LAMBDA_RUNTIME_API.split(':').pop()),
+  orchestrator: process.ppid, cwd: process.cwd(),
+  env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !VOLATILE.has(k))),
+});
+"""
+
 
 @pytest.fixture(scope="module")
 def layers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
@@ -51,6 +61,20 @@ def layers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     tmp = tmp_path_factory.mktemp("prestart")
     (tmp / "pipeline.yml").write_text(PIPELINE)
     report = build_layers(tmp / "dist", pipeline=tmp / "pipeline.yml", source_root=source, runtimes=["python"],
+                          target=HOST)
+    return [a.path for a in report.layers]
+
+
+@pytest.fixture(scope="module")
+def node_layers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from openruntime.layers.build import default_source_root
+
+    source = default_source_root()
+    if not (source / "runtimes" / "node" / "bootstrap").is_file() or shutil.which("node") is None:
+        pytest.skip("the node runtime or node itself is not here")
+    tmp = tmp_path_factory.mktemp("prestart-node")
+    (tmp / "pipeline.yml").write_text("runtime: {name: node, handler: index.handler}\n")
+    report = build_layers(tmp / "dist", pipeline=tmp / "pipeline.yml", source_root=source, runtimes=["node"],
                           target=HOST)
     return [a.path for a in report.layers]
 
@@ -133,3 +157,17 @@ def test_a_runtime_that_dies_before_asking_anything_is_started_again(stack: tupl
     assert first["pid"] == second["pid"]  # the second start, on the port the first was given
     assert starts.read_text().count("start") == 2
     assert "ExitError" not in log.read_text()
+
+
+@pytest.mark.slow
+def test_the_bundled_node_runtime_is_started_first_too(node_layers: list[Path], tmp_path: Path) -> None:
+    root = extract_stack(node_layers, tmp_path / "opt")
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    (task_root / "index.js").write_text(NODE_HANDLER)
+    first, second = invoke_twice(root, task_root)
+    assert prestarted(first) and first["pid"] == second["pid"]
+    own, _ = invoke_twice(root, task_root, {"OPENRUNTIME_NO_PRESTART": "1"})
+    assert not prestarted(own)
+    own["env"].pop("OPENRUNTIME_NO_PRESTART")
+    assert (first["cwd"], first["env"]) == (own["cwd"], own["env"])
