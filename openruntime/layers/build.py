@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from openruntime.layers.limits import (
 from openruntime.layers.target import Target
 from openruntime.layers.vendor import NOT_IMPORTED, VendorResult, canonical, vendor, vendor_distributions
 from openruntime.layers.zipbuild import ZipEntry, write_zip
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from openruntime.config import Pipeline
 
 ORCHESTRATOR_ZIP = "openruntime-layer.zip"
 MIDDLEWARES_ZIP = "openruntime-middlewares.zip"
@@ -75,8 +80,9 @@ def default_source_root() -> Path:
     return bundle_root() or Path.cwd()
 
 
-def compile_pipeline(path: Path) -> bytes:
-    """Validate the pipeline file now (errors name file, line, field) and return its JSON."""
+def layer_pipeline(path: Path, report: BuildReport) -> Pipeline:
+    """The pipeline as the layer carries it: validated now (errors name file, line, field),
+    with what meant one thing next to the pipeline file and another in /opt said or fixed."""
     from openruntime.config import load_pipeline
     from openruntime.errors import ConfigError
 
@@ -84,19 +90,22 @@ def compile_pipeline(path: Path) -> bytes:
         pipeline = load_pipeline(path)
     except ConfigError as exc:
         raise LayerError(str(exc)) from None
+    task_root = pipeline.runtime.task_root
+    if task_root and os.path.normpath(task_root) == ".":
+        # "The pipeline's own folder": the function's code, which on Lambda is
+        # $LAMBDA_TASK_ROOT (the default), not the layer's /opt.
+        report.notes.append(f"{path}: runtime.task_root ({task_root}) is the pipeline's folder, the function's "
+                            "code; pipeline.json leaves it out, so the runtime runs in $LAMBDA_TASK_ROOT")
+        pipeline = pipeline.replace(runtime=pipeline.runtime.replace(task_root=None))
+    elif task_root and not os.path.isabs(task_root):
+        report.warnings.append(f"{path}: runtime.task_root ({task_root}) is kept in pipeline.json; in the layer a "
+                               "relative path resolves against /opt, not the function code in /var/task")
+    return pipeline
+
+
+def compile_pipeline(pipeline: Pipeline) -> bytes:
     text = pipeline.to_json()
     return text.encode("utf-8") if text.endswith("\n") else (text + "\n").encode("utf-8")
-
-
-def pipeline_warnings(path: Path) -> list[str]:
-    """Settings that meant one thing next to the pipeline file and another in /opt."""
-    from openruntime.config import load_pipeline
-
-    runtime = load_pipeline(path).runtime
-    if runtime.task_root:
-        return [f"{path}: runtime.task_root ({runtime.task_root}) is kept in pipeline.json; "
-                "in the layer a relative path resolves against /opt, not the function code in /var/task"]
-    return []
 
 
 def _check_size(artifact: LayerArtifact, report: BuildReport) -> None:
@@ -154,9 +163,9 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
     report_vendored(vendored, report, target, "the layer")
     entries.extend(bytecode_entries(entries, report, target))
     if pipeline is not None:
-        entries.append(ZipEntry("pipeline.json", data=compile_pipeline(pipeline)))
-        report.warnings.extend(pipeline_warnings(pipeline))
-        prestart = prestart_script(pipeline)
+        compiled = layer_pipeline(pipeline, report)
+        entries.append(ZipEntry("pipeline.json", data=compile_pipeline(compiled)))
+        prestart = prestart_script(compiled)
         if prestart is not None:
             entries.append(ZipEntry("prestart", data=prestart))
     return entries
@@ -168,14 +177,12 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
 PRESTART_RUNTIMES = ("python", "node")
 
 
-def prestart_script(path: Path) -> bytes | None:
+def prestart_script(pipeline: Pipeline) -> bytes | None:
     """The `prestart` file for /opt/bootstrap (docs/layers.md, "Cold start"): the runtime,
     handler and task root of the compiled pipeline, when /opt/bootstrap can start that
     runtime itself, before any Python runs; None when it cannot (a command of its own, an
     `env`, a relative task root) and the orchestrator starts it as before."""
-    from openruntime.config import load_pipeline
-
-    runtime = load_pipeline(path).runtime
+    runtime = pipeline.runtime
     if runtime.name not in PRESTART_RUNTIMES or runtime.command or runtime.env:
         return None
     if runtime.task_root and not runtime.task_root.startswith("/"):

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,28 @@ def test_the_bundled_node_runtime_is_started_first_too(node_layers: list[Path], 
     assert not prestarted(own)
     own["env"].pop("OPENRUNTIME_NO_PRESTART")
     assert (first["cwd"], first["env"]) == (own["cwd"], own["env"])
+
+
+def test_task_root_dot_is_the_function_code_in_the_compiled_pipeline(tmp_path: Path) -> None:
+    """`openruntime init` writes `task_root: .` (the pipeline's folder, for local runs);
+    compiled into /opt it would mean /opt. It is left out, so the runtime runs in
+    $LAMBDA_TASK_ROOT, and the runtime can be started first."""
+    from openruntime.layers.build import BuildReport, build_orchestrator_layer
+
+    (tmp_path / "pipeline.yml").write_text(PIPELINE + "  task_root: .\n")
+    report = BuildReport()
+    artifact = build_orchestrator_layer(tmp_path / "dist", report, HOST, tmp_path / "pipeline.yml")
+    with zipfile.ZipFile(artifact.path) as zf:
+        compiled = json.loads(zf.read("pipeline.json"))
+        assert "prestart" in zf.namelist()
+    assert compiled["runtime"]["task_root"] is None
+    assert any("task_root (.) is the pipeline's folder" in note for note in report.notes)
+    assert not any("task_root" in warning for warning in report.warnings)
+    # Any other relative folder cannot be mapped: kept, with a warning, and no prestart.
+    (tmp_path / "pipeline.yml").write_text(PIPELINE + "  task_root: src\n")
+    report = BuildReport()
+    artifact = build_orchestrator_layer(tmp_path / "dist2", report, HOST, tmp_path / "pipeline.yml")
+    with zipfile.ZipFile(artifact.path) as zf:
+        assert json.loads(zf.read("pipeline.json"))["runtime"]["task_root"] == "src"
+        assert "prestart" not in zf.namelist()
+    assert any("task_root (src) is kept" in warning for warning in report.warnings)
