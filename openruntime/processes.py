@@ -321,17 +321,17 @@ class ChildProcess:
 
 def kill_group(process: Process, sig: int = SIGKILL) -> None:
     """Signal the whole process group of `process`; a no-op once it is gone. A process that
-    leads no group (a runtime /opt/bootstrap started, in our own group) is signalled alone:
-    its group is ours."""
-    try:
-        if os.getpgid(process.pid) != process.pid:
-            os.kill(process.pid, sig)
-            return
-    except (ProcessLookupError, PermissionError):
-        pass  # the leader is gone; its group may linger
+    leads no group yet (a runtime /opt/bootstrap started, before it takes its own session)
+    is signalled alone: no group has its pid for id, and its group is ours."""
     try:
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
+        if process.poll() is None:  # still ours, unreaped: its pid is not anyone else's
+            try:
+                os.kill(process.pid, sig)
+            except ProcessLookupError:
+                pass
+    except PermissionError:
         pass
 
 

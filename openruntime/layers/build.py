@@ -171,29 +171,26 @@ def orchestrator_entries(pipeline: Path | None, report: BuildReport, target: Tar
     return entries
 
 
-# Bundled runtimes that boot for tens of milliseconds before their first request (an
-# interpreter and its runtime client), far longer than Python takes to bind the proxy's
-# port: /opt/bootstrap may start them first. The shell runtime (curl at once) is not one.
-PRESTART_RUNTIMES = ("python", "node")
+# Bundled runtimes /opt/bootstrap may start before the orchestrator: the ones that wait for
+# its plan before running anything of the function (runtimes/python: prestart.py), and can
+# take it whole (environment, folder, a session of their own). Node.js has no setsid().
+PRESTART_RUNTIMES = ("python",)
 
 
 def prestart_script(pipeline: Pipeline) -> bytes | None:
-    """The `prestart` file for /opt/bootstrap (docs/layers.md, "Cold start"): the runtime,
-    handler and task root of the compiled pipeline, when /opt/bootstrap can start that
-    runtime itself, before any Python runs; None when it cannot (a command of its own, an
-    `env`, a relative task root) and the orchestrator starts it as before."""
+    """The `prestart` file for /opt/bootstrap (docs/layers.md, "The runtime first"): the
+    runtime and handler of the compiled pipeline, when /opt/bootstrap can start that runtime
+    itself, before any Python runs; None when it cannot (not the bundled python runtime)
+    and the orchestrator starts it as before."""
     runtime = pipeline.runtime
-    if runtime.name not in PRESTART_RUNTIMES or runtime.command or runtime.env:
-        return None
-    if runtime.task_root and not runtime.task_root.startswith("/"):
+    if runtime.name not in PRESTART_RUNTIMES or runtime.command:
         return None
     lines = [
         "# Written by `openruntime layer build` from pipeline.json, read by /opt/bootstrap: the",
-        "# runtime it starts before Python (docs/layers.md). The orchestrator takes it over only",
-        "# when it is exactly what the pipeline plans; otherwise it is killed and started again.",
+        "# runtime it starts before Python (docs/layers.md, \"The runtime first\"). It waits for",
+        "# the orchestrator's plan, which it gets only if it runs the command the plan says.",
         f"prestart_runtime={_sh_quote(runtime.name)}",
         f"prestart_handler={_sh_quote(runtime.handler or '')}",
-        f"prestart_task_root={_sh_quote(runtime.task_root or '')}",
     ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 

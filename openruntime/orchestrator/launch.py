@@ -102,7 +102,7 @@ class EarlyStart:
         process: Process | None = None,
         error: OSError | None = None,
         child: EarlyChild | None = None,
-        by_script: bool = False,
+        by_script: Prestarted | None = None,
     ) -> None:
         self._listener = listener
         self.launch = launch
@@ -111,7 +111,7 @@ class EarlyStart:
         self._child = child
         # Started by /opt/bootstrap before this interpreter (see take_prestarted): if it
         # dies before it asks for anything, it is started again, the usual way.
-        self.by_script = by_script
+        self.by_script: Prestarted | None = by_script
 
     @property
     def listener(self) -> _RawSocket:
@@ -153,7 +153,7 @@ def start_early(
     from openruntime.runtime_api.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
 
     if prestarted is not None:
-        early = take_prestarted(prestarted, launch, pipeline, override)
+        early = take_prestarted(prestarted, launch, override)
         if early is not None:
             return early
     listener = listen_loopback()
@@ -171,64 +171,93 @@ def start_early(
 
 class Prestarted:
     """The runtime /opt/bootstrap started before exec'ing into Python (the layer's
-    `prestart` file: docs/layers.md), from OPENRUNTIME_PRESTARTED="PID PORT": its
-    command is what the script ran (`[RUNTIME, _HANDLER]`), its working directory
-    LAMBDA_TASK_ROOT, its environment the script's own minus what it exported after."""
+    `prestart` file: docs/layers.md, "The runtime first"), as the script tells it:
+    OPENRUNTIME_PRESTARTED="PID PORT", the command it ran (OPENRUNTIME_PRESTARTED_RUNTIME,
+    OPENRUNTIME_PRESTARTED_HANDLER) and the file the runtime waits for (…_GO). The runtime
+    runs nothing of the function and asks nothing of the Runtime API until that file holds
+    the orchestrator's plan for it (runtimes/python/openruntime_python_runtime/prestart.py)."""
 
-    __slots__ = ("pid", "port", "command", "cwd")
+    __slots__ = ("pid", "port", "command", "go")
+    ENVIRON = ("OPENRUNTIME_PRESTARTED", "OPENRUNTIME_PRESTARTED_RUNTIME", "OPENRUNTIME_PRESTARTED_HANDLER",
+               "OPENRUNTIME_PRESTARTED_GO")
 
-    def __init__(self, pid: int, port: int, command: list[str], cwd: str) -> None:
-        self.pid, self.port, self.command, self.cwd = pid, port, command, cwd
+    def __init__(self, pid: int, port: int, command: list[str], go: str) -> None:
+        self.pid, self.port, self.command, self.go = pid, port, command, go
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str]) -> Prestarted | None:
         """Taken out of `environ` (nothing after this sees it); None when there is none."""
-        said = environ.pop("OPENRUNTIME_PRESTARTED", None)
-        runtime = environ.pop("OPENRUNTIME_PRESTARTED_RUNTIME", None)
-        if not said or not runtime:
+        said, runtime, handler, go = (environ.pop(name, None) for name in cls.ENVIRON)
+        if not said or not runtime or not go:
             return None
         try:
             pid_text, port_text = said.split()
             pid, port = int(pid_text), int(port_text)
         except ValueError:
             return None
-        handler = environ.get("_HANDLER", "")
-        return cls(pid, port, [runtime] + ([handler] if handler else []), environ.get("LAMBDA_TASK_ROOT", ""))
+        return cls(pid, port, [runtime] + ([handler] if handler else []), go)
 
     def kill(self) -> None:
-        """Not the runtime the pipeline plans, or no port for it: it goes, before it asks
-        anything (it boots for tens of ms before its first request)."""
+        """Not the runtime the pipeline plans, or no port for it: it goes, while it waits
+        for the plan (before any of the function's code)."""
         try:
             os.kill(self.pid, 9)
             os.waitpid(self.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
 
+    def send_plan(self, launch: RuntimeLaunch) -> None:
+        """The plan the runtime waits for, written whole (renamed into place) and private.
+        JSON by the C encoder alone: the json package imports re and enum (~13 ms under -S),
+        paid in full by a sandbox with one CPU or less."""
+        from _json import encode_basestring_ascii as quoted
+
+        env = ",".join(f"{quoted(name)}:{quoted(value)}" for name, value in launch.env.items())
+        data = f'{{"pid":{int(self.pid)},"env":{{{env}}},"cwd":{quoted(launch.cwd)}}}'.encode()
+        partial = f"{self.go}.{os.getpid()}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.rename(partial, self.go)
+
+    def forget_plan(self) -> None:
+        """A plan its runtime did not take (it died first) is not left lying in /tmp."""
+        try:
+            os.unlink(self.go)
+        except OSError:
+            pass
+
 
 def take_prestarted(
-    prestarted: Prestarted, launch: RuntimeLaunch, pipeline: Pipeline, override: Sequence[str] | None
+    prestarted: Prestarted, launch: RuntimeLaunch, override: Sequence[str] | None
 ) -> EarlyStart | None:
-    """The runtime /opt/bootstrap started, with the proxy listening on the port it was
-    given, if it is exactly the planned one: same command, working directory and
-    environment (the plan adds nothing to the script's environment but LAMBDA_TASK_ROOT
-    and _HANDLER, which the script exported, when the pipeline's runtime has no `env`).
-    Else None, after killing it: the caller starts the runtime the usual way."""
-    planned = (not override and not pipeline.runtime.env and launch.command == prestarted.command
-               and launch.cwd == prestarted.cwd)
-    if planned:
-        from openruntime.runtime_api.netio import listen_loopback
+    """The runtime /opt/bootstrap started, once the proxy listens on the port it was given
+    and it is told the plan, if it runs the planned command; else None, after killing it,
+    and the caller starts the runtime the usual way. Its environment and folder need not
+    match: the runtime takes the plan's before anything of the function runs."""
+    if override or launch.command != prestarted.command:
+        prestarted.kill()
+        return None
+    from openruntime.runtime_api.netio import listen_loopback
 
-        try:
-            listener = listen_loopback(prestarted.port)
-        except OSError:
-            planned = False  # the port is taken: the runtime would talk to someone else
-    if not planned:
+    try:
+        listener = listen_loopback(prestarted.port)
+    except OSError:  # the port is taken: whoever has it is not our proxy
         prestarted.kill()
         return None
     env = dict(launch.env)
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{prestarted.port}"
+    launch = RuntimeLaunch(launch.command, env, launch.cwd)
+    try:
+        prestarted.send_plan(launch)
+    except OSError:
+        listener.close()
+        prestarted.kill()
+        return None
     process = adopt_started(launch.command, prestarted.pid)
-    return EarlyStart(listener, RuntimeLaunch(launch.command, env, launch.cwd), process, by_script=True)
+    return EarlyStart(listener, launch, process, by_script=prestarted)
 
 
 def _single_threaded() -> bool:

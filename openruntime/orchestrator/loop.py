@@ -133,11 +133,12 @@ class Orchestrator:
         state, init_error = self.proxy.wait_ready(INIT_TIMEOUT_S)
         if state == InitState.READY:
             return
-        if state == InitState.EXITED and self.early is not None and self.early.by_script:
-            # Started by /opt/bootstrap before the proxy listened, it may have found nobody
-            # there, and it never asked for anything: started again, the usual way (with its
-            # STDERR on a pipe, so that a real crash is reported with its last words).
-            self.early.by_script = False
+        if state == InitState.EXITED and self.early is not None and self.early.by_script is not None:
+            # Started by /opt/bootstrap, it died before it asked for anything (it could not
+            # take the plan: other interpreter settings): started again, the usual way, with
+            # its STDERR on a pipe, so that a real crash is reported with its last words.
+            self.early.by_script.forget_plan()
+            self.early.by_script = None
             self.proxy.new_generation()
             self.runtime.start()
             self._await_runtime_ready()

@@ -1,5 +1,5 @@
-"""/opt/bootstrap starts the runtime before any Python runs (the layer's `prestart` file),
-and the orchestrator takes it over only when it is what the pipeline plans.
+"""/opt/bootstrap starts the runtime before any Python runs (the layer's `prestart` file);
+the runtime waits for the orchestrator's plan before running anything of the function.
 
 Built layers, extracted as /opt, the extracted bootstrap under the emulator, as
 test_layer_e2e.py does. The handler says which port it polls: /opt/bootstrap gives a
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -25,15 +24,24 @@ emulator = pytest.importorskip("openruntime.emulator.sandbox")
 
 HANDLER = '''\
 import os
+import signal
+
+with open(os.environ["IMPORTS"], "a") as f:  # the function's init: once per runtime that runs it
+    f.write(__name__ + "\\n")
 
 # Per invocation or per sandbox, whoever starts the runtime.
-VOLATILE = {"AWS_LAMBDA_RUNTIME_API", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_LOG_STREAM_NAME"}
+VOLATILE = {"AWS_LAMBDA_RUNTIME_API", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_LOG_STREAM_NAME", "OPENRUNTIME_NO_PRESTART"}
 
 
 def handler(event, context):
-    port = int(os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1])
-    return {"who": __name__, "pid": os.getpid(), "port": port, "orchestrator": os.getppid(),
-            "cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items() if k not in VOLATILE}}
+    if event.get("kill0"):
+        os.killpg(os.getpgrp(), signal.SIGTERM)  # `kill 0`: the runtime's own group
+    return {"who": __name__, "pid": os.getpid(), "port": int(os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1]),
+            "orchestrator": os.getppid(), "cwd": os.getcwd(), "session_leader": os.getsid(0) == os.getpid(),
+            "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+            "sigint": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+            "env": {k: v for k, v in os.environ.items() if k not in VOLATILE},
+            "middleware_env": event.get("middleware_env")}
 '''
 
 PIPELINE = """\
@@ -42,48 +50,49 @@ runtime:
   handler: app.handler
 """
 
-NODE_HANDLER = """\
-const VOLATILE = new Set(['AWS_LAMBDA_RUNTIME_API', '_X_AMZN_TRACE_ID', 'AWS_LAMBDA_LOG_STREAM_NAME']);
-exports.handler = async () => ({
-  who: 'index', pid: process.pid, port: Number(process.env.AWS_LAMBDA_RUNTIME_API.split(':').pop()),
-  orchestrator: process.ppid, cwd: process.cwd(),
-  env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !VOLATILE.has(k))),
-});
+# What a middleware gets: the orchestrator's environment, less what is per call.
+ENV_MIDDLEWARE = f"""\
+#!{sys.executable}
+import json, os, sys
+event = json.load(sys.stdin)
+per_call = ("OPENRUNTIME_HOOK", "OPENRUNTIME_REQUEST_ID", "OPENRUNTIME_DEADLINE_MS", "OPENRUNTIME_STAGES",
+            "OPENRUNTIME_EVENT_BYTES", "OPENRUNTIME_STATE_FILE", "_X_AMZN_TRACE_ID", "OPENRUNTIME_NO_PRESTART",
+            "AWS_LAMBDA_LOG_STREAM_NAME")
+event["middleware_env"] = {{k: v for k, v in os.environ.items() if k not in per_call}}
+print(json.dumps(event))
 """
 
 
-@pytest.fixture(scope="module")
-def layers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def build(tmp_path: Path, pipeline: str, runtime: str = "python") -> Path:
+    """The layers for `pipeline`, extracted: the opt root."""
     from openruntime.layers.build import default_source_root
 
     source = default_source_root()
-    if not (source / "runtimes" / "python" / "bootstrap").is_file():
-        pytest.skip("the python runtime is not in this checkout")
-    tmp = tmp_path_factory.mktemp("prestart")
-    (tmp / "pipeline.yml").write_text(PIPELINE)
-    report = build_layers(tmp / "dist", pipeline=tmp / "pipeline.yml", source_root=source, runtimes=["python"],
-                          target=HOST)
-    return [a.path for a in report.layers]
+    if not (source / "runtimes" / runtime / "bootstrap").is_file():
+        pytest.skip(f"the {runtime} runtime is not in this checkout")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "pipeline.yml").write_text(pipeline)
+    report = build_layers(tmp_path / "dist", pipeline=tmp_path / "pipeline.yml", source_root=source,
+                          runtimes=[runtime], target=HOST)
+    return extract_stack([a.path for a in report.layers], tmp_path / "opt")
 
 
 @pytest.fixture(scope="module")
-def node_layers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from openruntime.layers.build import default_source_root
-
-    source = default_source_root()
-    if not (source / "runtimes" / "node" / "bootstrap").is_file() or shutil.which("node") is None:
-        pytest.skip("the node runtime or node itself is not here")
-    tmp = tmp_path_factory.mktemp("prestart-node")
-    (tmp / "pipeline.yml").write_text("runtime: {name: node, handler: index.handler}\n")
-    report = build_layers(tmp / "dist", pipeline=tmp / "pipeline.yml", source_root=source, runtimes=["node"],
-                          target=HOST)
-    return [a.path for a in report.layers]
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prestart")
+    env_middleware = folder / "env-middleware"
+    env_middleware.write_text(ENV_MIDDLEWARE)
+    env_middleware.chmod(0o755)
+    return build(folder, PIPELINE + f"middlewares:\n  - {{name: env, command: [{env_middleware}], hooks: [before]}}\n")
 
 
 @pytest.fixture
-def stack(layers: list[Path], tmp_path: Path) -> tuple[Path, Path]:
-    """A fresh extraction (a test may change it): (opt root, task root)."""
-    root = extract_stack(layers, tmp_path / "opt")
+def stack(built: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the stack (a test may change it) and a task root: (opt root, task root)."""
+    import shutil
+
+    root = tmp_path / "opt"
+    shutil.copytree(built, root, symlinks=True)
     task_root = tmp_path / "task"
     task_root.mkdir()
     (task_root / "app.py").write_text(HANDLER)
@@ -91,109 +100,138 @@ def stack(layers: list[Path], tmp_path: Path) -> tuple[Path, Path]:
     return root, task_root
 
 
-def invoke_twice(root: Path, task_root: Path, env: dict[str, str] | None = None,
-                 log: Path | None = None) -> list[dict]:  # type: ignore[type-arg]
+def invoke(root: Path, task_root: Path, events: list[dict], env: dict[str, str] | None = None,  # type: ignore[type-arg]
+           log: Path | None = None) -> list[object]:
     with emulator.Emulator(command=[str(root / "bootstrap")], cwd=task_root, timeout_s=20,
-                           env={"OPENRUNTIME_PYTHON": sys.executable, **(env or {})},
+                           env={"OPENRUNTIME_PYTHON": sys.executable, "IMPORTS": str(task_root / "imports"),
+                                **(env or {})},
                            child_stderr=log.open("wb") if log else None) as emu:
-        results = [emu.invoke(b'{"n": 1}'), emu.invoke(b'{"n": 2}')]
+        return [emu.invoke(json.dumps(event).encode()) for event in events]
+
+
+def answers(root: Path, task_root: Path, env: dict[str, str] | None = None,
+            log: Path | None = None) -> list[dict]:  # type: ignore[type-arg]
+    results = invoke(root, task_root, [{"n": 1}, {"n": 2}], env, log)
     for result in results:
-        assert result.status == 200 and result.function_error is None, result.body
-    return [json.loads(r.body) for r in results]
+        assert result.status == 200 and result.function_error is None, result.body  # type: ignore[attr-defined]
+    return [json.loads(r.body) for r in results]  # type: ignore[attr-defined]
 
 
 def prestarted(answer: dict) -> bool:  # type: ignore[type-arg]
     return answer["port"] == 20000 + answer["orchestrator"] % 10000  # type: ignore[no-any-return]
 
 
-def test_the_layer_carries_what_bootstrap_needs_to_start_the_runtime(stack: tuple[Path, Path]) -> None:
-    root, _ = stack
-    text = (root / "prestart").read_text()
-    assert "prestart_runtime='python'" in text and "prestart_handler='app.handler'" in text
+def imports(task_root: Path) -> list[str]:
+    return (task_root / "imports").read_text().split()
 
 
 @pytest.mark.slow
-def test_the_runtime_bootstrap_started_serves_every_invocation_as_the_orchestrators_own_would(
+def test_the_runtime_bootstrap_started_is_the_runtime_the_orchestrator_would_start(
         stack: tuple[Path, Path]) -> None:
     root, task_root = stack
-    first, second = invoke_twice(root, task_root)
+    first, second = answers(root, task_root)
     assert prestarted(first), first["port"]
     assert first["pid"] == second["pid"]  # taken over, not started again
-    # Against the orchestrator starting it (OPENRUNTIME_NO_PRESTART): the same folder and
-    # the same environment, to the variable.
-    own, _ = invoke_twice(root, task_root, {"OPENRUNTIME_NO_PRESTART": "1"})
+    assert imports(task_root) == ["app"]
+    own, _ = answers(root, task_root, {"OPENRUNTIME_NO_PRESTART": "1"})
     assert not prestarted(own)
-    assert first["cwd"] == own["cwd"] == str(task_root)
-    own["env"].pop("OPENRUNTIME_NO_PRESTART")
-    assert first["env"] == own["env"]
-    assert not any(name.startswith("OPENRUNTIME_PRESTART") for name in first["env"])
-    assert str(root / "python") not in first["env"].get("PYTHONPATH", "")
+    # The same folder, environment (to the variable), session of its own, descriptors and
+    # SIGINT handling; and what the middlewares see of the orchestrator's environment is
+    # not changed by it (Lambda's _HANDLER and LAMBDA_TASK_ROOT, nothing of the script's).
+    for key in ("cwd", "env", "session_leader", "fds", "sigint", "middleware_env"):
+        assert first[key] == own[key], key
+    assert first["session_leader"] and first["sigint"]
+    assert not any(name.startswith("OPENRUNTIME_PRESTART") for name in {**first["env"], **first["middleware_env"]})
 
 
 @pytest.mark.slow
-def test_a_runtime_the_pipeline_does_not_plan_is_replaced(stack: tuple[Path, Path]) -> None:
-    """A pipeline.yml in the task root wins over the layer's pipeline.json: /opt/bootstrap,
-    which cannot read it, starts nothing, and the planned runtime answers. (A runtime that
-    is started and then found not to be the plan is killed: tests/unit/test_prestarted_runtime.py.)"""
+def test_kill_0_in_the_function_ends_the_runtime_not_the_orchestrator(stack: tuple[Path, Path]) -> None:
+    """The runtime has a session of its own before the function runs."""
     root, task_root = stack
-    (task_root / "pipeline.yml").write_text(PIPELINE.replace("app.handler", "other.handler"))
-    first, second = invoke_twice(root, task_root)
-    assert first["who"] == second["who"] == "other"
-    assert not prestarted(first)
+    before, killed, after = invoke(root, task_root, [{"n": 1}, {"kill0": True}, {"n": 2}])
+    assert prestarted(json.loads(before.body))  # type: ignore[attr-defined]
+    assert json.loads(killed.body)["errorType"] == "Runtime.ExitError", killed.body  # type: ignore[attr-defined]
+    # The same orchestrator answers next, with a new runtime: the sandbox was not lost.
+    first, last = json.loads(before.body), json.loads(after.body)  # type: ignore[attr-defined]
+    assert last["orchestrator"] == first["orchestrator"] and last["pid"] != first["pid"]
 
 
 @pytest.mark.slow
-def test_a_runtime_that_dies_before_asking_anything_is_started_again(stack: tuple[Path, Path], tmp_path: Path) -> None:
-    """As when it found no proxy listening yet: not an init failure, a second start."""
+def test_a_pipeline_in_the_function_code_wins_and_nothing_is_started_first(tmp_path: Path) -> None:
+    """The layer's pipeline sets an absolute task root; the function ships its own
+    pipeline.yml (in $LAMBDA_TASK_ROOT), which the orchestrator reads instead: /opt/bootstrap,
+    which cannot read YAML, starts nothing, and the function's handler answers."""
+    code = tmp_path / "task"
+    (code / "src").mkdir(parents=True)
+    (code / "app.py").write_text(HANDLER)
+    (code / "other.py").write_text(HANDLER)
+    (code / "src" / "app.py").write_text(HANDLER)
+    root = build(tmp_path / "build", PIPELINE + f"  task_root: {code / 'src'}\n")
+    (code / "pipeline.yml").write_text("runtime: {name: python, handler: other.handler, task_root: .}\n")
+    first, _ = answers(root, code)
+    assert first["who"] == "other" and not prestarted(first)
+
+
+
+@pytest.mark.slow
+def test_a_runtime_started_for_another_handler_is_killed_before_the_function_runs(stack: tuple[Path, Path]) -> None:
+    """The prestart file says other.handler, the compiled pipeline app.handler: the runtime
+    started first is killed while it waits, before it imports anything of the function."""
     root, task_root = stack
-    bootstrap = root / "runtimes" / "python" / "bootstrap"
-    os.rename(bootstrap, bootstrap.with_name("real-bootstrap"))
-    starts = tmp_path / "starts"
-    bootstrap.write_text(f"#!/bin/sh\necho start >> {starts}\n"
-                         f"[ \"$(wc -l < {starts})\" -gt 1 ] || exit 3\n"
-                         f"exec \"${{0%/*}}/real-bootstrap\" \"$@\"\n")
-    bootstrap.chmod(0o755)
+    prestart = root / "prestart"
+    prestart.chmod(0o644)
+    prestart.write_text(prestart.read_text().replace("app.handler", "other.handler"))
+    first, second = answers(root, task_root)
+    assert first["who"] == second["who"] == "app" and not prestarted(first)
+    assert imports(task_root) == ["app"]  # other.py never ran
+
+
+@pytest.mark.slow
+def test_a_runtime_that_cannot_take_the_plan_leaves_and_is_started_again(stack: tuple[Path, Path],
+                                                                          tmp_path: Path) -> None:
+    """PYTHONPATH naming the layer's own packages: the orchestrator plans the runtime without
+    them, which an interpreter already started with them cannot become. It leaves before the
+    function runs, and the orchestrator starts its own, once."""
+    root, task_root = stack
     log = tmp_path / "log"
-    first, second = invoke_twice(root, task_root, log=log)
-    assert first["pid"] == second["pid"]  # the second start, on the port the first was given
-    assert starts.read_text().count("start") == 2
-    assert "ExitError" not in log.read_text()
+    first, second = answers(root, task_root, {"PYTHONPATH": str(root / "python")}, log)
+    assert first["pid"] == second["pid"] and str(root / "python") not in first["env"].get("PYTHONPATH", "")
+    assert imports(task_root) == ["app"]
+    text = log.read_text()
+    assert "other interpreter settings (PYTHONPATH)" in text and "ExitError" not in text
 
 
-@pytest.mark.slow
-def test_the_bundled_node_runtime_is_started_first_too(node_layers: list[Path], tmp_path: Path) -> None:
-    root = extract_stack(node_layers, tmp_path / "opt")
-    task_root = tmp_path / "task"
-    task_root.mkdir()
-    (task_root / "index.js").write_text(NODE_HANDLER)
-    first, second = invoke_twice(root, task_root)
-    assert prestarted(first) and first["pid"] == second["pid"]
-    own, _ = invoke_twice(root, task_root, {"OPENRUNTIME_NO_PRESTART": "1"})
-    assert not prestarted(own)
-    own["env"].pop("OPENRUNTIME_NO_PRESTART")
-    assert (first["cwd"], first["env"]) == (own["cwd"], own["env"])
-
-
-def test_task_root_dot_is_the_function_code_in_the_compiled_pipeline(tmp_path: Path) -> None:
-    """`openruntime init` writes `task_root: .` (the pipeline's folder, for local runs);
-    compiled into /opt it would mean /opt. It is left out, so the runtime runs in
-    $LAMBDA_TASK_ROOT, and the runtime can be started first."""
+def test_the_layer_carries_what_bootstrap_needs_for_the_python_runtime_only(tmp_path: Path) -> None:
+    """`task_root: .` (as `openruntime init` writes it) compiles to the function's code; the
+    bundled python runtime gets a prestart file, node (no setsid()) and a command do not."""
     from openruntime.layers.build import BuildReport, build_orchestrator_layer
 
-    (tmp_path / "pipeline.yml").write_text(PIPELINE + "  task_root: .\n")
-    report = BuildReport()
-    artifact = build_orchestrator_layer(tmp_path / "dist", report, HOST, tmp_path / "pipeline.yml")
-    with zipfile.ZipFile(artifact.path) as zf:
-        compiled = json.loads(zf.read("pipeline.json"))
-        assert "prestart" in zf.namelist()
+    def layer(pipeline: str) -> tuple[dict, str | None, BuildReport]:  # type: ignore[type-arg]
+        (tmp_path / "pipeline.yml").write_text(pipeline)
+        report = BuildReport()
+        artifact = build_orchestrator_layer(tmp_path / f"dist{len(list(tmp_path.iterdir()))}", report, HOST,
+                                            tmp_path / "pipeline.yml")
+        with zipfile.ZipFile(artifact.path) as zf:
+            prestart = zf.read("prestart").decode() if "prestart" in zf.namelist() else None
+            return json.loads(zf.read("pipeline.json")), prestart, report
+
+    compiled, prestart, report = layer(PIPELINE + "  task_root: .\n")
     assert compiled["runtime"]["task_root"] is None
+    assert prestart is not None and "prestart_runtime='python'" in prestart and "prestart_handler='app.handler'" in prestart
     assert any("task_root (.) is the pipeline's folder" in note for note in report.notes)
     assert not any("task_root" in warning for warning in report.warnings)
-    # Any other relative folder cannot be mapped: kept, with a warning, and no prestart.
-    (tmp_path / "pipeline.yml").write_text(PIPELINE + "  task_root: src\n")
-    report = BuildReport()
-    artifact = build_orchestrator_layer(tmp_path / "dist2", report, HOST, tmp_path / "pipeline.yml")
-    with zipfile.ZipFile(artifact.path) as zf:
-        assert json.loads(zf.read("pipeline.json"))["runtime"]["task_root"] == "src"
-        assert "prestart" not in zf.namelist()
+    compiled, _, report = layer(PIPELINE + "  task_root: src\n")  # cannot be mapped: kept, said
+    assert compiled["runtime"]["task_root"] == "src"
     assert any("task_root (src) is kept" in warning for warning in report.warnings)
+    assert layer("runtime: {name: node, handler: index.handler}\n")[1] is None
+    assert layer("runtime: {command: [./my-runtime], handler: app.handler}\n")[1] is None
+
+
+def test_bootstrap_ignores_a_prestart_claim_from_the_environment(stack: tuple[Path, Path]) -> None:
+    """OPENRUNTIME_PRESTARTED set in the function's configuration names no runtime of ours:
+    the script clears it before anything reads it."""
+    root, _ = stack
+    text = (root / "bootstrap").read_text()
+    unset_at = text.index("unset OPENRUNTIME_PRESTARTED ")
+    assert unset_at < text.index("exec \"$PY\"")
+    assert os.access(root / "bootstrap", os.X_OK)

@@ -3,23 +3,27 @@ real processes and sockets; the end-to-end runs are in tests/layers/test_layer_p
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from openruntime.config import load_pipeline
 from openruntime.orchestrator.launch import Prestarted, RuntimeLaunch, take_prestarted
 from openruntime.processes import adopt_started, kill_group
+
+COMMAND = ["/opt/runtimes/python/bootstrap", "app.handler"]
 
 
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen[bytes]]:
     """A process in this test's own process group, as a runtime /opt/bootstrap started is
-    in the orchestrator's."""
+    in the orchestrator's until it takes a session of its own."""
     process = subprocess.Popen(["sleep", "30"])
     yield process
     process.kill()
@@ -39,54 +43,57 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def plan(tmp_path: Path) -> tuple[RuntimeLaunch, object]:
-    (tmp_path / "pipeline.yml").write_text("runtime: {name: python, handler: app.handler}\n")
-    pipeline = load_pipeline(str(tmp_path / "pipeline.yml"))
-    return RuntimeLaunch(["/opt/runtimes/python/bootstrap", "app.handler"], {"A": "1"}, str(tmp_path)), pipeline
-
-
-def test_the_planned_runtime_is_taken_over_on_its_port(tmp_path: Path, child: subprocess.Popen[bytes]) -> None:
-    launch, pipeline = plan(tmp_path)
+def test_the_planned_runtime_gets_the_port_and_the_plan(tmp_path: Path, child: subprocess.Popen[bytes]) -> None:
+    launch = RuntimeLaunch(list(COMMAND), {"A": "1"}, str(tmp_path))
     port = free_port()
-    early = take_prestarted(Prestarted(child.pid, port, list(launch.command), launch.cwd), launch, pipeline, None)
-    assert early is not None and early.by_script
+    go = tmp_path / "go"
+    early = take_prestarted(Prestarted(child.pid, port, list(COMMAND), str(go)), launch, None)
+    assert early is not None and early.by_script is not None
     try:
         assert early.listener.getsockname() == ("127.0.0.1", port)
         assert early.launch.env == {"A": "1", "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
         assert early.process is not None and early.process.pid == child.pid and early.process.poll() is None
+        # What the runtime waits for: this plan, for this pid, readable by this user alone.
+        assert json.loads(go.read_bytes()) == {"pid": child.pid, "env": early.launch.env, "cwd": str(tmp_path)}
+        assert stat.S_IMODE(go.stat().st_mode) == 0o600
+        assert [p.name for p in tmp_path.iterdir()] == ["go"]  # no partial file left
     finally:
         early.listener.close()
 
 
-@pytest.mark.parametrize("differs", ["command", "cwd", "port taken", "wrapper"])
-def test_anything_else_is_killed_before_it_can_ask(tmp_path: Path, child: subprocess.Popen[bytes],
-                                                   differs: str) -> None:
-    launch, pipeline = plan(tmp_path)
-    command, cwd, override = list(launch.command), launch.cwd, None
+@pytest.mark.parametrize("differs", ["handler", "runtime", "port taken", "exec wrapper"])
+def test_anything_else_is_killed_while_it_waits_and_told_nothing(
+        tmp_path: Path, child: subprocess.Popen[bytes], differs: str) -> None:
+    launch = RuntimeLaunch(list(COMMAND), {}, str(tmp_path))
+    command, override = list(COMMAND), None
     taken = socket.create_server(("127.0.0.1", 0))
     port = taken.getsockname()[1] if differs == "port taken" else free_port()
-    if differs == "command":
+    if differs == "handler":
         command[-1] = "other.handler"
-    elif differs == "cwd":
-        cwd = "/"
-    elif differs == "wrapper":
+    elif differs == "runtime":
+        command[0] = "/opt/runtimes/node/bootstrap"
+    elif differs == "exec wrapper":
         override = ["/var/runtime/bootstrap"]
+    go = tmp_path / "go"
     try:
-        assert take_prestarted(Prestarted(child.pid, port, command, cwd), launch, pipeline, override) is None
+        assert take_prestarted(Prestarted(child.pid, port, command, str(go)), launch, override) is None
         assert gone(child.pid)  # killed and reaped
+        assert not go.exists()
     finally:
         taken.close()
 
 
 def test_what_bootstrap_said_is_taken_out_of_the_environment() -> None:
-    environ = {"OPENRUNTIME_PRESTARTED": "123 20456", "OPENRUNTIME_PRESTARTED_RUNTIME": "/opt/runtimes/node/bootstrap",
-               "_HANDLER": "index.handler", "LAMBDA_TASK_ROOT": "/var/task", "KEEP": "x"}
+    environ = {"OPENRUNTIME_PRESTARTED": "123 20456", "OPENRUNTIME_PRESTARTED_RUNTIME": "/opt/runtimes/python/bootstrap",
+               "OPENRUNTIME_PRESTARTED_HANDLER": "app.handler", "OPENRUNTIME_PRESTARTED_GO": "/tmp/openruntime-prestart-9",
+               "_HANDLER": "lambda_function.handler", "KEEP": "x"}
     said = Prestarted.from_environ(environ)
     assert said is not None
-    assert (said.pid, said.port, said.command, said.cwd) == (
-        123, 20456, ["/opt/runtimes/node/bootstrap", "index.handler"], "/var/task")
-    assert environ == {"_HANDLER": "index.handler", "LAMBDA_TASK_ROOT": "/var/task", "KEEP": "x"}
-    assert Prestarted.from_environ({"OPENRUNTIME_PRESTARTED": "garbage", "OPENRUNTIME_PRESTARTED_RUNTIME": "x"}) is None
+    assert (said.pid, said.port, said.command, said.go) == (
+        123, 20456, ["/opt/runtimes/python/bootstrap", "app.handler"], "/tmp/openruntime-prestart-9")
+    assert environ == {"_HANDLER": "lambda_function.handler", "KEEP": "x"}  # Lambda's own, untouched
+    assert Prestarted.from_environ({"OPENRUNTIME_PRESTARTED": "garbage", "OPENRUNTIME_PRESTARTED_RUNTIME": "x",
+                                    "OPENRUNTIME_PRESTARTED_GO": "g"}) is None
     assert Prestarted.from_environ({}) is None
 
 
@@ -95,3 +102,31 @@ def test_a_process_that_leads_no_group_is_signalled_alone(child: subprocess.Pope
     assert os.getpgid(child.pid) == os.getpgid(0)
     kill_group(adopt_started(["sleep", "30"], child.pid))
     assert child.wait(5) == -9
+
+
+def test_a_group_whose_leader_is_gone_is_still_signalled() -> None:
+    """The leader exited, its child lingers in the group: the group gets the signal."""
+    leader = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!"], stdout=subprocess.PIPE, start_new_session=True)
+    assert leader.stdout is not None
+    lingering = int(leader.stdout.readline())
+    leader.wait(5)
+    try:
+        kill_group(leader)
+        deadline = time.monotonic() + 5
+        while not (gone(lingering) or _zombie(lingering)):
+            if time.monotonic() > deadline:
+                pytest.fail("the lingering member was not signalled")
+            time.sleep(0.01)
+    finally:
+        try:
+            os.kill(lingering, 9)
+        except ProcessLookupError:
+            pass
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -193,6 +193,11 @@ def _fatal(message: str) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     argv = sys.argv if argv is None else argv
+    go = os.environ.pop("OPENRUNTIME_PRESTART_GO", None)
+    if go:  # started by the layer's /opt/bootstrap: nothing of the function runs before this
+        from openruntime_python_runtime.prestart import await_plan
+
+        await_plan(go)
     _unbuffer_std_streams()
     handler_name = argv[1] if len(argv) > 1 else os.environ.get("_HANDLER", "")
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
