@@ -91,12 +91,17 @@ def is_executable(path: str | os.PathLike[str]) -> bool:
 
 
 def find_middleware(name: str, dirs: Iterable[str | os.PathLike[str]]) -> str:
-    """`NAME` is the executable `DIR/NAME`, or `DIR/NAME/NAME` for a middleware folder."""
+    """`NAME` is the executable `DIR/NAME`, or `DIR/NAME/NAME` for a middleware folder. A
+    file there that is not executable is an error, not a reason to look further: a user's
+    own `middlewares/stamp/stamp` without its execute bit must not become the built-in one."""
     folders = [_clean(os.fspath(d)) for d in dirs]
     for directory in folders:
         for candidate in (os.path.join(directory, name), os.path.join(directory, name, name)):
             if is_executable(candidate):
                 return _clean(candidate)
+            if os.path.isfile(candidate):
+                raise LookupError(f"middleware {name!r}: {_clean(candidate)} is not executable "
+                                  f"(chmod +x {_clean(candidate)})")
     searched = ", ".join(folders)
     raise LookupError(f"middleware {name!r} not found as an executable{_near_miss(name, folders)} in: {searched}")
 
@@ -111,6 +116,7 @@ def _near_miss(name: str, folders: list[str]) -> str:
             names.update(entry for entry in os.listdir(directory) if not entry.startswith((".", "_")))
         except OSError:
             continue
+    names.discard(name)  # a folder of that very name without the executable: no suggestion
     close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

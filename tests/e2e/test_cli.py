@@ -89,6 +89,27 @@ def test_validate_lists_every_problem_and_suggests_the_name_meant(tmp_path: Path
     assert "'metrix' not found as an executable (did you mean 'metrics'?)" in lines[1]
 
 
+def test_an_own_middleware_without_its_execute_bit_is_named_not_replaced_by_the_built_in(tmp_path: Path) -> None:
+    """`stamp` is also a built-in: a user's middlewares/stamp/stamp that cannot run must not
+    silently become it."""
+    own = tmp_path / "middlewares" / "stamp" / "stamp"
+    own.parent.mkdir(parents=True)
+    own.write_text("#!/bin/sh\ncat\n")
+    own.chmod(0o644)
+    pipeline = write_pipeline(tmp_path, """
+        runtime:
+          name: python
+        middlewares:
+          - name: stamp
+    """)
+    done = run_cli("validate", str(pipeline))
+    said = done.stderr.decode()
+    assert done.returncode == 1 and f"{own} is not executable (chmod +x {own})" in said, said
+    own.chmod(0o755)
+    done = run_cli("validate", str(pipeline))
+    assert done.returncode == 0 and str(own).encode() in done.stdout
+
+
 def test_every_command_has_help() -> None:
     for command in ("invoke", "serve", "bootstrap", "validate"):
         done = run_cli(command, "--help")
