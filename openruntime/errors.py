@@ -239,6 +239,18 @@ def error_type_of(body: bytes, header_value: str | None = None) -> str:
     return header_value or RUNTIME_UNKNOWN
 
 
+def error_message_of(body: bytes) -> str | None:
+    """The errorMessage a posted error carries, None when it has none (or is not JSON)."""
+    import json
+
+    try:
+        parsed = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None
+    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
+    return message if isinstance(message, str) and message else None
+
+
 def exit_error_message(request_id: str | None, status: int | None) -> str:
     """The message Lambda gives when the runtime process dies during an invocation."""
     prefix = f"RequestId: {request_id} " if request_id else ""

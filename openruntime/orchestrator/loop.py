@@ -153,7 +153,10 @@ class Orchestrator:
         if state == InitState.INIT_ERROR:
             assert init_error is not None
             self.runtime.stop()
-            raise InitFailure(init_error.error_type or errors.RUNTIME_UNKNOWN, "runtime init failed", init_error.body)
+            # The runtime's own words in our line too (it posted them; the caller gets them whole).
+            said = errors.error_message_of(init_error.body)
+            raise InitFailure(init_error.error_type or errors.RUNTIME_UNKNOWN,
+                              f"runtime init failed: {said[:500]}" if said else "runtime init failed", init_error.body)
         tail = self.runtime.stderr_tail()
         message = f"runtime {self.runtime.command[0]!r} exited before it asked for an event"
         raise InitFailure(errors.RUNTIME_EXIT_ERROR, f"{message}: {tail}" if tail else message)

@@ -152,12 +152,16 @@ def test_short_circuit_in_exec_mode_skips_handler_and_runs_outer_afters(tmp_path
 
 def test_missing_handler_module_is_an_init_error(tmp_path: Path, hello_app: Path) -> None:
     pipeline = pipeline_with(tmp_path, hello_app, [], handler="nosuchmodule.handler")
-    with orchestrated(pipeline) as emulator:
+    log = tmp_path / "log"
+    with orchestrated(pipeline, stderr_file=log) as emulator:
         result = emulator.invoke(b"{}")
     assert result.function_error == "Unhandled"
     error = result.json()
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert "Unable to import module 'nosuchmodule'" in error["errorMessage"]
+    # The orchestrator's own line says why, not only that it failed.
+    said = [line for line in log.read_text().splitlines() if "init failed" in line]
+    assert said and "Runtime.ImportModuleError: runtime init failed: Unable to import module 'nosuchmodule'" in said[0]
 
 
 def test_bad_pipeline_file_is_an_init_error_naming_line_and_field(tmp_path: Path, hello_app: Path) -> None:
