@@ -95,6 +95,8 @@ def _report(target: Path, runtime: str, names: list[str]) -> None:
     print("  openruntime invoke --pipeline pipeline.yml --event events/http-api.json")
     interpreter = " --interpreter 3.12" if runtime == "node" else ""
     print("\nDeploy it with AWS SAM (README.md says more):")
+    if runtime == "node":  # the interpreter layer's CPython is downloaded with pbs-installer
+        print("  pip install 'openruntime[interpreter]'   # once, for the interpreter layer")
     print(f"  openruntime layer build --out layers{interpreter}")
     print("  sam build && sam deploy --guided")
 

@@ -62,7 +62,7 @@ from openruntime.layers.zipbuild import ZipEntry
 
 INTERPRETER_ZIP = "openruntime-interpreter.zip"
 PREFIX = "python/"  # the CPython tree's place in the layer: /opt/python
-NO_PBS = ("downloading the interpreter needs pbs-installer (pip install pbs-installer), or build offline "
+NO_PBS = ("downloading the interpreter needs pbs-installer (pip install 'openruntime[interpreter]'), or build offline "
           "with --interpreter-archive FILE (a python-build-standalone install_only .tar.gz or folder)")
 
 # Standard-library top-level names no orchestrator or middleware imports: GUIs, the test

@@ -417,7 +417,7 @@ def test_a_bad_checksum_or_a_failed_download_is_one_clear_line(fake_pbs: types.S
 
 def test_without_pbs_installer_the_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pbs_installer", None)  # import fails
-    with pytest.raises(LayerError, match=r"pip install pbs-installer.*--interpreter-archive"):
+    with pytest.raises(LayerError, match=r"pip install 'openruntime\[interpreter\]'.*--interpreter-archive"):
         interp.interpreter_layer("3.12", Target())
 
 
