@@ -4,7 +4,9 @@ next invocation start a fresh sandbox (cold, with the new code), without restart
 
 Polling, not inotify: it works the same everywhere, costs one stat per file every quarter
 of a second, and a change is seen within a second. Folders that only tools write
-(`__pycache__`, `.git`, `node_modules/.cache`, `.aws-sam`) are not watched.
+(`__pycache__`, `.git`, `node_modules/.cache`, `.aws-sam`) are not watched, nor the files
+`serve` itself writes to (its STDOUT and STDERR redirected into the project: every
+invocation's log would otherwise make the next one cold).
 """
 
 from __future__ import annotations
@@ -17,8 +19,24 @@ SKIPPED = {"__pycache__", ".git", ".aws-sam", ".pytest_cache", ".mypy_cache", ".
 MAX_FILES = 20_000  # a task root bigger than this is watched in part (said once)
 
 
-def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """(mtime_ns, size) of every file under `paths` (files or folders)."""
+def own_output_files() -> frozenset[tuple[int, int]]:
+    """The regular files this process's STDOUT and STDERR write to (`serve 2> serve.log`),
+    as (device, inode)."""
+    import stat
+
+    found = set()
+    for fd in (1, 2):
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found.add((info.st_dev, info.st_ino))
+    return frozenset(found)
+
+
+def snapshot(paths: Iterable[str], ignored: frozenset[tuple[int, int]] = frozenset()) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of every file under `paths` (files or folders), but `ignored`."""
     seen: dict[str, tuple[int, int]] = {}
     for root in paths:
         if os.path.isfile(root):
@@ -32,6 +50,8 @@ def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
                 try:
                     info = os.stat(path)
                 except OSError:
+                    continue
+                if (info.st_dev, info.st_ino) in ignored:
                     continue
                 seen[path] = (info.st_mtime_ns, info.st_size)
                 if len(seen) >= MAX_FILES:
@@ -47,6 +67,7 @@ class Watcher:
         self.paths = [p for p in dict.fromkeys(os.path.abspath(p) for p in paths) if os.path.exists(p)]
         self.on_change = on_change
         self.interval_s = interval_s
+        self.ignored = own_output_files()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
@@ -59,9 +80,9 @@ class Watcher:
         self._thread.join(2)
 
     def _run(self) -> None:
-        before = snapshot(self.paths)
+        before = snapshot(self.paths, self.ignored)
         while not self._stop.wait(self.interval_s):
-            now = snapshot(self.paths)
+            now = snapshot(self.paths, self.ignored)
             if now != before:
                 changed = next((p for p in sorted(set(now) | set(before)) if now.get(p) != before.get(p)), "?")
                 before = now
