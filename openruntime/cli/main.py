@@ -251,6 +251,11 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         # LD_LIBRARY_PATH in /opt/lib): a layer's python3 or node serves `#!/usr/bin/env`.
         for name, sub in (("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")):
             env[name] = ":".join(p for p in (os.environ.get(name, ""), str(opt / sub)) if p)
+        if not _stack_has_python(opt) and "OPENRUNTIME_PYTHON" not in env and "OPENRUNTIME_PYTHON" not in os.environ:
+            # Where Lambda's /var/lang/bin/python3.x would be, this machine's: this interpreter.
+            # Else /opt/bootstrap asks python3.14, python3.13 … on PATH for their version, and
+            # where they are pyenv shims for versions not installed that is ~0.2 s each.
+            env["OPENRUNTIME_PYTHON"] = sys.executable
     cwd = os.getcwd()
     handler = args.handler
     if handler:
@@ -466,6 +471,12 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
                                                function_name=function.name, memory_mb=function.memory_mb)
     return Functions(targets)
+
+
+def _stack_has_python(opt: Path) -> bool:
+    """An interpreter layer in the stack (/opt/python/bin/python3*, /opt/bin/python3*): the
+    one /opt/bootstrap then runs, as on Lambda."""
+    return any(next((opt / folder).glob("python3*"), None) is not None for folder in ("python/bin", "bin"))
 
 
 def _env_vars_file(path: str) -> dict[str, str]:

@@ -183,6 +183,37 @@ def test_invoke_with_layer_stack_from_the_command_line(stack: tuple[Path, Path],
 
 
 @pytest.mark.slow
+def test_invoke_with_a_layer_stack_runs_it_on_this_interpreter_not_whatever_is_on_path(
+        stack: tuple[Path, Path], tmp_path: Path) -> None:
+    """Without an interpreter layer, /opt/bootstrap would ask python3.14 … on PATH for their
+    version; where those are pyenv shims for versions not installed, that is ~0.2 s each of
+    every local cold start. `invoke --layer` gives it this interpreter, as Lambda gives
+    /var/lang/bin/python3.x."""
+    root, task_root = stack
+    dist = root.parent / "dist"
+    zips = [dist / "openruntime-layer.zip", dist / "openruntime-middlewares.zip", dist / "openruntime-runtime-python.zip"]
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    asked = tmp_path / "asked"
+    for version in ("3.14", "3.13", "3.12", "3.11"):
+        shim = shims / f"python{version}"
+        shim.write_text(f"#!/bin/sh\necho {version} >> {asked}\nexit 127\n")
+        shim.chmod(0o755)
+    event = tmp_path / "event.json"
+    event.write_text('{"name": "cli"}')
+    env = {k: v for k, v in os.environ.items() if k != "OPENRUNTIME_PYTHON"}
+    env["PATH"] = f"{shims}:{env.get('PATH', '')}"
+    done = subprocess.run(
+        [sys.executable, "-m", "openruntime", "invoke", *[a for z in zips for a in ("--layer", str(z))],
+         "--handler", "app.handler", "--event", str(event)],
+        cwd=task_root, capture_output=True, timeout=60, env=env,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    check_flow(json.loads(done.stdout), "cli")
+    assert not asked.exists(), asked.read_text()
+
+
+@pytest.mark.slow
 def test_validate_runs_on_the_engine_the_middlewares_layer_ships(stack: tuple[Path, Path]) -> None:
     """jsonschema-rs is compiled: the layer carries the target's wheel under lib/site-packages.
     `python -S` leaves this machine's site-packages out, so only the layer's copy can load."""
