@@ -42,8 +42,11 @@ def run_bootstrap(pipeline_path: str | None, runtime_override: Sequence[str] | N
         return 1
     early: EarlyStart | None = None
     config_error: ConfigError | None = None
-    # The runtime the layer's /opt/bootstrap may have started already (docs/layers.md).
+    # The runtime the layer's /opt/bootstrap may have started already (docs/layers.md);
+    # never on the exec wrapper's path, which starts the managed runtime's command line.
     prestarted = Prestarted.from_environ(os.environ)
+    if runtime_override:
+        prestarted = None
     try:
         pipeline = load_bootstrap_pipeline(pipeline_path)
         early = start_early(pipeline, os.environ, runtime_override, prestarted)

@@ -67,6 +67,7 @@ def plan_runtime(
         raise InitFailure(errors.RUNTIME_INVALID_WORKING_DIR, f"{where}task root {task_root!r} is not a directory")
     env = dict(environ)
     _drop_layer_python_path(env)
+    env.pop("OPENRUNTIME_PRESTART_GO", None)  # the python runtime's, from /opt/bootstrap only
     env.update(rt.env)
     env["LAMBDA_TASK_ROOT"] = task_root
     if handler:
@@ -153,7 +154,7 @@ def start_early(
     from openruntime.runtime_api.netio import listen_loopback  # _socket only: socket.py costs ~8 ms
 
     if prestarted is not None:
-        early = take_prestarted(prestarted, launch, override)
+        early = take_prestarted(prestarted, launch, override, environ)
         if early is not None:
             return early
     listener = listen_loopback()
@@ -186,7 +187,9 @@ class Prestarted:
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str]) -> Prestarted | None:
-        """Taken out of `environ` (nothing after this sees it); None when there is none."""
+        """Taken out of `environ` (nothing after this sees it); None when there is none, or
+        when the pid it names is not a child of this process (only /opt/bootstrap, which
+        became this process, can have started it: whatever else set these is ignored)."""
         said, runtime, handler, go = (environ.pop(name, None) for name in cls.ENVIRON)
         if not said or not runtime or not go:
             return None
@@ -194,6 +197,8 @@ class Prestarted:
             pid_text, port_text = said.split()
             pid, port = int(pid_text), int(port_text)
         except ValueError:
+            return None
+        if _parent_of(pid) != os.getpid():
             return None
         return cls(pid, port, [runtime] + ([handler] if handler else []), go)
 
@@ -207,37 +212,70 @@ class Prestarted:
             pass
 
     def send_plan(self, launch: RuntimeLaunch) -> None:
-        """The plan the runtime waits for, written whole (renamed into place) and private.
-        JSON by the C encoder alone: the json package imports re and enum (~13 ms under -S),
-        paid in full by a sandbox with one CPU or less."""
+        """The plan the runtime waits for, written whole (renamed into place) and private,
+        through a file of a new, unguessable name (never into one that was there). JSON by
+        the C encoder alone: the json package imports re and enum (~13 ms under -S), paid
+        in full by a sandbox with one CPU or less."""
         from _json import encode_basestring_ascii as quoted
 
         env = ",".join(f"{quoted(name)}:{quoted(value)}" for name, value in launch.env.items())
         data = f'{{"pid":{int(self.pid)},"env":{{{env}}},"cwd":{quoted(launch.cwd)}}}'.encode()
-        partial = f"{self.go}.{os.getpid()}.partial"
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        partial = f"{self.go}.{os.urandom(8).hex()}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.rename(partial, self.go)
-
-    def forget_plan(self) -> None:
-        """A plan its runtime did not take (it died first) is not left lying in /tmp."""
-        try:
-            os.unlink(self.go)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.rename(partial, self.go)
         except OSError:
-            pass
+            _unlink(partial)
+            raise
+
+    def refused_plan(self) -> bool:
+        """The runtime read the plan and could not take it (runtimes/python prestart.py
+        leaves `GO.refused`): it exited before any of the function ran."""
+        refused = os.path.exists(f"{self.go}.refused")
+        _unlink(f"{self.go}.refused")
+        _unlink(self.go)  # a plan it never read
+        return refused
+
+
+# What the runtime reads only after it has the plan (its runtime code, not its interpreter,
+# its shell script or the C library as they start): the plan may set these otherwise than
+# they were at the runtime's start. Any other difference and the runtime cannot become
+# the planned one (LD_LIBRARY_PATH, TZ, PYTHON*… act as a process starts).
+SET_AFTER_START = frozenset({"AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT"})
+
+
+def started_with(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment /opt/bootstrap started the runtime with, from this process's (the
+    script's, which it exported further before it exec'd Python): less the layer's Python
+    path and the PYTHONPATH it made (the script starts nothing when PYTHONPATH was set)."""
+    env = dict(environ)
+    for name in ("OPENRUNTIME_LAYER_PYTHONPATH", "PYTHONPATH", *Prestarted.ENVIRON):
+        env.pop(name, None)
+    return env
+
+
+def not_settable(started: Mapping[str, str], planned: Mapping[str, str]) -> list[str]:
+    """The variables the plan sets otherwise than the runtime was started with, that it
+    cannot take any more (all but SET_AFTER_START)."""
+    return sorted(name for name in started.keys() | planned.keys()
+                  if name not in SET_AFTER_START and started.get(name) != planned.get(name))
 
 
 def take_prestarted(
-    prestarted: Prestarted, launch: RuntimeLaunch, override: Sequence[str] | None
+    prestarted: Prestarted, launch: RuntimeLaunch, override: Sequence[str] | None, environ: Mapping[str, str]
 ) -> EarlyStart | None:
     """The runtime /opt/bootstrap started, once the proxy listens on the port it was given
-    and it is told the plan, if it runs the planned command; else None, after killing it,
-    and the caller starts the runtime the usual way. Its environment and folder need not
-    match: the runtime takes the plan's before anything of the function runs."""
-    if override or launch.command != prestarted.command:
+    and it is told the plan, if it runs the planned command and was started with the
+    planned environment (but what it reads after the plan); else None, after killing it,
+    and the caller starts the runtime the usual way. Its folder need not match: the
+    runtime takes the plan's before anything of the function runs."""
+    if override or launch.command != prestarted.command or not_settable(started_with(environ), launch.env):
         prestarted.kill()
         return None
     from openruntime.runtime_api.netio import listen_loopback
@@ -252,12 +290,27 @@ def take_prestarted(
     launch = RuntimeLaunch(launch.command, env, launch.cwd)
     try:
         prestarted.send_plan(launch)
-    except OSError:
+    except OSError:  # a GO file of someone else's in its place, a full disk: no plan
         listener.close()
         prestarted.kill()
         return None
     process = adopt_started(launch.command, prestarted.pid)
     return EarlyStart(listener, launch, process, by_script=prestarted)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _single_threaded() -> bool:

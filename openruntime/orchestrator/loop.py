@@ -133,11 +133,12 @@ class Orchestrator:
         state, init_error = self.proxy.wait_ready(INIT_TIMEOUT_S)
         if state == InitState.READY:
             return
-        if state == InitState.EXITED and self.early is not None and self.early.by_script is not None:
-            # Started by /opt/bootstrap, it died before it asked for anything (it could not
-            # take the plan: other interpreter settings): started again, the usual way, with
-            # its STDERR on a pipe, so that a real crash is reported with its last words.
-            self.early.by_script.forget_plan()
+        prestarted = self.early.by_script if self.early is not None else None
+        if state == InitState.EXITED and prestarted is not None and prestarted.refused_plan():
+            # Started by /opt/bootstrap, it read the plan and could not become it, so it left
+            # before any of the function ran: started again, the usual way, once. (Any other
+            # exit is the function's init failing, which is reported, not run twice.)
+            assert self.early is not None
             self.early.by_script = None
             self.proxy.new_generation()
             self.runtime.start()

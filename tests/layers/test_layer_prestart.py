@@ -102,8 +102,11 @@ def stack(built: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def invoke(root: Path, task_root: Path, events: list[dict], env: dict[str, str] | None = None,  # type: ignore[type-arg]
            log: Path | None = None) -> list[object]:
-    with emulator.Emulator(command=[str(root / "bootstrap")], cwd=task_root, timeout_s=20,
-                           env={"OPENRUNTIME_PYTHON": sys.executable, "IMPORTS": str(task_root / "imports"),
+    # A sandbox's environment, not the test runner's (a PYTHONPATH there would keep
+    # /opt/bootstrap from starting anything first).
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    with emulator.Emulator(command=[str(root / "bootstrap")], cwd=task_root, timeout_s=20, inherit_env=False,
+                           env={**base, "OPENRUNTIME_PYTHON": sys.executable, "IMPORTS": str(task_root / "imports"),
                                 **(env or {})},
                            child_stderr=log.open("wb") if log else None) as emu:
         return [emu.invoke(json.dumps(event).encode()) for event in events]
@@ -187,18 +190,68 @@ def test_a_runtime_started_for_another_handler_is_killed_before_the_function_run
 
 
 @pytest.mark.slow
-def test_a_runtime_that_cannot_take_the_plan_leaves_and_is_started_again(stack: tuple[Path, Path],
-                                                                          tmp_path: Path) -> None:
-    """PYTHONPATH naming the layer's own packages: the orchestrator plans the runtime without
-    them, which an interpreter already started with them cannot become. It leaves before the
-    function runs, and the orchestrator starts its own, once."""
+def test_with_a_pythonpath_nothing_is_started_first(stack: tuple[Path, Path]) -> None:
+    """PYTHONPATH acts as an interpreter starts, and the orchestrator plans it otherwise
+    (without the layer's own packages): /opt/bootstrap leaves the runtime to it."""
     root, task_root = stack
-    log = tmp_path / "log"
-    first, second = answers(root, task_root, {"PYTHONPATH": str(root / "python")}, log)
-    assert first["pid"] == second["pid"] and str(root / "python") not in first["env"].get("PYTHONPATH", "")
+    first, _ = answers(root, task_root, {"PYTHONPATH": f"{root / 'python'}:"})
+    assert not prestarted(first) and imports(task_root) == ["app"]
+    assert str(root / "python") not in first["env"].get("PYTHONPATH", "")
+
+
+@pytest.mark.slow
+def test_a_plan_that_sets_what_acts_at_start_is_not_sent_and_the_runtime_started_anew(
+        stack: tuple[Path, Path]) -> None:
+    """The compiled pipeline gives the runtime TZ (the C library reads it as a process
+    starts): the runtime started without it is killed while it waits, and the orchestrator
+    starts its own with it; the function's init runs once."""
+    root, task_root = stack
+    compiled = root / "pipeline.json"
+    compiled.chmod(0o644)
+    document = json.loads(compiled.read_text())
+    document["runtime"]["env"] = {"TZ": "Asia/Tokyo"}
+    compiled.write_text(json.dumps(document))
+    first, _ = answers(root, task_root)
+    assert not prestarted(first) and first["env"]["TZ"] == "Asia/Tokyo"
     assert imports(task_root) == ["app"]
-    text = log.read_text()
-    assert "other interpreter settings (PYTHONPATH)" in text and "ExitError" not in text
+
+
+def _wrap_runtime(root: Path, tmp_path: Path, first_start: str) -> Path:
+    """runtimes/python/bootstrap behind a script that runs `first_start` (sh) on its first
+    start only; the file it counts starts in."""
+    bootstrap = root / "runtimes" / "python" / "bootstrap"
+    os.rename(bootstrap, bootstrap.with_name("real-bootstrap"))
+    starts = tmp_path / "starts"
+    bootstrap.write_text(f"#!/bin/sh\necho start >> {starts}\n"
+                         f"if [ \"$(wc -l < {starts})\" -eq 1 ]; then {first_start}; fi\n"
+                         f"exec \"${{0%/*}}/real-bootstrap\" \"$@\"\n")
+    bootstrap.chmod(0o755)
+    return starts
+
+
+@pytest.mark.slow
+def test_a_runtime_that_refuses_the_plan_is_started_again_once(stack: tuple[Path, Path], tmp_path: Path) -> None:
+    """As prestart.py does when it cannot become the plan: it says so (GO.refused) and
+    leaves before any of the function runs; the orchestrator starts its own."""
+    root, task_root = stack
+    starts = _wrap_runtime(root, tmp_path, 'while [ ! -e "$OPENRUNTIME_PRESTART_GO" ]; do sleep 0.01; done; '
+                                           ': > "$OPENRUNTIME_PRESTART_GO.refused"; exit 3')
+    log = tmp_path / "log"
+    first, second = answers(root, task_root, log=log)
+    assert first["pid"] == second["pid"] and starts.read_text().count("start") == 2
+    assert imports(task_root) == ["app"] and "ExitError" not in log.read_text()
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob(f"openruntime-prestart-{first['orchestrator']}*"))
+
+
+@pytest.mark.slow
+def test_a_function_whose_init_ends_the_process_is_not_run_twice(stack: tuple[Path, Path]) -> None:
+    """An exit during the function's own init (a crash, sys.exit at import) is its init
+    failing: reported as Lambda reports it, not retried."""
+    root, task_root = stack
+    (task_root / "app.py").write_text(HANDLER + "\nos._exit(7)\n")
+    failed = invoke(root, task_root, [{"n": 1}])[0]
+    assert json.loads(failed.body)["errorType"] == "Runtime.ExitError", failed.body  # type: ignore[attr-defined]
+    assert imports(task_root) == ["app"]
 
 
 def test_the_layer_carries_what_bootstrap_needs_for_the_python_runtime_only(tmp_path: Path) -> None:

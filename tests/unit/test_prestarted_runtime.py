@@ -44,14 +44,18 @@ def free_port() -> int:
 
 
 def test_the_planned_runtime_gets_the_port_and_the_plan(tmp_path: Path, child: subprocess.Popen[bytes]) -> None:
-    launch = RuntimeLaunch(list(COMMAND), {"A": "1"}, str(tmp_path))
+    launch = RuntimeLaunch(list(COMMAND), {"A": "1", "_HANDLER": "app.handler"}, str(tmp_path))
     port = free_port()
     go = tmp_path / "go"
-    early = take_prestarted(Prestarted(child.pid, port, list(COMMAND), str(go)), launch, None)
+    # The orchestrator's environment, as the script left it: what it started the runtime
+    # with, plus what it exported after (the layer's Python path, the PYTHONPATH it made).
+    environ = {"A": "1", "_HANDLER": "lambda_function.handler", "OPENRUNTIME_LAYER_PYTHONPATH": "/opt/python",
+               "PYTHONPATH": "/opt/python"}
+    early = take_prestarted(Prestarted(child.pid, port, list(COMMAND), str(go)), launch, None, environ)
     assert early is not None and early.by_script is not None
     try:
         assert early.listener.getsockname() == ("127.0.0.1", port)
-        assert early.launch.env == {"A": "1", "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
+        assert early.launch.env == {"A": "1", "_HANDLER": "app.handler", "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
         assert early.process is not None and early.process.pid == child.pid and early.process.poll() is None
         # What the runtime waits for: this plan, for this pid, readable by this user alone.
         assert json.loads(go.read_bytes()) == {"pid": child.pid, "env": early.launch.env, "cwd": str(tmp_path)}
@@ -61,10 +65,12 @@ def test_the_planned_runtime_gets_the_port_and_the_plan(tmp_path: Path, child: s
         early.listener.close()
 
 
-@pytest.mark.parametrize("differs", ["handler", "runtime", "port taken", "exec wrapper"])
+@pytest.mark.parametrize("differs", ["handler", "runtime", "port taken", "exec wrapper", "start-up environment",
+                                     "start-up variable gone"])
 def test_anything_else_is_killed_while_it_waits_and_told_nothing(
         tmp_path: Path, child: subprocess.Popen[bytes], differs: str) -> None:
-    launch = RuntimeLaunch(list(COMMAND), {}, str(tmp_path))
+    launch = RuntimeLaunch(list(COMMAND), {"TZ": "UTC", "LAMBDA_TASK_ROOT": "/var/task"}, str(tmp_path))
+    environ = {"TZ": "UTC"}
     command, override = list(COMMAND), None
     taken = socket.create_server(("127.0.0.1", 0))
     port = taken.getsockname()[1] if differs == "port taken" else free_port()
@@ -74,24 +80,33 @@ def test_anything_else_is_killed_while_it_waits_and_told_nothing(
         command[0] = "/opt/runtimes/node/bootstrap"
     elif differs == "exec wrapper":
         override = ["/var/runtime/bootstrap"]
+    elif differs == "start-up environment":  # read as the process starts (the C library's clock)
+        launch = RuntimeLaunch(launch.command, {**launch.env, "TZ": "Asia/Tokyo"}, launch.cwd)
+    elif differs == "start-up variable gone":
+        environ["LD_PRELOAD"] = "/opt/lib/libjemalloc.so"
     go = tmp_path / "go"
     try:
-        assert take_prestarted(Prestarted(child.pid, port, command, str(go)), launch, override) is None
+        assert take_prestarted(Prestarted(child.pid, port, command, str(go)), launch, override, environ) is None
         assert gone(child.pid)  # killed and reaped
         assert not go.exists()
     finally:
         taken.close()
 
 
-def test_what_bootstrap_said_is_taken_out_of_the_environment() -> None:
-    environ = {"OPENRUNTIME_PRESTARTED": "123 20456", "OPENRUNTIME_PRESTARTED_RUNTIME": "/opt/runtimes/python/bootstrap",
+def test_what_bootstrap_said_is_taken_out_of_the_environment(child: subprocess.Popen[bytes]) -> None:
+    environ = {"OPENRUNTIME_PRESTARTED": f"{child.pid} 20456",
+               "OPENRUNTIME_PRESTARTED_RUNTIME": "/opt/runtimes/python/bootstrap",
                "OPENRUNTIME_PRESTARTED_HANDLER": "app.handler", "OPENRUNTIME_PRESTARTED_GO": "/tmp/openruntime-prestart-9",
                "_HANDLER": "lambda_function.handler", "KEEP": "x"}
     said = Prestarted.from_environ(environ)
     assert said is not None
     assert (said.pid, said.port, said.command, said.go) == (
-        123, 20456, ["/opt/runtimes/python/bootstrap", "app.handler"], "/tmp/openruntime-prestart-9")
+        child.pid, 20456, ["/opt/runtimes/python/bootstrap", "app.handler"], "/tmp/openruntime-prestart-9")
     assert environ == {"_HANDLER": "lambda_function.handler", "KEEP": "x"}  # Lambda's own, untouched
+    # A pid that is not this process's child (set by anyone but /opt/bootstrap): ignored, not killed.
+    stranger = {"OPENRUNTIME_PRESTARTED": f"{os.getppid()} 20456", "OPENRUNTIME_PRESTARTED_RUNTIME": "x",
+                "OPENRUNTIME_PRESTARTED_GO": "g"}
+    assert Prestarted.from_environ(stranger) is None and not gone(os.getppid())
     assert Prestarted.from_environ({"OPENRUNTIME_PRESTARTED": "garbage", "OPENRUNTIME_PRESTARTED_RUNTIME": "x",
                                     "OPENRUNTIME_PRESTARTED_GO": "g"}) is None
     assert Prestarted.from_environ({}) is None

@@ -42,11 +42,14 @@ def await_plan(path: str) -> None:
     plan = _read_when_there(path)
     env, cwd = plan.get("env"), plan.get("cwd")
     if not isinstance(env, dict) or not isinstance(cwd, str):
-        _leave(f"{path}: not a plan")
+        _refuse(path, f"{path}: not a plan")
     differs = [name for name in _INTERPRETER_SETTINGS if env.get(name) != os.environ.get(name)]
-    if differs:
-        _leave(f"the orchestrator plans other interpreter settings ({', '.join(differs)}): it starts its own runtime")
+    if differs:  # the orchestrator checks this too: a second line of defence
+        _refuse(path, f"the orchestrator plans other interpreter settings ({', '.join(differs)}): "
+                      "it starts its own runtime")
     os.chdir(cwd)
+    if "PWD" in env:
+        env = {**env, "PWD": cwd}  # as a shell started there would say (the runtime's own bootstrap is one)
     os.environ.clear()
     os.environ.update(env)
     try:
@@ -67,10 +70,7 @@ def _read_when_there(path: str) -> dict[str, object]:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
-            if time.monotonic() > deadline:
-                _leave(f"no word from the orchestrator in {WAIT_S:g} s ({path})")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.001)  # a millisecond late at most; a look costs a few µs
+            delay = _pause(delay, deadline, path)
             continue
         except OSError as exc:
             _leave(f"{path}: {exc}")
@@ -85,18 +85,28 @@ def _read_when_there(path: str) -> dict[str, object]:
             if fd >= 0:
                 os.close(fd)
         try:
+            plan = json.loads(data)
+        except ValueError:
+            plan = None
+        if not isinstance(plan, dict) or plan.get("pid") != os.getpid():
+            # An earlier sandbox's, whose runtime had this pid: left as it is, ours
+            # replaces it whole (a rename) when it comes.
+            delay = _pause(delay, deadline, path)
+            continue
+        try:
             os.unlink(path)
         except OSError:
             pass
-        try:
-            plan = json.loads(data)
-        except ValueError:
-            _leave(f"{path}: not JSON")
-        if not isinstance(plan, dict):
-            _leave(f"{path}: not a plan")
-        if plan.get("pid") != os.getpid():
-            continue  # an earlier sandbox's, whose runtime had this pid: ours is yet to come
         return plan
+
+
+def _pause(delay: float, deadline: float, path: str) -> float:
+    """A short sleep before the next look (a millisecond late at most; a look costs a few
+    µs); the next delay. Past the deadline: gone."""
+    if time.monotonic() > deadline:
+        _leave(f"no word from the orchestrator in {WAIT_S:g} s ({path})")
+    time.sleep(delay)
+    return min(delay * 2, 0.001)
 
 
 def _close_inherited_descriptors() -> None:
@@ -111,6 +121,16 @@ def _close_inherited_descriptors() -> None:
                 os.close(fd)
             except OSError:
                 pass  # the listing's own descriptor, closed already
+
+
+def _refuse(path: str, message: str) -> NoReturn:
+    """Tell the orchestrator this runtime left because it could not take the plan (it then
+    starts its own), not because the function's init failed (which it reports)."""
+    try:
+        os.close(os.open(f"{path}.refused", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except OSError:
+        pass
+    _leave(message)
 
 
 def _leave(message: str) -> NoReturn:
