@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import threading
 from collections import deque
@@ -28,6 +29,7 @@ READ_BYTES = 64 * 1024
 MAX_LINE_BYTES = 32 * 1024
 TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the log
 _FALLBACK_PIPE_BYTES = 1024 * 1024  # Linux's default pipe-max-size
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 class OutputTee:
@@ -39,6 +41,9 @@ class OutputTee:
         self._fd = source.fileno()
         os.set_blocking(self._fd, False)
         self._target_fd = target_fd
+        # awslambdaric, and the bundled runtimes after it, join a traceback's lines with \r so
+        # that CloudWatch keeps it one event; a terminal would draw each over the last.
+        self._to_terminal = os.isatty(target_fd)
         self._on_line = on_line
         self._lock = threading.Lock()
         self._partial = b""
@@ -83,7 +88,7 @@ class OutputTee:
 
     def _pass_on(self, chunk: bytes) -> None:
         try:
-            _write_all(self._target_fd, chunk)
+            _write_all(self._target_fd, _LONE_CR.sub(b"\n", chunk) if self._to_terminal and b"\r" in chunk else chunk)
         except OSError:
             pass  # where it went is gone; the lines still count
         data = self._partial + chunk
