@@ -77,6 +77,17 @@ def middleware_dirs(environ: Mapping[str, str], pipeline_dir: str | None) -> lis
     return _unique(dirs)
 
 
+def sdk_dir(environ: Mapping[str, str]) -> str | None:
+    """The middleware SDKs' folder (`python/`, `node/`, `bash/`): the middlewares layer's
+    (`/opt/middlewares/lib`), else this installation's bundled copy."""
+    candidates = [os.path.join(opt_root(environ), "middlewares", "lib")]
+    bundle = _bundle_dir()
+    if bundle is not None:
+        candidates.append(os.path.join(bundle, "middlewares", "lib"))
+    return next((c for c in candidates if os.path.isfile(os.path.join(c, "python", "openruntime_middleware.py"))),
+                None)
+
+
 def runtime_dirs(environ: Mapping[str, str]) -> list[str]:
     dirs = [p for p in environ.get("OPENRUNTIME_RUNTIME_PATH", "").split(":") if p]
     dirs.append(os.path.join(opt_root(environ), "runtimes"))

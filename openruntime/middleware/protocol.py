@@ -16,6 +16,7 @@ from openruntime import errors
 from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
 from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation, is_json_type
+from openruntime.locate import sdk_dir
 from openruntime.middleware.state import state_root
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -129,6 +130,15 @@ def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict
         visible = {k: v for k, v in visible.items() if k in allowed}
     visible.update(config.env)
     visible["OPENRUNTIME_MIDDLEWARE"] = config.name
+    # The SDKs, wherever this installation or the layers keep them: a middleware of your own
+    # imports `openruntime_middleware` / requires `openruntime-middleware` as it is, and a
+    # bash one sources "$OPENRUNTIME_SDK/bash/openruntime-middleware.sh". Last on the path:
+    # what the middleware brings itself comes first.
+    sdk = sdk_dir(environ)
+    if sdk is not None:
+        visible["OPENRUNTIME_SDK"] = sdk
+        for name, folder in (("PYTHONPATH", "python"), ("NODE_PATH", "node")):
+            visible[name] = ":".join(p for p in (visible.get(name, ""), os.path.join(sdk, folder)) if p)
     return visible
 
 
