@@ -90,6 +90,20 @@ function isJsonContentType(contentType) {
   return media === 'application/json' || (media.endsWith('+json') && media.includes('/'));
 }
 
+// An object or array: one compact JSON line (a structured line, as in the Python SDK);
+// anything else as String() gives it.
+function logText(value) {
+  if (value !== null && typeof value === 'object') {
+    try {
+      const text = JSON.stringify(value, (key, v) => (typeof v === 'bigint' ? v.toString() : v));
+      if (typeof text === 'string') return text;
+    } catch (err) {
+      // a cycle: as String() gives it
+    }
+  }
+  return String(value);
+}
+
 function parseStages(text) {
   if (!text) return null;
   try {
@@ -131,7 +145,7 @@ class Context {
    * the lines held until then go first, so a hook's lines keep their order.
    */
   log(line) {
-    const text = typeof line === 'string' ? line : String(line);
+    const text = typeof line === 'string' ? line : logText(line);
     let pending = [];
     if (this._log !== null) {
       const room = MAX_ANSWER_LOG_BYTES - this._logSize;

@@ -148,15 +148,17 @@ class Context:
         return f"Context({fields})"
 
     def log(self, line: Any) -> None:
-        """One line for the function's log, tagged with this invocation's request id (a
-        value that is not a string is logged as `str(value)`).
+        """One line for the function's log, tagged with this invocation's request id. A dict
+        or list is logged as one compact JSON line (an object then stays one, the
+        orchestrator adding `middleware` and `requestId` where it lacks them: a structured
+        line CloudWatch Logs Insights can query); any other value as `str(value)`.
 
         In persistent mode it travels in the answer frame (`log`): the orchestrator logs it
         with the answer, inside the invocation, and it costs no STDERR round. In exec mode,
         once a hook's lines pass what one frame header holds (24 KiB), and after the answer
         (a thread that kept `ctx`), it goes to STDERR at once; the lines held until then go
         first, so a hook's lines keep their order."""
-        text = line if isinstance(line, str) else str(line)
+        text = line if isinstance(line, str) else _log_text(line)
         with _log_lock:  # the answer may be taken by the main thread while another logs
             held = self._log
             if held is not None:
@@ -390,6 +392,15 @@ def _int_or_none(text: str | None) -> int | None:
         return int(text) if text else None
     except ValueError:
         return None
+
+
+def _log_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            pass  # keys that are not strings, a cycle: logged as Python shows it
+    return str(value)
 
 
 def _non_negative_int(value: Any) -> int | None:

@@ -238,6 +238,9 @@ def test_ctx_log_beyond_what_one_header_holds_goes_to_stderr_in_order(mw: Persis
 
 def test_ctx_log_of_a_value_that_is_not_a_string(mw: Persistent) -> None:
     assert mw.call("before", b'{"action": "log_value", "value": 5}').header["log"] == ["5"]
+    # An object is one structured JSON line, in both SDKs (not a repr, not [object Object]).
+    logged = mw.call("before", b'{"action": "log_value", "value": {"user": "\xc3\xa9", "n": [1]}}').header["log"]
+    assert [json.loads(line) for line in logged] == [{"user": "\u00e9", "n": [1]}]
 
 
 @pytest.mark.parametrize("then", ["fail", "bad_state"])
