@@ -103,6 +103,11 @@ def test_an_init_scaffold_validates_builds_and_runs_on_the_layer_stack(
     project = tmp_path / "fn"
     ok(run(*OPENRUNTIME, "init", str(project), "--runtime", runtime, cwd=tmp_path))
     shutil.copytree(layers, project / "layers")  # what `openruntime layer build --out layers` leaves there
+    # What a function grows: a schema a middleware reads, a package of its own modules.
+    (project / "schemas").mkdir()
+    (project / "schemas" / "order.json").write_text('{"type": "object"}')
+    (project / "lib").mkdir()
+    (project / "lib" / ("helper.py" if runtime == "python" else "helper.mjs")).write_text("")
     built = sam_validate_and_build(project / "template.yaml", tmp_path / "build")
 
     zips = built_layer_zips(built, tmp_path / "build")
@@ -111,7 +116,9 @@ def test_an_init_scaffold_validates_builds_and_runs_on_the_layer_stack(
     assert missing == ([INTERPRETER_ZIP] if runtime == "node" else []), missing
     code = built_code(built, tmp_path / "build", "Function")
     handler = "app.py" if runtime == "python" else "app.mjs"
-    assert sorted(p.name for p in code.iterdir()) == sorted([handler, "pipeline.yml"])
+    # Everything of the function, nothing that only tools use (layers/, events/, template.yaml…).
+    assert sorted(p.name for p in code.iterdir()) == sorted([handler, "pipeline.yml", "schemas", "lib"])
+    assert (code / "schemas" / "order.json").is_file()
 
     if runtime == "node" and shutil.which("node") is None:
         return
