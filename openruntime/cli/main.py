@@ -236,7 +236,10 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
 
-    env: dict[str, str] = _env_vars_file(args.env_vars) if args.env_vars else {}
+    # SAM's order: the template's Environment, then the --env-vars file, then --env.
+    env: dict[str, str] = dict(getattr(args, "template_env", {}))
+    if args.env_vars:
+        env.update(_env_vars_file(args.env_vars, function_name))
     if args.debug_port is not None:
         env["OPENRUNTIME_DEBUG_PORT"] = str(args.debug_port)
     for item in args.env:
@@ -453,6 +456,8 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         functions = read_functions(args.template)
     except ConfigError as exc:
         raise SystemExit(_fail(str(exc))) from None
+    if args.env_vars:
+        _say_unknown_env_vars_sections(args.env_vars, {f.name for f in functions})
     implicit = Path(tempfile.mkdtemp(prefix="openruntime-template-"))
     atexit.register(shutil.rmtree, implicit, True)
     targets = {}
@@ -467,7 +472,7 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             one.pipeline = str(implicit / f"{function.name}.yml")
             Path(one.pipeline).write_text(function.pipeline_text())
         one.handler = args.handler or function.handler
-        one.env = [f"{k}={v}" for k, v in function.env.items()] + list(args.env)  # --env wins
+        one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
         targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
                                                function_name=function.name, memory_mb=function.memory_mb)
     return Functions(targets)
@@ -479,9 +484,25 @@ def _stack_has_python(opt: Path) -> bool:
     return any(next((opt / folder).glob("python3*"), None) is not None for folder in ("python/bin", "bin"))
 
 
-def _env_vars_file(path: str) -> dict[str, str]:
-    """SAM's --env-vars file: `Parameters` for every function, then the one function's own
-    section (the only one there is; several need the function named, which one serve has)."""
+def _say_unknown_env_vars_sections(path: str, names: set[str]) -> None:
+    """A section of the --env-vars file that names no function of the template (a typo, as
+    SAM would silently ignore it): said once."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return  # _env_vars_file says why, for each function
+    if isinstance(data, dict):
+        for section in sorted(set(data) - names - {"Parameters"}):
+            sys.stderr.write(f"openruntime: --env-vars {path}: section {section!r} names no function of the "
+                             f"template ({', '.join(sorted(names))}); not used\n")
+
+
+def _env_vars_file(path: str, function_name: str | None = None) -> dict[str, str]:
+    """SAM's --env-vars file: `Parameters` for every function, then the function's own
+    section: the one named after it (its logical id in a template, its --function name),
+    else, for a function without a name, the only section there is."""
     import json
 
     try:
@@ -494,9 +515,12 @@ def _env_vars_file(path: str) -> dict[str, str]:
         raise SystemExit(_fail(f"--env-vars {path}: expected {{\"Parameters\": {{NAME: value}}, "
                                "\"FunctionName\": {NAME: value}}"))
     sections = [name for name in data if name != "Parameters"]
-    if len(sections) > 1:
+    if function_name is not None:
+        sections = [function_name] if function_name in data else []
+    elif len(sections) > 1:
         raise SystemExit(_fail(f"--env-vars {path}: sections for several functions ({', '.join(sections)}); "
-                               "this serve runs one: keep Parameters and its section"))
+                               "name the function (serve --template, or --function NAME=PIPELINE) or keep "
+                               "Parameters and one section"))
     env: dict[str, str] = {}
     for section in ["Parameters", *sections]:
         for name, value in data.get(section, {}).items():

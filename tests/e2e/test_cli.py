@@ -488,7 +488,11 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
     project = tmp_path / "fn"
     (project / "plain").mkdir()
     (project / "plain" / "app.py").write_text("import os\ndef handler(event, context):\n"
-                                              "    return [os.environ['COLOUR'], os.environ.get('TABLE'), context.memory_limit_in_mb]\n")
+                                              "    return [os.environ['COLOUR'], os.environ.get('TABLE'), context.memory_limit_in_mb,\n"
+                                              "            os.environ.get('SHARED'), os.environ.get('STAGE')]\n")
+    # SAM's --env-vars file with a section per function (and one for a function that is not there).
+    (project / "env.json").write_text(json.dumps({"Parameters": {"SHARED": "everyone"}, "Plain": {"STAGE": "plain", "COLOUR": "green"},
+                                                  "Function": {"STAGE": "function"}, "Typo": {"X": "1"}}))
     template = (project / "template.yaml").read_text()
     template = template.replace("Resources:\n", """Resources:
   Plain:
@@ -508,7 +512,8 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
     http_port.bind(("127.0.0.1", 0))
     port = http_port.getsockname()[1]
     http_port.close()
-    with serving_cli(project, "--template", "template.yaml", "--http", str(port), drop_pipeline=True) as (endpoint, _):
+    with serving_cli(project, "--template", "template.yaml", "--http", str(port), "--env-vars", "env.json",
+                     drop_pipeline=True) as (endpoint, _):
         client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
                               aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
         event = (project / "events" / "http-api.json").read_bytes()
@@ -516,8 +521,12 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
         plain = json.loads(client.invoke(FunctionName="Plain", Payload=b"{}")["Payload"].read())
         front = httpx.get(f"http://127.0.0.1:{port}/hello")
     assert shaped["statusCode"] == 200 and json.loads(shaped["body"])["message"] == "Hello, world!"
-    assert plain == ["blue", None, "256"]  # !Ref is CloudFormation's: left out, and said
-    assert "environment variable TABLE is {'Ref': 'SomeTable'}" in (project / "serve.log").read_text()
+    # The file's section wins over the template's Environment, as in SAM; !Ref is
+    # CloudFormation's: left out, and said.
+    assert plain == ["green", None, "256", "everyone", "plain"]
+    log = (project / "serve.log").read_text()
+    assert "environment variable TABLE is {'Ref': 'SomeTable'}" in log
+    assert "section 'Typo' names no function of the template (Function, Plain); not used" in log
     assert front.status_code == 200 and json.loads(front.text)["message"] == "Hello, world!"  # the HttpApi one
 
 
