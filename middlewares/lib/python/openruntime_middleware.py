@@ -353,10 +353,12 @@ def _exception_error(exc: BaseException) -> dict[str, Any]:
         return exc.to_error()
     import traceback  # lazily: only failures pay for it
 
+    # The hook's frames, not this module's (its dispatch is noise in the caller's error).
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename != __file__]
     return {
         "errorType": type(exc).__name__,
         "errorMessage": str(exc),
-        "stackTrace": traceback.format_exception(exc)[1:],
+        "stackTrace": traceback.format_list(frames) + traceback.format_exception_only(exc),
     }
 
 
@@ -471,7 +473,11 @@ def _run_exec(hook: str) -> int:
     ctx.state, stored = _read_state(state_path)
     failure: Exception | None = None
     try:
-        action, data, _content_type = _call(handler, ctx, payload)
+        action, data, content_type = _call(handler, ctx, payload)
+        if content_type:  # exec mode has no channel for it (docs/middleware-protocol.md)
+            sys.stderr.write(f"openruntime_middleware: the new content type {content_type!r} is kept in "
+                             "persistent mode only; in exec mode the payload keeps its content type "
+                             f"({os.environ.get('OPENRUNTIME_CONTENT_TYPE') or 'unknown'})\n")
     except Exception as exc:  # noqa: BLE001 - every failure must become exit status 4
         failure = exc
     try:  # saved even after a failure: the error hook may want what was set so far

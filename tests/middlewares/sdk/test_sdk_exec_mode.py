@@ -94,6 +94,9 @@ def test_uncaught_exception_exits_4_with_type_message_and_trace(exe: Path) -> No
     assert error["errorType"] in ("RuntimeError", "TypeError")  # Python, Node
     assert error["errorMessage"] == "kaboom"
     assert isinstance(error["stackTrace"], list) and error["stackTrace"]
+    if exe.name == "echo_py":  # the hook's own frames: the SDK's dispatch is not the user's business
+        assert "on_before" in "".join(error["stackTrace"])
+        assert "openruntime_middleware.py" not in "".join(error["stackTrace"])
     assert result.stderr_tail() == f"{error['errorType']}: kaboom"
     assert len(result.stderr.splitlines()) > 2  # the stack trace comes first
 
@@ -181,3 +184,11 @@ def test_ctx_log_writes_each_line_to_stderr(exe: Path) -> None:
     assert result.status == 0, result.stderr
     assert result.stdout == b'{"action": "log", "lines": 3}'  # the payload is untouched
     assert result.stderr.splitlines() == ["line 0 ", "line 1 ", "line 2 "]
+
+
+def test_a_new_content_type_in_exec_mode_is_said_not_silently_dropped() -> None:
+    """Exec mode has no channel for a content type: the payload keeps its own, and the
+    Python SDK's Continue(content_type=…) says so on STDERR (persistent mode carries it)."""
+    result = run_exec(FIXTURES / "echo_py", "before", b'{"action": "text"}')
+    assert result.status == 0 and result.stdout == b"plain text"
+    assert "the new content type 'text/plain' is kept in persistent mode only" in result.stderr
