@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from openruntime.config import MiddlewareConfig, Pipeline
     from openruntime.middleware.protocol import Middleware
 
-FUNCTION_NAME = "openruntime-local"
+# The emulator's (and so `invoke`'s and `serve`'s) default: what a middleware keys on (the
+# idempotency store's keys name the function) is the same in both commands.
+FUNCTION_NAME = "test_function"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -83,6 +85,13 @@ def run_middleware(args: argparse.Namespace) -> int:
     except _Refused as refused:
         return _error(str(refused))
     environ = dict(os.environ)
+    if pipeline.source and pipeline.runtime.task_root:
+        # Where `invoke` runs the orchestrator, and so its middlewares: their relative paths
+        # (a schema, a store folder) mean the same here.
+        try:
+            os.chdir(pipeline.resolve_path(pipeline.runtime.task_root))
+        except OSError as exc:
+            return _error(f"{pipeline.where('runtime.task_root')}: {exc.strerror}")
     try:
         middleware = build_middleware(config, pipeline, environ)
     except InitFailure as failure:

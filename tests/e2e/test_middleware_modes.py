@@ -784,3 +784,31 @@ def test_middleware_run_unknown_name_and_bad_arguments(setup: Setup) -> None:
     assert done.returncode == 1 and "--env expects NAME=VALUE" in done.stderr.decode()
     done = middleware_run(str(setup.tmw), "--hook", "sideways")
     assert done.returncode == 2 and "invalid choice" in done.stderr.decode()
+
+
+def test_middleware_run_sees_what_invoke_gives_it_folder_and_function(tmp_path: Path) -> None:
+    """With --pipeline, the middleware runs where `invoke` would run it (the pipeline's task
+    root: a relative schema path means the same file), under the same function name."""
+    project = tmp_path / "project"
+    (project / "schemas").mkdir(parents=True)
+    (project / "schemas" / "order.json").write_text(json.dumps({"type": "object", "required": ["id"]}))
+    probe = project / "middlewares" / "probe" / "probe"
+    probe.parent.mkdir(parents=True)
+    probe.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                     "print(json.dumps({'schema': open('schemas/order.json').read() != '',"
+                     " 'arn': os.environ['OPENRUNTIME_FUNCTION_ARN']}))\n")
+    probe.chmod(0o755)
+    (project / "pipeline.yml").write_text(
+        "runtime: {name: python, handler: app.handler, task_root: .}\n"
+        "middlewares:\n"
+        "  - {name: validate, hooks: [before], env: {VALIDATE_SCHEMA: schemas/order.json, VALIDATE_ENVELOPE: none}}\n"
+        "  - {name: probe, hooks: [before]}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pipeline = str(project / "pipeline.yml")
+    refused = middleware_run("validate", "--hook", "before", "--pipeline", pipeline, stdin=b'{"n": 1}', cwd=elsewhere)
+    assert refused.returncode == 1 and b"Validation.Failed" in refused.stdout, refused.stderr.decode()
+    passed = middleware_run("validate", "--hook", "before", "--pipeline", pipeline, stdin=b'{"id": 1}', cwd=elsewhere)
+    assert passed.returncode == 0 and json.loads(passed.stdout) == {"id": 1}
+    seen = json.loads(middleware_run("probe", "--hook", "before", "--pipeline", pipeline, cwd=elsewhere).stdout)
+    assert seen["schema"] and seen["arn"].endswith(":function:test_function")  # the emulator's default name
