@@ -228,27 +228,25 @@ def error_body(
 
 def error_type_of(body: bytes, header_value: str | None = None) -> str:
     """The errorType a posted error carries: its body's, else the header's."""
-    import json
-
-    try:
-        parsed = json.loads(body) if body else None
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(error_type := parsed.get("errorType"), str):
-        return error_type
-    return header_value or RUNTIME_UNKNOWN
+    error_type = _posted_field(body, "errorType")
+    return error_type if error_type is not None else header_value or RUNTIME_UNKNOWN
 
 
 def error_message_of(body: bytes) -> str | None:
     """The errorMessage a posted error carries, None when it has none (or is not JSON)."""
+    return _posted_field(body, "errorMessage") or None
+
+
+def _posted_field(body: bytes, name: str) -> str | None:
+    """A string member of a posted error object; None when the body is not one or lacks it."""
     import json
 
     try:
         parsed = json.loads(body) if body else None
     except (ValueError, RecursionError):
         return None
-    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
-    return message if isinstance(message, str) and message else None
+    value = parsed.get(name) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def exit_error_message(request_id: str | None, status: int | None) -> str:

@@ -370,6 +370,12 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])  # ppid (4th field), starttime (22nd)
 
 
+def parent_of(pid: int) -> int | None:
+    """`pid`'s parent now (None once it is gone, or without /proc)."""
+    stat = _stat(pid)
+    return stat[0] if stat is not None else None
+
+
 def descendants(pid: int) -> dict[int, int]:
     """Every process below `pid` right now, in any group or session: pid → start time
     (so that a pid reused later is never mistaken for one of them). Empty without /proc."""

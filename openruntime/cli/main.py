@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,8 @@ from openruntime import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from openruntime.emulator.sandbox import StreamedBody
 
 
@@ -487,22 +490,14 @@ def _stack_has_python(opt: Path) -> bool:
 def _say_unknown_env_vars_sections(path: str, names: set[str]) -> None:
     """A section of the --env-vars file that names no function of the template (a typo, as
     SAM would silently ignore it): said once."""
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return  # _env_vars_file says why, for each function
-    if isinstance(data, dict):
-        for section in sorted(set(data) - names - {"Parameters"}):
-            sys.stderr.write(f"openruntime: --env-vars {path}: section {section!r} names no function of the "
-                             f"template ({', '.join(sorted(names))}); not used\n")
+    for section in sorted(set(_env_vars_document(path)) - names - {"Parameters"}):
+        sys.stderr.write(f"openruntime: --env-vars {path}: section {section!r} names no function of the "
+                         f"template ({', '.join(sorted(names))}); not used\n")
 
 
-def _env_vars_file(path: str, function_name: str | None = None) -> dict[str, str]:
-    """SAM's --env-vars file: `Parameters` for every function, then the function's own
-    section: the one named after it (its logical id in a template, its --function name),
-    else, for a function without a name, the only section there is."""
+@functools.cache
+def _env_vars_document(path: str) -> dict[str, dict[str, Any]]:
+    """The --env-vars file, read and checked once however many functions it serves."""
     import json
 
     try:
@@ -514,6 +509,16 @@ def _env_vars_file(path: str, function_name: str | None = None) -> dict[str, str
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SystemExit(_fail(f"--env-vars {path}: expected {{\"Parameters\": {{NAME: value}}, "
                                "\"FunctionName\": {NAME: value}}"))
+    return data
+
+
+def _env_vars_file(path: str, function_name: str | None = None) -> dict[str, str]:
+    """SAM's --env-vars file: `Parameters` for every function, then the function's own
+    section: the one named after it (its logical id in a template, its --function name),
+    else, for a function without a name, the only section there is."""
+    import json
+
+    data = _env_vars_document(path)
     sections = [name for name in data if name != "Parameters"]
     if function_name is not None:
         sections = [function_name] if function_name in data else []

@@ -15,7 +15,7 @@ from openruntime import errors
 from openruntime.config import Frozen
 from openruntime.errors import InitFailure
 from openruntime.locate import find_runtime, runtime_dirs
-from openruntime.processes import EarlyChild, PIPE, adopt, adopt_started, fork_exec, spawn
+from openruntime.processes import SIGKILL, EarlyChild, PIPE, adopt, adopt_started, fork_exec, parent_of, spawn
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class Prestarted:
             pid, port = int(pid_text), int(port_text)
         except ValueError:
             return None
-        if _parent_of(pid) != os.getpid():
+        if parent_of(pid) != os.getpid():
             return None
         return cls(pid, port, [runtime] + ([handler] if handler else []), go)
 
@@ -206,7 +206,7 @@ class Prestarted:
         """Not the runtime the pipeline plans, or no port for it: it goes, while it waits
         for the plan (before any of the function's code)."""
         try:
-            os.kill(self.pid, 9)
+            os.kill(self.pid, SIGKILL)
             os.waitpid(self.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
@@ -296,14 +296,6 @@ def take_prestarted(
         return None
     process = adopt_started(launch.command, prestarted.pid)
     return EarlyStart(listener, launch, process, by_script=prestarted)
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _unlink(path: str) -> None:
