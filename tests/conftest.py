@@ -139,3 +139,23 @@ def dev_null_stays_a_device() -> Iterator[None]:
     import stat
 
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode), "this test left /dev/null a regular file"
+
+
+# Pieces of the Python test extensions (str.format templates: braces doubled; `api` is the
+# Runtime API's address): register for INVOKE and SHUTDOWN under the file's name, and serve
+# events until SHUTDOWN.
+EXTENSION_REGISTER = """\
+request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
+    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
+with urllib.request.urlopen(request) as answer:
+    identifier = answer.headers["Lambda-Extension-Identifier"]
+"""
+EXTENSION_UNTIL_SHUTDOWN = """\
+while True:
+    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": identifier}})
+    with urllib.request.urlopen(request) as answer:
+        if json.loads(answer.read())["eventType"] == "SHUTDOWN":
+            sys.exit(0)
+"""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from openruntime.emulator.sandbox import Emulator, FunctionSettings
-from tests.conftest import write_executable
+from tests.conftest import EXTENSION_REGISTER, EXTENSION_UNTIL_SHUTDOWN, write_executable
 
 # A runtime: optionally registers an internal extension during init (its identifier to
 # BOOT_ID_FILE, its events from BOOT_EVENTS), then answers each event with the event itself
@@ -161,18 +161,7 @@ for _ in range(int(os.environ.get("NOLINE_MB", "0"))):
     sys.stdout.buffer.write(chunk)
 sys.stdout.buffer.write(b"\\n")
 sys.stdout.flush()
-request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
-    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
-    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
-with urllib.request.urlopen(request) as answer:
-    identifier = answer.headers["Lambda-Extension-Identifier"]
-while True:
-    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
-                                     headers={{"Lambda-Extension-Identifier": identifier}})
-    with urllib.request.urlopen(request) as answer:
-        if json.loads(answer.read())["eventType"] == "SHUTDOWN":
-            sys.exit(0)
-"""
+""" + EXTENSION_REGISTER + EXTENSION_UNTIL_SHUTDOWN
 
 
 def test_a_long_line_from_an_extension_is_read_in_bounded_pieces(tmp_path: Path) -> None:
@@ -275,11 +264,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer.allow_reuse_address = True
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Receiver)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
-    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
-    headers={{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}})
-with urllib.request.urlopen(request) as answer:
-    identifier = answer.headers["Lambda-Extension-Identifier"]
+""" + EXTENSION_REGISTER + """\
 subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function"],
                 "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
                 "destination": {{"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{{port}}/t"}}}}

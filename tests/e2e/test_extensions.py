@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import orchestrated, write_executable, write_pipeline
+from tests.conftest import EXTENSION_REGISTER, EXTENSION_UNTIL_SHUTDOWN, orchestrated, write_executable, write_pipeline
 
 OPENRUNTIME = [sys.executable, "-m", "openruntime"]
 
@@ -169,24 +169,14 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 print("telemetry-probe starting", file=sys.stderr, flush=True)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/register",
-    data=json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode(), method="POST",
-    headers={{"Lambda-Extension-Name": "telemetry-probe"}})
-with urllib.request.urlopen(request) as answer:
-    identifier = answer.headers["Lambda-Extension-Identifier"]
+""" + EXTENSION_REGISTER + """\
 subscription = {{"schemaVersion": "2022-12-13", "types": ["platform", "function", "extension"],
                 "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
                 "destination": {{"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{{server.server_port}}/t"}}}}
 request = urllib.request.Request(f"http://{{api}}/2022-07-01/telemetry", data=json.dumps(subscription).encode(),
                                  method="PUT", headers={{"Lambda-Extension-Identifier": identifier}})
 urllib.request.urlopen(request).read()
-while True:
-    request = urllib.request.Request(f"http://{{api}}/2020-01-01/extension/event/next",
-                                     headers={{"Lambda-Extension-Identifier": identifier}})
-    with urllib.request.urlopen(request) as answer:
-        if json.loads(answer.read())["eventType"] == "SHUTDOWN":
-            sys.exit(0)
-"""
+""" + EXTENSION_UNTIL_SHUTDOWN
 
 
 def test_a_telemetry_subscriber_gets_platform_records_and_the_handlers_log_lines(tmp_path: Path) -> None:
