@@ -300,6 +300,8 @@ class PersistentMiddleware:
                 log_answer_lines(name, invocation.request_id, answer["log"])
         except BrokenMiddleware as broken:
             raise self._replace(child, broken, hook) from None
+        if child.stderr.dropped:  # a flood during this call: say so now, not at its next write
+            child.stderr.report_dropped()
         if "state" in answer:
             state = answer["state"]
             if state is not None and len(size := _dump_state(state)) > MAX_STATE_BYTES:

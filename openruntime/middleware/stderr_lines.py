@@ -4,8 +4,10 @@ A middleware may write anything to STDERR: a line of 200 MB, no newline at all, 
 than anyone reads. It is consumed as it comes (a full pipe must not block the middleware),
 complete lines go to the function's log at once, a line longer than `MAX_LINE_BYTES` is
 logged in pieces, and past `budget` bytes in one invocation the rest is counted, not logged,
-and a closing line says how much was dropped. The last `TAIL_BYTES` are kept for the error
-that reports a failed call. What it holds: at most one unfinished line and the tail.
+and a closing line says how much was dropped: at the end of the call that overflowed (a
+persistent middleware's reader thread may be idle for hours after a flood; the note must not
+wait for its next write). The last `TAIL_BYTES` are kept for the error that reports a failed
+call. What it holds: at most one unfinished line and the tail.
 """
 
 from __future__ import annotations
@@ -36,17 +38,45 @@ class StderrLines:
         self._partial = bytearray()
         self._logged = 0
         self._dropped = 0
+        self._over = False  # the invocation's budget is spent: the rest is counted, not logged
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
-        self._tail_lock = _thread.allocate_lock()  # fed by a reader thread, read by the caller
+        self._lock = _thread.allocate_lock()  # fed by a reader thread, read and flushed by the caller
+
+    @property
+    def dropped(self) -> int:
+        """Bytes dropped and not yet reported (read without the lock: a hint for the caller)."""
+        return self._dropped
 
     def start_invocation(self, request_id: str) -> None:
         """Lines from now on belong to `request_id`; its budget starts afresh."""
-        self.finish()
-        self.request_id = request_id
-        self._logged = 0
+        with self._lock:
+            self._finish()
+            self.request_id = request_id
+            self._logged = 0
+            self._over = False
 
     def feed(self, data: bytes) -> None:
+        with self._lock:
+            self._feed(data)
+
+    def finish(self) -> None:
+        """The end of a call or of the stream: the unfinished line, and what was dropped."""
+        with self._lock:
+            self._finish()
+
+    def report_dropped(self) -> None:
+        """Say now how much was dropped so far; the invocation's budget stays spent."""
+        with self._lock:
+            self._report_dropped()
+
+    def tail(self, limit: int = TAIL_BYTES) -> str:
+        """What it wrote last, for an error message."""
+        with self._lock:
+            data = b"".join(self._tail)
+        return data[-limit:].decode("utf-8", "replace").strip()
+
+    def _feed(self, data: bytes) -> None:
         self._keep_tail(data)
         start = 0
         while (newline := data.find(b"\n", start)) >= 0:
@@ -60,21 +90,17 @@ class StderrLines:
             del self._partial[:cut]
             self._log(piece)
 
-    def finish(self) -> None:
-        """The end of a call or of the stream: the unfinished line, and what was dropped."""
+    def _finish(self) -> None:
         if self._partial:
             self._emit()
+        self._report_dropped()
+
+    def _report_dropped(self) -> None:
         if self._dropped:
             write(middleware_line(self.name, self.request_id,
                                   f"[openruntime] {self._dropped} more bytes of STDERR not logged "
                                   f"(over {_size(self.budget)} in one invocation)"))
             self._dropped = 0
-
-    def tail(self, limit: int = TAIL_BYTES) -> str:
-        """What it wrote last, for an error message."""
-        with self._tail_lock:
-            data = b"".join(self._tail)
-        return data[-limit:].decode("utf-8", "replace").strip()
 
     def _emit(self) -> None:
         line = bytes(self._partial)
@@ -82,22 +108,19 @@ class StderrLines:
         self._log(line)
 
     def _log(self, line: bytes) -> None:
-        if self._dropped:  # once over, the rest too
+        if self._over:  # once over, the rest too
             self._dropped += len(line) + 1
             return
         tagged = _tagged(self.name, self.request_id, line.decode("utf-8", "replace"))
         # What is logged counts, in bytes, tag included: a flood of empty lines is no cheaper than text.
         if self._logged + len(tagged) > self.budget:
+            self._over = True
             self._dropped += len(line) + 1
             return
         self._logged += len(tagged)
         write_encoded(tagged)
 
     def _keep_tail(self, data: bytes) -> None:
-        with self._tail_lock:
-            self._keep_tail_locked(data)
-
-    def _keep_tail_locked(self, data: bytes) -> None:
         if len(data) >= TAIL_BYTES:
             self._tail.clear()
             self._tail.append(data[-TAIL_BYTES:])
