@@ -116,8 +116,15 @@ def test_hundreds_of_mixed_invocations_each_answered_once_without_growth(tmp_pat
         processes_before = len(descendants(serve.pid))
         with ThreadPoolExecutor(16) as callers:
             answers = list(callers.map(lambda n: call(url, event(n)), range(200)))
-        fds_after = len(os.listdir(f"/proc/{serve.pid}/fd"))
-        processes_after = len(descendants(serve.pid))
+        # A runtime that crashed near the end may still be replaced (its successor started,
+        # itself not yet reaped) when the last answer arrives: a leak stays, that settles.
+        settle_until = time.monotonic() + 10
+        while True:
+            fds_after = len(os.listdir(f"/proc/{serve.pid}/fd"))
+            processes_after = len(descendants(serve.pid))
+            if (fds_after <= fds_before + 2 and processes_after <= processes_before) or time.monotonic() > settle_until:
+                break
+            time.sleep(0.1)
     for n, (function_error, body) in enumerate(answers):
         expected = kind(n)
         if expected == "ok":
