@@ -159,10 +159,15 @@ def answer(kind: str, result: InvokeResult) -> Response:
             or not isinstance(cookies, list) or not all(isinstance(v, (list, type(None))) for v in multi.values()):
         return _failure(kind)  # nothing a client could be sent
     headers: list[tuple[str, str]] = []
+    if kind in ("v1", "alb"):
+        # API Gateway merges the two maps; a name-value pair in both goes out once, as
+        # multiValueHeaders has it (a doubled Access-Control-Allow-Origin fails CORS).
+        for name, items in multi.items():
+            headers += [(str(name), str(item)) for item in items or []]
+    sent = {(name.lower(), value) for name, value in headers}
     for name, item in single.items():
-        headers.append((str(name), str(item)))
-    for name, items in multi.items() if kind in ("v1", "alb") else ():
-        headers += [(str(name), str(item)) for item in items or []]
+        if (str(name).lower(), str(item)) not in sent:
+            headers.append((str(name), str(item)))
     for cookie in cookies if kind in ("v2", "url") else []:
         headers.append(("Set-Cookie", str(cookie)))
     if not _sendable(headers):

@@ -21,9 +21,10 @@ import base64, json
 def handler(event, context):
     path = event.get("rawPath") or event.get("path")
     if path == "/binary":
-        return {"statusCode": 201, "headers": {"content-type": "image/png", "x-answer": "yes"},
+        return {"statusCode": 201, "headers": {"content-type": "image/png", "x-answer": "yes",
+                                               "Access-Control-Allow-Origin": "https://app.example"},
                 "cookies": ["session=abc; Path=/", "theme=dark"],
-                "multiValueHeaders": {"x-multi": ["1", "2"]},
+                "multiValueHeaders": {"x-multi": ["1", "2"], "access-control-allow-origin": ["https://app.example"]},
                 "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
     if path == "/inferred":
         return {"hello": "world"}
@@ -82,6 +83,10 @@ def test_rest_api_events_and_multi_value_headers(tmp_path: Path) -> None:
     assert event["httpMethod"] == "GET" and event["path"] == "/items" and event["resource"] == "/{proxy+}"
     assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]} and event["queryStringParameters"] == {"x": "2"}
     assert binary.headers.get_list("x-multi") == ["1", "2"] and binary.content == bytes(range(256))
+    # In both maps (as the http middleware writes for REST APIs): sent once, as API Gateway
+    # merges them; a browser refuses two Access-Control-Allow-Origin values.
+    assert binary.headers.get_list("access-control-allow-origin") == ["https://app.example"]
+    assert binary.headers["x-answer"] == "yes"
 
 
 STREAMING_APP = """\
