@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from openruntime.config import Pipeline
     from openruntime.emulator.sandbox import StreamedBody
 
 
@@ -289,6 +290,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         stack_bootstrap = Path(env["OPENRUNTIME_OPT"]) / "bootstrap" if args.layer else None
         if stack_bootstrap is not None and os.access(stack_bootstrap, os.X_OK):
             command = [str(stack_bootstrap)]  # the orchestrator as the layer stack ships it
+            _runtime_beside_the_stack(pipeline, Path(env["OPENRUNTIME_OPT"]), env)
         else:  # no orchestrator layer in the stack (extensions, middlewares only): this installation's
             command = [sys.executable, "-m", "openruntime", "bootstrap"]
     function = FunctionSettings(timeout_s=timeout, handler=handler)
@@ -335,6 +337,25 @@ def _max_concurrency(env: dict[str, str]) -> int:
     if not text.isdigit() or not 0 < int(text) <= 1024:
         raise SystemExit(_fail(f"AWS_LAMBDA_MAX_CONCURRENCY={text!r}: expected a whole number from 1 to 1024"))
     return int(text)
+
+
+def _runtime_beside_the_stack(pipeline: Pipeline, opt: Path, env: dict[str, str]) -> None:
+    """A stack deployed behind the exec wrapper (`openruntime init`'s: orchestrator and
+    middlewares layers, the managed runtime running the handler) has no runtimes/: here this
+    installation's bundled runtime stands in for Lambda's managed one, as without --layer."""
+    from openruntime.locate import bundle_root
+
+    name = pipeline.runtime.name
+    if not name or pipeline.runtime.command or (opt / "runtimes" / name / "bootstrap").exists():
+        return
+    bundle = bundle_root()
+    if bundle is None or not (bundle / "runtimes" / name / "bootstrap").exists():
+        return
+    env["OPENRUNTIME_RUNTIME_PATH"] = ":".join(
+        p for p in (env.get("OPENRUNTIME_RUNTIME_PATH", os.environ.get("OPENRUNTIME_RUNTIME_PATH", "")),
+                    str(bundle / "runtimes")) if p)
+    sys.stderr.write(f"openruntime: runtime {name!r} is not in the --layer stack: this installation's runs the "
+                     "handler (on Lambda, the managed runtime behind the exec wrapper does)\n")
 
 
 def _extract_layers(zips: list[str]) -> Path:

@@ -132,6 +132,14 @@ def test_layers_built_from_the_installed_package_run_the_function(installed: Pat
                        "--pipeline", "pipeline.yml", "--event", "events/hello.json", cwd=function)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_pipeline_answer(done.stdout)
+    # The stack `openruntime init`'s template deploys (the managed runtime runs the handler
+    # behind the exec wrapper): no runtime layer, so this installation's stands in.
+    wrapper_stack = stack[:2]
+    done = openruntime(installed, "invoke", *(a for z in wrapper_stack for a in ("--layer", f"layers/{z}")),
+                       "--pipeline", "pipeline.yml", "--event", "events/hello.json", cwd=function)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_pipeline_answer(done.stdout)
+    assert "runtime 'python' is not in the --layer stack" in done.stderr
 
 
 @pytest.mark.parametrize("runtime", ["python", "node"])
