@@ -47,6 +47,15 @@ def test_powertools_json_and_base64_decode_what_they_select() -> None:
     assert compile_path("powertools_base64(body)").search(url_event) == "<idk/>"
 
 
+@pytest.mark.parametrize("body", [None, ""])
+def test_a_function_of_no_body_gives_no_key_not_an_error(body: object) -> None:
+    """A GET behind API Gateway (`body: null`, or "" once the http middleware has shaped it)
+    has no key: IDEMPOTENCY_RAISE_ON_NO_KEY decides what that means, not a KeyError."""
+    event = {**load("apigw-v1-proxy-request.json"), "body": body}
+    assert compile_path("powertools_json(body).orderId").search(event) is None
+    assert compile_path("powertools_base64(body)").search(event) is None
+
+
 @pytest.mark.parametrize(("expression", "message"), [
     ("powertools_json(headers)", "powertools_json(headers): the argument is an object, not a string"),
     ("powertools_json(path)", "powertools_json(path): the argument is not valid JSON"),
