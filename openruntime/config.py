@@ -250,8 +250,10 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         raise ConfigError(f"cannot read pipeline file: {exc}", file) from None
     base_dir = os.path.dirname(os.path.abspath(file))
     if file.endswith(".json"):
-        return _from_json(text, file, base_dir)
-    return parse_pipeline(text, file, base_dir)
+        return _from_json(text, file, base_dir)  # compiled: its middlewares' defaults are resolved in it
+    from openruntime.middleware.defaults import with_middleware_defaults
+
+    return with_middleware_defaults(parse_pipeline(text, file, base_dir), os.environ)
 
 
 def parse_pipeline(text: str, file: str = "<pipeline>", base_dir: str = ".") -> Pipeline:
