@@ -75,17 +75,31 @@ def orchestrator_line(
     return dumps(record)
 
 
-def middleware_line(name: str, request_id: str, line: str, settings: LogSettings = SETTINGS) -> str:
-    """One line a middleware wrote to its STDERR, as it goes into the function's log."""
+_TIMESTAMP_KEYS = ("timestamp", "ts", "time", "@timestamp")
+
+
+def middleware_line(name: str, request_id: str, line: str, settings: LogSettings = SETTINGS) -> str | None:
+    """One line a middleware wrote to its STDERR, as it goes into the function's log; None
+    when AWS_LAMBDA_LOG_LEVEL filters it out. In JSON format a line is a record with
+    Lambda's `timestamp` and `level` (INFO unless the middleware wrote an object with a
+    `level` of its own, which the filter then honours, as Lambda's does for a runtime's)."""
     record = _json_object(line)
     if record is not None:
+        level = record.get("level")
+        if settings.json and isinstance(level, str) and level.upper() in LEVELS and not settings.enabled(level.upper()):
+            return None
         if "middleware" in record and "requestId" in record:
             return line.strip()  # already says whose it is: passed on byte for byte
+        if settings.json:  # Lambda's fields where the middleware wrote none (it reads ts/time too)
+            stamp = {} if any(key in record for key in _TIMESTAMP_KEYS) else {"timestamp": timestamp()}
+            record = {**stamp, "level": "INFO", **record}
         record.setdefault("middleware", name)
         record.setdefault("requestId", request_id)
         return dumps(record)
     if not settings.json:
         return f"[{name}] {request_id} {line}"
+    if not settings.enabled("INFO"):
+        return None
     return dumps(
         {"timestamp": timestamp(), "level": "INFO", "middleware": name, "requestId": request_id, "message": line}
     )

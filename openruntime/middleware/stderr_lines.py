@@ -188,8 +188,10 @@ def _stderr_lines(text: str, max_line: int) -> Iterator[str]:
 
 
 def _tagged(name: str, request_id: str, line: str) -> bytes:
-    """One line as the function's log gets it: tagged, encoded, newline-terminated."""
-    return (middleware_line(name, request_id, line) + "\n").encode("utf-8", "replace")
+    """One line as the function's log gets it: tagged, encoded, newline-terminated (empty
+    when AWS_LAMBDA_LOG_LEVEL filters it out)."""
+    tagged = middleware_line(name, request_id, line)
+    return b"" if tagged is None else (tagged + "\n").encode("utf-8", "replace")
 
 
 def _size(count: int) -> str:

@@ -75,5 +75,15 @@ def test_json_log_level_drops_our_info_lines_and_keeps_errors(tmp_path: Path) ->
     records = [json.loads(line) for line in lines]
     invocations = [r["requestId"] for r in records if r.get("type") == "openruntime.invocation"]
     assert invocations == [failed_id]
-    # middlewares' own lines are theirs to filter, like a handler's print() on Lambda
-    assert {r["requestId"] for r in records if r.get("middleware") == "log"} == {ok_id, failed_id}
+    # Middlewares' lines are filtered as Lambda filters a function's JSON lines: by their
+    # own `level`, and a line without one (chatty's plain text) counts as INFO.
+    assert [(r["requestId"], r["hook"]) for r in records if r.get("middleware") == "log"] == [(failed_id, "error")]
+    assert not [r for r in records if r.get("middleware") == "chatty"]
+
+
+def test_json_log_level_warn_keeps_a_middlewares_own_error_lines(tmp_path: Path) -> None:
+    lines, ok_id, failed_id = run_pipeline(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
+    records = [json.loads(line) for line in lines]
+    assert {r["level"] for r in records if r.get("middleware") == "log"} == {"ERROR"}
+    # Every middleware line has Lambda's timestamp and level fields.
+    assert all("level" in r and ("timestamp" in r or "ts" in r) for r in records if "middleware" in r)

@@ -66,8 +66,24 @@ def test_log_level_filters_our_lines_only_in_json_format() -> None:
     assert orchestrator_line("restarted", "INFO", settings=text_warn) == "[openruntime] restarted"
     unknown = LogSettings({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "LOUD"})
     assert orchestrator_line("x", "TRACE", settings=unknown) is not None
-    # a middleware's own output is its business, like a handler's print() on Lambda
-    assert middleware_line("m", "r", "debug detail", JSON_WARN)
+    # A middleware's lines are filtered as Lambda filters a function's: by the `level` of a
+    # JSON line (any case), a plain line counting as INFO; only in JSON format.
+    assert middleware_line("m", "r", "debug detail", JSON_WARN) is None
+    assert middleware_line("m", "r", '{"level": "debug", "msg": "x"}', JSON_WARN) is None
+    assert middleware_line("m", "r", '{"level": "debug", "msg": "x", "middleware": "m", "requestId": "r"}',
+                           JSON_WARN) is None
+    kept = middleware_line("m", "r", '{"level": "error", "msg": "x"}', JSON_WARN)
+    assert kept is not None and json.loads(kept)["level"] == "error"
+    assert middleware_line("m", "r", "debug detail", text_warn) == "[m] r debug detail"
+
+
+def test_a_json_object_line_gets_lambdas_timestamp_and_level_only_where_it_has_none() -> None:
+    record = json.loads(middleware_line("m", "r", '{"msg": "x"}', JSON) or "")
+    assert record["level"] == "INFO" and record["timestamp"].endswith("Z") and record["msg"] == "x"
+    record = json.loads(middleware_line("m", "r", '{"msg": "x", "time": 5, "level": "WARN"}', JSON) or "")
+    assert "timestamp" not in record and record["level"] == "WARN"
+    assert json.loads(middleware_line("m", "r", '{"msg": "x"}', TEXT) or "") == {
+        "msg": "x", "middleware": "m", "requestId": "r"}  # text format: the object as written
 
 
 def _invocation() -> Invocation:

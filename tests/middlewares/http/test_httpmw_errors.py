@@ -275,6 +275,18 @@ def test_exec_error_answers_status_3_with_the_response(key: str, state_file: Pat
     assert state_file.read_bytes() == state_before  # read, not rewritten
 
 
+@pytest.mark.parametrize(("error", "level", "status"), [(HANDLER_ERROR, "ERROR", 500), (VALIDATION_ERROR, "WARN", 400)])
+def test_in_lambdas_json_log_format_the_failure_line_carries_a_level(
+        state_file: Path, error: dict[str, Any], level: str, status: int) -> None:
+    """AWS_LAMBDA_LOG_FORMAT=JSON: a 5xx is logged at ERROR and a 4xx at WARN, so that
+    Lambda's log-level filter and a log-based alarm see a failure the caller got as HTTP."""
+    run_hook("before", raw("apigw-v1-proxy-request.json"), state_file)
+    done = run_hook("error", dump(error), state_file, AWS_LAMBDA_LOG_FORMAT="JSON")
+    assert done.returncode == 3, done.stderr
+    [record] = [json.loads(line) for line in done.stderr.decode().splitlines() if "invocation failed" in line]
+    assert record["level"] == level and record["message"].endswith(f"answered HTTP {status}"), record
+
+
 def test_exec_error_exposes_details_when_asked(state_file: Path) -> None:
     run_hook("before", raw("apigw-v1-proxy-request.json"), state_file)
     done = run_hook("error", dump(HANDLER_ERROR), state_file, HTTP_EXPOSE_ERRORS="1")
