@@ -98,7 +98,7 @@ def test_remaining_time_counts_down_to_the_deadline() -> None:
     assert 0 < ctx.get_remaining_time_in_millis() <= first - 40
 
 
-@pytest.mark.parametrize("deadline", [0, int(time.time() * 1000) - 5000])
+@pytest.mark.parametrize("deadline", [0, int(time.time() * 1000) - 5000], ids=["zero", "five-seconds-ago"])
 def test_remaining_time_is_never_negative(deadline: int) -> None:
     assert create_context("req-1", None, None, deadline, ARN, None).get_remaining_time_in_millis() == 0
 

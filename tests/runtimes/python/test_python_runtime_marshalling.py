@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -66,7 +67,7 @@ def marshal_both(value: Any) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("execution_env", [None, "AWS_Lambda_python3.13"])
-@pytest.mark.parametrize("value", RESULTS, ids=lambda v: repr(v)[:40])
+@pytest.mark.parametrize("value", RESULTS, ids=lambda v: re.sub(r" at 0x[0-9a-f]+", "", repr(v))[:40])
 def test_results_encode_like_awslambdaric(value: Any, execution_env: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     if execution_env is None:
         monkeypatch.delenv("AWS_EXECUTION_ENV", raising=False)
