@@ -11,7 +11,7 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from openruntime import __version__
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from openruntime.config import Pipeline
-    from openruntime.emulator.sandbox import StreamedBody
+    from openruntime.emulator.sandbox import FunctionSettings, StreamedBody
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,17 +240,10 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
 
-    # SAM's order: the template's Environment, then the --env-vars file, then --env.
-    env: dict[str, str] = dict(getattr(args, "template_env", {}))
-    if args.env_vars:
-        env.update(_env_vars_file(args.env_vars, function_name))
-    if args.debug_port is not None:
-        env["OPENRUNTIME_DEBUG_PORT"] = str(args.debug_port)
-    for item in args.env:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(_fail(f"--env expects NAME=VALUE, got {item!r}"))
-        env[name] = value
+    import dataclasses
+
+    user_env = _function_env(args, function_name)
+    env = dict(user_env)
     if args.layer:
         opt = _extract_layers(args.layer)
         env["OPENRUNTIME_OPT"] = str(opt)
@@ -298,14 +291,16 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler,
                                     memory_mb=memory_mb or function.memory_mb)
     size = getattr(args, "concurrency", 1)
+    current = _Settings(env, function)  # what a sandbox started now gets (serve --watch changes it)
 
     def sandbox(number: int, tmpdir: str | None) -> Emulator:
+        env = current.env
         own_env = env if tmpdir is None else {**env, "TMPDIR": tmpdir}  # each sandbox its own /tmp
         return Emulator(
             command=command,
             cwd=cwd,
             env=own_env,
-            function=function,
+            function=current.function,
             runtime_api_port=getattr(args, "runtime_api_port", 0) if size == 1 else 0,
             child_stdout=sys.stderr if stdout_to_stderr else None,
             stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
@@ -321,11 +316,56 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     if when_busy == "strict-rie" and _max_concurrency(env) == 1:
         raise SystemExit(_fail("--strict-rie is AWS RIE's answer in Managed Instances mode: set "
                                "AWS_LAMBDA_MAX_CONCURRENCY (above 1) too, or leave it out"))
-    if size == 1:
-        return sandbox(1, None)
+    target = sandbox(1, None) if size == 1 else _pool(sandbox, size, when_busy == "throttle")
+
+    def reload(timeout_s: float | None = None, memory_mb: int | None = None) -> None:
+        """The environment read again (the --env-vars file, a template's Environment), and
+        from a template the timeout and memory: for the next, fresh environment."""
+        nonlocal user_env
+        fresh = _function_env(args, function_name)
+        derived = {k: v for k, v in current.env.items() if user_env.get(k) != v}  # ours: layers, pipeline
+        user_env = fresh
+        old = current.function
+        current.env = {**fresh, **derived}
+        current.function = dataclasses.replace(old, timeout_s=timeout_s or old.timeout_s,
+                                               memory_mb=memory_mb or old.memory_mb)
+        target.reconfigure(current.env, current.function)
+
+    reloaders = getattr(args, "reloaders", None)
+    if reloaders is not None:
+        reloaders.append(reload)
+    return target
+
+
+class _Settings:
+    """A function's environment and settings as its next sandbox gets them."""
+
+    __slots__ = ("env", "function")
+
+    def __init__(self, env: dict[str, str], function: FunctionSettings) -> None:
+        self.env, self.function = env, function
+
+
+def _pool(sandbox, size: int, throttle: bool):  # type: ignore[no-untyped-def]
     from openruntime.emulator.pool import SandboxPool
 
-    return SandboxPool(sandbox, size, throttle=when_busy == "throttle")
+    return SandboxPool(sandbox, size, throttle=throttle)
+
+
+def _function_env(args: argparse.Namespace, function_name: str | None) -> dict[str, str]:
+    """A function's environment as the user gives it, in SAM's order: the template's
+    Environment, then the --env-vars file, then --debug-port and --env."""
+    env: dict[str, str] = dict(getattr(args, "template_env", {}))
+    if args.env_vars:
+        env.update(_env_vars_file(args.env_vars, function_name))
+    if args.debug_port is not None:
+        env["OPENRUNTIME_DEBUG_PORT"] = str(args.debug_port)
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(_fail(f"--env expects NAME=VALUE, got {item!r}"))
+        env[name] = value
+    return env
 
 
 def _max_concurrency(env: dict[str, str]) -> int:
@@ -499,7 +539,30 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
         targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
                                                function_name=function.name, memory_mb=function.memory_mb)
+        reloaders = getattr(args, "reloaders", None)
+        if reloaders is not None:  # serve --watch: the template is read again, then the environment
+            reloaders.append(functools.partial(_reload_from_template, args, one, function.name, reloaders.pop()))
     return Functions(targets)
+
+
+def _reload_from_template(args: argparse.Namespace, one: argparse.Namespace, name: str,
+                          reload: Callable[[float | None, int | None], None]) -> None:
+    """serve --watch: the template changed (or the --env-vars file): function `name`'s
+    Environment, timeout and memory as the template now says."""
+    from openruntime.emulator.sam_template import read_functions
+    from openruntime.errors import ConfigError
+
+    try:
+        fresh = {f.name: f for f in read_functions(args.template)}
+    except ConfigError as exc:
+        sys.stderr.write(f"openruntime: {exc}; {name} keeps its previous settings\n")
+        return
+    function = fresh.get(name)
+    if function is None:
+        sys.stderr.write(f"openruntime: {name} is no longer in {args.template}: restart serve to drop it\n")
+        return
+    one.template_env = dict(function.env)
+    reload(function.timeout_s, function.memory_mb)
 
 
 def _stack_has_python(opt: Path) -> bool:
@@ -550,9 +613,10 @@ def _env_vars_file(path: str, function_name: str | None = None) -> dict[str, str
     env: dict[str, str] = {}
     for section in ["Parameters", *sections]:
         for name, value in data.get(section, {}).items():
-            if isinstance(value, (dict, list)) or value is None:
+            if isinstance(value, (dict, list)):
                 raise SystemExit(_fail(f"--env-vars {path}: {section}.{name}: expected a string, number or boolean"))
-            env[str(name)] = json.dumps(value) if isinstance(value, bool) else str(value)
+            # null is the empty string, as SAM's --env-vars has it (a way to blank a template's value)
+            env[str(name)] = "" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
     return env
 
 
@@ -575,7 +639,22 @@ def _watched(args: argparse.Namespace) -> list[str]:
             paths.append(str(pipeline_path.parent))  # serve reports the error; the code is still watched
     if args.extensions:
         paths.append(args.extensions)
+    paths += [p for p in (args.env_vars, getattr(args, "template", None)) if p]  # settings, read again
     return paths
+
+
+def _reload_settings(args: argparse.Namespace) -> bool:
+    """serve --watch, when the --env-vars file or the template changed: every function's
+    settings read again. False (and the reason said) when the file cannot be used now: the
+    previous settings then stay."""
+    _env_vars_document.cache_clear()
+    try:
+        for reload in args.reloaders:
+            reload()
+    except SystemExit:  # the error was said (a half-saved JSON file, say)
+        sys.stderr.write("openruntime: the previous settings stay until the file is fixed\n")
+        return False
+    return True
 
 
 def _print_stream(stream: StreamedBody) -> int:
@@ -598,6 +677,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    args.reloaders = [] if args.watch else None  # how each function's settings are read again
     with _nothing_left_behind(), _serve_target(args) as emulator:
         try:
             server = emulator.serve_invoke_api(args.port)
@@ -607,10 +687,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         if args.watch:
             from openruntime.emulator.watch import Watcher
 
+            settings_files = {os.path.realpath(p) for p in (args.env_vars, args.template) if p}
+
             def changed(path: str) -> None:
-                sys.stderr.write(f"openruntime: {path} changed: the next invocation starts a fresh sandbox\n")
+                if os.path.realpath(path) in settings_files and _reload_settings(args):
+                    sys.stderr.write(f"openruntime: {path} changed: read again; the next invocation starts a "
+                                     "fresh sandbox with it\n")
+                else:
+                    sys.stderr.write(f"openruntime: {path} changed: the next invocation starts a fresh sandbox\n")
+                    emulator.restart()
                 sys.stderr.flush()
-                emulator.restart()
 
             watcher = Watcher(_watched(args), changed).start()
         front = None

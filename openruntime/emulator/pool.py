@@ -84,6 +84,14 @@ class SandboxPool:
         for emulator in self._all:
             emulator.restart()
 
+    def reconfigure(self, env: dict[str, str], function: FunctionSettings) -> None:
+        """New settings for every sandbox (each keeps its own TMPDIR); `make` is expected to
+        give the sandboxes started from now on the same."""
+        for emulator in self._all:
+            own = {**env, "TMPDIR": emulator.env["TMPDIR"]} if emulator.env and "TMPDIR" in emulator.env else env
+            emulator.reconfigure(own, function)
+        self.function = function
+
     def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
         from openruntime.emulator.invoke_api import invoke_api_server
 

@@ -294,6 +294,12 @@ class Emulator:
         """The next invocation starts a fresh bootstrap (cold), after the ones in flight."""
         self._stale = True
 
+    def reconfigure(self, env: dict[str, str], function: FunctionSettings) -> None:
+        """New settings (serve --watch: the environment file or the template changed), for
+        the next invocation, which starts a fresh environment with them."""
+        self.env, self.function = env, function
+        self._stale = True
+
     @property
     def runtime_pid(self) -> int | None:
         runtime = self._runtime

@@ -440,6 +440,59 @@ def test_serve_watch_restarts_the_sandbox_when_the_code_changes(tmp_path: Path) 
     assert "serve.log changed" not in text and text.count("Init Duration") == 2, text[-2000:]
 
 
+TEMPLATE_FOR_WATCH = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Environment:
+      Variables:
+        GLOBALVAR: {globalvar}
+Resources:
+  EnvFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: {timeout}
+"""
+
+
+def wait_for_line(log: Path, text: str, count: int = 1) -> None:
+    deadline = time.monotonic() + 10
+    while log.read_text().count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} not seen within 10 s: {log.read_text()[-2000:]}"
+        time.sleep(0.05)
+
+
+def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Path) -> None:
+    """SAM's users edit env.json and template.yaml while serving: the next invocation gets
+    the new environment and timeout, not the ones serve started with."""
+    (tmp_path / "app.py").write_text("import os\ndef handler(event, context):\n    return [os.environ.get('TABLE'), "
+                                     "os.environ.get('GLOBALVAR'), round(context.get_remaining_time_in_millis() / 1000)]\n")
+    template, env_vars = tmp_path / "template.yaml", tmp_path / "env.json"
+    template.write_text(TEMPLATE_FOR_WATCH.format(globalvar="first", timeout=30))
+    env_vars.write_text(json.dumps({"EnvFunction": {"TABLE": "table-1"}}))
+    with serving_cli(tmp_path, "--template", "template.yaml", "--env-vars", "env.json", "--watch",
+                     drop_pipeline=True) as (endpoint, _):
+        url = f"{endpoint}/2015-03-31/functions/EnvFunction/invocations"
+        log = tmp_path / "serve.log"
+        before = httpx.post(url, content=b"{}").json()
+        env_vars.write_text(json.dumps({"EnvFunction": {"TABLE": "table-2"}}))
+        wait_for_line(log, "env.json changed: read again")
+        after_env = httpx.post(url, content=b"{}").json()
+        template.write_text(TEMPLATE_FOR_WATCH.format(globalvar="second", timeout=60))
+        wait_for_line(log, "template.yaml changed: read again")
+        after_template = httpx.post(url, content=b"{}").json()
+        env_vars.write_text('{"EnvFunction": {"TABLE": ')  # half-saved: the settings before it stay
+        wait_for_line(log, "the previous settings stay")
+        half_saved = httpx.post(url, content=b"{}").json()
+    assert before == ["table-1", "first", 30]
+    assert after_env == ["table-2", "first", 30]
+    assert after_template == ["table-2", "second", 60]
+    assert half_saved == after_template
+
+
 def test_env_vars_file_in_sams_format(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("import os\ndef handler(event, context):\n"
                                      "    return [os.environ.get(k) for k in ('TABLE', 'STAGE', 'DEBUG')]\n")
@@ -448,6 +501,9 @@ def test_env_vars_file_in_sams_format(tmp_path: Path) -> None:
                                                    "HelloFunction": {"TABLE": "hello-table", "DEBUG": True}}))
     done = run_cli("invoke", "--env-vars", "env.json", "--env", "STAGE=cli", cwd=tmp_path)
     assert json.loads(done.stdout) == ["hello-table", "cli", "true"], done.stderr
+    (tmp_path / "blank.json").write_text(json.dumps({"Parameters": {"TABLE": None}}))  # SAM: null is ""
+    done = run_cli("invoke", "--env-vars", "blank.json", cwd=tmp_path)
+    assert json.loads(done.stdout) == ["", None, None], done.stderr
     (tmp_path / "bad.json").write_text('{"Parameters": {"X": {"nested": 1}}}')
     bad = run_cli("invoke", "--env-vars", "bad.json", cwd=tmp_path)
     assert bad.returncode == 1 and b"bad.json: Parameters.X: expected a string, number or boolean" in bad.stderr
