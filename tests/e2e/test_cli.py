@@ -493,6 +493,23 @@ def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Pa
     assert half_saved == after_template
 
 
+def test_a_layers_python_folder_is_importable_as_on_lambda(tmp_path: Path) -> None:
+    """A dependencies layer (python/ and python/lib/pythonX.Y/site-packages/, as Lambda's
+    Python runtimes read /opt) given with --layer: the handler imports from it."""
+    import zipfile
+
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    with zipfile.ZipFile(tmp_path / "deps.zip", "w") as layer:
+        layer.writestr("python/mylib.py", "NAME = 'from the layer'\n")
+        layer.writestr(f"python/lib/{version}/site-packages/sitelib.py", "NAME = 'from site-packages'\n")
+    (tmp_path / "app.py").write_text("import mylib, sitelib\ndef handler(event, context):\n"
+                                     "    return [mylib.NAME, sitelib.NAME]\n")
+    write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
+    done = run_cli("invoke", "--layer", "deps.zip", "--pipeline", "pipeline.yml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == ["from the layer", "from site-packages"]
+
+
 def test_env_vars_file_in_sams_format(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("import os\ndef handler(event, context):\n"
                                      "    return [os.environ.get(k) for k in ('TABLE', 'STAGE', 'DEBUG')]\n")

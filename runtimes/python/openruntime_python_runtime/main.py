@@ -68,10 +68,12 @@ def _unbuffer_std_streams() -> None:
 
 
 def setup_sys_path(task_root: str) -> None:
-    """Task root first, then the layers' Python dirs, as the managed Python runtime does."""
+    """Task root first, then the layers' Python dirs, as the managed Python runtime does
+    (/opt, or where the emulator extracted a --layer stack: $OPENRUNTIME_OPT)."""
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     front = [task_root]
-    for layer_dir in (f"/opt/python/lib/{version}/site-packages", "/opt/python"):
+    opt = os.environ.get("OPENRUNTIME_OPT") or "/opt"
+    for layer_dir in (f"{opt}/python/lib/{version}/site-packages", f"{opt}/python"):
         if os.path.isdir(layer_dir):
             front.append(layer_dir)
     rest = [
