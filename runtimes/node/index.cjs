@@ -58,6 +58,13 @@ async function main() {
   beforeExit.reset();
   process.on('beforeExit', beforeExit.invoke);
 
+  if (process.env.OPENRUNTIME_DEBUG_PORT) {
+    // As the Python runtime waits for debugpy (and sam local invoke -d breaks at once): the
+    // handler's module loads only once a debugger is attached, so its breakpoints are hit.
+    process.stderr.write(`openruntime: waiting for a debugger on 127.0.0.1:${process.env.OPENRUNTIME_DEBUG_PORT} ` +
+      '(Chrome DevTools or VS Code: attach)\n');
+    require('node:inspector').waitForDebugger();
+  }
   let handler;
   let metadata;
   try {

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
@@ -610,10 +611,43 @@ def test_debug_port_opens_the_node_inspector(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with serving_cli(tmp_path, "--debug-port", str(port)) as (endpoint, _):
-        answer = httpx.post(f"{endpoint}/2015-03-31/functions/function/invocations", content=b"{}").json()
-        inspector = httpx.get(f"http://127.0.0.1:{port}/json/version").json()
-    assert answer == "inspected" and "Browser" in inspector  # the V8 inspector answers on the port
+    with serving_cli(tmp_path, "--debug-port", str(port)) as (endpoint, _), ThreadPoolExecutor(1) as caller:
+        # The runtime starts with the first invocation, and waits for a debugger before it
+        # loads the handler, as `sam local invoke -d` does: the call returns once attached.
+        pending = caller.submit(lambda: httpx.post(f"{endpoint}/2015-03-31/functions/function/invocations",
+                                                   content=b"{}", timeout=60).json())
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                targets = httpx.get(f"http://127.0.0.1:{port}/json/list").json()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the inspector did not open"
+                time.sleep(0.05)
+        wait_for_line(tmp_path / "serve.log", "waiting for a debugger")
+        debugger = attach_and_run(port, targets[0]["webSocketDebuggerUrl"])
+        answer = pending.result(timeout=30)
+        debugger.close()
+    assert answer == "inspected"
+
+
+def attach_and_run(port: int, url: str) -> socket.socket:
+    """A debugger, as little of one as the Chrome DevTools Protocol allows: a WebSocket to
+    the inspector and `Runtime.runIfWaitingForDebugger`."""
+    import base64
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET {url.split(str(port), 1)[1]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    message = json.dumps({"id": 1, "method": "Runtime.runIfWaitingForDebugger"}).encode()
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | len(message)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(message)))
+    return sock
 
 
 def test_debug_port_without_debugpy_says_how_to_get_it(tmp_path: Path) -> None:
