@@ -233,7 +233,7 @@ def _fail(message: str) -> int:
 
 
 def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bool,  # type: ignore[no-untyped-def]
-                  function_name: str | None = None, memory_mb: int | None = None):
+                  function_name: str | None = None, memory_mb: int | None = None, aliases: tuple[str, ...] = ()):
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve;
     `function_name`: the function's name (serve --function), else Lambda's test default."""
     from openruntime.config import load_pipeline
@@ -289,7 +289,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     function = FunctionSettings(timeout_s=timeout, handler=handler)
     if function_name:
         function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler,
-                                    memory_mb=memory_mb or function.memory_mb)
+                                    memory_mb=memory_mb or function.memory_mb, aliases=aliases)
     size = getattr(args, "concurrency", 1)
     current = _Settings(env, function)  # what a sandbox started now gets (serve --watch changes it)
 
@@ -538,7 +538,8 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         one.handler = args.handler or function.handler
         one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
         targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
-                                               function_name=function.name, memory_mb=function.memory_mb)
+                                               function_name=function.name, memory_mb=function.memory_mb,
+                                               aliases=(function.alias,) if function.alias else ())
         reloaders = getattr(args, "reloaders", None)
         if reloaders is not None:  # serve --watch: the template is read again, then the environment
             reloaders.append(functools.partial(_reload_from_template, args, one, function.name, reloaders.pop()))

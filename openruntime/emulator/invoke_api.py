@@ -172,8 +172,8 @@ def _client_context(header: str) -> str | None:
 
 def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Response | None:
     """The qualifier, from FunctionName (`NAME:Q`, an ARN ending `:Q`) or ?Qualifier=, as
-    Lambda takes either: `$LATEST` or the function's version is served, any other is not
-    found; two that differ are refused, in the words LocalStack (whose tests compare with
+    Lambda takes either: `$LATEST`, the function's version or an alias it has (a template's
+    AutoPublishAlias) is served, any other is not found; two that differ are refused, in the words LocalStack (whose tests compare with
     AWS) and moto use: AWS's documentation does not quote them."""
     from openruntime.emulator.functions import split_function_name
     from openruntime.emulator.sandbox import ACCOUNT_ID
@@ -186,7 +186,7 @@ def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Respo
     qualifier = in_query or in_name
     fn = emulator.function
     assert fn is not None
-    if qualifier is None or qualifier in ("$LATEST", fn.version):
+    if qualifier is None or qualifier in ("$LATEST", fn.version, *fn.aliases):
         return None
     # Named as the caller named it: in single-function mode any name reaches the function.
     return service_error(404, errors.RESOURCE_NOT_FOUND,

@@ -32,6 +32,7 @@ class TemplateFunction:
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     http: bool = False  # an Api/HttpApi event or a FunctionUrlConfig: what `--http` fronts first
+    alias: str | None = None  # AutoPublishAlias: a qualifier callers may use
 
     def pipeline_text(self) -> str:
         """An implicit pipeline for a function without a pipeline.yml of its own."""
@@ -88,6 +89,7 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
             runtime=str(properties["Runtime"]) if isinstance(properties.get("Runtime"), str) else None,
             timeout_s=float(properties.get("Timeout", 3)) if isinstance(properties.get("Timeout", 3), (int, float)) else 3.0,
             memory_mb=int(properties.get("MemorySize", 128)) if isinstance(properties.get("MemorySize", 128), int) else 128,
+            alias=str(properties["AutoPublishAlias"]) if isinstance(properties.get("AutoPublishAlias"), str) else None,
         )
         events = (resource.get("Properties") or {}).get("Events") or {}
         function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(

@@ -62,6 +62,7 @@ class FunctionSettings:
     timeout_s: float = 300.0
     region: str = "us-east-1"
     handler: str | None = None
+    aliases: tuple[str, ...] = ()  # qualifiers served besides $LATEST (a template's AutoPublishAlias)
 
     @property
     def arn(self) -> str:

@@ -456,6 +456,7 @@ Resources:
       Handler: app.handler
       Runtime: python3.12
       Timeout: {timeout}
+      AutoPublishAlias: live
 """
 
 
@@ -468,7 +469,8 @@ def wait_for_line(log: Path, text: str, count: int = 1) -> None:
 
 def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Path) -> None:
     """SAM's users edit env.json and template.yaml while serving: the next invocation gets
-    the new environment and timeout, not the ones serve started with."""
+    the new environment and timeout, not the ones serve started with. (And the template's
+    AutoPublishAlias is served as a qualifier.)"""
     (tmp_path / "app.py").write_text("import os\ndef handler(event, context):\n    return [os.environ.get('TABLE'), "
                                      "os.environ.get('GLOBALVAR'), round(context.get_remaining_time_in_millis() / 1000)]\n")
     template, env_vars = tmp_path / "template.yaml", tmp_path / "env.json"
@@ -479,6 +481,10 @@ def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Pa
         url = f"{endpoint}/2015-03-31/functions/EnvFunction/invocations"
         log = tmp_path / "serve.log"
         before = httpx.post(url, content=b"{}").json()
+        # Its AutoPublishAlias is a qualifier callers use (fn:live); another is not found.
+        assert httpx.post(f"{endpoint}/2015-03-31/functions/EnvFunction:live/invocations", content=b"{}").json() == before
+        assert httpx.post(f"{url}?Qualifier=live", content=b"{}").status_code == 200
+        assert httpx.post(f"{url}?Qualifier=prod", content=b"{}").status_code == 404
         env_vars.write_text(json.dumps({"EnvFunction": {"TABLE": "table-2"}}))
         wait_for_line(log, "env.json changed: read again")
         after_env = httpx.post(url, content=b"{}").json()
