@@ -251,7 +251,7 @@ class Orchestrator:
                 return init_error
             if state == InitState.TIMED_OUT:
                 break  # answered as the invocation's timeout, below
-            pending = self.proxy.dispatch(invocation, payload, content_type)
+            pending = self.proxy.dispatch(invocation, payload, content_type, self.grace_ms)
             try:
                 outcome = self.proxy.wait_outcome(pending, until)
                 break

@@ -43,6 +43,26 @@ def test_every_runtime_header_and_the_content_type_reach_the_sub_runtime(tmp_pat
     assert seen["argv"] == ["any.handler"]
 
 
+@pytest.mark.parametrize("grace_ms", [200, 0])
+def test_the_runtimes_deadline_is_lambdas_less_the_grace_period(tmp_path: Path, grace_ms: int) -> None:
+    """The orchestrator answers a timeout grace_ms before Lambda's deadline, so that is when
+    the handler's time ends: its Lambda-Runtime-Deadline-Ms (get_remaining_time_in_millis)
+    says so. A middleware is told Lambda's own deadline."""
+    from tests.conftest import write_executable
+
+    seen = tmp_path / "middleware-deadline"
+    recorder = write_executable(tmp_path / "recorder", f'#!/bin/sh\nprintf %s "$OPENRUNTIME_DEADLINE_MS" > {seen}\nexec cat\n')
+    pipeline = write_pipeline(tmp_path, yaml.safe_dump({
+        "runtime": {"command": [sys.executable, str(CLIENTS / "echo_headers_runtime.py")],
+                    "handler": "any.handler", "task_root": str(tmp_path), "grace_ms": grace_ms},
+        "middlewares": [{"name": "recorder", "command": str(recorder), "hooks": ["before"]}],
+    }))
+    with orchestrated(pipeline) as emulator:
+        result = emulator.invoke(b"{}")
+    headers = {name.lower(): value for name, value in result.json()["headers"]}
+    assert int(headers["lambda-runtime-deadline-ms"]) == int(seen.read_text()) - grace_ms
+
+
 HANDLERS = textwrap.dedent('''
     import decimal
 
