@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from openruntime import errors
+from openruntime.emulator.sandbox import ACCOUNT_ID  # one account: the events' and the function's ARN
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
 if TYPE_CHECKING:
     from openruntime.emulator.sandbox import InvokeResult, StreamedBody
 
 KINDS = ("v2", "url", "v1", "alb")
-ACCOUNT_ID = "123456789012"
 PRELUDE_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
 
