@@ -12,6 +12,8 @@ none, on the bundled runtime its `Runtime` names.
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,38 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
             else:
                 function.notes.append(f"{name}: environment variable {key} is {value!r}, which only CloudFormation "
                                       "resolves: left out (give it with --env or --env-vars)")
+        version_note = _version_note(function)
+        if version_note:
+            function.notes.append(version_note)
         functions.append(function)
     if not functions:
         raise ConfigError("no AWS::Serverless::Function in it", str(template_path))
     return functions
+
+
+def _version_note(function: TemplateFunction) -> str | None:
+    """A Python function whose template names another Python than the one the bundled
+    runtime will run it on here ($OPENRUNTIME_PYTHON, else python3 on PATH): said, as code
+    that works on one minor version may not on another."""
+    runtime = function.runtime or ""
+    if not runtime.startswith("python3."):
+        return None
+    interpreter = os.environ.get("OPENRUNTIME_PYTHON") or "python3"
+    here = _python_version(interpreter)
+    if here is None or runtime == here:
+        return None
+    return (f"{function.name}: the template's Runtime is {runtime}; here it runs on {here} ({interpreter}); "
+            f"set OPENRUNTIME_PYTHON to a {runtime} interpreter to match Lambda")
+
+
+@functools.cache
+def _python_version(interpreter: str) -> str | None:
+    """`python3.X` of an interpreter (asked once: a pyenv shim's name says nothing)."""
+    import subprocess
+
+    try:
+        done = subprocess.run([interpreter, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None

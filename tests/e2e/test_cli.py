@@ -607,6 +607,8 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
     log = (project / "serve.log").read_text()
     assert "environment variable TABLE is {'Ref': 'SomeTable'}" in log
     assert "section 'Typo' names no function of the template (Function, Plain); not used" in log
+    here = f"python{sys.version_info[0]}.{sys.version_info[1]}"  # the OPENRUNTIME_PYTHON serving_cli sets
+    assert (f"Plain: the template's Runtime is python3.12; here it runs on {here}" in log) is (here != "python3.12")
     assert front.status_code == 200 and json.loads(front.text)["message"] == "Hello, world!"  # the HttpApi one
 
 
