@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from openruntime.config import Pipeline
+    from openruntime.emulator.sam_template import TemplateFunction
     from openruntime.emulator.sandbox import FunctionSettings, StreamedBody
 
 
@@ -91,8 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_options(invoke)
     invoke.add_argument("-e", "--event", default=None, metavar="FILE",
                         help="event JSON file, or - for standard input (default: {})")
-    invoke.add_argument("--timeout", type=_timeout, default=300.0, metavar="S",
-                        help="function timeout in seconds (default: 300, like the RIE)")
+    invoke.add_argument("--timeout", type=_timeout, default=None, metavar="S",
+                        help="function timeout in seconds (default: the template's Timeout, else 300 like the RIE)")
+    invoke.add_argument("function_id", nargs="?", metavar="FUNCTION",
+                        help="a function of a SAM template by its logical id, as sam local invoke takes it "
+                        "(--template, default ./template.yaml)")
+    invoke.add_argument("--template", metavar="FILE",
+                        help="invoke FUNCTION of this SAM template: its CodeUri's pipeline.yml, else its Runtime's "
+                        "bundled runtime; Handler, Timeout, MemorySize, Environment from the template")
     invoke.add_argument("--stream", action="store_true",
                         help="as InvokeWithResponseStream: print a streamed response's chunks as they "
                         "arrive (an error after the first byte goes to stderr, exit 1)")
@@ -448,7 +455,11 @@ def _run_invoke(args: argparse.Namespace) -> int:
             where = "standard input" if args.event == "-" else args.event
             return _fail(f"{where}: the event is not JSON ({exc}); Lambda refuses such a payload "
                          "before any code runs (400 InvalidRequestContentException)")
-    with _nothing_left_behind(), _emulator_for(args, args.timeout, stdout_to_stderr=True) as emulator:
+    if args.template or args.function_id:
+        target = _template_invoke_target(args)
+    else:
+        target = _emulator_for(args, 300.0 if args.timeout is None else args.timeout, stdout_to_stderr=True)
+    with _nothing_left_behind(), target as emulator:
         result = emulator.invoke(event, stream=args.stream)
         if result.stream is not None:
             return _print_stream(result.stream)
@@ -505,45 +516,86 @@ def _serve_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """serve --template: every function of the template, each under its logical id."""
+    from openruntime.emulator.functions import Functions
+
+    if args.function:
+        raise SystemExit(_fail("--template names the functions: leave --function out"))
+    functions, implicit = _template_functions(args)
+    targets = {}
+    for function in sorted(functions, key=lambda f: not f.http):  # one with an HTTP event first: --http fronts it
+        one, targets[function.name] = _template_function_target(args, function, implicit, stdout_to_stderr=False)
+        reloaders = getattr(args, "reloaders", None)
+        if reloaders is not None:  # serve --watch: the template is read again, then the environment
+            reloaders.append(functools.partial(_reload_from_template, args, one, function.name, reloaders.pop()))
+    return Functions(targets)
+
+
+def _template_invoke_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """invoke [--template FILE] FUNCTION: one function of a SAM template, by its logical id
+    (the only one when the template has one), as `sam local invoke FUNCTION` picks it."""
+    if args.template is None:
+        found = [name for name in ("template.yaml", "template.yml") if Path(name).is_file()]
+        if not found:
+            raise SystemExit(_fail(f"{args.function_id}: a function of which template? (--template FILE; there is "
+                                   "no template.yaml here)"))
+        args.template = found[0]
+    functions, implicit = _template_functions(args)
+    names = sorted(f.name for f in functions)
+    if args.function_id is None and len(functions) > 1:
+        raise SystemExit(_fail(f"{args.template} has several functions ({', '.join(names)}): name one"))
+    chosen = [f for f in functions if args.function_id in (None, f.name)]
+    if not chosen:
+        raise SystemExit(_fail(f"{args.template} has no function {args.function_id!r} (it has: {', '.join(names)})"))
+    if args.timeout is not None:
+        chosen[0].timeout_s = args.timeout  # --timeout over the template's Timeout
+    return _template_function_target(args, chosen[0], implicit, stdout_to_stderr=True)[1]
+
+
+def _template_functions(args: argparse.Namespace) -> tuple[list[TemplateFunction], Path]:
+    """The template's functions, and a folder (removed at exit) for the implicit pipelines of
+    those without a pipeline.yml; its notes said, and the --env-vars sections checked."""
     import atexit
-    import copy
     import shutil
     import tempfile
 
-    from openruntime.emulator.functions import Functions
     from openruntime.emulator.sam_template import read_functions
     from openruntime.errors import ConfigError
 
-    if args.pipeline or args.function or args.runtime_command:
-        raise SystemExit(_fail("--template names the functions: leave --pipeline, --function and `-- COMMAND` out"))
+    if args.pipeline or args.runtime_command:
+        raise SystemExit(_fail("--template names the functions: leave --pipeline and `-- COMMAND` out"))
     try:
         functions = read_functions(args.template)
     except ConfigError as exc:
         raise SystemExit(_fail(str(exc))) from None
     if args.env_vars:
         _say_unknown_env_vars_sections(args.env_vars, {f.name for f in functions})
-    implicit = Path(tempfile.mkdtemp(prefix="openruntime-template-"))
-    atexit.register(shutil.rmtree, implicit, True)
-    targets = {}
-    for function in sorted(functions, key=lambda f: not f.http):  # one with an HTTP event first: --http fronts it
+    for function in functions:
         for note in function.notes:
             sys.stderr.write(f"openruntime: {note}\n")
-        one = copy.copy(args)
-        own = function.code_dir / "pipeline.yml"
-        if own.exists():
-            one.pipeline = str(own)
-        else:
-            one.pipeline = str(implicit / f"{function.name}.yml")
-            Path(one.pipeline).write_text(function.pipeline_text())
-        one.handler = args.handler or function.handler
-        one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
-        targets[function.name] = _emulator_for(one, function.timeout_s, stdout_to_stderr=False,
-                                               function_name=function.name, memory_mb=function.memory_mb,
-                                               aliases=(function.alias,) if function.alias else ())
-        reloaders = getattr(args, "reloaders", None)
-        if reloaders is not None:  # serve --watch: the template is read again, then the environment
-            reloaders.append(functools.partial(_reload_from_template, args, one, function.name, reloaders.pop()))
-    return Functions(targets)
+    implicit = Path(tempfile.mkdtemp(prefix="openruntime-template-"))
+    atexit.register(shutil.rmtree, implicit, True)
+    return functions, implicit
+
+
+def _template_function_target(args: argparse.Namespace, function: TemplateFunction, implicit: Path,
+                              stdout_to_stderr: bool) -> tuple[argparse.Namespace, Any]:
+    """The emulator for one function of a template: its CodeUri's pipeline.yml (else an
+    implicit one on the bundled runtime its Runtime names), its settings and environment."""
+    import copy
+
+    one = copy.copy(args)
+    own = function.code_dir / "pipeline.yml"
+    if own.exists():
+        one.pipeline = str(own)
+    else:
+        one.pipeline = str(implicit / f"{function.name}.yml")
+        Path(one.pipeline).write_text(function.pipeline_text())
+    one.handler = args.handler or function.handler
+    one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
+    target = _emulator_for(one, function.timeout_s, stdout_to_stderr=stdout_to_stderr, function_name=function.name,
+                           memory_mb=function.memory_mb, aliases=(function.alias,) if function.alias else ())
+    return one, target
 
 
 def _reload_from_template(args: argparse.Namespace, one: argparse.Namespace, name: str,

@@ -500,6 +500,51 @@ def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Pa
     assert half_saved == after_template
 
 
+def test_invoke_a_templates_function_by_its_logical_id(tmp_path: Path) -> None:
+    """`sam local invoke FUNCTION`'s habit: the function picked from ./template.yaml (or
+    --template) by logical id, with the template's handler, environment and timeout."""
+    for name in ("orders", "users"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text(
+            f"import os\ndef handler(event, context):\n    return ['{name}', os.environ['TABLE'], event, "
+            "context.get_remaining_time_in_millis(), context.function_name]\n")
+    (tmp_path / "template.yaml").write_text("""\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    Timeout: 7
+Resources:
+  OrdersFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: orders
+      Environment: {Variables: {TABLE: orders-table}}
+  UsersFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: users
+      Timeout: 9
+      Environment: {Variables: {TABLE: users-table}}
+""")
+    (tmp_path / "event.json").write_text('{"id": 1}')
+    done = run_cli("invoke", "UsersFunction", "-e", "event.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, table, event, remaining_ms, function_name = json.loads(done.stdout)
+    assert (name, table, event, function_name) == ("users", "users-table", {"id": 1}, "UsersFunction")
+    assert 7_000 < remaining_ms <= 9_000  # its own Timeout, not the Globals' 7 s
+    done = run_cli("invoke", "OrdersFunction", "--template", "template.yaml", "--timeout", "4", cwd=tmp_path)
+    name, table, event, remaining_ms, function_name = json.loads(done.stdout)
+    assert (name, table, event, function_name) == ("orders", "orders-table", {}, "OrdersFunction"), done.stderr
+    assert 2_000 < remaining_ms <= 4_000  # --timeout over the template's
+    several = run_cli("invoke", "--template", "template.yaml", cwd=tmp_path)
+    assert several.returncode == 1 and b"several functions (OrdersFunction, UsersFunction): name one" in several.stderr
+    unknown = run_cli("invoke", "Nope", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert b"has no function 'Nope' (it has: OrdersFunction, UsersFunction)" in unknown.stderr
+
+
 def test_a_layers_python_folder_is_importable_as_on_lambda(tmp_path: Path) -> None:
     """A dependencies layer (python/ and python/lib/pythonX.Y/site-packages/, as Lambda's
     Python runtimes read /opt) given with --layer: the handler imports from it."""
