@@ -191,6 +191,7 @@ def check_output(
         preview = payload[:200].decode("utf-8", "replace")
         raise MiddlewareFailure(
             "Middleware.InvalidOutput",
-            f"middleware '{name}' hook '{hook}' printed invalid JSON ({exc}): {preview!r}",
+            f"middleware '{name}' hook '{hook}' gave a payload that is not JSON though its content type is "
+            f"{content_type} ({exc}): {preview!r}",
             name, hook,
         ) from None

@@ -144,7 +144,8 @@ def test_an_error_that_stays_an_error_must_be_json_whatever_type_is_claimed() ->
     text_error = FakeMiddleware("b", rec, error=lambda payload, scope: HookResult(b"not json", "text/plain"))
     outcome, _ = run([FakeMiddleware("a", rec), text_error], Handler(HANDLER_ERROR))
     assert outcome.is_error and outcome.error_type == "Middleware.InvalidOutput"
-    assert "'b' hook 'error' printed invalid JSON" in json.loads(outcome.body)["errorMessage"]
+    message = json.loads(outcome.body)["errorMessage"]
+    assert "'b' hook 'error' gave a payload that is not JSON though its content type is application/json" in message
     # recovering with a text response is fine: it is no longer an error
     recovered = FakeMiddleware("b", rec, error=lambda payload, scope: HookResult(b"sorry", "text/plain", respond=True))
     outcome, _ = run([recovered], Handler(HANDLER_ERROR))
