@@ -77,7 +77,8 @@ class Redactor:
             for key, item in value.items():
                 hit = known.get(key)  # the memo, without a method call per key
                 if hit if hit is not None else self.sensitive(key):
-                    out[key] = MASK
+                    # Nothing to hide in an empty value, and `cookies: []` says more than a mask.
+                    out[key] = item if item is None or item == "" or item == [] or item == {} else MASK
                 elif isinstance(item, str):
                     out[key] = self._string(item) if ("=" in item or "{" in item or "[" in item) else item
                 elif isinstance(item, (dict, list)):

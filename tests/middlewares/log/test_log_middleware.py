@@ -68,6 +68,15 @@ def test_redaction_at_any_depth_in_headers_lists_bodies_and_query_strings() -> N
         assert secret not in result.stderr
 
 
+def test_an_empty_sensitive_value_is_shown_as_it_is() -> None:
+    """Nothing to hide in `cookies: []` or `password: ""`: the log says the value was empty."""
+    event = {"cookies": [], "password": "", "token": None, "cookie": {}, "secret": "s1", "authorization": [""]}
+    result = run_exec(LOG, "before", json.dumps(event).encode())
+    assert json.loads(only_line(result.stderr)["preview"]) == {
+        "cookies": [], "password": "", "token": None, "cookie": {}, "secret": "[REDACTED]",
+        "authorization": "[REDACTED]"}
+
+
 @pytest.mark.parametrize("event, redacted", [
     # Spelt so that a search of the raw bytes for the words misses them: each must still go.
     (b'{"\\u0074oken": "t1"}', {"token": "[REDACTED]"}),
