@@ -21,7 +21,7 @@ class Invocation:
     """
 
     __slots__ = ("request_id", "deadline_ms", "function_arn", "trace_id", "invocation_id",
-                 "content_type", "body", "runtime_headers", "received_ms", "tenant_id")
+                 "content_type", "body", "runtime_headers", "received_ms", "tenant_id", "answer_by_ms")
 
     def __init__(
         self, request_id: str, deadline_ms: int, function_arn: str, trace_id: str | None,
@@ -40,6 +40,9 @@ class Invocation:
         self.runtime_headers = runtime_headers if runtime_headers is not None else []
         self.received_ms = time.time() * 1000  # the function's time runs from here to the deadline
         self.tenant_id: str | None = None  # Lambda-Runtime-Aws-Tenant-Id: tenant isolation mode
+        # When the orchestrator answers a timeout (Lambda's deadline less the pipeline's
+        # grace_ms): the deadline the runtime and the middlewares are told, as theirs ends then.
+        self.answer_by_ms = deadline_ms
 
     def __repr__(self) -> str:
         return f"Invocation(request_id={self.request_id!r}, deadline_ms={self.deadline_ms}, body={len(self.body)} bytes)"

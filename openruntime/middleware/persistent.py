@@ -280,7 +280,7 @@ class PersistentMiddleware:
         trace_id = invocation.trace_id
         header = (
             f'{{"hook":"{hook}","request_id":{_json_str(invocation.request_id)},'
-            f'"deadline_ms":{int(invocation.deadline_ms)},"function_arn":{_json_str(invocation.function_arn)},'
+            f'"deadline_ms":{int(invocation.answer_by_ms)},"function_arn":{_json_str(invocation.function_arn)},'
             f'"trace_id":{"null" if trace_id is None else _json_str(trace_id)},'
             f'"tenant_id":{"null" if invocation.tenant_id is None else _json_str(invocation.tenant_id)},'
             f'"content_type":{_json_str(content_type)},"middleware":{self._name_json},'

@@ -148,7 +148,7 @@ def context_env(hook: str, invocation: Invocation, content_type: str, stages_jso
         "OPENRUNTIME_STAGES": stages_json,
         "OPENRUNTIME_EVENT_BYTES": str(len(invocation.body)),
         "OPENRUNTIME_REQUEST_ID": invocation.request_id,
-        "OPENRUNTIME_DEADLINE_MS": str(invocation.deadline_ms),
+        "OPENRUNTIME_DEADLINE_MS": str(invocation.answer_by_ms),
         "OPENRUNTIME_FUNCTION_ARN": invocation.function_arn,
         "OPENRUNTIME_CONTENT_TYPE": content_type,
     }

@@ -223,6 +223,7 @@ class Orchestrator:
     # -- invocations ----------------------------------------------------------------------------
 
     def handle(self, invocation: Invocation) -> Outcome:
+        invocation.answer_by_ms = invocation.deadline_ms - self.grace_ms
         run = InvocationRun(invocation)
         started = time.perf_counter()
         outcome = self.chain.run(run, lambda payload, ctype: self._call_runtime(invocation, payload, ctype))
@@ -251,7 +252,7 @@ class Orchestrator:
                 return init_error
             if state == InitState.TIMED_OUT:
                 break  # answered as the invocation's timeout, below
-            pending = self.proxy.dispatch(invocation, payload, content_type, self.grace_ms)
+            pending = self.proxy.dispatch(invocation, payload, content_type)
             try:
                 outcome = self.proxy.wait_outcome(pending, until)
                 break

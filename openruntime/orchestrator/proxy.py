@@ -46,12 +46,12 @@ class RuntimeAPIProxy(RuntimeAPIServer):
             self.upstream_restore_error(body, error_type)
         return super().restore_error(request)
 
-    def dispatch(self, invocation: Invocation, payload: bytes, content_type: str, grace_ms: int = 0) -> Pending:
+    def dispatch(self, invocation: Invocation, payload: bytes, content_type: str) -> Pending:
         """`payload` (what the middlewares made of the event) goes to the next `/next`. The
-        runtime's deadline is Lambda's less `grace_ms`: the orchestrator answers a timeout
-        then, so that is when the handler's time ends (`get_remaining_time_in_millis`)."""
-        if grace_ms:
-            deadline = str(invocation.deadline_ms - grace_ms)
+        runtime's deadline is `answer_by_ms` (Lambda's less grace_ms): the orchestrator
+        answers a timeout then, so that is when the handler's time ends."""
+        if invocation.answer_by_ms != invocation.deadline_ms:
+            deadline = str(invocation.answer_by_ms)
             headers = [(name, deadline) if name.lower() == "lambda-runtime-deadline-ms" else (name, value)
                        for name, value in invocation.runtime_headers]
         else:
