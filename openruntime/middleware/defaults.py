@@ -40,7 +40,11 @@ def with_middleware_defaults(pipeline: Pipeline, environ: Mapping[str, str]) -> 
         except LookupError:
             resolved.append(config)
             continue
-        defaults = read_defaults(os.path.join(os.path.dirname(executable), DEFAULTS_FILE))
+        folder = os.path.dirname(executable)
+        if os.path.basename(folder) != config.name:  # DIR/NAME, a file among others: no folder of its own
+            resolved.append(config)
+            continue
+        defaults = read_defaults(os.path.join(folder, DEFAULTS_FILE))
         resolved.append(config.replace(**{key: defaults[key] for key in unwritten if key in defaults}))
     if all(a is b for a, b in zip(resolved, pipeline.middlewares)):
         return pipeline

@@ -51,6 +51,14 @@ def test_a_folder_of_your_own_declares_its_defaults_and_wins_over_the_built_in(t
         (("before",), "exec"), (("after", "error"), "persistent")]
 
 
+def test_a_middleware_that_is_a_file_among_others_has_no_defaults_file(tmp_path: Path) -> None:
+    """`middlewares/mine` (no folder of its own): a middleware.json beside it is not its."""
+    write_executable(tmp_path / "middlewares" / "mine", "#!/bin/sh\ncat\n")
+    (tmp_path / "middlewares" / "middleware.json").write_text('{"mode": "persistent"}')
+    [mine] = load_pipeline(pipeline_file(tmp_path, "  - mine\n")).middlewares
+    assert (mine.hooks, mine.mode) == (("before", "after"), "exec")
+
+
 def test_the_compiled_form_carries_the_resolved_values(tmp_path: Path) -> None:
     compiled = tmp_path / "pipeline.json"
     compiled.write_text(load_pipeline(pipeline_file(tmp_path, "  - http\n")).to_json())
