@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(warm again from the next invocation on), without restarting serve")
     serve.add_argument("--http", type=_port, metavar="PORT",
                        help="also a real HTTP front on 127.0.0.1:PORT: each request becomes the event of "
-                       "--http-event, the function's answer the HTTP response (like sam local start-api)")
+                       "--http-event, the function's answer the HTTP response; with --template, the "
+                       "template's Api/HttpApi routes, each to its function (like sam local start-api)")
     serve.add_argument("--http-event", choices=("v2", "url", "v1", "alb"), default="v2",
                        help="the event the HTTP front sends: API Gateway HTTP API payload 2.0 (v2, default), "
                        "function URL (url), REST API payload 1.0 (v1), ALB (alb)")
@@ -522,6 +523,7 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if args.function:
         raise SystemExit(_fail("--template names the functions: leave --function out"))
     functions, implicit = _template_functions(args)
+    args.routes = [route for function in functions for route in function.routes]  # what --http serves
     targets = {}
     for function in sorted(functions, key=lambda f: not f.http):  # one with an HTTP event first: --http fronts it
         one, targets[function.name] = _template_function_target(args, function, implicit, stdout_to_stderr=False)
@@ -753,12 +755,16 @@ def _run_serve(args: argparse.Namespace) -> int:
 
             watcher = Watcher(_watched(args), changed).start()
         front = None
+        routes = getattr(args, "routes", None)
         if args.http is not None:
-            from openruntime.emulator.http_front import http_front
+            from openruntime.emulator.http_front import http_front, routed_front
 
             try:
-                front = http_front(emulator.first() if hasattr(emulator, "first") else emulator, args.http,
-                                   args.http_event).start()
+                if routes:  # a template's Api/HttpApi events: each route to its function, in its API's format
+                    front = routed_front(emulator, routes, args.http).start()
+                else:
+                    front = http_front(emulator.first() if hasattr(emulator, "first") else emulator, args.http,
+                                       args.http_event).start()
             except OSError as exc:
                 return _fail(f"cannot listen on 127.0.0.1:{args.http}: {exc}")
         names = list(emulator.targets) if hasattr(emulator, "targets") else ["function"]
@@ -768,7 +774,10 @@ def _run_serve(args: argparse.Namespace) -> int:
             f"http://127.0.0.1:{server.port}/2015-03-31/functions/{names[0]}/invocations\n"
             f"openruntime: Runtime API on {emulator.runtime_api}\n"
             + (f"openruntime: HTTP front ({args.http_event} events): curl http://127.0.0.1:{front.port}/\n"
-               if front is not None else "")
+               if front is not None and not routes else "")
+            + "".join(f"openruntime: HTTP front: {route.key()} → {route.function} "
+                      f"({'REST API' if route.api == 'rest' else 'HTTP API'}, payload {'1.0' if route.kind == 'v1' else '2.0'}) "
+                      f"http://127.0.0.1:{front.port}{route.path}\n" for route in (routes or []) if front is not None)
         )
         sys.stderr.flush()
         stop.wait()

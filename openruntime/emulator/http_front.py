@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from openruntime import errors
+from openruntime.emulator.routes import Route, pick, shaped
 from openruntime.emulator.sandbox import ACCOUNT_ID  # one account: the events' and the function's ARN
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
@@ -46,8 +47,31 @@ def http_front(emulator: Any, port: int, kind: str = "v2") -> LoopbackHTTPServer
 def serve_request(emulator: Any, request: Request, kind: str) -> Response:
     if request.oversize is not None:
         return Response(413, b'{"message":"Request Entity Too Large"}', [("Content-Type", "application/json")])
-    event = build_event(kind, request)
-    result = emulator.invoke(json.dumps(event).encode(), stream=kind in ("v2", "url"))
+    return _invoked(emulator, build_event(kind, request), kind)
+
+
+def routed_front(functions: Any, routes: list[Route], port: int) -> LoopbackHTTPServer:
+    """The front for a SAM template's API events (routes.py): each request to the function
+    whose route takes it, in its API's payload format. `functions` maps names to targets."""
+    return LoopbackHTTPServer(lambda request: serve_routed(functions, routes, request), port=port,
+                              max_body=errors.MAX_REQUEST_BYTES, name="http-front")
+
+
+def serve_routed(functions: Any, routes: list[Route], request: Request) -> Response:
+    if request.oversize is not None:
+        return Response(413, b'{"message":"Request Entity Too Large"}', [("Content-Type", "application/json")])
+    picked = pick(routes, request.method, request.target.partition("?")[0])
+    if picked is None:
+        if all(route.api == "rest" for route in routes):  # a REST API's answer to a route it does not have
+            return Response(403, b'{"message":"Missing Authentication Token"}', [("Content-Type", "application/json")])
+        return Response(404, b'{"message":"Not Found"}', [("Content-Type", "application/json")])
+    route, params = picked
+    return _invoked(functions.targets[route.function], shaped(build_event(route.kind, request), route, params),
+                    route.kind)
+
+
+def _invoked(target: Any, event: dict[str, Any], kind: str) -> Response:
+    result = target.invoke(json.dumps(event).encode(), stream=kind in ("v2", "url"))
     if result.stream is not None:
         return _streamed(result.stream)
     return answer(kind, result)

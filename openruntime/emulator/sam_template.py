@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openruntime.emulator.routes import Route, routes_of
 from openruntime.errors import ConfigError
 
 RUNTIMES = (("python", "python"), ("nodejs", "node"))  # Runtime prefix → bundled runtime
@@ -35,6 +36,7 @@ class TemplateFunction:
     notes: list[str] = field(default_factory=list)
     http: bool = False  # an Api/HttpApi event or a FunctionUrlConfig: what `--http` fronts first
     alias: str | None = None  # AutoPublishAlias: a qualifier callers may use
+    routes: list[Route] = field(default_factory=list)  # its Api/HttpApi events, for `serve --http`
 
     def pipeline_text(self) -> str:
         """An implicit pipeline for a function without a pipeline.yml of its own."""
@@ -96,6 +98,7 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
         events = (resource.get("Properties") or {}).get("Events") or {}
         function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(
             isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values())
+        function.routes = routes_of(function.name, events) if isinstance(events, dict) else []
         for key, value in variables.items():
             if key == "AWS_LAMBDA_EXEC_WRAPPER":
                 continue

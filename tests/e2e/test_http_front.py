@@ -184,3 +184,60 @@ def handler(event, context):
         assert nocontent.status_code == 204 and nocontent.content == b""
         assert "content-length" not in nocontent.headers
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+ROUTED_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    CodeUri: .
+Resources:
+  ItemFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.item
+      Events:
+        Get:
+          Type: Api
+          Properties: {Path: "/items/{id}", Method: get}
+  OrderFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.order
+      Events:
+        Post:
+          Type: HttpApi
+          Properties: {Path: "/orders", Method: post}
+"""
+
+ROUTED_APP = """\
+import json
+def item(event, context):
+    return {"statusCode": 200, "body": json.dumps({"fn": context.function_name, "resource": event["resource"],
+                                                 "params": event["pathParameters"], "version": event.get("version")})}
+def order(event, context):
+    return {"fn": context.function_name, "routeKey": event["routeKey"], "version": event["version"]}
+"""
+
+
+def test_a_templates_api_events_route_each_request_to_its_function(tmp_path: Path) -> None:
+    """`serve --template --http`, as `sam local start-api`: each Api/HttpApi route to its
+    function in its API's payload format; what no route takes, API Gateway's answer."""
+    (tmp_path / "app.py").write_text(ROUTED_APP)
+    (tmp_path / "template.yaml").write_text(ROUTED_TEMPLATE)
+    port = free_port()
+    with serving_cli(tmp_path, "--template", "template.yaml", "--http", str(port), drop_pipeline=True):
+        url = f"http://127.0.0.1:{port}"
+        item = httpx.get(f"{url}/items/42")
+        order = httpx.post(f"{url}/orders", content=b"{}")
+        wrong_method = httpx.post(f"{url}/items/42")
+        nowhere = httpx.get(f"{url}/nowhere")
+    assert item.status_code == 200 and item.json() == {
+        "fn": "ItemFunction", "resource": "/items/{id}", "params": {"id": "42"}, "version": None}  # REST: payload 1.0
+    assert order.status_code == 200 and order.json() == {"fn": "OrderFunction", "routeKey": "POST /orders",
+                                                         "version": "2.0"}
+    # Both APIs here: an HTTP API's 404 (a template of REST APIs only: 403 Missing Authentication Token).
+    assert wrong_method.status_code == nowhere.status_code == 404
+    log = (tmp_path / "serve.log").read_text()
+    assert "HTTP front: GET /items/{id} → ItemFunction (REST API, payload 1.0)" in log

@@ -1,0 +1,51 @@
+"""A SAM template's Api/HttpApi events as routes: which one takes a request, and what its
+event carries, as API Gateway picks and fills them."""
+
+from __future__ import annotations
+
+from openruntime.emulator.routes import pick, routes_of
+
+EVENTS = {
+    "Item": {"Type": "Api", "Properties": {"Path": "/items/{id}", "Method": "get"}},
+    "Items": {"Type": "Api", "Properties": {"Path": "/items/new", "Method": "GET"}},
+    "Any": {"Type": "Api", "Properties": {"Path": "/{proxy+}", "Method": "any"}},
+    "Orders": {"Type": "HttpApi", "Properties": {"Path": "/orders/{order}/lines/{line}", "Method": "POST"}},
+    "Old": {"Type": "HttpApi", "Properties": {"Path": "/legacy", "Method": "GET", "PayloadFormatVersion": "1.0"}},
+    "Schedule": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}},
+}
+
+
+def test_each_api_event_is_a_route_in_its_payload_format() -> None:
+    routes = {r.key(): (r.kind, r.api) for r in routes_of("Fn", EVENTS)}
+    assert routes == {"GET /items/{id}": ("v1", "rest"), "GET /items/new": ("v1", "rest"),
+                      "ANY /{proxy+}": ("v1", "rest"), "POST /orders/{order}/lines/{line}": ("v2", "http"),
+                      "GET /legacy": ("v1", "http")}
+    assert [r.key() for r in routes_of("Fn", {"Api": {"Type": "HttpApi"}})] == ["ANY /{proxy+}"]  # $default
+
+
+def test_the_most_specific_route_takes_the_request() -> None:
+    routes = routes_of("Fn", EVENTS)
+
+    def taken(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        picked = pick(routes, method, path)
+        return (picked[0].key(), picked[1]) if picked else None
+
+    assert taken("GET", "/items/new") == ("GET /items/new", {})  # a literal segment over a parameter
+    assert taken("GET", "/items/a%20b") == ("GET /items/{id}", {"id": "a b"})
+    assert taken("DELETE", "/items/7") == ("ANY /{proxy+}", {"proxy": "items/7"})  # method: only ANY takes it
+    assert taken("POST", "/orders/9/lines/2") == ("POST /orders/{order}/lines/{line}", {"order": "9", "line": "2"})
+    assert taken("GET", "/a/b/c") == ("ANY /{proxy+}", {"proxy": "a/b/c"})
+    assert pick(routes_of("Fn", {"I": EVENTS["Item"]}), "GET", "/items/1/extra") is None
+    assert pick(routes_of("Fn", {"I": EVENTS["Item"]}), "POST", "/items/1") is None
+
+
+def test_a_request_no_route_takes_gets_api_gateways_answer() -> None:
+    from openruntime.emulator.http_front import serve_routed
+    from openruntime.runtime_api.http import Request
+
+    rest_only = routes_of("Fn", {"Item": EVENTS["Item"]})
+    answer = serve_routed(None, rest_only, Request("GET", "/elsewhere", [], b""))
+    assert (answer.status, answer.body) == (403, b'{"message":"Missing Authentication Token"}')
+    with_http_api = routes_of("Fn", {"Item": EVENTS["Item"], "Old": EVENTS["Old"]})
+    answer = serve_routed(None, with_http_api, Request("GET", "/elsewhere", [], b""))
+    assert (answer.status, answer.body) == (404, b'{"message":"Not Found"}')
