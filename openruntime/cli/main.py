@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--template", metavar="FILE",
                         help="invoke FUNCTION of this SAM template: its CodeUri's pipeline.yml, else its Runtime's "
                         "bundled runtime; Handler, Timeout, MemorySize, Environment from the template")
+    _add_parameter_overrides(invoke)
     invoke.add_argument("--stream", action="store_true",
                         help="as InvokeWithResponseStream: print a streamed response's chunks as they "
                         "arrive (an error after the first byte goes to stderr, exit 1)")
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve the functions of a SAM template, each under its logical id (its CodeUri's "
                        "pipeline.yml, else its Runtime's bundled runtime; Handler, Timeout, MemorySize, "
                        "Environment from the template)")
+    _add_parameter_overrides(serve)
     serve.add_argument("--function", action="append", default=[], metavar="NAME=PIPELINE",
                        help="serve several functions, each by its name in the Invoke API's path (repeatable; "
                        "instead of --pipeline); a name none has is Lambda's ResourceNotFoundException")
@@ -224,6 +226,30 @@ def _timeout(text: str | float) -> float:
     if not 0 < value <= 900:
         raise argparse.ArgumentTypeError(f"expected more than 0 and at most 900 seconds (Lambda's limit), got {text}")
     return value
+
+
+def _add_parameter_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parameter-overrides", action="append", default=[], metavar="'KEY=VALUE …'",
+                        help="with --template: values of the template's Parameters, as sam takes them "
+                        "('Key=Value Key2=Value2', or ParameterKey=Key,ParameterValue=Value), over their Defaults")
+
+
+def _parameter_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """--parameter-overrides in either of SAM's spellings; a token in neither is refused."""
+    values: dict[str, str] = {}
+    for token in (t for item in args.parameter_overrides for t in item.split()):
+        if token.startswith("ParameterKey="):
+            fields = dict(part.partition("=")[::2] for part in token.split(","))
+            if "ParameterValue" not in fields or not fields["ParameterKey"]:
+                raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected "
+                                       "ParameterKey=KEY,ParameterValue=VALUE"))
+            values[fields["ParameterKey"]] = fields["ParameterValue"]
+            continue
+        key, sep, value = token.partition("=")
+        if not sep or not key:
+            raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected KEY=VALUE"))
+        values[key] = value
+    return values
 
 
 def _positive(text: str) -> int:
@@ -567,7 +593,7 @@ def _template_functions(args: argparse.Namespace) -> tuple[list[TemplateFunction
     if args.pipeline or args.runtime_command:
         raise SystemExit(_fail("--template names the functions: leave --pipeline and `-- COMMAND` out"))
     try:
-        functions = read_functions(args.template)
+        functions = read_functions(args.template, _parameter_overrides(args))
     except ConfigError as exc:
         raise SystemExit(_fail(str(exc))) from None
     if args.env_vars:
@@ -608,7 +634,7 @@ def _reload_from_template(args: argparse.Namespace, one: argparse.Namespace, nam
     from openruntime.errors import ConfigError
 
     try:
-        fresh = {f.name: f for f in read_functions(args.template)}
+        fresh = {f.name: f for f in read_functions(args.template, _parameter_overrides(args))}
     except ConfigError as exc:
         sys.stderr.write(f"openruntime: {exc}; {name} keeps its previous settings\n")
         return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def _loader() -> Any:
     return CloudFormationLoader
 
 
-def read_functions(path: str | Path) -> list[TemplateFunction]:
+def read_functions(path: str | Path, overrides: dict[str, str] | None = None) -> list[TemplateFunction]:
+    """The template's functions; `overrides` are `--parameter-overrides` (over the
+    template's Parameters' Defaults), used where a variable is `!Ref` or `!Sub` of them."""
     import yaml
 
     template_path = Path(path)
@@ -79,6 +82,7 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise ConfigError("no Resources: not a SAM template", str(template_path))
     defaults = ((document.get("Globals") or {}).get("Function") or {}) if isinstance(document.get("Globals"), dict) else {}
+    parameters = _parameters(document, overrides or {})
     functions = []
     for name, resource in document["Resources"].items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
@@ -102,11 +106,12 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
         for key, value in variables.items():
             if key == "AWS_LAMBDA_EXEC_WRAPPER":
                 continue
+            value = _resolved(value, parameters)
             if isinstance(value, (str, int, float, bool)):
                 function.env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
             else:
                 function.notes.append(f"{name}: environment variable {key} is {value!r}, which only CloudFormation "
-                                      "resolves: left out (give it with --env or --env-vars)")
+                                      "resolves: left out (give it with --env, --env-vars or --parameter-overrides)")
         version_note = _version_note(function)
         if version_note:
             function.notes.append(version_note)
@@ -114,6 +119,37 @@ def read_functions(path: str | Path) -> list[TemplateFunction]:
     if not functions:
         raise ConfigError("no AWS::Serverless::Function in it", str(template_path))
     return functions
+
+
+def _parameters(document: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    """What `!Ref NAME` and `${NAME}` resolve to here, as `sam local` resolves them: the
+    template's Parameters' Defaults under --parameter-overrides, and the pseudo parameters
+    of the emulator's account and region."""
+    from openruntime.emulator.sandbox import ACCOUNT_ID
+
+    values = {"AWS::Region": os.environ.get("AWS_REGION", "us-east-1"), "AWS::AccountId": ACCOUNT_ID,
+              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local"}
+    declared = document.get("Parameters")
+    for name, spec in (declared.items() if isinstance(declared, dict) else ()):
+        default = spec.get("Default") if isinstance(spec, dict) else None
+        if isinstance(default, (str, int, float, bool)):
+            values[str(name)] = str(default)
+    return {**values, **overrides}
+
+
+def _resolved(value: Any, parameters: dict[str, str]) -> Any:
+    """`{"Ref": NAME}` and `{"Fn::Sub": "…${NAME}…"}` of known parameters as text; any other
+    value as it is (a dict CloudFormation alone resolves stays a dict: left out)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    if isinstance(value.get("Ref"), str) and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    text = value.get("Fn::Sub")
+    if isinstance(text, str):
+        names = re.findall(r"\$\{([^}!]+)\}", text)
+        if all(name in parameters for name in names):
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: parameters[m.group(1)], text)
+    return value
 
 
 def _version_note(function: TemplateFunction) -> str | None:

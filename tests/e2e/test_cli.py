@@ -510,6 +510,8 @@ def test_invoke_a_templates_function_by_its_logical_id(tmp_path: Path) -> None:
             "context.get_remaining_time_in_millis(), context.function_name]\n")
     (tmp_path / "template.yaml").write_text("""\
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
 Globals:
   Function:
     Runtime: python3.12
@@ -520,7 +522,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: orders
-      Environment: {Variables: {TABLE: orders-table}}
+      Environment: {Variables: {TABLE: !Sub "orders-${Stage}-${AWS::Region}"}}
   UsersFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -536,8 +538,15 @@ Resources:
     assert 7_000 < remaining_ms <= 9_000  # its own Timeout, not the Globals' 7 s
     done = run_cli("invoke", "OrdersFunction", "--template", "template.yaml", "--timeout", "4", cwd=tmp_path)
     name, table, event, remaining_ms, function_name = json.loads(done.stdout)
-    assert (name, table, event, function_name) == ("orders", "orders-table", {}, "OrdersFunction"), done.stderr
+    # !Sub of a Parameter's Default and a pseudo parameter, resolved as sam local does
+    assert (name, table, event, function_name) == ("orders", "orders-dev-us-east-1", {}, "OrdersFunction"), done.stderr
     assert 2_000 < remaining_ms <= 4_000  # --timeout over the template's
+    for overrides in (["--parameter-overrides", "Stage=prod"],
+                      ["--parameter-overrides", "ParameterKey=Stage,ParameterValue=prod"]):
+        done = run_cli("invoke", "OrdersFunction", *overrides, cwd=tmp_path)
+        assert json.loads(done.stdout)[1] == "orders-prod-us-east-1", done.stderr
+    bad = run_cli("invoke", "OrdersFunction", "--parameter-overrides", "Stage", cwd=tmp_path)
+    assert bad.returncode == 1 and b"--parameter-overrides: 'Stage': expected KEY=VALUE" in bad.stderr
     several = run_cli("invoke", "--template", "template.yaml", cwd=tmp_path)
     assert several.returncode == 1 and b"several functions (OrdersFunction, UsersFunction): name one" in several.stderr
     unknown = run_cli("invoke", "Nope", cwd=tmp_path)
