@@ -1,11 +1,13 @@
 """A Lambda error on an HTTP invocation → an HTTP error response (the `error` hook).
 
-The status: `400` when the error is a client error (its errorType is in the client error
-types, `Validation.Failed` by default), else `500`. The body is JSON,
-`{"message": "<reason phrase>", "requestId": "<Lambda request id>"}`; with `expose`, it
-also carries the error's `errorType` and `errorMessage` — never `stackTrace` or any other
-key of the error object, and never what an exec middleware that crashed printed to STDERR
-before its last line.
+The status: the one `HTTP_ERROR_STATUS` gives the error's errorType (`NotFoundError=404`),
+else `400` when the error is a client error (its errorType is in the client error types,
+`Validation.Failed` by default), else `500`. The body is JSON,
+`{"message": "<reason phrase>", "requestId": "<Lambda request id>"}`; it also carries the
+error's `errorType` and `errorMessage` for a 4xx (the client's own request, as Middy's
+http-error-handler says it), and for any status with `expose` — never `stackTrace` or any
+other key of the error object, and never what an exec middleware that crashed printed to
+STDERR before its last line.
 
 A middleware reports its own errorType (`Validation.Failed`, …) in the error object in
 both modes (exec: exit status 4, as the SDKs do); a `Middleware.ExitError` is a crash of
@@ -15,7 +17,7 @@ the middleware, a server error like any other.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
@@ -64,16 +66,21 @@ def read_error(payload: bytes) -> LambdaError:
     return LambdaError(error_type, message, request_id)
 
 
-def status_for(error: LambdaError, client_error_types: Collection[str] = CLIENT_ERROR_TYPES) -> int:
+def status_for(error: LambdaError, client_error_types: Collection[str] = CLIENT_ERROR_TYPES,
+               statuses: Mapping[str, int] | None = None) -> int:
+    if error.error_type is not None and statuses and error.error_type in statuses:
+        return statuses[error.error_type]
     return 400 if error.error_type is not None and error.error_type in client_error_types else 500
 
 
-def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool) -> dict[str, Any]:
+def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool | None) -> dict[str, Any]:
+    """`expose`: True says every error's type and message, False none, None (the default)
+    a 4xx's only."""
     body: dict[str, Any] = {
         "message": HTTPStatus(status).phrase,
         "requestId": request_id or error.request_id,
     }
-    if expose:
+    if expose or (expose is None and status < 500):
         body["errorType"] = error.error_type
         body["errorMessage"] = error.message
     return body
@@ -88,12 +95,13 @@ def rendered(status: int, fields: dict[str, Any], media_type: str) -> Response:
 
 
 def error_response(
-    payload: bytes, request_id: str | None, expose: bool = False,
+    payload: bytes, request_id: str | None, expose: bool | None = False,
     client_error_types: Collection[str] = CLIENT_ERROR_TYPES, media_type: str = negotiate.JSON,
+    statuses: Mapping[str, int] | None = None,
 ) -> tuple[Response, LambdaError]:
     """The HTTP response for the error `payload` (before shaping for the source)."""
     error = read_error(payload)
-    status = status_for(error, client_error_types)
+    status = status_for(error, client_error_types, statuses)
     body = error_body(error, status, request_id, expose)
     return rendered(status, body, media_type), error
 
@@ -122,6 +130,21 @@ def summary(error: LambdaError, status: int) -> str:
 def expose_from(value: str | None) -> bool:
     """`HTTP_EXPOSE_ERRORS`: 1, true, yes or on (any case) turn it on."""
     return (value or "").strip().lower() in _TRUE
+
+
+def error_statuses_from(value: str | None) -> dict[str, int]:
+    """`HTTP_ERROR_STATUS`: comma-separated `errorType=status` (400 to 599); ValueError
+    naming the entry that is not one."""
+    statuses: dict[str, int] = {}
+    for entry in (part.strip() for part in (value or "").split(",")):
+        if not entry:
+            continue
+        name, sep, number = entry.rpartition("=")
+        if not sep or not name.strip() or not number.strip().isdigit() or not 400 <= int(number) <= 599 \
+                or int(number) not in HTTPStatus._value2member_map_:
+            raise ValueError(f"HTTP_ERROR_STATUS: {entry!r}: expected errorType=status, a status from 400 to 599")
+        statuses[name.strip()] = int(number)
+    return statuses
 
 
 def client_error_types_from(value: str | None) -> frozenset[str]:

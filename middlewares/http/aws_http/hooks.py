@@ -114,7 +114,7 @@ def after(payload: bytes, state: Any, content_type: str | None = None,
 
 
 def error(
-    payload: bytes, state: Any, request_id: str | None = None, *, expose: bool = False,
+    payload: bytes, state: Any, request_id: str | None = None, *, expose: bool | None = False,
     client_error_types: Collection[str] = CLIENT_ERROR_TYPES, settings: Settings | None = None,
 ) -> HookOutput:
     """Lambda error → an HTTP error response (400 for client error types, else 500) in the
@@ -129,6 +129,6 @@ def error(
     if settings is None:
         settings = Settings(expose=expose, client_error_types=frozenset(client_error_types))
     response, lambda_error = error_response(payload, request_id, settings.expose, settings.client_error_types,
-                                            error_media_type(state, settings))
+                                            error_media_type(state, settings), settings.error_statuses)
     answer, warnings = _shaped(decorate(response, settings, state.get("origin")), state)
     return HookOutput(answer, state, (summary(lambda_error, response.status), *warnings))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from . import negotiate
 from .cors import DEFAULT_METHODS, ORIGIN, TOKEN, CorsPolicy, origin_pattern
-from .failure import CLIENT_ERROR_TYPES, client_error_types_from
+from .failure import CLIENT_ERROR_TYPES, client_error_types_from, error_statuses_from
 from .security import security_headers
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -35,14 +35,17 @@ class ConfigError(ValueError):
 class Settings:
     """Plain slotted classes here, not NamedTuples: each of those costs exec-mode spawns ~0.15 ms."""
 
-    __slots__ = ("client_error_types", "cors", "error_media_types", "expose", "forms", "security_headers")
+    __slots__ = ("client_error_types", "cors", "error_media_types", "error_statuses", "expose", "forms",
+                 "security_headers")
 
-    def __init__(self, *, expose: bool = False, client_error_types: frozenset[str] = CLIENT_ERROR_TYPES,
+    def __init__(self, *, expose: bool | None = None, client_error_types: frozenset[str] = CLIENT_ERROR_TYPES,
                  cors: CorsPolicy | None = None, security_headers: tuple[tuple[str, str], ...] = (),
                  forms: FormLimits | None = None,
-                 error_media_types: tuple[str, ...] = (negotiate.JSON, negotiate.PLAIN)) -> None:
-        self.expose = expose
+                 error_media_types: tuple[str, ...] = (negotiate.JSON, negotiate.PLAIN),
+                 error_statuses: dict[str, int] | None = None) -> None:
+        self.expose = expose  # None: a 4xx's errorType and errorMessage only (failure.error_body)
         self.client_error_types = client_error_types
+        self.error_statuses = error_statuses or {}
         self.cors = cors
         self.security_headers = security_headers
         self.forms = forms
@@ -165,9 +168,15 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(str(exc)) from None
+    try:
+        statuses = error_statuses_from(env.get("HTTP_ERROR_STATUS"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
-        expose=_flag(env, "HTTP_EXPOSE_ERRORS"),  # strict here: a typo stops the start, not a silent off
+        # strict: a typo stops the start, not a silent off; unset: a 4xx's detail only
+        expose=_flag(env, "HTTP_EXPOSE_ERRORS") if (env.get("HTTP_EXPOSE_ERRORS") or "").strip() else None,
         client_error_types=client_error_types_from(env.get("HTTP_CLIENT_ERROR_TYPES")),
+        error_statuses=statuses,
         cors=cors_from(env),
         security_headers=headers,
         forms=forms_from(env),

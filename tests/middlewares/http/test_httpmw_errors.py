@@ -365,3 +365,38 @@ def test_persistent_error_answers_respond(expose: str | None) -> None:
     stderr = process.stderr
     assert "http: invocation failed (ValueError: the handler failed on purpose); answered HTTP 500" in stderr
     assert "http: invocation failed (Validation.Failed: event failed validation" in stderr
+
+
+def answer_to(error_object: dict[str, Any], env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    from aws_http.settings import settings_from
+
+    state = before(raw("apigw-v2-http-request.json")).state
+    response = json.loads(error(json.dumps(error_object).encode(), state, REQUEST_ID,
+                                settings=settings_from(env)).payload)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_error_types_map_to_the_statuses_you_give_and_a_4xx_says_why() -> None:
+    """HTTP_ERROR_STATUS, as Powertools' NotFoundError or Middy's statusCode: a 4xx carries
+    the error's type and message (the client's own request), a 5xx does not."""
+    env = {"HTTP_ERROR_STATUS": "NotFoundError=404, Idempotency.AlreadyInProgress=409"}
+    not_found = {"errorType": "NotFoundError", "errorMessage": "order 42 not found", "requestId": REQUEST_ID}
+    assert answer_to(not_found, env) == (404, {"message": "Not Found", "requestId": REQUEST_ID,
+                                               "errorType": "NotFoundError", "errorMessage": "order 42 not found"})
+    busy = {"errorType": "Idempotency.AlreadyInProgress", "errorMessage": "in progress"}
+    assert answer_to(busy, env)[0] == 409
+    assert answer_to(VALIDATION_ERROR, env)[1]["errorType"] == "Validation.Failed"  # still 400, and said
+    status, body = answer_to(HANDLER_ERROR, env)
+    assert status == 500 and "errorMessage" not in body
+    # HTTP_EXPOSE_ERRORS=0 says nothing of any failure; 1 says it of every one.
+    assert "errorMessage" not in answer_to(not_found, {**env, "HTTP_EXPOSE_ERRORS": "0"})[1]
+    assert answer_to(HANDLER_ERROR, {"HTTP_EXPOSE_ERRORS": "1"})[1]["errorMessage"] == HANDLER_ERROR["errorMessage"]
+
+
+@pytest.mark.parametrize("value", ["NotFound", "NotFound=200", "NotFound=600", "=404", "NotFound=abc", "X=499"])
+def test_a_bad_error_status_stops_the_start_naming_the_entry(value: str) -> None:
+    from aws_http.settings import ConfigError, settings_from
+
+    with pytest.raises(ConfigError) as caught:
+        settings_from({"HTTP_ERROR_STATUS": value})
+    assert str(caught.value).startswith(f"HTTP_ERROR_STATUS: {value!r}: expected errorType=status")
