@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from openruntime import errors
-from openruntime.emulator.routes import Route, pick, shaped
+from openruntime.emulator.routes import Route, cors_headers, pick, preflight, shaped
 from openruntime.emulator.sandbox import ACCOUNT_ID  # one account: the events' and the function's ARN
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
@@ -60,14 +60,21 @@ def routed_front(functions: Any, routes: list[Route], port: int) -> LoopbackHTTP
 def serve_routed(functions: Any, routes: list[Route], request: Request) -> Response:
     if request.oversize is not None:
         return Response(413, b'{"message":"Request Entity Too Large"}', [("Content-Type", "application/json")])
-    picked = pick(routes, request.method, request.target.partition("?")[0])
+    path = request.target.partition("?")[0]
+    headers = {name.lower(): value for name, value in request.headers}
+    answered = preflight(routes, request.method, path, headers)
+    if answered is not None:
+        return Response(answered[0], b"", answered[1])
+    picked = pick(routes, request.method, path)
     if picked is None:
         if all(route.api == "rest" for route in routes):  # a REST API's answer to a route it does not have
             return Response(403, b'{"message":"Missing Authentication Token"}', [("Content-Type", "application/json")])
         return Response(404, b'{"message":"Not Found"}', [("Content-Type", "application/json")])
     route, params = picked
-    return _invoked(functions.targets[route.function], shaped(build_event(route.kind, request), route, params),
-                    route.kind)
+    response = _invoked(functions.targets[route.function], shaped(build_event(route.kind, request), route, params),
+                        route.kind)
+    response.headers += cors_headers(route, headers.get("origin"), {name.lower() for name, _ in response.headers})
+    return response
 
 
 def _invoked(target: Any, event: dict[str, Any], kind: str) -> Response:

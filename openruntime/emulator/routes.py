@@ -8,6 +8,12 @@ API Gateway picks: literal segments before parameters, a greedy parameter last. 
 function gets the event its API sends, with `resource`/`routeKey` and `pathParameters`
 filled from the route. A request no route takes is answered as API Gateway answers it:
 a REST API's 403 `Missing Authentication Token`, an HTTP API's 404 `Not Found`.
+
+CORS, where the template configures it (`Globals.Api.Cors`, `Globals.HttpApi.CorsConfiguration`,
+or the `AWS::Serverless::Api`/`HttpApi` an event names by `RestApiId`/`ApiId`): a preflight
+to a path with routes is answered by the front, as API Gateway answers it (a REST API's
+OPTIONS method SAM adds, with the configured values; an HTTP API's, for an allowed origin);
+an HTTP API also adds the allowed origin to every response of a CORS request.
 """
 
 from __future__ import annotations
@@ -19,12 +25,31 @@ from urllib.parse import unquote
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 
-class Route:
-    __slots__ = ("function", "method", "path", "kind", "api", "_pattern", "_params", "_rank")
+class Cors:
+    """An API's CORS configuration, as the template gives it."""
 
-    def __init__(self, function: str, method: str, path: str, kind: str, api: str = "http") -> None:
+    __slots__ = ("origins", "methods", "headers", "max_age", "credentials", "expose")
+
+    def __init__(self, origins: tuple[str, ...], methods: tuple[str, ...] = (), headers: tuple[str, ...] = (),
+                 max_age: str | None = None, credentials: bool = False, expose: tuple[str, ...] = ()) -> None:
+        self.origins, self.methods, self.headers = origins, methods, headers
+        self.max_age, self.credentials, self.expose = max_age, credentials, expose
+
+    def allows(self, origin: str | None) -> bool:
+        return origin is not None and ("*" in self.origins or origin in self.origins)
+
+    def allow_origin(self, origin: str) -> str:
+        return "*" if "*" in self.origins and not self.credentials else origin
+
+
+class Route:
+    __slots__ = ("function", "method", "path", "kind", "api", "cors", "_pattern", "_params", "_rank")
+
+    def __init__(self, function: str, method: str, path: str, kind: str, api: str = "http",
+                 cors: Cors | None = None) -> None:
         self.function = function
         self.api = api  # "rest" (an Api event) or "http" (an HttpApi event)
+        self.cors = cors  # its API's CORS configuration, if the template gives one
         self.method = method.upper() if method.upper() in METHODS else "ANY"
         self.path = path if path.startswith("/") else "/" + path
         self.kind = kind  # "v1" (REST API, or an HTTP API's payload 1.0) or "v2"
@@ -57,13 +82,21 @@ class Route:
             return None
         return {name: unquote(value) for name, value in zip(self._params, found.groups())}
 
+    def takes_path(self, path: str) -> bool:
+        """Whether some method of this route takes `path` (what a preflight asks about)."""
+        return self._pattern.fullmatch(path) is not None
+
     def key(self) -> str:
         """The HTTP API's routeKey (`GET /items/{id}`, `ANY /{proxy+}`)."""
         return f"{self.method} {self.path}"
 
 
-def routes_of(name: str, events: dict[str, Any]) -> list[Route]:
-    """A function's routes from its template `Events`."""
+IMPLICIT = {"Api": "ServerlessRestApi", "HttpApi": "ServerlessHttpApi"}  # SAM's names for the implicit APIs
+
+
+def routes_of(name: str, events: dict[str, Any], cors: dict[str, Cors] | None = None) -> list[Route]:
+    """A function's routes from its template `Events`; `cors`: each API's CORS, by its
+    logical id (`ServerlessRestApi`/`ServerlessHttpApi` for the implicit ones)."""
     routes = []
     for event in events.values():
         if not isinstance(event, dict) or event.get("Type") not in ("Api", "HttpApi"):
@@ -71,16 +104,73 @@ def routes_of(name: str, events: dict[str, Any]) -> list[Route]:
         found = event.get("Properties")
         properties: dict[str, Any] = found if isinstance(found, dict) else {}
         path, method = properties.get("Path"), properties.get("Method")
+        api_ref = properties.get("RestApiId" if event["Type"] == "Api" else "ApiId")
+        api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else api_ref
+        api_cors = (cors or {}).get(str(api_id) if api_id else IMPLICIT[event["Type"]])
         if event["Type"] == "Api":
             if isinstance(path, str):
-                routes.append(Route(name, method if isinstance(method, str) else "ANY", path, "v1", "rest"))
+                routes.append(Route(name, method if isinstance(method, str) else "ANY", path, "v1", "rest", api_cors))
             continue
         kind = "v1" if str(properties.get("PayloadFormatVersion", "2.0")) == "1.0" else "v2"
         if isinstance(path, str):
-            routes.append(Route(name, method if isinstance(method, str) else "ANY", path, kind))
+            routes.append(Route(name, method if isinstance(method, str) else "ANY", path, kind, "http", api_cors))
         else:  # an HttpApi event without a path: the API's $default route, every method and path
-            routes.append(Route(name, "ANY", "/{proxy+}", kind))
+            routes.append(Route(name, "ANY", "/{proxy+}", kind, "http", api_cors))
     return routes
+
+
+def cors_of(document: dict[str, Any]) -> dict[str, Cors]:
+    """Each API's CORS from a SAM template: the implicit APIs' from `Globals`, an explicit
+    `AWS::Serverless::Api`'s `Cors` or `AWS::Serverless::HttpApi`'s `CorsConfiguration`."""
+    found: dict[str, Cors] = {}
+    globals_ = _mapping(document.get("Globals"))
+    sources = [("ServerlessRestApi", "rest", _mapping(globals_.get("Api")).get("Cors")),
+               ("ServerlessHttpApi", "http", _mapping(globals_.get("HttpApi")).get("CorsConfiguration"))]
+    for name, resource in _mapping(document.get("Resources")).items():
+        if isinstance(resource, dict) and resource.get("Type") in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+            properties = _mapping(resource.get("Properties"))
+            rest = resource["Type"] == "AWS::Serverless::Api"
+            sources.append((str(name), "rest" if rest else "http", properties.get("Cors" if rest else "CorsConfiguration")))
+    for name, api, setting in sources:
+        cors = _rest_cors(setting) if api == "rest" else _http_cors(setting)
+        if cors is not None:
+            found[name] = cors
+    return found
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _unquoted(value: Any) -> str:
+    """SAM's REST CORS values are quoted for API Gateway: "'*'" is *."""
+    text = str(value).strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
+
+
+def _rest_cors(setting: Any) -> Cors | None:
+    if isinstance(setting, str):
+        return Cors((_unquoted(setting),))
+    if not isinstance(setting, dict) or "AllowOrigin" not in setting:
+        return None
+    def split(key: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in _unquoted(setting[key]).split(",") if p.strip()) if key in setting else ()
+
+    return Cors((_unquoted(setting["AllowOrigin"]),), split("AllowMethods"), split("AllowHeaders"),
+                _unquoted(setting["MaxAge"]) if "MaxAge" in setting else None, setting.get("AllowCredentials") is True)
+
+
+def _http_cors(setting: Any) -> Cors | None:
+    if setting is True:
+        return Cors(("*",), ("*",), ("*",))
+    if not isinstance(setting, dict):
+        return None
+    def listed(key: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in setting.get(key) or () if isinstance(v, (str, int)))
+
+    return Cors(listed("AllowOrigins"), listed("AllowMethods"), listed("AllowHeaders"),
+                str(setting["MaxAge"]) if "MaxAge" in setting else None, setting.get("AllowCredentials") is True,
+                listed("ExposeHeaders"))
 
 
 def pick(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -105,3 +195,45 @@ def shaped(event: dict[str, Any], route: Route, params: dict[str, str]) -> dict[
     event["resource"] = event["requestContext"]["resourcePath"] = route.path
     event["pathParameters"] = params or None
     return event
+
+
+def preflight(routes: list[Route], method: str, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]] | None:
+    """The front's answer to a CORS preflight (`OPTIONS` with `Origin` and
+    `Access-Control-Request-Method`) to a path whose API configures CORS; None for any
+    other request. `headers`: the request's, names in lower case."""
+    origin = headers.get("origin")
+    if method.upper() != "OPTIONS" or origin is None or "access-control-request-method" not in headers:
+        return None
+    configured = [r for r in routes if r.cors is not None and r.takes_path(path)]
+    if not configured:
+        return None
+    route = configured[0]
+    cors = route.cors
+    assert cors is not None
+    if route.api == "http" and not cors.allows(origin):
+        return 204, []  # an HTTP API answers a preflight from an origin it does not allow, granting nothing
+    out = [("Access-Control-Allow-Origin", cors.allow_origin(origin) if route.api == "http" else cors.origins[0])]
+    if cors.methods:
+        out.append(("Access-Control-Allow-Methods", ",".join(cors.methods)))
+    if cors.headers:
+        out.append(("Access-Control-Allow-Headers", ",".join(cors.headers)))
+    if cors.max_age:
+        out.append(("Access-Control-Max-Age", cors.max_age))
+    if cors.credentials:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    return (204 if route.api == "http" else 200), out
+
+
+def cors_headers(route: Route, origin: str | None, present: set[str]) -> list[tuple[str, str]]:
+    """What an HTTP API with CORS adds to a response to a request from an allowed origin
+    (not what the function set itself). A REST API adds nothing: its function does."""
+    cors = route.cors
+    if route.api != "http" or cors is None or origin is None or not cors.allows(origin) \
+            or "access-control-allow-origin" in present:
+        return []
+    out = [("Access-Control-Allow-Origin", cors.allow_origin(origin))]
+    if cors.expose:
+        out.append(("Access-Control-Expose-Headers", ",".join(cors.expose)))
+    if cors.credentials:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    return out

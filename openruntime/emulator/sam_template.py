@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openruntime.emulator.routes import Route, routes_of
+from openruntime.emulator.routes import Route, cors_of, routes_of
 from openruntime.errors import ConfigError
 
 RUNTIMES = (("python", "python"), ("nodejs", "node"))  # Runtime prefix → bundled runtime
@@ -83,6 +83,7 @@ def read_functions(path: str | Path, overrides: dict[str, str] | None = None) ->
         raise ConfigError("no Resources: not a SAM template", str(template_path))
     defaults = ((document.get("Globals") or {}).get("Function") or {}) if isinstance(document.get("Globals"), dict) else {}
     parameters = _parameters(document, overrides or {})
+    cors = cors_of(document)
     functions = []
     for name, resource in document["Resources"].items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
@@ -102,7 +103,7 @@ def read_functions(path: str | Path, overrides: dict[str, str] | None = None) ->
         events = (resource.get("Properties") or {}).get("Events") or {}
         function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(
             isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values())
-        function.routes = routes_of(function.name, events) if isinstance(events, dict) else []
+        function.routes = routes_of(function.name, events, cors) if isinstance(events, dict) else []
         for key, value in variables.items():
             if key == "AWS_LAMBDA_EXEC_WRAPPER":
                 continue

@@ -192,6 +192,8 @@ Globals:
   Function:
     Runtime: python3.12
     CodeUri: .
+  HttpApi:
+    CorsConfiguration: {AllowOrigins: ["https://app.example"], AllowMethods: [POST]}
 Resources:
   ItemFunction:
     Type: AWS::Serverless::Function
@@ -233,11 +235,18 @@ def test_a_templates_api_events_route_each_request_to_its_function(tmp_path: Pat
         order = httpx.post(f"{url}/orders", content=b"{}")
         wrong_method = httpx.post(f"{url}/items/42")
         nowhere = httpx.get(f"{url}/nowhere")
+        # The HTTP API's CORS, from the template: the preflight answered, the grant added.
+        preflight = httpx.options(f"{url}/orders", headers={"Origin": "https://app.example",
+                                                            "Access-Control-Request-Method": "POST"})
+        cross = httpx.post(f"{url}/orders", content=b"{}", headers={"Origin": "https://app.example"})
     assert item.status_code == 200 and item.json() == {
         "fn": "ItemFunction", "resource": "/items/{id}", "params": {"id": "42"}, "version": None}  # REST: payload 1.0
     assert order.status_code == 200 and order.json() == {"fn": "OrderFunction", "routeKey": "POST /orders",
                                                          "version": "2.0"}
     # Both APIs here: an HTTP API's 404 (a template of REST APIs only: 403 Missing Authentication Token).
     assert wrong_method.status_code == nowhere.status_code == 404
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert preflight.headers["access-control-allow-methods"] == "POST"
+    assert cross.json()["fn"] == "OrderFunction" and cross.headers["access-control-allow-origin"] == "https://app.example"
     log = (tmp_path / "serve.log").read_text()
     assert "HTTP front: GET /items/{id} → ItemFunction (REST API, payload 1.0)" in log

@@ -49,3 +49,43 @@ def test_a_request_no_route_takes_gets_api_gateways_answer() -> None:
     with_http_api = routes_of("Fn", {"Item": EVENTS["Item"], "Old": EVENTS["Old"]})
     answer = serve_routed(None, with_http_api, Request("GET", "/elsewhere", [], b""))
     assert (answer.status, answer.body) == (404, b'{"message":"Not Found"}')
+
+
+CORS_TEMPLATE = {
+    "Globals": {"Api": {"Cors": {"AllowOrigin": "'https://app.example'", "AllowMethods": "'GET,POST'",
+                                 "AllowHeaders": "'Content-Type'", "MaxAge": "'600'"}},
+                "HttpApi": {"CorsConfiguration": {"AllowOrigins": ["https://app.example"], "AllowMethods": ["GET"],
+                                                  "AllowCredentials": True, "ExposeHeaders": ["X-Total"]}}},
+    "Resources": {"OpenApi": {"Type": "AWS::Serverless::HttpApi", "Properties": {"CorsConfiguration": True}}},
+}
+
+
+def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None:
+    from openruntime.emulator.routes import cors_headers, cors_of, preflight
+
+    cors = cors_of(CORS_TEMPLATE)
+    rest = routes_of("Fn", {"Item": EVENTS["Item"]}, cors)
+    http = routes_of("Fn", {"Orders": EVENTS["Orders"]}, cors)
+    opened = routes_of("Fn", {"Open": {"Type": "HttpApi", "Properties": {
+        "Path": "/open", "Method": "GET", "ApiId": {"Ref": "OpenApi"}}}}, cors)
+    asking = {"origin": "https://app.example", "access-control-request-method": "GET"}
+    # The REST API's OPTIONS method (SAM's mock): the configured values, quotes taken off.
+    assert preflight(rest, "OPTIONS", "/items/7", asking) == (200, [
+        ("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Allow-Methods", "GET,POST"),
+        ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600")])
+    # The HTTP API's: for an allowed origin, echoed (credentials); nothing for another.
+    status, granted = preflight(http, "OPTIONS", "/orders/1/lines/2", asking) or (0, [])
+    assert status == 204 and ("Access-Control-Allow-Origin", "https://app.example") in granted
+    assert ("Access-Control-Allow-Credentials", "true") in granted
+    assert preflight(http, "OPTIONS", "/orders/1/lines/2", {**asking, "origin": "https://evil.example"}) == (204, [])
+    assert preflight(opened, "OPTIONS", "/open", {**asking, "origin": "https://any.example"})[1][0] == (
+        "Access-Control-Allow-Origin", "*")
+    # Not a preflight, or a path no route has: routed as usual.
+    assert preflight(http, "OPTIONS", "/orders/1/lines/2", {"origin": "https://app.example"}) is None
+    assert preflight(rest, "OPTIONS", "/elsewhere", asking) is None
+    # An HTTP API adds the grant to a CORS request's response; a REST API leaves it to the function.
+    assert cors_headers(http[0], "https://app.example", set()) == [
+        ("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Expose-Headers", "X-Total"),
+        ("Access-Control-Allow-Credentials", "true")]
+    assert cors_headers(http[0], "https://app.example", {"access-control-allow-origin"}) == []  # the function's wins
+    assert cors_headers(rest[0], "https://app.example", set()) == []
