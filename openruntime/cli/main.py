@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a pipeline file",
                                    description="Validate a pipeline file and resolve its runtime and middlewares.")
     validate.add_argument("file", help="pipeline file (.yml/.yaml/.json)")
+    validate.add_argument("--start", action="store_true",
+                          help="also start each persistent middleware until it is ready, then stop it: a "
+                          "configuration it refuses at start (a bad schema, a bad variable) shows before deploying")
     validate.set_defaults(run=_run_validate)
 
     for extension in ("openruntime.cli.layer", "openruntime.cli.middleware", "openruntime.cli.bench",
@@ -846,11 +849,13 @@ def _run_validate(args: argparse.Namespace) -> int:
             middlewares.append(build_middleware(config, pipeline, os.environ))
         except (ConfigError, InitFailure) as exc:
             problems.append(str(exc))
+    if not problems and args.start:
+        problems += _start_each(middlewares)
     if problems:
         for problem in problems:
             _fail(problem)
         return 1
-    print(f"{args.file}: OK")
+    print(f"{args.file}: OK" + (" (each persistent middleware started and ready)" if args.start else ""))
     print(f"  runtime: {' '.join(launch.command)} (cwd {launch.cwd})")
     for middleware in middlewares:
         c = middleware.config
@@ -861,6 +866,25 @@ def _run_validate(args: argparse.Namespace) -> int:
     for line in onion([(m.config.name, m.config.hooks) for m in middlewares]):
         print(f"    {line}")
     return 0
+
+
+def _start_each(middlewares: list[Any]) -> list[str]:
+    """validate --start: each persistent middleware started as the orchestrator starts it,
+    until its ready frame, then stopped; what each said when it would not start."""
+    from openruntime.errors import MiddlewareFailure
+
+    problems = []
+    for middleware in middlewares:
+        if middleware.config.mode != "persistent":
+            continue  # exec: nothing runs between calls
+        try:
+            middleware.start()
+            middleware.await_ready()
+        except MiddlewareFailure as failure:
+            problems.append(failure.message)
+        finally:
+            middleware.stop()
+    return problems
 
 
 def onion(middlewares: list[tuple[str, tuple[str, ...]]]) -> list[str]:

@@ -411,6 +411,30 @@ def test_generate_event_prints_real_samples_that_invoke_takes(tmp_path: Path) ->
     assert done.returncode == 0 and json.loads(done.stdout) == json.loads(s3.stdout)["Records"][0]["s3"]["bucket"]["name"]
 
 
+def test_validate_start_shows_what_a_middleware_refuses_at_start(tmp_path: Path) -> None:
+    """A misspelt schema keyword or a bad variable: the middleware refuses it when it starts,
+    which `validate --start` does, before deploying (plain `validate` reads only the file)."""
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n")
+    (tmp_path / "schema.json").write_text('{"type": "object", "requried": ["x"]}')
+    write_pipeline(tmp_path, """
+        runtime: {name: python, handler: app.handler, task_root: .}
+        middlewares:
+          - name: validate
+            env: {VALIDATE_SCHEMA: schema.json}
+          - name: http
+            env: {HTTP_ERROR_STATUS: "NotFoundError=404"}
+    """)
+    assert run_cli("validate", "pipeline.yml", cwd=tmp_path).returncode == 0
+    refused = run_cli("validate", "--start", "pipeline.yml", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert b"middleware 'validate' hook 'init' did not start" in refused.stderr
+    assert b"unknown keyword 'requried' (did you mean 'required'?)" in refused.stderr
+    (tmp_path / "schema.json").write_text('{"type": "object", "required": ["x"]}')
+    started = run_cli("validate", "--start", "pipeline.yml", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert b"OK (each persistent middleware started and ready)" in started.stdout
+
+
 def test_validate_draws_the_order_of_an_invocation() -> None:
     done = run_cli("validate", "pipeline.example.yml")
     lines = done.stdout.decode().split("  the order of an invocation:\n")[1].splitlines()
