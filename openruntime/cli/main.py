@@ -554,12 +554,12 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     functions, implicit = _template_functions(args)
     args.routes = [route for function in functions for route in function.routes]  # what --http serves
     targets = {}
-    for function in sorted(functions, key=lambda f: not f.http):  # one with an HTTP event first: --http fronts it
+    for function in functions:  # in the template's order
         one, targets[function.name] = _template_function_target(args, function, implicit, stdout_to_stderr=False)
         reloaders = getattr(args, "reloaders", None)
         if reloaders is not None:  # serve --watch: the template is read again, then the environment
             reloaders.append(functools.partial(_reload_from_template, args, one, function.name, reloaders.pop()))
-    return Functions(targets)
+    return Functions(targets, fronted=next((f.name for f in functions if f.http), None))
 
 
 def _template_invoke_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]

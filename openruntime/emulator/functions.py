@@ -33,8 +33,9 @@ def split_function_name(name_or_arn: str) -> tuple[str, str | None]:
 class Functions:
     """Named targets (Emulator or SandboxPool), each served under its name."""
 
-    def __init__(self, targets: dict[str, Any]) -> None:
+    def __init__(self, targets: dict[str, Any], fronted: str | None = None) -> None:
         self.targets = targets
+        self.fronted = fronted  # the one `--http` fronts without routes; else the first
         self._stack = ExitStack()
         self._invoke_server: LoopbackHTTPServer | None = None
 
@@ -58,7 +59,9 @@ class Functions:
             target.restart()
 
     def first(self) -> Any:
-        return next(iter(self.targets.values()))
+        """What `--http` fronts when it has no routes: the function with a function URL, else
+        the first."""
+        return self.targets[self.fronted] if self.fronted in self.targets else next(iter(self.targets.values()))
 
     def serve_invoke_api(self, port: int = 8080) -> LoopbackHTTPServer:
         from openruntime.emulator.invoke_api import invoke_api_server
