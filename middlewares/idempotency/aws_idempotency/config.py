@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .guard import Guard, Store
-from .key_path import KeyPath, KeyPathSyntaxError, compile_path
+from event_path import KeyPath, KeyPathSyntaxError, compile_path
 
 if TYPE_CHECKING:
     from .dynamodb_store import DynamoDBStore

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any, Protocol
 
-from .key_path import KeyPath, KeyPathError
+from event_path import KeyPath, KeyPathError
 from .records import COMPLETED, EXPIRED, INPROGRESS, IdempotencyError, Record, canonical_hash, is_same_claim
 
 CLAIM_ATTEMPTS = 2  # a record that expires or vanishes between two reads: look once more

@@ -9,7 +9,7 @@ from typing import Any
 import jmespath
 import pytest
 from aws_fixtures import load
-from aws_idempotency.key_path import KeyPathError, KeyPathSyntaxError, compile_path
+from event_path import KeyPathError, KeyPathSyntaxError, compile_path
 
 CASES = [
     ("apigw-v1-proxy-request.json", "body"),

@@ -1,7 +1,8 @@
-"""A documented subset of JMESPath that picks the part of the event the key is made of.
+"""A documented subset of JMESPath that picks a part of an event: the idempotency key
+(`IDEMPOTENCY_EVENT_KEY_JMESPATH`), the log's correlation id (`LOG_CORRELATION_ID_PATH`).
 
-Grammar (JMESPath's own spelling, so a Powertools `event_key_jmespath` that stays within
-it means the same here)::
+Grammar (JMESPath's own spelling, so a Powertools `event_key_jmespath` or
+`correlation_id_path` that stays within it means the same here)::
 
     expression  := path | "[" path ("," path)* "]"        # multi-select list
     path        := step ("." name | "[" integer "]")*
@@ -14,9 +15,10 @@ non-list, is null (no error); a negative index counts from the end. `powertools_
 parses the string x as JSON and `powertools_base64(x)` decodes base64 to a UTF-8 string,
 as Powertools' functions of those names do; they fail with KeyPathError when x is not
 what they need. One difference, on purpose: of null or of an empty string they give null,
-so an event without a body (a GET, a `body: null`) has no key rather than a broken one,
-and `IDEMPOTENCY_RAISE_ON_NO_KEY` decides (JMESPath would raise a type error there). The full JMESPath library is not used: it costs 9–15 ms of import at
-every exec-mode spawn, and a key needs nothing beyond this.
+so an event without a body (a GET, a `body: null`) has no value rather than a broken one
+(JMESPath would raise a type error there). The full JMESPath library is not used: it
+costs 9–15 ms of import at every exec-mode spawn, and a path needs nothing beyond this.
+Shared by the built-in middlewares (lib/python).
 """
 
 from __future__ import annotations
