@@ -212,3 +212,27 @@ def test_persistent_many_requests_one_line_each(spawn: Spawn) -> None:
 def test_unusual_json_payloads_pass_through(payload: bytes, spawn: Spawn) -> None:
     assert run_exec(LOG, "after", payload).stdout == payload
     assert spawn(LOG).call("after", payload).payload == payload
+
+
+@pytest.mark.parametrize(("path", "event", "expected"), [
+    ("API_GATEWAY_REST", {"requestContext": {"requestId": "c-1"}, "body": None}, "c-1"),  # Powertools' preset
+    ('headers."x-correlation-id"', {"headers": {"x-correlation-id": "c-2"}}, "c-2"),
+    ("powertools_json(body).correlation", {"body": json.dumps({"correlation": 7})}, "7"),
+    ('headers."x-correlation-id"', {"headers": {}}, None),  # not there: no field, no failure
+])
+def test_a_correlation_id_from_the_event_is_on_every_line_of_the_invocation(
+        tmp_path: Path, path: str, event: dict[str, Any], expected: str | None) -> None:
+    """LOG_CORRELATION_ID_PATH, as Powertools Logger's correlation_id_path: found in the
+    event at `before`, carried by that line and by the invocation's after/error lines."""
+    env = {"LOG_CORRELATION_ID_PATH": path}
+    state = tmp_path / "state"
+    first = run_exec(LOG, "before", json.dumps(event).encode(), state_file=state, env=env)
+    then = run_exec(LOG, "after", b'{"ok": true}', state_file=state, env=env)
+    assert first.status == then.status == 0
+    for result in (first, then):
+        assert only_line(result.stderr).get("correlationId") == expected
+
+
+def test_a_correlation_path_outside_the_subset_stops_the_start() -> None:
+    result = run_exec(LOG, "before", b"{}", env={"LOG_CORRELATION_ID_PATH": "Records[*].id"})
+    assert result.status != 0 and "Log.ConfigError: LOG_CORRELATION_ID_PATH: unexpected '*'" in result.stderr
