@@ -5,7 +5,12 @@ written by others; their sources and licences are beside them). Without ACTION i
 the source's actions; without SOURCE, every source.
 
     openruntime generate-event s3 put > events/s3-put.json
+    openruntime generate-event s3 put --set Records.0.s3.bucket.name=my-bucket
     openruntime invoke -e events/s3-put.json
+
+`--set PATH=VALUE` changes one field (what `sam local generate-event`'s per-event options,
+`--bucket`, `--body`, `--path`…, change), for every event alike: PATH is dotted keys and
+list indexes, VALUE is JSON when it reads as JSON, else text.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         "source's actions; without SOURCE: every source.")
     parser.add_argument("source", nargs="?", help="the AWS source, e.g. s3, sqs, apigateway")
     parser.add_argument("action", nargs="?", help="the kind of event, e.g. put, receive-message")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="change a field: PATH in dots and list indexes (Records.0.s3.bucket.name, body, "
+                        "rawPath), VALUE as JSON when it is JSON, else text (repeatable)")
     parser.set_defaults(run=generate_event)
 
 
@@ -54,5 +62,45 @@ def generate_event(args: argparse.Namespace) -> int:
         sys.stderr.write(f"openruntime generate-event: {args.source} has no action {args.action!r}; "
                          f"it has: {', '.join(sorted(actions))}\n")
         return 2
-    sys.stdout.write((EVENTS / sample).read_text())
+    text = (EVENTS / sample).read_text()
+    if args.set:
+        event = json.loads(text)
+        for change in args.set:
+            problem = _set(event, change)
+            if problem is not None:
+                sys.stderr.write(f"openruntime generate-event: --set {change!r}: {problem}\n")
+                return 2
+        text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+    sys.stdout.write(text)
     return 0
+
+
+def _set(event: object, change: str) -> str | None:
+    """Apply `PATH=VALUE` to `event` in place; what is wrong with it, else None. The last
+    key may be new (a field the sample lacks); every step before it must exist."""
+    path, sep, raw = change.partition("=")
+    if not sep or not path:
+        return "expected PATH=VALUE"
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw
+    *steps, last = path.split(".")
+    node = event
+    for done, step in enumerate(steps):
+        where = ".".join(steps[:done + 1])
+        if isinstance(node, list) and step.lstrip("-").isdigit() and -len(node) <= int(step) < len(node):
+            node = node[int(step)]
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        else:
+            return f"the event has no {where}"
+    if isinstance(node, list):
+        if not (last.lstrip("-").isdigit() and -len(node) <= int(last) < len(node)):
+            return f"{path}: not an index of that list"
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        return f"{'.'.join(steps)} is not an object or a list"
+    return None

@@ -404,6 +404,13 @@ def test_generate_event_prints_real_samples_that_invoke_takes(tmp_path: Path) ->
     assert run_cli("generate-event", "sqs").stdout.split() == [b"receive-message"]
     wrong = run_cli("generate-event", "s3", "nope")
     assert wrong.returncode == 2 and b"s3 has no action 'nope'; it has: delete, put" in wrong.stderr
+    # --set, for what sam's --bucket/--body/--path change: JSON when it reads as JSON, else text
+    changed = run_cli("generate-event", "s3", "put", "--set", "Records.0.s3.bucket.name=my-bucket",
+                      "--set", "Records.0.s3.object.size=5", "--set", "Records.0.extra={\"a\": [1]}")
+    record = json.loads(changed.stdout)["Records"][0]
+    assert (record["s3"]["bucket"]["name"], record["s3"]["object"]["size"], record["extra"]) == ("my-bucket", 5, {"a": [1]})
+    missing = run_cli("generate-event", "s3", "put", "--set", "Records.3.s3=x")
+    assert missing.returncode == 2 and b"--set 'Records.3.s3=x': the event has no Records.3" in missing.stderr
     (tmp_path / "event.json").write_bytes(s3.stdout)
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return event['Records'][0]['s3']['bucket']['name']\n")
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
