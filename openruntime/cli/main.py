@@ -389,12 +389,25 @@ def _pool(sandbox, size: int, throttle: bool):  # type: ignore[no-untyped-def]
     return SandboxPool(sandbox, size, throttle=throttle)
 
 
+_SAID: set[tuple[str | None, tuple[str, ...]]] = set()  # notes said once per serve, not per sandbox
+
+
 def _function_env(args: argparse.Namespace, function_name: str | None) -> dict[str, str]:
     """A function's environment as the user gives it, in SAM's order: the template's
     Environment, then the --env-vars file, then --debug-port and --env."""
     env: dict[str, str] = dict(getattr(args, "template_env", {}))
     if args.env_vars:
-        env.update(_env_vars_file(args.env_vars, function_name))
+        from_file = _env_vars_file(args.env_vars, function_name)
+        declared: set[str] | None = getattr(args, "template_declared", None)
+        if declared is not None:  # a template's function: only what its Environment declares, as sam local
+            ignored = sorted(set(from_file) - declared)
+            if ignored and (function_name, tuple(ignored)) not in _SAID:
+                _SAID.add((function_name, tuple(ignored)))
+                sys.stderr.write(f"openruntime: --env-vars {args.env_vars}: {', '.join(ignored)} not in "
+                                 f"{function_name}'s Environment in the template: not set (sam local sets only the "
+                                 "variables a function declares)\n")
+            from_file = {name: value for name, value in from_file.items() if name in declared}
+        env.update(from_file)
     if args.debug_port is not None:
         env["OPENRUNTIME_DEBUG_PORT"] = str(args.debug_port)
     for item in args.env:
@@ -553,6 +566,7 @@ def _template_target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise SystemExit(_fail("--template names the functions: leave --function out"))
     functions, implicit = _template_functions(args)
     args.routes = [route for function in functions for route in function.routes]  # what --http serves
+    args.template_names = {function.name for function in functions}  # what serve serves
     targets = {}
     for function in functions:  # in the template's order
         one, targets[function.name] = _template_function_target(args, function, implicit, stdout_to_stderr=False)
@@ -624,6 +638,7 @@ def _template_function_target(args: argparse.Namespace, function: TemplateFuncti
         Path(one.pipeline).write_text(function.pipeline_text())
     one.handler = args.handler or function.handler
     one.template_env = dict(function.env)  # under --env-vars' section for it, and --env
+    one.template_declared = function.declared
     target = _emulator_for(one, function.timeout_s, stdout_to_stderr=stdout_to_stderr, function_name=function.name,
                            memory_mb=function.memory_mb, aliases=(function.alias,) if function.alias else ())
     return one, target
@@ -631,21 +646,14 @@ def _template_function_target(args: argparse.Namespace, function: TemplateFuncti
 
 def _reload_from_template(args: argparse.Namespace, one: argparse.Namespace, name: str,
                           reload: Callable[[float | None, int | None], None]) -> None:
-    """serve --watch: the template changed (or the --env-vars file): function `name`'s
-    Environment, timeout and memory as the template now says."""
-    from openruntime.emulator.sam_template import read_functions
-    from openruntime.errors import ConfigError
-
-    try:
-        fresh = {f.name: f for f in read_functions(args.template, _parameter_overrides(args))}
-    except ConfigError as exc:
-        sys.stderr.write(f"openruntime: {exc}; {name} keeps its previous settings\n")
-        return
-    function = fresh.get(name)
+    """serve --watch: function `name`'s Environment, timeout and memory as the template,
+    read again by `_reload_settings`, now says."""
+    function = getattr(args, "fresh_functions", {}).get(name)
     if function is None:
         sys.stderr.write(f"openruntime: {name} is no longer in {args.template}: restart serve to drop it\n")
         return
     one.template_env = dict(function.env)
+    one.template_declared = function.declared
     reload(function.timeout_s, function.memory_mb)
 
 
@@ -729,14 +737,33 @@ def _watched(args: argparse.Namespace) -> list[str]:
 
 def _reload_settings(args: argparse.Namespace) -> bool:
     """serve --watch, when the --env-vars file or the template changed: every function's
-    settings read again. False (and the reason said) when the file cannot be used now: the
-    previous settings then stay."""
+    settings read again, and the template's routes. False (and the reason said once) when
+    a file cannot be used as it is now (half saved, say): the previous settings then stay."""
+    from openruntime.emulator.sam_template import read_functions
+
     _env_vars_document.cache_clear()
     try:
+        if args.env_vars:
+            _env_vars_document(args.env_vars)  # read and checked once, before anything changes
+        if args.template:
+            fresh = read_functions(args.template, _parameter_overrides(args))
+            known: set[str] = getattr(args, "template_names", set())
+            for function in fresh:
+                if known and function.name not in known:
+                    sys.stderr.write(f"openruntime: {function.name} is new in {args.template}: restart serve "
+                                     "to serve it\n")
+            args.fresh_functions = {function.name: function for function in fresh}
+            if getattr(args, "routes", None) is not None:
+                args.routes[:] = [route for function in fresh if function.name in known or not known
+                                  for route in function.routes]  # in place: the front holds this list
         for reload in args.reloaders:
             reload()
     except SystemExit:  # the error was said (a half-saved JSON file, say)
         sys.stderr.write("openruntime: the previous settings stay until the file is fixed\n")
+        return False
+    except Exception as exc:  # noqa: BLE001 - a template half saved can break its reader in any way
+        sys.stderr.write(f"openruntime: {args.template or args.env_vars}: {exc}; the previous settings stay "
+                         "until the file is fixed\n")
         return False
     return True
 
@@ -773,12 +800,16 @@ def _run_serve(args: argparse.Namespace) -> int:
 
             settings_files = {os.path.realpath(p) for p in (args.env_vars, args.template) if p}
 
-            def changed(path: str) -> None:
-                if os.path.realpath(path) in settings_files and _reload_settings(args):
-                    sys.stderr.write(f"openruntime: {path} changed: read again; the next invocation starts a "
-                                     "fresh sandbox with it\n")
-                else:
-                    sys.stderr.write(f"openruntime: {path} changed: the next invocation starts a fresh sandbox\n")
+            def changed(paths: list[str]) -> None:
+                settings = [p for p in paths if os.path.realpath(p) in settings_files]
+                code = [p for p in paths if p not in settings]
+                if settings and _reload_settings(args):
+                    sys.stderr.write(f"openruntime: {', '.join(settings)} changed: read again; the next invocation "
+                                     "starts a fresh sandbox with it\n")
+                if code:
+                    more = f" and {len(code) - 1} more" if len(code) > 1 else ""
+                    sys.stderr.write(f"openruntime: {code[0]}{more} changed: the next invocation starts a fresh "
+                                     "sandbox\n")
                     emulator.restart()
                 sys.stderr.flush()
 

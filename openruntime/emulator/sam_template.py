@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openruntime.emulator.routes import Route, cors_of, routes_of
+from openruntime.emulator.routes import Cors, Route, cors_of, routes_of
 from openruntime.errors import ConfigError
 
 RUNTIMES = (("python", "python"), ("nodejs", "node"))  # Runtime prefix → bundled runtime
@@ -38,14 +38,19 @@ class TemplateFunction:
     http: bool = False  # an Api/HttpApi event or a FunctionUrlConfig: what `--http` fronts first
     alias: str | None = None  # AutoPublishAlias: a qualifier callers may use
     routes: list[Route] = field(default_factory=list)  # its Api/HttpApi events, for `serve --http`
+    declared: set[str] = field(default_factory=set)  # its Environment's names: what --env-vars may set
 
     def pipeline_text(self) -> str:
-        """An implicit pipeline for a function without a pipeline.yml of its own."""
+        """An implicit pipeline for a function without a pipeline.yml of its own. No
+        middleware runs, so nothing needs the grace period: the function gets its whole
+        Timeout, and a timeout is the emulator's own, as Lambda reports it."""
         runtime = self.runtime or ""
         for prefix, bundled in RUNTIMES:
             if runtime.startswith(prefix):
-                return f"runtime: {{name: {bundled}, handler: {self.handler}, task_root: {self.code_dir}}}\n"
-        return f"runtime: {{command: [{self.code_dir / 'bootstrap'}], handler: {self.handler}, task_root: {self.code_dir}}}\n"
+                return (f"runtime: {{name: {bundled}, handler: {self.handler}, task_root: {self.code_dir}, "
+                        "grace_ms: 0}\n")
+        return (f"runtime: {{command: [{self.code_dir / 'bootstrap'}], handler: {self.handler}, "
+                f"task_root: {self.code_dir}, grace_ms: 0}}\n")
 
 
 def _loader() -> Any:
@@ -88,48 +93,63 @@ def read_functions(path: str | Path, overrides: dict[str, str] | None = None) ->
     for name, resource in document["Resources"].items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
             continue
-        properties = {**defaults, **(resource.get("Properties") or {})}
-        variables = {**((defaults.get("Environment") or {}).get("Variables") or {}),
-                     **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})}
-        function = TemplateFunction(
-            name=str(name),
-            code_dir=(template_path.parent / str(properties.get("CodeUri") or ".")).resolve(),
-            handler=str(properties["Handler"]) if isinstance(properties.get("Handler"), str) else None,
-            runtime=str(properties["Runtime"]) if isinstance(properties.get("Runtime"), str) else None,
-            timeout_s=float(properties.get("Timeout", 3)) if isinstance(properties.get("Timeout", 3), (int, float)) else 3.0,
-            memory_mb=int(properties.get("MemorySize", 128)) if isinstance(properties.get("MemorySize", 128), int) else 128,
-            alias=str(properties["AutoPublishAlias"]) if isinstance(properties.get("AutoPublishAlias"), str) else None,
-        )
-        events = (resource.get("Properties") or {}).get("Events") or {}
-        function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(
-            isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values())
-        function.routes = routes_of(function.name, events, cors) if isinstance(events, dict) else []
-        for key, value in variables.items():
-            if key == "AWS_LAMBDA_EXEC_WRAPPER":
-                continue
-            value = _resolved(value, parameters)
-            if isinstance(value, (str, int, float, bool)):
-                function.env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
-            else:
-                function.notes.append(f"{name}: environment variable {key} is {value!r}, which only CloudFormation "
-                                      "resolves: left out (give it with --env, --env-vars or --parameter-overrides)")
-        version_note = _version_note(function)
-        if version_note:
-            function.notes.append(version_note)
-        functions.append(function)
+        try:
+            functions.append(_function(str(name), resource, defaults, parameters, cors, template_path))
+        except (AttributeError, TypeError, ValueError) as exc:  # a mapping where SAM has one, say
+            raise ConfigError(f"{name}: not a function SAM would read ({type(exc).__name__}: {exc})",
+                              str(template_path)) from None
     if not functions:
         raise ConfigError("no AWS::Serverless::Function in it", str(template_path))
     return functions
 
 
+def _function(name: str, resource: dict[str, Any], defaults: dict[str, Any], parameters: dict[str, str],
+              cors: dict[str, Cors], template_path: Path) -> TemplateFunction:
+    """One AWS::Serverless::Function, Globals applied; TypeError/AttributeError where the
+    template has the wrong shape (the caller says so)."""
+    properties = {**defaults, **(resource.get("Properties") or {})}
+    variables = {**((defaults.get("Environment") or {}).get("Variables") or {}),
+                 **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})}
+    function = TemplateFunction(
+        name=str(name),
+        code_dir=(template_path.parent / str(properties.get("CodeUri") or ".")).resolve(),
+        handler=str(properties["Handler"]) if isinstance(properties.get("Handler"), str) else None,
+        runtime=str(properties["Runtime"]) if isinstance(properties.get("Runtime"), str) else None,
+        timeout_s=float(properties.get("Timeout", 3)) if isinstance(properties.get("Timeout", 3), (int, float)) else 3.0,
+        memory_mb=int(properties.get("MemorySize", 128)) if isinstance(properties.get("MemorySize", 128), int) else 128,
+        alias=str(properties["AutoPublishAlias"]) if isinstance(properties.get("AutoPublishAlias"), str) else None,
+    )
+    events = (resource.get("Properties") or {}).get("Events") or {}
+    function.http = bool((resource.get("Properties") or {}).get("FunctionUrlConfig")) or any(
+        isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values())
+    function.routes = routes_of(function.name, events, cors) if isinstance(events, dict) else []
+    function.declared = {str(key) for key in variables}
+    for key, value in variables.items():
+        if key == "AWS_LAMBDA_EXEC_WRAPPER":
+            continue
+        value = _resolved(value, parameters)
+        if isinstance(value, (str, int, float, bool)):
+            function.env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+        else:
+            function.notes.append(f"{name}: environment variable {key} is {value!r}, which only CloudFormation "
+                                  "resolves: left out (give it with --env, --env-vars or --parameter-overrides)")
+    version_note = _version_note(function)
+    if version_note:
+        function.notes.append(version_note)
+    return function
+
+
 def _parameters(document: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
     """What `!Ref NAME` and `${NAME}` resolve to here, as `sam local` resolves them: the
-    template's Parameters' Defaults under --parameter-overrides, and the pseudo parameters
-    of the emulator's account and region."""
+    template's Parameters' Defaults under --parameter-overrides, the pseudo parameters of
+    the emulator's account and region, and a resource's logical id."""
     from openruntime.emulator.sandbox import ACCOUNT_ID
 
     values = {"AWS::Region": os.environ.get("AWS_REGION", "us-east-1"), "AWS::AccountId": ACCOUNT_ID,
               "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local"}
+    resources = document.get("Resources")
+    for name in (resources if isinstance(resources, dict) else ()):
+        values[str(name)] = str(name)  # !Ref of a resource: its logical id, as sam local gives it
     declared = document.get("Parameters")
     for name, spec in (declared.items() if isinstance(declared, dict) else ()):
         default = spec.get("Default") if isinstance(spec, dict) else None

@@ -12,6 +12,7 @@ invocation's log would otherwise make the next one cold).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 
@@ -60,10 +61,12 @@ def snapshot(paths: Iterable[str], ignored: frozenset[tuple[int, int]] = frozens
 
 
 class Watcher:
-    """Calls `on_change(path)` from a thread of its own when a file under `paths` changes,
-    appears or goes away."""
+    """Calls `on_change(changed)` from a thread of its own when files under `paths` change,
+    appear or go away: `changed` is every such path seen in one look, sorted. An exception
+    from `on_change` is said and the watching goes on (a dead watcher would stop reloading
+    without a word)."""
 
-    def __init__(self, paths: Iterable[str], on_change: Callable[[str], None], interval_s: float = 0.25) -> None:
+    def __init__(self, paths: Iterable[str], on_change: Callable[[list[str]], None], interval_s: float = 0.25) -> None:
         self.paths = [p for p in dict.fromkeys(os.path.abspath(p) for p in paths) if os.path.exists(p)]
         self.on_change = on_change
         self.interval_s = interval_s
@@ -84,6 +87,10 @@ class Watcher:
         while not self._stop.wait(self.interval_s):
             now = snapshot(self.paths, self.ignored)
             if now != before:
-                changed = next((p for p in sorted(set(now) | set(before)) if now.get(p) != before.get(p)), "?")
+                changed = [p for p in sorted(set(now) | set(before)) if now.get(p) != before.get(p)]
                 before = now
-                self.on_change(changed)
+                try:
+                    self.on_change(changed)
+                except Exception as exc:  # noqa: BLE001 - said; the next change is still seen
+                    sys.stderr.write(f"openruntime: --watch: {changed[0]} changed, and taking it in failed: "
+                                     f"{type(exc).__name__}: {exc}\n")

@@ -488,6 +488,9 @@ Resources:
       Runtime: python3.12
       Timeout: {timeout}
       AutoPublishAlias: live
+      Environment:
+        Variables:
+          TABLE: from-the-template   # declared: what --env-vars may set, as in sam local
 """
 
 
@@ -525,10 +528,21 @@ def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Pa
         env_vars.write_text('{"EnvFunction": {"TABLE": ')  # half-saved: the settings before it stay
         wait_for_line(log, "the previous settings stay")
         half_saved = httpx.post(url, content=b"{}").json()
+        env_vars.write_text(json.dumps({"EnvFunction": {"TABLE": "table-2"}}))
+        # A template half saved so that its reader breaks (Properties a string): said, and watching goes on.
+        template.write_text("Resources:\n  EnvFunction:\n    Type: AWS::Serverless::Function\n    Properties: x\n")
+        wait_for_line(log, "the previous settings stay", count=2)
+        # Code and template saved together (one look of the watcher sees both): both taken in.
+        (tmp_path / "app.py").write_text((tmp_path / "app.py").read_text().replace("return [", "return ['v2', "))
+        template.write_text(TEMPLATE_FOR_WATCH.format(globalvar="third", timeout=60))
+        wait_for_line(log, "template.yaml changed: read again", count=2)
+        together = httpx.post(url, content=b"{}").json()
     assert before == ["table-1", "first", 30]
     assert after_env == ["table-2", "first", 30]
     assert after_template == ["table-2", "second", 60]
     assert half_saved == after_template
+    assert together == ["v2", "table-2", "third", 60]
+    assert "Traceback" not in log.read_text()
 
 
 def test_invoke_a_templates_function_by_its_logical_id(tmp_path: Path) -> None:
@@ -671,6 +685,7 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
         Variables:
           COLOUR: blue
           TABLE: !Ref SomeTable
+          SHARED: from-the-template
 """, 1)
     (project / "template.yaml").write_text(template)
     http_port = socket.socket()
@@ -686,12 +701,14 @@ def test_serve_template_serves_a_sam_templates_functions(tmp_path: Path) -> None
         plain = json.loads(client.invoke(FunctionName="Plain", Payload=b"{}")["Payload"].read())
         front = httpx.get(f"http://127.0.0.1:{port}/hello")
     assert shaped["statusCode"] == 200 and json.loads(shaped["body"])["message"] == "Hello, world!"
-    # The file's section wins over the template's Environment, as in SAM; !Ref is
-    # CloudFormation's: left out, and said.
-    assert plain == ["green", None, "256", "everyone", "plain"]
+    # The file's section wins over the template's Environment, as in SAM, for the variables
+    # the function declares (STAGE it does not: not set, and said); a !Ref that only
+    # CloudFormation resolves is left out, and said.
+    assert plain == ["green", None, "256", "everyone", None]
     log = (project / "serve.log").read_text()
     assert "environment variable TABLE is {'Ref': 'SomeTable'}" in log
     assert "section 'Typo' names no function of the template (Function, Plain); not used" in log
+    assert "env.json: STAGE not in Plain's Environment in the template: not set" in log
     here = f"python{sys.version_info[0]}.{sys.version_info[1]}"  # the OPENRUNTIME_PYTHON serving_cli sets
     assert (f"Plain: the template's Runtime is python3.12; here it runs on {here}" in log) is (here != "python3.12")
     assert front.status_code == 200 and json.loads(front.text)["message"] == "Hello, world!"  # the HttpApi one

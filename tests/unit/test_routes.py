@@ -89,3 +89,4 @@ def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None
         ("Access-Control-Allow-Credentials", "true")]
     assert cors_headers(http[0], "https://app.example", {"access-control-allow-origin"}) == []  # the function's wins
     assert cors_headers(rest[0], "https://app.example", set()) == []
+
