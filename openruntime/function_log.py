@@ -76,6 +76,18 @@ def orchestrator_line(
 
 
 _TIMESTAMP_KEYS = ("timestamp", "ts", "time", "@timestamp")
+_LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}  # Python logging's names for two of Lambda's
+
+
+def _level_of(record: dict[str, Any]) -> str:
+    """A JSON line's level as Lambda's filter reads it: its `level`, any case (Python's
+    WARNING and CRITICAL too); INFO when it has none or one Lambda does not know."""
+    level = record.get("level")
+    if not isinstance(level, str):
+        return "INFO"
+    upper = level.upper()
+    upper = _LEVEL_ALIASES.get(upper, upper)
+    return upper if upper in LEVELS else "INFO"
 
 
 def middleware_line(name: str, request_id: str, line: str, settings: LogSettings = SETTINGS) -> str | None:
@@ -85,8 +97,7 @@ def middleware_line(name: str, request_id: str, line: str, settings: LogSettings
     `level` of its own, which the filter then honours, as Lambda's does for a runtime's)."""
     record = _json_object(line)
     if record is not None:
-        level = record.get("level")
-        if settings.json and isinstance(level, str) and level.upper() in LEVELS and not settings.enabled(level.upper()):
+        if settings.json and not settings.enabled(_level_of(record)):
             return None
         if "middleware" in record and "requestId" in record:
             return line.strip()  # already says whose it is: passed on byte for byte

@@ -72,6 +72,9 @@ def test_log_level_filters_our_lines_only_in_json_format() -> None:
     assert middleware_line("m", "r", '{"level": "debug", "msg": "x"}', JSON_WARN) is None
     assert middleware_line("m", "r", '{"level": "debug", "msg": "x", "middleware": "m", "requestId": "r"}',
                            JSON_WARN) is None
+    assert middleware_line("m", "r", '{"msg": "no level: INFO"}', JSON_WARN) is None
+    assert middleware_line("m", "r", '{"level": "warning", "msg": "Python logging"}', JSON_WARN) is not None
+    assert middleware_line("m", "r", '{"level": "verbose", "msg": "unknown: INFO"}', JSON_WARN) is None
     kept = middleware_line("m", "r", '{"level": "error", "msg": "x"}', JSON_WARN)
     assert kept is not None and json.loads(kept)["level"] == "error"
     assert middleware_line("m", "r", "debug detail", text_warn) == "[m] r debug detail"
