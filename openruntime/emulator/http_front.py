@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from openruntime import errors
-from openruntime.emulator.routes import Route, cors_headers, pick, preflight, shaped
+from openruntime.emulator.routes import Route, pick, preflight, shaped, with_cors
 from openruntime.emulator.sandbox import ACCOUNT_ID  # one account: the events' and the function's ARN
 from openruntime.runtime_api.http import LoopbackHTTPServer, Request, Response
 
@@ -73,7 +73,7 @@ def serve_routed(functions: Any, routes: list[Route], request: Request) -> Respo
     route, params = picked
     response = _invoked(functions.targets[route.function], shaped(build_event(route.kind, request), route, params),
                         route.kind)
-    response.headers += cors_headers(route, headers.get("origin"), {name.lower() for name, _ in response.headers})
+    response.headers = with_cors(route, headers.get("origin"), response.headers)
     return response
 
 

@@ -45,6 +45,8 @@ class Cors:
 class Route:
     __slots__ = ("function", "method", "path", "kind", "api", "cors", "_pattern", "_params", "_rank")
 
+    DEFAULT = "$default"  # an HTTP API's catch-all: every method and path, "/" included, tried last
+
     def __init__(self, function: str, method: str, path: str, kind: str, api: str = "http",
                  cors: Cors | None = None) -> None:
         self.function = function
@@ -72,6 +74,9 @@ class Route:
         # API Gateway's preference: no greedy parameter, then more literal segments, then
         # a method of its own over ANY.
         self._rank = (greedy, -literal, -len(parts), self.method == "ANY")
+        if path == Route.DEFAULT:
+            self.path = "/" + Route.DEFAULT
+            self.method, self._pattern, self._params, self._rank = "ANY", re.compile("/.*"), [], (99, 0, 0, True)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters when this route takes the request, else None."""
@@ -87,8 +92,8 @@ class Route:
         return self._pattern.fullmatch(path) is not None
 
     def key(self) -> str:
-        """The HTTP API's routeKey (`GET /items/{id}`, `ANY /{proxy+}`)."""
-        return f"{self.method} {self.path}"
+        """The HTTP API's routeKey (`GET /items/{id}`, `ANY /{proxy+}`, `$default`)."""
+        return Route.DEFAULT if self.path == "/" + Route.DEFAULT else f"{self.method} {self.path}"
 
 
 IMPLICIT = {"Api": "ServerlessRestApi", "HttpApi": "ServerlessHttpApi"}  # SAM's names for the implicit APIs
@@ -115,7 +120,7 @@ def routes_of(name: str, events: dict[str, Any], cors: dict[str, Cors] | None = 
         if isinstance(path, str):
             routes.append(Route(name, method if isinstance(method, str) else "ANY", path, kind, "http", api_cors))
         else:  # an HttpApi event without a path: the API's $default route, every method and path
-            routes.append(Route(name, "ANY", "/{proxy+}", kind, "http", api_cors))
+            routes.append(Route(name, "ANY", Route.DEFAULT, kind, "http", api_cors))
     return routes
 
 
@@ -130,7 +135,10 @@ def cors_of(document: dict[str, Any]) -> dict[str, Cors]:
         if isinstance(resource, dict) and resource.get("Type") in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
             properties = _mapping(resource.get("Properties"))
             rest = resource["Type"] == "AWS::Serverless::Api"
-            sources.append((str(name), "rest" if rest else "http", properties.get("Cors" if rest else "CorsConfiguration")))
+            key = "Cors" if rest else "CorsConfiguration"
+            # Globals apply to every API of their kind, an explicit one's own setting over them (SAM's Globals).
+            setting = properties[key] if key in properties else sources[0 if rest else 1][2]
+            sources.append((str(name), "rest" if rest else "http", setting))
     for name, api, setting in sources:
         cors = _rest_cors(setting) if api == "rest" else _http_cors(setting)
         if cors is not None:
@@ -194,27 +202,46 @@ def shaped(event: dict[str, Any], route: Route, params: dict[str, str]) -> dict[
         return event
     event["resource"] = event["requestContext"]["resourcePath"] = route.path
     event["pathParameters"] = params or None
+    if route.api == "http":  # an HTTP API's payload 1.0: its version, its $default stage, no stage in the path
+        event["version"] = "1.0"
+        context = event["requestContext"]
+        context["stage"], context["path"] = "$default", event["path"]
+        if route.path == "/" + Route.DEFAULT:
+            event["resource"] = context["resourcePath"] = "$default"
     return event
 
 
 def preflight(routes: list[Route], method: str, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]] | None:
-    """The front's answer to a CORS preflight (`OPTIONS` with `Origin` and
-    `Access-Control-Request-Method`) to a path whose API configures CORS; None for any
-    other request. `headers`: the request's, names in lower case."""
-    origin = headers.get("origin")
-    if method.upper() != "OPTIONS" or origin is None or "access-control-request-method" not in headers:
+    """The front's own answer to an OPTIONS request to a path whose API configures CORS,
+    as API Gateway answers it; None when the request is routed as any other. A REST API
+    answers every OPTIONS with the configured values (the OPTIONS method SAM adds, unless
+    the template has one of its own there; `Access-Control-Allow-Methods` defaults to the
+    path's methods and OPTIONS, as SAM fills it). An HTTP API answers a preflight (`Origin`
+    and `Access-Control-Request-Method`), granting an allowed origin only.
+    `headers`: the request's, names in lower case."""
+    if method.upper() != "OPTIONS":
         return None
-    configured = [r for r in routes if r.cors is not None and r.takes_path(path)]
-    if not configured:
+    on_path = [r for r in routes if r.takes_path(path)]
+    configured = [r for r in on_path if r.cors is not None]
+    if not configured or any(r.method == "OPTIONS" and r.api == configured[0].api for r in on_path):
         return None
     route = configured[0]
     cors = route.cors
     assert cors is not None
-    if route.api == "http" and not cors.allows(origin):
-        return 204, []  # an HTTP API answers a preflight from an origin it does not allow, granting nothing
-    out = [("Access-Control-Allow-Origin", cors.allow_origin(origin) if route.api == "http" else cors.origins[0])]
-    if cors.methods:
-        out.append(("Access-Control-Allow-Methods", ",".join(cors.methods)))
+    origin = headers.get("origin")
+    if route.api == "http":
+        if origin is None or "access-control-request-method" not in headers:
+            return None
+        if not cors.allows(origin):
+            return 204, []  # an HTTP API answers a preflight from an origin it does not allow, granting nothing
+        allow_origin = cors.allow_origin(origin)
+        methods = cors.methods
+    else:
+        allow_origin = cors.origins[0]
+        methods = cors.methods or _path_methods([r for r in on_path if r.api == "rest"])
+    out = [("Access-Control-Allow-Origin", allow_origin)]
+    if methods:
+        out.append(("Access-Control-Allow-Methods", ",".join(methods)))
     if cors.headers:
         out.append(("Access-Control-Allow-Headers", ",".join(cors.headers)))
     if cors.max_age:
@@ -224,14 +251,25 @@ def preflight(routes: list[Route], method: str, path: str, headers: dict[str, st
     return (204 if route.api == "http" else 200), out
 
 
-def cors_headers(route: Route, origin: str | None, present: set[str]) -> list[tuple[str, str]]:
-    """What an HTTP API with CORS adds to a response to a request from an allowed origin
-    (not what the function set itself). A REST API adds nothing: its function does."""
+def _path_methods(routes: list[Route]) -> tuple[str, ...]:
+    """SAM's default Access-Control-Allow-Methods for a path: its methods and OPTIONS,
+    sorted (every method for ANY)."""
+    methods = {m for r in routes for m in (METHODS[:-1] if r.method == "ANY" else (r.method,))}
+    return tuple(sorted(methods | {"OPTIONS"}))
+
+
+def with_cors(route: Route, origin: str | None, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A response's headers as an HTTP API with CORS sends them: the function's own CORS
+    headers ignored (AWS: "API Gateway ignores CORS headers returned from your backend
+    integration"), the configured grant added for an allowed origin. A REST API's, and an
+    HTTP API's without CORS, as the function set them."""
     cors = route.cors
-    if route.api != "http" or cors is None or origin is None or not cors.allows(origin) \
-            or "access-control-allow-origin" in present:
-        return []
-    out = [("Access-Control-Allow-Origin", cors.allow_origin(origin))]
+    if route.api != "http" or cors is None:
+        return headers
+    out = [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]
+    if origin is None or not cors.allows(origin):
+        return out
+    out.append(("Access-Control-Allow-Origin", cors.allow_origin(origin)))
     if cors.expose:
         out.append(("Access-Control-Expose-Headers", ",".join(cors.expose)))
     if cors.credentials:

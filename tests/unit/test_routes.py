@@ -20,7 +20,9 @@ def test_each_api_event_is_a_route_in_its_payload_format() -> None:
     assert routes == {"GET /items/{id}": ("v1", "rest"), "GET /items/new": ("v1", "rest"),
                       "ANY /{proxy+}": ("v1", "rest"), "POST /orders/{order}/lines/{line}": ("v2", "http"),
                       "GET /legacy": ("v1", "http")}
-    assert [r.key() for r in routes_of("Fn", {"Api": {"Type": "HttpApi"}})] == ["ANY /{proxy+}"]  # $default
+    [default] = routes_of("Fn", {"Api": {"Type": "HttpApi"}})  # no Path: the API's $default route
+    assert default.key() == "$default"
+    assert pick([default], "GET", "/") is not None and pick([default], "DELETE", "/a/b") is not None
 
 
 def test_the_most_specific_route_takes_the_request() -> None:
@@ -61,7 +63,7 @@ CORS_TEMPLATE = {
 
 
 def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None:
-    from openruntime.emulator.routes import cors_headers, cors_of, preflight
+    from openruntime.emulator.routes import cors_of, preflight, with_cors
 
     cors = cors_of(CORS_TEMPLATE)
     rest = routes_of("Fn", {"Item": EVENTS["Item"]}, cors)
@@ -69,10 +71,12 @@ def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None
     opened = routes_of("Fn", {"Open": {"Type": "HttpApi", "Properties": {
         "Path": "/open", "Method": "GET", "ApiId": {"Ref": "OpenApi"}}}}, cors)
     asking = {"origin": "https://app.example", "access-control-request-method": "GET"}
-    # The REST API's OPTIONS method (SAM's mock): the configured values, quotes taken off.
-    assert preflight(rest, "OPTIONS", "/items/7", asking) == (200, [
-        ("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Allow-Methods", "GET,POST"),
-        ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600")])
+    # The REST API's OPTIONS method (SAM's mock): the configured values, quotes taken off,
+    # for any OPTIONS request, a preflight or not.
+    expected = (200, [("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Allow-Methods", "GET,POST"),
+                      ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600")])
+    assert preflight(rest, "OPTIONS", "/items/7", asking) == expected
+    assert preflight(rest, "OPTIONS", "/items/7", {}) == expected
     # The HTTP API's: for an allowed origin, echoed (credentials); nothing for another.
     status, granted = preflight(http, "OPTIONS", "/orders/1/lines/2", asking) or (0, [])
     assert status == 204 and ("Access-Control-Allow-Origin", "https://app.example") in granted
@@ -80,13 +84,48 @@ def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None
     assert preflight(http, "OPTIONS", "/orders/1/lines/2", {**asking, "origin": "https://evil.example"}) == (204, [])
     assert preflight(opened, "OPTIONS", "/open", {**asking, "origin": "https://any.example"})[1][0] == (
         "Access-Control-Allow-Origin", "*")
-    # Not a preflight, or a path no route has: routed as usual.
+    # Not a preflight to an HTTP API, or a path no route has: routed as usual.
     assert preflight(http, "OPTIONS", "/orders/1/lines/2", {"origin": "https://app.example"}) is None
     assert preflight(rest, "OPTIONS", "/elsewhere", asking) is None
-    # An HTTP API adds the grant to a CORS request's response; a REST API leaves it to the function.
-    assert cors_headers(http[0], "https://app.example", set()) == [
-        ("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Expose-Headers", "X-Total"),
-        ("Access-Control-Allow-Credentials", "true")]
-    assert cors_headers(http[0], "https://app.example", {"access-control-allow-origin"}) == []  # the function's wins
-    assert cors_headers(rest[0], "https://app.example", set()) == []
+    # An HTTP API with CORS ignores the function's CORS headers and adds its grant; a REST
+    # API sends the function's as they are.
+    function_headers = [("Access-Control-Allow-Origin", "*"), ("X-Mine", "1")]
+    assert with_cors(http[0], "https://app.example", function_headers) == [
+        ("X-Mine", "1"), ("Access-Control-Allow-Origin", "https://app.example"),
+        ("Access-Control-Expose-Headers", "X-Total"), ("Access-Control-Allow-Credentials", "true")]
+    assert with_cors(http[0], "https://evil.example", function_headers) == [("X-Mine", "1")]
+    assert with_cors(rest[0], "https://app.example", function_headers) == function_headers
 
+
+def test_rest_cors_methods_default_to_the_paths_and_globals_reach_explicit_apis() -> None:
+    """SAM fills a REST API's Access-Control-Allow-Methods with the path's methods and
+    OPTIONS when the template gives none; Globals apply to an explicit API too; a template's
+    own OPTIONS route on a path takes the request instead of the mock."""
+    from openruntime.emulator.routes import cors_of, preflight
+
+    template = {"Globals": {"Api": {"Cors": "'*'"}},
+                "Resources": {"MyApi": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "v1"}}}}
+    cors = cors_of(template)
+    events = {"Get": {"Type": "Api", "Properties": {"Path": "/things", "Method": "get", "RestApiId": {"Ref": "MyApi"}}},
+              "Put": {"Type": "Api", "Properties": {"Path": "/things", "Method": "put", "RestApiId": {"Ref": "MyApi"}}}}
+    routes = routes_of("Fn", events, cors)
+    assert preflight(routes, "OPTIONS", "/things", {}) == (200, [
+        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET,OPTIONS,PUT")])
+    own = routes_of("Fn", {**events, "Options": {"Type": "Api", "Properties": {
+        "Path": "/things", "Method": "options", "RestApiId": {"Ref": "MyApi"}}}}, cors)
+    assert preflight(own, "OPTIONS", "/things", {}) is None
+
+
+def test_an_http_apis_payload_1_0_is_an_http_apis_not_a_rest_apis() -> None:
+    """AWS's HTTP API payload 1.0: `version` 1.0, the `$default` stage, no stage in the path."""
+    from openruntime.emulator.http_front import build_event
+    from openruntime.emulator.routes import shaped
+    from openruntime.runtime_api.http import Request
+
+    [legacy] = routes_of("Fn", {"Old": EVENTS["Old"]})
+    event = shaped(build_event("v1", Request("GET", "/legacy?x=1", [], b"")), legacy, {})
+    assert event["version"] == "1.0" and event["resource"] == "/legacy" and event["path"] == "/legacy"
+    assert (event["requestContext"]["stage"], event["requestContext"]["path"]) == ("$default", "/legacy")
+    [rest] = routes_of("Fn", {"Item": EVENTS["Item"]})
+    event = shaped(build_event("v1", Request("GET", "/items/7", [], b"")), rest, {"id": "7"})
+    assert "version" not in event and event["requestContext"]["path"].endswith("/items/7")
