@@ -238,20 +238,29 @@ def _add_parameter_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _parameter_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """--parameter-overrides in either of SAM's spellings; a token in neither is refused."""
+    """--parameter-overrides in either of SAM's spellings, split as SAM splits them: on
+    spaces outside quotes, a value's commas kept (a list), its quotes taken off; a token in
+    neither spelling is refused."""
+    import shlex
+
     values: dict[str, str] = {}
-    for token in (t for item in args.parameter_overrides for t in item.split()):
-        if token.startswith("ParameterKey="):
-            fields = dict(part.partition("=")[::2] for part in token.split(","))
-            if "ParameterValue" not in fields or not fields["ParameterKey"]:
-                raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected "
-                                       "ParameterKey=KEY,ParameterValue=VALUE"))
-            values[fields["ParameterKey"]] = fields["ParameterValue"]
-            continue
-        key, sep, value = token.partition("=")
-        if not sep or not key:
-            raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected KEY=VALUE"))
-        values[key] = value
+    for item in args.parameter_overrides:
+        try:
+            tokens = shlex.split(item)
+        except ValueError as exc:  # an unclosed quote
+            raise SystemExit(_fail(f"--parameter-overrides: {item!r}: {exc}")) from None
+        for token in tokens:
+            if token.startswith("ParameterKey="):
+                key, sep, value = token[len("ParameterKey="):].partition(",ParameterValue=")
+                if not sep or not key:
+                    raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected "
+                                           "ParameterKey=KEY,ParameterValue=VALUE"))
+                values[key] = value
+                continue
+            key, sep, value = token.partition("=")
+            if not sep or not key:
+                raise SystemExit(_fail(f"--parameter-overrides: {token!r}: expected KEY=VALUE"))
+            values[key] = value
     return values
 
 

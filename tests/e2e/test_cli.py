@@ -590,6 +590,12 @@ Resources:
                       ["--parameter-overrides", "ParameterKey=Stage,ParameterValue=prod"]):
         done = run_cli("invoke", "OrdersFunction", *overrides, cwd=tmp_path)
         assert json.loads(done.stdout)[1] == "orders-prod-us-east-1", done.stderr
+    # SAM's splitting: spaces outside quotes; a value keeps its commas, loses its quotes.
+    done = run_cli("invoke", "OrdersFunction", "--parameter-overrides",
+                   'Other=x ParameterKey=Stage,ParameterValue=a,b Unused="hello world"', cwd=tmp_path)
+    assert json.loads(done.stdout)[1] == "orders-a,b-us-east-1", done.stderr
+    done = run_cli("invoke", "OrdersFunction", "--parameter-overrides", 'Stage="quoted stage"', cwd=tmp_path)
+    assert json.loads(done.stdout)[1] == "orders-quoted stage-us-east-1", done.stderr
     bad = run_cli("invoke", "OrdersFunction", "--parameter-overrides", "Stage", cwd=tmp_path)
     assert bad.returncode == 1 and b"--parameter-overrides: 'Stage': expected KEY=VALUE" in bad.stderr
     several = run_cli("invoke", "--template", "template.yaml", cwd=tmp_path)
