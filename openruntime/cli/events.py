@@ -10,7 +10,10 @@ the source's actions; without SOURCE, every source.
 
 `--set PATH=VALUE` changes one field (what `sam local generate-event`'s per-event options,
 `--bucket`, `--body`, `--path`…, change), for every event alike: PATH is dotted keys and
-list indexes, VALUE is JSON when it reads as JSON, else text.
+list indexes. A field that is text stays text (`body`, a path parameter: as AWS sends
+them); another is VALUE read as JSON when it reads as JSON, else text. Fields that repeat
+a value elsewhere in the event (`rawPath` and `requestContext.http.path`) are not kept in
+step: give a --set for each.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("action", nargs="?", help="the kind of event, e.g. put, receive-message")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="change a field: PATH in dots and list indexes (Records.0.s3.bucket.name, body, "
-                        "rawPath), VALUE as JSON when it is JSON, else text (repeatable)")
+                        "rawPath); a text field stays text, another takes VALUE as JSON when it is JSON "
+                        "(repeatable)")
     parser.set_defaults(run=generate_event)
 
 
@@ -81,10 +85,6 @@ def _set(event: object, change: str) -> str | None:
     path, sep, raw = change.partition("=")
     if not sep or not path:
         return "expected PATH=VALUE"
-    try:
-        value: object = json.loads(raw)
-    except ValueError:
-        value = raw
     *steps, last = path.split(".")
     node = event
     for done, step in enumerate(steps):
@@ -98,9 +98,20 @@ def _set(event: object, change: str) -> str | None:
     if isinstance(node, list):
         if not (last.lstrip("-").isdigit() and -len(node) <= int(last) < len(node)):
             return f"{path}: not an index of that list"
-        node[int(last)] = value
+        node[int(last)] = _typed(raw, node[int(last)])
     elif isinstance(node, dict):
-        node[last] = value
+        node[last] = _typed(raw, node.get(last))
     else:
         return f"{'.'.join(steps)} is not an object or a list"
     return None
+
+
+def _typed(raw: str, current: object) -> object:
+    """VALUE as the field holds it: text where the field is text (an event's `body` is a
+    JSON document in a string), else JSON when it reads as JSON, else text."""
+    if isinstance(current, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

@@ -409,6 +409,9 @@ def test_generate_event_prints_real_samples_that_invoke_takes(tmp_path: Path) ->
                       "--set", "Records.0.s3.object.size=5", "--set", "Records.0.extra={\"a\": [1]}")
     record = json.loads(changed.stdout)["Records"][0]
     assert (record["s3"]["bucket"]["name"], record["s3"]["object"]["size"], record["extra"]) == ("my-bucket", 5, {"a": [1]})
+    # A text field stays text, as AWS sends it: an HTTP event's body is a JSON document in a string.
+    http_event = run_cli("generate-event", "apigateway", "http-api-proxy", "--set", 'body={"k": 1}')
+    assert json.loads(json.loads(http_event.stdout)["body"]) == {"k": 1}
     missing = run_cli("generate-event", "s3", "put", "--set", "Records.3.s3=x")
     assert missing.returncode == 2 and b"--set 'Records.3.s3=x': the event has no Records.3" in missing.stderr
     (tmp_path / "event.json").write_bytes(s3.stdout)
