@@ -4,10 +4,13 @@ The status: the one `HTTP_ERROR_STATUS` gives the error's errorType (`NotFoundEr
 else `400` when the error is a client error (its errorType is in the client error types,
 `Validation.Failed` by default), else `500`. The body is JSON,
 `{"message": "<reason phrase>", "requestId": "<Lambda request id>"}`; it also carries the
-error's `errorType` and `errorMessage` for a 4xx (the client's own request, as Middy's
-http-error-handler says it), and for any status with `expose` — never `stackTrace` or any
-other key of the error object, and never what an exec middleware that crashed printed to
-STDERR before its last line.
+error's `errorType` and `errorMessage` when the error is one you mapped to a 4xx in
+`HTTP_ERROR_STATUS` or the validate middleware's `Validation.Failed` (the client's own
+request, as Middy's http-error-handler says it), and for any error with `expose` — never
+`stackTrace` or any other key of the error object, and never what an exec middleware that
+crashed printed to STDERR before its last line. A type only listed in
+`HTTP_CLIENT_ERROR_TYPES` (a `ValueError`, say) stays a bare 400 unless exposed: its
+message was never meant for clients.
 
 A middleware reports its own errorType (`Validation.Failed`, …) in the error object in
 both modes (exec: exit status 4, as the SDKs do); a `Middleware.ExitError` is a crash of
@@ -73,14 +76,16 @@ def status_for(error: LambdaError, client_error_types: Collection[str] = CLIENT_
     return 400 if error.error_type is not None and error.error_type in client_error_types else 500
 
 
-def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool | None) -> dict[str, Any]:
+def error_body(error: LambdaError, status: int, request_id: str | None, expose: bool | None,
+               statuses: Mapping[str, int] | None = None) -> dict[str, Any]:
     """`expose`: True says every error's type and message, False none, None (the default)
-    a 4xx's only."""
+    those of a 4xx you mapped in `statuses` and of `Validation.Failed` only."""
     body: dict[str, Any] = {
         "message": HTTPStatus(status).phrase,
         "requestId": request_id or error.request_id,
     }
-    if expose or (expose is None and status < 500):
+    said_to_clients = status < 500 and (error.error_type == "Validation.Failed" or error.error_type in (statuses or {}))
+    if expose or (expose is None and said_to_clients):
         body["errorType"] = error.error_type
         body["errorMessage"] = error.message
     return body
@@ -102,7 +107,7 @@ def error_response(
     """The HTTP response for the error `payload` (before shaping for the source)."""
     error = read_error(payload)
     status = status_for(error, client_error_types, statuses)
-    body = error_body(error, status, request_id, expose)
+    body = error_body(error, status, request_id, expose, statuses)
     return rendered(status, body, media_type), error
 
 

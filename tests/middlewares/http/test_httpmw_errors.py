@@ -388,6 +388,10 @@ def test_error_types_map_to_the_statuses_you_give_and_a_4xx_says_why() -> None:
     assert answer_to(VALIDATION_ERROR, env)[1]["errorType"] == "Validation.Failed"  # still 400, and said
     status, body = answer_to(HANDLER_ERROR, env)
     assert status == 500 and "errorMessage" not in body
+    # A type only listed as a client error (a ValueError, say) stays a bare 400: its
+    # message was never meant for clients.
+    status, body = answer_to(HANDLER_ERROR, {**env, "HTTP_CLIENT_ERROR_TYPES": "ValueError"})
+    assert status == 400 and "errorMessage" not in body
     # HTTP_EXPOSE_ERRORS=0 says nothing of any failure; 1 says it of every one.
     assert "errorMessage" not in answer_to(not_found, {**env, "HTTP_EXPOSE_ERRORS": "0"})[1]
     assert answer_to(HANDLER_ERROR, {"HTTP_EXPOSE_ERRORS": "1"})[1]["errorMessage"] == HANDLER_ERROR["errorMessage"]
