@@ -682,4 +682,9 @@ def pipeline_from_env(environ: dict[str, str] | os._Environ[str]) -> Pipeline:
     """No pipeline file: the original Serverless Open Runtime's `SLSMIDDLEWARES=a,b`."""
     names = [n.strip() for n in environ.get("SLSMIDDLEWARES", "").split(",") if n.strip()]
     runtime = RuntimeConfig(name=environ.get("OPENRUNTIME_RUNTIME", "python"))
-    return Pipeline(runtime, tuple(MiddlewareConfig(name=n) for n in names), os.getcwd(), None)
+    pipeline = Pipeline(runtime, tuple(MiddlewareConfig(name=n) for n in names), os.getcwd(), None)
+    if not names:
+        return pipeline
+    from openruntime.middleware.defaults import with_middleware_defaults
+
+    return with_middleware_defaults(pipeline, environ)  # names only: each its middleware.json's hooks and mode

@@ -87,3 +87,13 @@ def test_an_entry_that_writes_both_never_reads_the_file(tmp_path: Path) -> None:
     own_middleware(tmp_path, "mine", "{broken")
     [mine] = load_pipeline(pipeline_file(tmp_path, "  - name: mine\n    hooks: [before]\n    mode: exec\n")).middlewares
     assert (mine.hooks, mine.mode) == (("before",), "exec")
+
+
+def test_the_original_slsmiddlewares_names_get_their_defaults_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openruntime.config import pipeline_from_env
+
+    monkeypatch.chdir(tmp_path)
+    own_middleware(tmp_path, "mine", None)  # an original exec middleware: the generic defaults
+    pipeline = pipeline_from_env({"SLSMIDDLEWARES": "http,mine"})
+    assert [(m.name, m.hooks, m.mode) for m in pipeline.middlewares] == [
+        ("http", ("before", "after", "error"), "persistent"), ("mine", ("before", "after"), "exec")]
