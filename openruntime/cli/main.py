@@ -283,13 +283,17 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
     """The emulator running the orchestrator (or a given bootstrap) for invoke/serve;
     `function_name`: the function's name (serve --function), else Lambda's test default."""
     from openruntime.config import load_pipeline
-    from openruntime.emulator.sandbox import LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
+    from openruntime.emulator.sandbox import INIT_BUDGET_S, LAMBDA_STREAM_BANDWIDTH, Emulator, FunctionSettings, stderr_log
     from openruntime.errors import ConfigError
 
     import dataclasses
 
     user_env = _function_env(args, function_name)
     env = dict(user_env)
+    debugging = args.debug_port is not None
+    if debugging:  # as sam local: no timeout stops a session at a breakpoint (init's, the orchestrator's, the function's)
+        env["OPENRUNTIME_INIT_TIMEOUT_S"] = str(DEBUG_TIMEOUT_S)
+        timeout = DEBUG_TIMEOUT_S
     if args.layer:
         opt = _extract_layers(args.layer)
         env["OPENRUNTIME_OPT"] = str(opt)
@@ -355,6 +359,7 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             extensions_dir=args.extensions,
             snapstart=args.snapstart,
             capture_output=True,  # LogType Tail from the Invoke API
+            init_budget_s=DEBUG_TIMEOUT_S if debugging else INIT_BUDGET_S,
             log=stderr_log if size == 1 else lambda line: stderr_log(f"[sandbox {number}] {line}"),
         )
 
@@ -398,6 +403,7 @@ def _pool(sandbox, size: int, throttle: bool):  # type: ignore[no-untyped-def]
     return SandboxPool(sandbox, size, throttle=throttle)
 
 
+DEBUG_TIMEOUT_S = 12 * 3600.0  # --debug-port: time enough for any session at a breakpoint
 _SAID: set[tuple[str | None, tuple[str, ...]]] = set()  # notes said once per serve, not per sandbox
 
 

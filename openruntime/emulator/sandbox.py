@@ -212,6 +212,8 @@ class Emulator:
     # Read the bootstrap's output line by line (it still goes where it went), so that an
     # invoke with `log_tail` gets its log (Lambda's LogType Tail); on with extensions too.
     capture_output: bool = False
+    # Init's own time (Lambda's 10 s); a debugger attached before the handler loads needs more.
+    init_budget_s: float = INIT_BUDGET_S
     _invoke_server: LoopbackHTTPServer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -387,7 +389,7 @@ class Emulator:
         init comes first, within init's budget). False when one did not (it crashed, or
         the budget ran out): the init error is set then."""
         with self._cond:
-            problem = self._extensions.wait_registered(runtime.started_at + INIT_BUDGET_S)
+            problem = self._extensions.wait_registered(runtime.started_at + self.init_budget_s)
             if problem is not None and self._api.init_error is None:
                 self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                      errors.EXTENSION_CRASH)
@@ -674,12 +676,12 @@ class Emulator:
         def until() -> float:
             # The function's time runs from the event's delivery; before it, a cold start
             # also has Lambda's init budget.
-            return (pending.delivered_at or began + (INIT_BUDGET_S if cold else 0)) + timeout
+            return (pending.delivered_at or began + (self.init_budget_s if cold else 0)) + timeout
 
         outcome: Outcome | None = None
         with self._cond:
             if cold and self._extensions.processes and self._api.init_error is None:  # init waits for them
-                problem = self._extensions.wait_ready(began + INIT_BUDGET_S)
+                problem = self._extensions.wait_ready(began + self.init_budget_s)
                 if problem is not None and self._api.init_error is None:  # not an init error posted meanwhile
                     self._api.init_error = Outcome.error(errors.error_body(errors.EXTENSION_CRASH, problem),
                                                          errors.EXTENSION_CRASH)

@@ -61,9 +61,15 @@ async function main() {
   if (process.env.OPENRUNTIME_DEBUG_PORT) {
     // As the Python runtime waits for debugpy (and sam local invoke -d breaks at once): the
     // handler's module loads only once a debugger is attached, so its breakpoints are hit.
-    process.stderr.write(`openruntime: waiting for a debugger on 127.0.0.1:${process.env.OPENRUNTIME_DEBUG_PORT} ` +
-      '(Chrome DevTools or VS Code: attach)\n');
-    require('node:inspector').waitForDebugger();
+    const inspector = require('node:inspector');
+    if (inspector.url()) {
+      process.stderr.write(`openruntime: waiting for a debugger on 127.0.0.1:${process.env.OPENRUNTIME_DEBUG_PORT} ` +
+        '(Chrome DevTools or VS Code: attach)\n');
+      inspector.waitForDebugger();
+    } else {  // the port was taken (another sandbox's, say): run undebugged, as the Python runtime does
+      process.stderr.write(`openruntime: the inspector could not open 127.0.0.1:${process.env.OPENRUNTIME_DEBUG_PORT}; ` +
+        'running without a debugger\n');
+    }
   }
   let handler;
   let metadata;

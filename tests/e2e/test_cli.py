@@ -748,6 +748,13 @@ def test_debug_port_opens_the_node_inspector(tmp_path: Path) -> None:
         answer = pending.result(timeout=30)
         debugger.close()
     assert answer == "inspected"
+    # The port taken (another sandbox's inspector, say): the function runs, undebugged.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = run_cli("invoke", "--debug-port", str(taken.getsockname()[1]), cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout) == "inspected", done.stderr[-2000:]
+    assert b"running without a debugger" in done.stderr
 
 
 def attach_and_run(port: int, url: str) -> socket.socket:
@@ -774,10 +781,12 @@ def test_debug_port_without_debugpy_says_how_to_get_it(tmp_path: Path) -> None:
 
     if importlib.util.find_spec("debugpy") is not None:
         pytest.skip("debugpy is installed here: the runtime would wait for a debugger")
-    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'ran'\n")
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return ['ran', context.get_remaining_time_in_millis()]\n")
     write_pipeline(tmp_path, "runtime: {name: python, handler: app.handler, task_root: .}\n")
-    done = run_cli("invoke", "--debug-port", "5678", cwd=tmp_path)
-    assert json.loads(done.stdout) == "ran"
+    done = run_cli("invoke", "--debug-port", "5678", "--timeout", "3", cwd=tmp_path)
+    ran, remaining_ms = json.loads(done.stdout)
+    assert ran == "ran"
+    assert remaining_ms > 3_600_000  # as sam local: no timeout cuts a debugging session short
     assert b"--debug-port needs debugpy: pip install debugpy" in done.stderr
 
 
