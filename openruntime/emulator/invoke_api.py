@@ -123,6 +123,7 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         "client_context": client_context,
         "trace_id": request.header("x-amzn-trace-id"),
         "tenant_id": request.header("x-amz-tenant-id"),
+        "qualifier": _qualifier(matched.group(1), request.target),  # the function's invoked ARN ends with it
     }
     invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
     allowed = ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
@@ -168,6 +169,13 @@ def _client_context(header: str) -> str | None:
     except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError, JSONDecodeError
         return None
     return text if isinstance(parsed, dict) else None
+
+
+def _qualifier(path_name: str, target: str) -> str | None:
+    """The alias or version the caller named (in FunctionName or ?Qualifier=)."""
+    from openruntime.emulator.functions import split_function_name
+
+    return dict(parse_qsl(target.partition("?")[2])).get("Qualifier") or split_function_name(path_name)[1]
 
 
 def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Response | None:

@@ -577,8 +577,12 @@ class Emulator:
         request_id: str | None = None,
         stream: bool = False,
         log_tail: bool = False,
+        qualifier: str | None = None,
     ) -> InvokeResult:
         """One synchronous invocation, as `aws lambda invoke` would do it.
+
+        `qualifier`: the alias or version the caller named; the function's
+        `invoked_function_arn` then ends with it, as Lambda's does.
 
         `extra_headers` are added to the runtime's `/next` answer: headers that a future
         Lambda may send, for checking that a runtime (or proxy) passes them on. `stream`:
@@ -624,6 +628,7 @@ class Emulator:
                 extra_headers,
                 stream,
                 log_tail,
+                qualifier,
             )
         finally:
             self._invoke_lock.release()
@@ -651,6 +656,7 @@ class Emulator:
         extra_headers: Sequence[tuple[str, str]],
         want_stream: bool = False,
         log_tail: bool = False,
+        qualifier: str | None = None,
     ) -> InvokeResult:
         fn = self.function
         assert fn is not None
@@ -667,7 +673,8 @@ class Emulator:
             cold = self._runtime is None
             runtime = self._runtime or self._start_runtime()
         invocation_id = secrets.token_hex(16)
-        headers = _next_headers(request_id, fn.arn, trace_id, invocation_id, content_type,
+        invoked_arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+        headers = _next_headers(request_id, invoked_arn, trace_id, invocation_id, content_type,
                                 client_context, cognito_identity, tenant_id, extra_headers)
         pending = Pending(request_id, payload, headers, invocation_id, timeout_s=timeout)
         self._say(f"START RequestId: {request_id} Version: {fn.version}", start=True,

@@ -548,6 +548,20 @@ def test_serve_watch_reads_the_env_vars_file_and_the_template_again(tmp_path: Pa
     assert "Traceback" not in log.read_text()
 
 
+def test_the_function_sees_the_qualifier_it_was_invoked_with(tmp_path: Path) -> None:
+    """Lambda's invoked_function_arn ends with the alias the caller named (FunctionName
+    Fn:live, or Qualifier=live); without one it is the function's ARN."""
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return context.invoked_function_arn\n")
+    (tmp_path / "template.yaml").write_text(TEMPLATE_FOR_WATCH.format(globalvar="x", timeout=30))
+    with serving_cli(tmp_path, "--template", "template.yaml", drop_pipeline=True) as (endpoint, _):
+        url = f"{endpoint}/2015-03-31/functions"
+        plain = httpx.post(f"{url}/EnvFunction/invocations", content=b"{}").json()
+        named = httpx.post(f"{url}/EnvFunction:live/invocations", content=b"{}").json()
+        queried = httpx.post(f"{url}/EnvFunction/invocations?Qualifier=live", content=b"{}").json()
+    assert plain.endswith(":function:EnvFunction")
+    assert named == queried == plain + ":live"
+
+
 def test_invoke_a_templates_function_by_its_logical_id(tmp_path: Path) -> None:
     """`sam local invoke FUNCTION`'s habit: the function picked from ./template.yaml (or
     --template) by logical id, with the template's handler, environment and timeout."""
