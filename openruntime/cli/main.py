@@ -316,10 +316,18 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
             handler = command[-1]  # the RIE's rule: with two or more arguments, the last is the handler
     elif args.layer and not args.pipeline:
         # The stack's own bootstrap, with the pipeline compiled into it (or the task root's).
-        command = [str(Path(env["OPENRUNTIME_OPT"]) / "bootstrap")]
+        opt = Path(env["OPENRUNTIME_OPT"])
+        command = [str(opt / "bootstrap")]
         if not os.access(command[0], os.X_OK):
             raise SystemExit(_fail("the --layer stack has no executable bootstrap at /opt/bootstrap (add the "
                                    "orchestrator layer, or give --pipeline to run this installation's)"))
+        for found in (opt / "pipeline.json", Path("pipeline.yml"), Path("pipeline.yaml")):
+            if found.is_file():
+                try:
+                    _runtime_beside_the_stack(load_pipeline(found), opt, env)
+                except ConfigError:
+                    pass  # the stack's bootstrap reports it, as on Lambda
+                break
     else:
         pipeline_path = Path(args.pipeline or "pipeline.yml")
         try:
@@ -341,16 +349,18 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         function = FunctionSettings(name=function_name, timeout_s=timeout, handler=handler,
                                     memory_mb=memory_mb or function.memory_mb, aliases=aliases)
     size = getattr(args, "concurrency", 1)
-    current = _Settings(env, function)  # what a sandbox started now gets (serve --watch changes it)
+    # What a sandbox started now gets; serve --watch swaps in a new one whole (one assignment:
+    # a sandbox starting meanwhile gets the old or the new settings, never half of each).
+    current = [_Settings(env, function)]
 
     def sandbox(number: int, tmpdir: str | None) -> Emulator:
-        env = current.env
-        own_env = env if tmpdir is None else {**env, "TMPDIR": tmpdir}  # each sandbox its own /tmp
+        now = current[0]
+        own_env = now.env if tmpdir is None else {**now.env, "TMPDIR": tmpdir}  # each sandbox its own /tmp
         return Emulator(
             command=command,
             cwd=cwd,
             env=own_env,
-            function=current.function,
+            function=now.function,
             runtime_api_port=getattr(args, "runtime_api_port", 0) if size == 1 else 0,
             child_stdout=sys.stderr if stdout_to_stderr else None,
             stream_bandwidth=LAMBDA_STREAM_BANDWIDTH if args.lambda_limits else None,
@@ -374,13 +384,13 @@ def _emulator_for(args: argparse.Namespace, timeout: float, stdout_to_stderr: bo
         from a template the timeout and memory: for the next, fresh environment."""
         nonlocal user_env
         fresh = _function_env(args, function_name)
-        derived = {k: v for k, v in current.env.items() if user_env.get(k) != v}  # ours: layers, pipeline
+        old = current[0]
+        derived = {k: v for k, v in old.env.items() if user_env.get(k) != v}  # ours: layers, pipeline
         user_env = fresh
-        old = current.function
-        current.env = {**fresh, **derived}
-        current.function = dataclasses.replace(old, timeout_s=timeout_s or old.timeout_s,
-                                               memory_mb=memory_mb or old.memory_mb)
-        target.reconfigure(current.env, current.function)
+        new = _Settings({**fresh, **derived}, dataclasses.replace(
+            old.function, timeout_s=timeout_s or old.function.timeout_s, memory_mb=memory_mb or old.function.memory_mb))
+        current[0] = new
+        target.reconfigure(new.env, new.function)
 
     reloaders = getattr(args, "reloaders", None)
     if reloaders is not None:

@@ -174,7 +174,9 @@ def _http_cors(setting: Any) -> Cors | None:
     if not isinstance(setting, dict):
         return None
     def listed(key: str) -> tuple[str, ...]:
-        return tuple(str(v) for v in setting.get(key) or () if isinstance(v, (str, int)))
+        value = setting.get(key) or ()
+        values = (value,) if isinstance(value, (str, int)) else value  # one value given without a list
+        return tuple(str(v) for v in values if isinstance(v, (str, int)))
 
     return Cors(listed("AllowOrigins"), listed("AllowMethods"), listed("AllowHeaders"),
                 str(setting["MaxAge"]) if "MaxAge" in setting else None, setting.get("AllowCredentials") is True,

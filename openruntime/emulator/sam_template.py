@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openruntime.emulator.routes import Cors, Route, cors_of, routes_of
 from openruntime.errors import ConfigError
@@ -115,8 +115,8 @@ def _function(name: str, resource: dict[str, Any], defaults: dict[str, Any], par
         code_dir=(template_path.parent / str(properties.get("CodeUri") or ".")).resolve(),
         handler=str(properties["Handler"]) if isinstance(properties.get("Handler"), str) else None,
         runtime=str(properties["Runtime"]) if isinstance(properties.get("Runtime"), str) else None,
-        timeout_s=float(properties.get("Timeout", 3)) if isinstance(properties.get("Timeout", 3), (int, float)) else 3.0,
-        memory_mb=int(properties.get("MemorySize", 128)) if isinstance(properties.get("MemorySize", 128), int) else 128,
+        timeout_s=_number(properties.get("Timeout", 3), parameters, float, 3.0),
+        memory_mb=_number(properties.get("MemorySize", 128), parameters, int, 128),
         alias=str(properties["AutoPublishAlias"]) if isinstance(properties.get("AutoPublishAlias"), str) else None,
     )
     events = (resource.get("Properties") or {}).get("Events") or {}
@@ -169,8 +169,23 @@ def _resolved(value: Any, parameters: dict[str, str]) -> Any:
     if isinstance(text, str):
         names = re.findall(r"\$\{([^}!]+)\}", text)
         if all(name in parameters for name in names):
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: parameters[m.group(1)], text)
+            resolved = re.sub(r"\$\{([^}!]+)\}", lambda m: parameters[m.group(1)], text)
+            return resolved.replace("${!", "${")  # ${!Literal} is the text ${Literal}
     return value
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _number(value: Any, parameters: dict[str, str], kind: type[_N], default: _N) -> _N:
+    """A Timeout or MemorySize: a number, or `!Ref` of a Parameter holding one."""
+    value = _resolved(value, parameters)
+    if isinstance(value, bool):
+        return default
+    try:
+        return kind(value) if isinstance(value, (int, float, str)) else default
+    except ValueError:
+        return default
 
 
 def _version_note(function: TemplateFunction) -> str | None:

@@ -140,6 +140,11 @@ def test_layers_built_from_the_installed_package_run_the_function(installed: Pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert_pipeline_answer(done.stdout)
     assert "runtime 'python' is not in the --layer stack" in done.stderr
+    # The same without --pipeline: the stack's bootstrap reads the task root's pipeline.yml.
+    done = openruntime(installed, "invoke", *(a for z in wrapper_stack for a in ("--layer", f"layers/{z}")),
+                       "--event", "events/hello.json", cwd=function)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_pipeline_answer(done.stdout)
 
 
 @pytest.mark.parametrize("runtime", ["python", "node"])
