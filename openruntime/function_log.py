@@ -90,11 +90,12 @@ def _level_of(record: dict[str, Any]) -> str:
     return upper if upper in LEVELS else "INFO"
 
 
-def middleware_line(name: str, request_id: str, line: str, settings: LogSettings = SETTINGS) -> str | None:
+def middleware_line(name: str, request_id: str, line: str, settings: LogSettings = SETTINGS,
+                    level: str = "INFO") -> str | None:
     """One line a middleware wrote to its STDERR, as it goes into the function's log; None
     when AWS_LAMBDA_LOG_LEVEL filters it out. In JSON format a line is a record with
-    Lambda's `timestamp` and `level` (INFO unless the middleware wrote an object with a
-    `level` of its own, which the filter then honours, as Lambda's does for a runtime's)."""
+    Lambda's `timestamp` and `level` (a plain line's is `level`; an object's its own, INFO
+    when it has none, which the filter then honours, as Lambda's does for a runtime's)."""
     record = _json_object(line)
     if record is not None:
         if settings.json and not settings.enabled(_level_of(record)):
@@ -109,10 +110,10 @@ def middleware_line(name: str, request_id: str, line: str, settings: LogSettings
         return dumps(record)
     if not settings.json:
         return f"[{name}] {request_id} {line}"
-    if not settings.enabled("INFO"):
+    if not settings.enabled(level):
         return None
     return dumps(
-        {"timestamp": timestamp(), "level": "INFO", "middleware": name, "requestId": request_id, "message": line}
+        {"timestamp": timestamp(), "level": level, "middleware": name, "requestId": request_id, "message": line}
     )
 
 

@@ -61,8 +61,7 @@ def serve_routed(functions: Any, routes: list[Route], request: Request) -> Respo
     if request.oversize is not None:
         return Response(413, b'{"message":"Request Entity Too Large"}', [("Content-Type", "application/json")])
     path = request.target.partition("?")[0]
-    headers = {name.lower(): value for name, value in request.headers}
-    answered = preflight(routes, request.method, path, headers)
+    answered = preflight(routes, request.method, path, request.header)
     if answered is not None:
         return Response(answered[0], b"", answered[1])
     picked = pick(routes, request.method, path)
@@ -73,7 +72,7 @@ def serve_routed(functions: Any, routes: list[Route], request: Request) -> Respo
     route, params = picked
     response = _invoked(functions.targets[route.function], shaped(build_event(route.kind, request), route, params),
                         route.kind)
-    response.headers = with_cors(route, headers.get("origin"), response.headers)
+    response.headers = with_cors(route, request.header("origin"), response.headers)
     return response
 
 

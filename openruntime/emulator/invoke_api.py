@@ -109,9 +109,9 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
                 400, errors.INVALID_REQUEST_CONTENT,
                 f"Could not parse request body into json: Could not parse payload into json: {exc}",
             )
-    refused = _unknown_qualifier(emulator, matched.group(1), request.target)
-    if refused is not None:
-        return refused
+    qualifier = _checked_qualifier(emulator, matched.group(1), request.target)
+    if isinstance(qualifier, Response):
+        return qualifier
     log_type = request.header("x-amz-log-type") or "None"
     if log_type not in ("None", "Tail"):
         return service_error(400, errors.VALIDATION_EXCEPTION,
@@ -123,7 +123,7 @@ def handle_invoke_api(emulator: Emulator, request: Request) -> Response:
         "client_context": client_context,
         "trace_id": request.header("x-amzn-trace-id"),
         "tenant_id": request.header("x-amz-tenant-id"),
-        "qualifier": _qualifier(matched.group(1), request.target),  # the function's invoked ARN ends with it
+        "qualifier": qualifier,  # the function's invoked ARN ends with it
     }
     invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
     allowed = ("RequestResponse", "DryRun") if streaming else ("RequestResponse", "Event", "DryRun")
@@ -171,17 +171,11 @@ def _client_context(header: str) -> str | None:
     return text if isinstance(parsed, dict) else None
 
 
-def _qualifier(path_name: str, target: str) -> str | None:
-    """The alias or version the caller named (in FunctionName or ?Qualifier=)."""
-    from openruntime.emulator.functions import split_function_name
-
-    return dict(parse_qsl(target.partition("?")[2])).get("Qualifier") or split_function_name(path_name)[1]
-
-
-def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Response | None:
+def _checked_qualifier(emulator: Emulator, path_name: str, target: str) -> str | None | Response:
     """The qualifier, from FunctionName (`NAME:Q`, an ARN ending `:Q`) or ?Qualifier=, as
-    Lambda takes either: `$LATEST`, the function's version or an alias it has (a template's
-    AutoPublishAlias) is served, any other is not found; two that differ are refused, in the words LocalStack (whose tests compare with
+    Lambda takes either (None: none named), or the refusal: `$LATEST`, the function's
+    version or an alias it has (a template's AutoPublishAlias) is served, any other is not
+    found; two that differ are refused, in the words LocalStack (whose tests compare with
     AWS) and moto use: AWS's documentation does not quote them."""
     from openruntime.emulator.functions import split_function_name
     from openruntime.emulator.sandbox import ACCOUNT_ID
@@ -195,7 +189,7 @@ def _unknown_qualifier(emulator: Emulator, path_name: str, target: str) -> Respo
     fn = emulator.function
     assert fn is not None
     if qualifier is None or qualifier in ("$LATEST", fn.version, *fn.aliases):
-        return None
+        return qualifier
     # Named as the caller named it: in single-function mode any name reaches the function.
     return service_error(404, errors.RESOURCE_NOT_FOUND,
                          f"Function not found: arn:aws:lambda:{fn.region}:{ACCOUNT_ID}:function:{name}:{qualifier}")

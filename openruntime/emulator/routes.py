@@ -19,6 +19,7 @@ an HTTP API also adds the allowed origin to every response of a CORS request.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -213,14 +214,15 @@ def shaped(event: dict[str, Any], route: Route, params: dict[str, str]) -> dict[
     return event
 
 
-def preflight(routes: list[Route], method: str, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]] | None:
+def preflight(routes: list[Route], method: str, path: str,
+              header: Callable[[str], str | None]) -> tuple[int, list[tuple[str, str]]] | None:
     """The front's own answer to an OPTIONS request to a path whose API configures CORS,
     as API Gateway answers it; None when the request is routed as any other. A REST API
     answers every OPTIONS with the configured values (the OPTIONS method SAM adds, unless
     the template has one of its own there; `Access-Control-Allow-Methods` defaults to the
     path's methods and OPTIONS, as SAM fills it). An HTTP API answers a preflight (`Origin`
     and `Access-Control-Request-Method`), granting an allowed origin only.
-    `headers`: the request's, names in lower case."""
+    `header`: the request's header by lower-case name (`Request.header`)."""
     if method.upper() != "OPTIONS":
         return None
     on_path = [r for r in routes if r.takes_path(path)]
@@ -230,9 +232,9 @@ def preflight(routes: list[Route], method: str, path: str, headers: dict[str, st
     route = configured[0]
     cors = route.cors
     assert cors is not None
-    origin = headers.get("origin")
+    origin = header("origin")
     if route.api == "http":
-        if origin is None or "access-control-request-method" not in headers:
+        if origin is None or header("access-control-request-method") is None:
             return None
         if not cors.allows(origin):
             return 204, []  # an HTTP API answers a preflight from an origin it does not allow, granting nothing

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -205,8 +206,14 @@ def _version_note(function: TemplateFunction) -> str | None:
 
 @functools.cache
 def _python_version(interpreter: str) -> str | None:
-    """`python3.X` of an interpreter (asked once: a pyenv shim's name says nothing)."""
+    """`python3.X` of an interpreter: this one's without asking (a venv's python3 usually
+    is), another's asked once (a pyenv shim's name says nothing)."""
+    import shutil
     import subprocess
+
+    found = shutil.which(interpreter)
+    if found is not None and os.path.realpath(found) == os.path.realpath(sys.executable):
+        return f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
     try:
         done = subprocess.run([interpreter, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],

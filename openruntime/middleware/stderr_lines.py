@@ -98,9 +98,9 @@ class StderrLines:
     def _report_dropped(self) -> None:
         if self._dropped:
             # At WARN, so that a log level that drops INFO still says the log was cut.
-            write(middleware_line(self.name, self.request_id, _dumps_line(
-                "WARN", f"[openruntime] {self._dropped} more bytes of STDERR not logged "
-                        f"(over {_size(self.budget)} in one invocation)")))
+            write(middleware_line(self.name, self.request_id,
+                                  f"[openruntime] {self._dropped} more bytes of STDERR not logged "
+                                  f"(over {_size(self.budget)} in one invocation)", level="WARN"))
             self._dropped = 0
 
     def _emit(self) -> None:
@@ -198,9 +198,3 @@ def _tagged(name: str, request_id: str, line: str) -> bytes:
 def _size(count: int) -> str:
     return f"{count // 1024} KiB" if count and count % 1024 == 0 else f"{count} bytes"
 
-
-def _dumps_line(level: str, message: str) -> str:
-    """A line with a level: a JSON object in Lambda's JSON log format, else the text."""
-    from openruntime.function_log import SETTINGS, dumps
-
-    return dumps({"level": level, "message": message}) if SETTINGS.json else message

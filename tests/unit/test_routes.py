@@ -75,18 +75,18 @@ def test_cors_from_the_template_answers_preflights_as_api_gateway_does() -> None
     # for any OPTIONS request, a preflight or not.
     expected = (200, [("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Allow-Methods", "GET,POST"),
                       ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600")])
-    assert preflight(rest, "OPTIONS", "/items/7", asking) == expected
-    assert preflight(rest, "OPTIONS", "/items/7", {}) == expected
+    assert preflight(rest, "OPTIONS", "/items/7", asking.get) == expected
+    assert preflight(rest, "OPTIONS", "/items/7", {}.get) == expected
     # The HTTP API's: for an allowed origin, echoed (credentials); nothing for another.
-    status, granted = preflight(http, "OPTIONS", "/orders/1/lines/2", asking) or (0, [])
+    status, granted = preflight(http, "OPTIONS", "/orders/1/lines/2", asking.get) or (0, [])
     assert status == 204 and ("Access-Control-Allow-Origin", "https://app.example") in granted
     assert ("Access-Control-Allow-Credentials", "true") in granted
-    assert preflight(http, "OPTIONS", "/orders/1/lines/2", {**asking, "origin": "https://evil.example"}) == (204, [])
-    assert preflight(opened, "OPTIONS", "/open", {**asking, "origin": "https://any.example"})[1][0] == (
+    assert preflight(http, "OPTIONS", "/orders/1/lines/2", ({**asking, "origin": "https://evil.example"}).get) == (204, [])
+    assert preflight(opened, "OPTIONS", "/open", ({**asking, "origin": "https://any.example"}).get)[1][0] == (
         "Access-Control-Allow-Origin", "*")
     # Not a preflight to an HTTP API, or a path no route has: routed as usual.
-    assert preflight(http, "OPTIONS", "/orders/1/lines/2", {"origin": "https://app.example"}) is None
-    assert preflight(rest, "OPTIONS", "/elsewhere", asking) is None
+    assert preflight(http, "OPTIONS", "/orders/1/lines/2", {"origin": "https://app.example"}.get) is None
+    assert preflight(rest, "OPTIONS", "/elsewhere", asking.get) is None
     # An HTTP API with CORS ignores the function's CORS headers and adds its grant; a REST
     # API sends the function's as they are.
     function_headers = [("Access-Control-Allow-Origin", "*"), ("X-Mine", "1")]
@@ -109,11 +109,11 @@ def test_rest_cors_methods_default_to_the_paths_and_globals_reach_explicit_apis(
     events = {"Get": {"Type": "Api", "Properties": {"Path": "/things", "Method": "get", "RestApiId": {"Ref": "MyApi"}}},
               "Put": {"Type": "Api", "Properties": {"Path": "/things", "Method": "put", "RestApiId": {"Ref": "MyApi"}}}}
     routes = routes_of("Fn", events, cors)
-    assert preflight(routes, "OPTIONS", "/things", {}) == (200, [
+    assert preflight(routes, "OPTIONS", "/things", {}.get) == (200, [
         ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET,OPTIONS,PUT")])
     own = routes_of("Fn", {**events, "Options": {"Type": "Api", "Properties": {
         "Path": "/things", "Method": "options", "RestApiId": {"Ref": "MyApi"}}}}, cors)
-    assert preflight(own, "OPTIONS", "/things", {}) is None
+    assert preflight(own, "OPTIONS", "/things", {}.get) is None
 
 
 def test_an_http_apis_payload_1_0_is_an_http_apis_not_a_rest_apis() -> None:
