@@ -77,12 +77,12 @@ class Orchestrator:
         self.grace_ms = pipeline.runtime.grace_ms
         self.early = early
         self.runtime_factory = runtime_factory
-        self.proxy = RuntimeAPIProxy(early.listener if early else None)
+        self.concurrency = max_concurrency(self.environ)
+        self.proxy = RuntimeAPIProxy(early.listener if early else None, one_at_a_time=self.concurrency == 1)
         self.runtime: SubRuntime | None = None
         self.middlewares: list[Middleware] = []
         self.chain = Chain([], self.grace_ms)
         self._crashes = 0
-        self.concurrency = max_concurrency(self.environ)
         self._restart_lock = _thread.allocate_lock()
         self._middlewares_ready = threading.Event()  # SnapStart's hooks wait for them
 

@@ -1,7 +1,9 @@
 """The loopback Runtime API that the sub-runtime polls (the "Runtime API proxy" pattern).
 
 The orchestrator hands it one invocation at a time (`dispatch`) and waits for the
-sub-runtime's answer (`wait_outcome`). Everything the sub-runtime sees — Lambda's
+sub-runtime's answer (`wait_outcome`); in classic mode its own thread writes the event on
+the runtime's waiting connection and reads the answer there (the server core's lane), so
+an invocation crosses no thread. Everything the sub-runtime sees — Lambda's
 answers, one event per `/next`, generations — is the Runtime API server core
 (runtime_api/server.py), shared with the emulator; this module adds only the hand-over
 of what Lambda sent: every `Lambda-Runtime-*` header passed through as it came.
@@ -26,8 +28,8 @@ __all__ = ["InitState", "RuntimeAPIProxy", "RuntimeGone"]
 class RuntimeAPIProxy(RuntimeAPIServer):
     """The Runtime API server the sub-runtime polls, fed by the orchestrator's loop."""
 
-    def __init__(self, listener: Socket | None = None) -> None:
-        super().__init__(listener=listener, name="runtime-proxy")
+    def __init__(self, listener: Socket | None = None, one_at_a_time: bool = True) -> None:
+        super().__init__(listener=listener, name="runtime-proxy", hand_over=one_at_a_time)
 
     # SnapStart: the orchestrator's upstream, set by the loop (its snapshot is Lambda's).
     upstream_restore: Callable[[], None] | None = None
@@ -57,13 +59,17 @@ class RuntimeAPIProxy(RuntimeAPIServer):
         else:
             headers = list(invocation.runtime_headers)
         headers.append(("Content-Type", content_type))
-        pending = Pending(invocation.request_id, payload, headers)
-        self.offer(pending)
-        return pending
+        return Pending(invocation.request_id, payload, headers)
 
     def wait_outcome(self, pending: Pending, until_monotonic: float) -> Outcome | None:
         """The sub-runtime's answer, or None when `until_monotonic` passed first; RuntimeGone
         when it died before it took the event (start another and dispatch again)."""
+        lane = self.take_lane()
+        if lane is not None and self.answer_on_lane(lane, pending, until_monotonic):
+            self.finish(pending)
+            return pending.outcome
+        if not pending.delivered:
+            self.offer(pending)
         with self.cond:
             try:
                 return self.wait_answer(pending, lambda: until_monotonic)

@@ -14,9 +14,10 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from openruntime.errors import BadResponse, FatalUpstreamError
+from openruntime.errors import BadResponse, FatalUpstreamError, MalformedRequest
 from openruntime.invocation import Invocation, JSON, Outcome
 from openruntime.runtime_api.netio import connect, reader, send_chunk
+from openruntime.runtime_api.wire import read_fields, read_head
 
 BASE = "/2018-06-01/runtime"
 RETRY_SECONDS = float(os.environ.get("OPENRUNTIME_UPSTREAM_RETRY_S", "5"))
@@ -78,20 +79,21 @@ class _Connection:
         return line
 
     def _response(self) -> tuple[int, list[tuple[str, str]], bytes, bool]:
-        parts = self._line().split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-            raise BadResponse(f"bad status line {parts!r}")
+        try:
+            head = read_head(self.reader)
+        except MalformedRequest as exc:
+            raise BadResponse(str(exc)) from None
+        if head is None:
+            raise BadResponse("the Runtime API closed the connection")
+        status_line, headers = head
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise BadResponse(f"bad status line {status_line[:100]!r}")
         status = int(parts[1])
-        headers: list[tuple[str, str]] = []
         length: int | None = None
         chunked = False
-        keep_alive = parts[0] != b"HTTP/1.0"
-        while (line := self._line()) not in (b"\r\n", b"\n"):
-            name, sep, value = line.decode("latin-1").partition(":")
-            if not sep:
-                raise BadResponse(f"bad header line {line[:100]!r}")
-            value = value.strip()
-            headers.append((name, value))
+        keep_alive = parts[0] != "HTTP/1.0"
+        for name, value in headers:
             lowered = name.lower()
             if lowered == "content-length":
                 length = int(value)
@@ -114,8 +116,10 @@ class _Connection:
         while (size := int(self._line().split(b";", 1)[0], 16)) > 0:
             chunks.append(self.reader.read(size))
             self._line()
-        while self._line() not in (b"\r\n", b"\n"):  # trailers
-            pass
+        try:
+            read_fields(self.reader)  # trailers: nothing here needs them
+        except MalformedRequest as exc:
+            raise BadResponse(str(exc)) from None
         return b"".join(chunks)
 
 

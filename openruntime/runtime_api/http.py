@@ -9,6 +9,12 @@ request. Only what Runtime API clients send is supported: Content-Length and chu
 bodies, keep-alive, `Connection: close`. Anything malformed gets a 400 and the
 connection is closed.
 
+Hand-over: a handler may return `HANDED_OVER`; its connection's thread then stops
+serving it and leaves it open, and whoever the handler gave `request.connection` to
+serves it from their own thread (the orchestrator's loop, which so answers its runtime
+with no thread hand-off: runtime_api/server.py), with reads bounded by a deadline;
+`serve_from` gives it back to a thread of its own.
+
 Streams, both ways: a chunked request the server's `stream_if` picks (a runtime's
 streamed /response) reaches the handler unread, as `Request.body_stream` (chunks as they
 arrive, then its trailers); a `Response` with `stream` goes out chunked, chunk by chunk,
@@ -18,21 +24,22 @@ with trailers at the end. Neither is ever held whole.
 from __future__ import annotations
 
 import _socket
+import io
+import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from openruntime.errors import MalformedRequest
 from openruntime.invocation import JSON
-from openruntime.runtime_api.netio import Socket, accept, listen_loopback, reader, send_chunk
+from openruntime.runtime_api.netio import Socket, accept, listen_loopback, send_chunk
+from openruntime.runtime_api.wire import read_fields, read_head
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-# Lambda accepts about 1 MiB of headers; awslambdaric sends X-Ray causes of 100 KB and
-# more on deep stack traces, and dies if such a post is refused.
-MAX_HEADER_BYTES = 1024 * 1024
-MAX_HEADER_COUNT = 200
 _READ_CHUNK = 256 * 1024
 
 REASONS = {  # what the servers here answer (the HTTP front: whatever a function says)
@@ -72,7 +79,7 @@ class ChunkedBody:
             except ValueError:
                 raise MalformedRequest(f"bad chunk size {size_line[:40]!r}") from None
             if size == 0:
-                self.trailers = _read_headers(reader)
+                self.trailers = read_fields(reader)
                 self.complete = True
                 return
             while size:
@@ -85,11 +92,127 @@ class ChunkedBody:
                 raise MalformedRequest("chunk not followed by CRLF")
 
 
+class Interrupted(Exception):
+    """A wait for a connection's next request was cut short by its `wake_fd` (below)."""
+
+
+class _SocketRaw(io.RawIOBase):
+    """The raw stream under a connection's buffered reader: `recv_into`. With a `deadline`
+    (monotonic), each read first waits for data until then at most (TimeoutError after);
+    a byte on `wake_fd` meanwhile raises Interrupted, while `at_request_start` (no byte of
+    the request being read has come yet: cutting it short loses nothing)."""
+
+    def __init__(self, sock: Socket) -> None:
+        self._sock = sock
+        self.deadline: float | None = None
+        self.wake_fd: int | None = None
+        self.at_request_start = False
+        self._poller: select.poll | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        if self.deadline is not None:
+            self._wait_readable(self.deadline)
+        count = self._sock.recv_into(buffer)
+        self.at_request_start = False
+        return count
+
+    def _wait_readable(self, deadline: float) -> None:
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self._sock.fileno(), select.POLLIN)
+            if self.wake_fd is not None:
+                self._poller.register(self.wake_fd, select.POLLIN)
+        sock_fd = self._sock.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            for fd, _ in self._poller.poll(left * 1000 + 1):
+                if fd == sock_fd:
+                    return  # data, or its end: recv says which
+                drain_wakeups(fd)
+                if self.at_request_start:
+                    raise Interrupted()
+
+
+def drain_wakeups(fd: int) -> None:
+    """Empty a non-blocking wake-up pipe."""
+    try:
+        while os.read(fd, 64):
+            pass
+    except BlockingIOError:
+        pass
+
+
+class Connection:
+    """One accepted connection: its socket and the buffered reader every request on it is
+    read through (whoever serves it, so nothing read ahead is lost in a hand-over)."""
+
+    __slots__ = ("sock", "reader", "_raw")
+
+    def __init__(self, sock: Socket) -> None:
+        self.sock = sock
+        self._raw = _SocketRaw(sock)
+        self.reader = io.BufferedReader(self._raw, _READ_CHUNK)
+
+    def set_deadline(self, deadline: float | None, wake_fd: int | None = None) -> None:
+        """Reads wait until the monotonic `deadline` at most (None: no limit); a byte on
+        `wake_fd` (non-blocking, drained here) interrupts a wait for the next request."""
+        raw = self._raw
+        raw.deadline = deadline
+        if wake_fd != raw.wake_fd:
+            raw.wake_fd = wake_fd
+            raw._poller = None
+
+    def read_request(self, max_body: int, stream_if: StreamIf | None = None) -> Request | None:
+        """The next request, as `read_request` reads it; Interrupted (see above) when the
+        wait for its first byte is cut short."""
+        self._raw.at_request_start = True
+        try:
+            request = read_request(self.reader, max_body, stream_if)
+        finally:
+            self._raw.at_request_start = False
+        if request is not None:
+            request.connection = self
+        return request
+
+    def send(self, response: Response, keep_alive: bool = True) -> None:
+        """A response; with a deadline, a client that does not read fails it then."""
+        deadline = self._raw.deadline
+        if deadline is None:
+            _send(self.sock, response, keep_alive)
+            return
+        self.sock.settimeout(max(deadline - time.monotonic(), 1e-6))
+        try:
+            _send(self.sock, response, keep_alive)
+        finally:
+            self.sock.settimeout(None)
+
+    def peer_closed(self) -> bool:
+        """The client has gone (a request read long ago may have been given up on)."""
+        return _peer_closed(self.sock)
+
+    def shutdown(self) -> None:
+        """Wake whoever reads or writes it (they see the end of the stream), from any thread."""
+        try:
+            self.sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
 class Request:
     """One HTTP/1.1 request as read (its body bounded: `oversize` says how much was refused;
-    or unread, as `body_stream`, when the server streams it)."""
+    or unread, as `body_stream`, when the server streams it). `connection`: the one it came
+    on, for a handler that takes it over (`HANDED_OVER`)."""
 
-    __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed", "body_stream")
+    __slots__ = ("method", "target", "headers", "body", "oversize", "peer_closed", "body_stream", "connection")
 
     def __init__(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
                  oversize: int | None = None, body_stream: ChunkedBody | None = None) -> None:
@@ -104,6 +227,7 @@ class Request:
         # Long-polling handlers ask this before answering, so that an event is never
         # handed to a client that has gone away (a killed runtime) while it waited.
         self.peer_closed: Callable[[], bool] = _never_closed
+        self.connection: Connection | None = None
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -145,46 +269,29 @@ class Response:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+# A handler's answer that is no answer: it took the request's connection over (above).
+HANDED_OVER = Response(0)
+
 Handler = Callable[[Request], Response]
 StreamIf = Callable[[str, str, list[tuple[str, str]]], bool]  # (method, target, headers): leave the body unread
 
 
 def read_request(reader: BinaryIO, max_body: int, stream_if: StreamIf | None = None) -> Request | None:
     """Read one request; None on a clean end of stream before any byte."""
-    line = reader.readline(MAX_HEADER_BYTES + 1)
-    while line in (b"\r\n", b"\n"):  # tolerated: stray CRLF between requests
-        line = reader.readline(MAX_HEADER_BYTES + 1)
-    if not line:
+    head = read_head(reader)
+    if head is None:
         return None
-    if len(line) > MAX_HEADER_BYTES or not line.endswith(b"\n"):
-        raise MalformedRequest("request line too long or truncated")
-    parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+    request_line, headers = head
+    parts = request_line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1]:
-        raise MalformedRequest(f"bad request line {line[:100]!r}")
+        raise MalformedRequest(f"bad request line {request_line[:100]!r}")
     method, target, _version = parts
-    headers = _read_headers(reader)
     if stream_if is not None and stream_if(method, target, headers):
         _check_framing(headers)
         if (_header(headers, "transfer-encoding") or "").lower() == "chunked":
             return Request(method, target, headers, b"", None, ChunkedBody(reader))
     body, oversize = _read_body(reader, headers, max_body)
     return Request(method, target, headers, body, oversize)
-
-
-def _read_headers(reader: BinaryIO) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
-    total = 0
-    while True:
-        line = reader.readline(MAX_HEADER_BYTES + 1)
-        total += len(line)
-        if not line or total > MAX_HEADER_BYTES:
-            raise MalformedRequest("headers truncated or too large")
-        if line in (b"\r\n", b"\n"):
-            return headers
-        name, sep, value = line.decode("latin-1").partition(":")
-        if not sep or not name or name != name.strip() or len(headers) >= MAX_HEADER_COUNT:
-            raise MalformedRequest(f"bad header line {line[:100]!r}")
-        headers.append((name, value.strip()))
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -315,27 +422,49 @@ class LoopbackHTTPServer:
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(
-                target=self._serve_connection, args=(conn,), name=f"{self._name}-conn", daemon=True
+                target=self._serve_connection, args=(Connection(conn),), name=f"{self._name}-conn", daemon=True
             ).start()
 
-    def _serve_connection(self, conn: Socket) -> None:
-        stream = reader(conn, _READ_CHUNK)
+    def serve_from(self, connection: Connection, request: Request | None = None) -> None:
+        """A connection taken over (`HANDED_OVER`) goes back to a thread of its own, which
+        first answers `request` (read already, not answered) when there is one."""
+        connection.set_deadline(None)
+        threading.Thread(target=self._serve_connection, args=(connection, request),
+                         name=f"{self._name}-conn", daemon=True).start()
+
+    def forget(self, connection: Connection) -> None:
+        """Close a connection taken over."""
+        with self._lock:
+            self._connections.discard(connection.sock)
+        connection.close()
+
+    def _serve_connection(self, connection: Connection, pending: Request | None = None) -> None:
+        conn = connection.sock
+        handed_over = False
         try:
             while not self._closed:
-                try:
-                    request = read_request(stream, self._max_body, self._stream_if)
-                except MalformedRequest as exc:
-                    import json
+                if pending is not None:
+                    request: Request | None = pending
+                    pending = None
+                else:
+                    try:
+                        request = read_request(connection.reader, self._max_body, self._stream_if)
+                    except MalformedRequest as exc:
+                        import json
 
-                    body = json.dumps(
-                        {"errorType": "MalformedRequest", "errorMessage": str(exc)}
-                    ).encode()
-                    _send(conn, Response(400, body, [("Content-Type", JSON)]), False)
-                    return
+                        body = json.dumps(
+                            {"errorType": "MalformedRequest", "errorMessage": str(exc)}
+                        ).encode()
+                        _send(conn, Response(400, body, [("Content-Type", JSON)]), False)
+                        return
                 if request is None:
                     return
                 request.peer_closed = lambda: _peer_closed(conn)
+                request.connection = connection
                 response = self._handler(request)
+                if response is HANDED_OVER:
+                    handed_over = True
+                    return
                 keep_alive = (request.header("connection") or "").lower() != "close"
                 if request.body_stream is not None and not request.body_stream.complete:
                     keep_alive = False  # a streamed body the handler left unread: framing lost
@@ -345,10 +474,10 @@ class LoopbackHTTPServer:
         except OSError:
             return  # peer went away: nothing to answer
         finally:
-            with self._lock:
-                self._connections.discard(conn)
-            stream.close()
-            conn.close()
+            if not handed_over:
+                with self._lock:
+                    self._connections.discard(conn)
+                connection.close()
 
 
 def _peer_closed(conn: Socket) -> bool:
