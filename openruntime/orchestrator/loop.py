@@ -222,13 +222,21 @@ class Orchestrator:
 
     # -- invocations ----------------------------------------------------------------------------
 
-    def handle(self, invocation: Invocation) -> Outcome:
+    def serve_one(self, invocation: Invocation, upstream: RuntimeAPIClient | None = None) -> None:
+        """One invocation through the pipeline, its answer posted upstream, then its log
+        line and the runtime's 202 for its answer: the caller's answer goes out first."""
         invocation.answer_by_ms = invocation.deadline_ms - self.grace_ms
         run = InvocationRun(invocation)
         started = time.perf_counter()
         outcome = self.chain.run(run, lambda payload, ctype: self._call_runtime(invocation, payload, ctype))
-        write_invocation_log(invocation, outcome, time.perf_counter() - started, run.timings)
-        return outcome
+        elapsed = time.perf_counter() - started
+        if outcome.stream is not None:  # its line first: the stream's own line follows the post
+            write_invocation_log(invocation, outcome, elapsed, run.timings)
+            self.post(invocation, outcome, upstream)
+        else:
+            self.post(invocation, outcome, upstream)
+            write_invocation_log(invocation, outcome, elapsed, run.timings)
+        self.proxy.send_held_answer()
 
     def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
         assert self.runtime is not None
@@ -333,8 +341,7 @@ class Orchestrator:
         while True:
             self._ensure_runtime()  # not waited for: /next goes out at once
             invocation = self.upstream.next_invocation()
-            outcome = self.handle(invocation)
-            self.post(invocation, outcome)
+            self.serve_one(invocation)
             reap_orphans()  # what a middleware or the handler left running and then exited
 
     def _serve_concurrently(self) -> None:
@@ -350,7 +357,7 @@ class Orchestrator:
                 while not failures:
                     self._ensure_runtime()
                     invocation = upstream.next_invocation()
-                    self.post(invocation, self.handle(invocation), upstream)
+                    self.serve_one(invocation, upstream)
                     reap_orphans()
             except BaseException as exc:  # noqa: BLE001 - any poller's end is everyone's
                 failures.append(exc)

@@ -101,13 +101,16 @@ class Pending:
 class _Lane:
     """A runtime's connection that the owner's thread serves itself (module docstring)."""
 
-    __slots__ = ("connection", "generation", "poll", "busy")
+    __slots__ = ("connection", "generation", "poll", "busy", "held")
 
     def __init__(self, connection: Connection, generation: int, poll: Request) -> None:
         self.connection = connection
         self.generation = generation
         self.poll: Request | None = poll  # a `/next` read on it and not answered yet
         self.busy = False  # the owner's thread reads or writes it now
+        # Our answer to the runtime's answer (202), held until the owner has passed it on
+        # (`send_held_answer`): the caller's answer goes first, the runtime's wake-up after.
+        self.held: tuple[Response, bool] | None = None
 
 
 class RuntimeAPIServer:
@@ -294,6 +297,8 @@ class RuntimeAPIServer:
         with self.cond:
             self.in_flight[pending.request_id] = pending  # offered: it is in flight from here
         try:
+            if lane.held is not None and not self._send_held(lane):
+                return False
             # A /next read a while ago: its client may have given up on it since.
             if lane.poll is not None and connection.peer_closed():
                 return False
@@ -319,7 +324,7 @@ class RuntimeAPIServer:
                         lane.poll = request
                     keep = True
                     return pending.outcome is not None
-                if not self._answer_on_lane(lane, request):
+                if not self._answer_on_lane(lane, request, pending):
                     return False
             keep = True
             return True
@@ -332,7 +337,7 @@ class RuntimeAPIServer:
         except (TimeoutError, OSError):
             return False  # at the deadline the runtime is replaced, its connection with it
         finally:
-            connection.set_deadline(None)
+            connection.set_deadline(None, self._wake[0])
             with self.cond:
                 lane.busy = False
                 if not keep and self._lane is lane:
@@ -362,17 +367,49 @@ class RuntimeAPIServer:
             lane.connection.send(error_response(400, "MalformedRequest", str(exc)), keep_alive=False)
             return None
 
-    def _answer_on_lane(self, lane: _Lane, request: Request) -> bool:
-        """Any other request on the lane, answered as its thread would; False when the
-        lane ends with it (a streamed answer goes back to a thread, which pumps it)."""
+    def send_held_answer(self) -> None:
+        """From the owner's thread, once it has passed the runtime's answer on: the
+        runtime's 202 for it (held so that the runtime, woken by it, does not compete
+        with the owner for the CPU before the caller has its answer)."""
+        with self.cond:
+            lane = self._lane
+            if lane is None or lane.held is None:
+                return
+            lane.busy = True  # not closed under it meanwhile (`_discard_lane`)
+        kept = self._send_held(lane)
+        with self.cond:
+            lane.busy = False
+            if not kept and self._lane is lane:
+                self._discard_lane()
+
+    def _send_held(self, lane: _Lane) -> bool:
+        """Send what `lane` holds (its owner's thread, the lane busy); False when the lane
+        is over with it."""
+        assert lane.held is not None
+        response, keep_alive = lane.held
+        lane.held = None
+        try:
+            lane.connection.send(response, keep_alive)
+        except OSError:
+            return False
+        return keep_alive
+
+    def _answer_on_lane(self, lane: _Lane, request: Request, pending: Pending | None = None) -> bool:
+        """Any other request on the lane, answered as its thread would (the answer to
+        `pending` is held: `send_held_answer`); False when the lane ends with it (a
+        streamed answer goes back to a thread, which pumps it)."""
         if request.body_stream is not None:
             with self.cond:
                 if self._lane is lane:
                     self._lane = None  # the thread owns it now: not closed, not discarded
             self._http.serve_from(lane.connection, request)
             return False
+        unanswered = pending is not None and pending.outcome is None
         response = self.handle(request)
         keep_alive = (request.header("connection") or "").lower() != "close"
+        if unanswered and pending is not None and pending.outcome is not None:
+            lane.held = (response, keep_alive)
+            return True
         lane.connection.send(response, keep_alive)
         return keep_alive
 

@@ -31,7 +31,7 @@ def patterned(tmp_path: Path, pattern: str, **env: str) -> Path:
         "env": {"PATTERN": pattern, **env}}}))
 
 
-@pytest.mark.parametrize("pattern", ["pool", "alternate", "cross"])
+@pytest.mark.parametrize("pattern", ["pool", "alternate", "cross", "close"])
 def test_a_runtime_on_several_connections_gets_every_answer_through(tmp_path: Path, pattern: str) -> None:
     with orchestrated(patterned(tmp_path, pattern), timeout_s=TIMEOUT_S) as emulator:
         results = [emulator.invoke(json.dumps({"n": n}).encode()) for n in range(6)]

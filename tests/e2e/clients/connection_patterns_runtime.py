@@ -7,6 +7,7 @@ thread (no hand-off); these are the clients that do something else, each answeri
   pool         polls on one connection, answers on another (an HTTP client's pool)
   alternate    polls on each of two connections in turn, answers where it polled
   cross        polls on each of two connections in turn, answers on the other one
+  close        answers with `Connection: close` where it polled, then polls on a new one
   two-pollers  two threads in classic mode, each polling on its own connection; every
                execution is appended to $EXECUTIONS ("request-id thread")
   trickle      the event {"trickle": true} is answered one byte every 0.1 s (its head
@@ -39,10 +40,10 @@ def poll(conn: http.client.HTTPConnection) -> tuple[str, dict]:
     return response.getheader("Lambda-Runtime-Aws-Request-Id"), json.loads(body)
 
 
-def answer(conn: http.client.HTTPConnection, request_id: str, event: dict) -> None:
+def answer(conn: http.client.HTTPConnection, request_id: str, event: dict, **headers: str) -> None:
     body = json.dumps({"n": event.get("n"), "pattern": pattern}).encode()
     conn.request("POST", f"{BASE}/invocation/{request_id}/response", body=body,
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json", **headers})
     response = conn.getresponse()
     response.read()
 
@@ -77,6 +78,12 @@ elif pattern == "cross":
         request_id, event = poll(connections[turn % 2])
         answer(connections[(turn + 1) % 2], request_id, event)
         turn += 1
+elif pattern == "close":
+    while True:
+        conn = connection()
+        request_id, event = poll(conn)
+        answer(conn, request_id, event, Connection="close")
+        conn.close()
 elif pattern == "two-pollers":
     lock = threading.Lock()
 
