@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # signal's C half: signal.py builds enums (~4 ms of the cold start)
 import _thread
+import gc
 import os
 import threading
 import time
@@ -385,6 +386,9 @@ class Orchestrator:
                 log(f"init failed: {failure.error_type}: {failure}", "ERROR")
                 self.upstream.post_init_error(failure.body(), failure.error_type)
                 return 1
+            # What init made lives as long as the sandbox: out of the collector's sight, so
+            # that the collections the invocations' garbage triggers walk only that garbage.
+            gc.freeze()
             self.serve_forever()
             return 0  # not reached: serve_forever only leaves by an exception
         except ShutdownRequested:

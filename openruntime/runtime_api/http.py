@@ -114,8 +114,13 @@ class _SocketRaw(io.RawIOBase):
 
     def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
         if self.deadline is not None:
-            self._wait_readable(self.deadline)
-        count = self._sock.recv_into(buffer)
+            try:  # what is there already, without a poll(2) first (the usual case on the lane)
+                count = self._sock.recv_into(buffer, 0, _socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                self._wait_readable(self.deadline)
+                count = self._sock.recv_into(buffer)
+        else:
+            count = self._sock.recv_into(buffer)
         self.at_request_start = False
         return count
 
