@@ -263,7 +263,7 @@ class Orchestrator:
                 break  # answered as the invocation's timeout, below
             pending = self.proxy.dispatch(invocation, payload, content_type)
             try:
-                outcome = self.proxy.wait_outcome(pending, until)
+                outcome = self.proxy.wait_outcome(pending, until, hold_answer=True)  # serve_one sends it
                 break
             except RuntimeGone:
                 continue  # it died before it took the event: nothing was lost, a new one takes it

@@ -61,11 +61,13 @@ class RuntimeAPIProxy(RuntimeAPIServer):
         headers.append(("Content-Type", content_type))
         return Pending(invocation.request_id, payload, headers)
 
-    def wait_outcome(self, pending: Pending, until_monotonic: float) -> Outcome | None:
+    def wait_outcome(self, pending: Pending, until_monotonic: float, hold_answer: bool = False) -> Outcome | None:
         """The sub-runtime's answer, or None when `until_monotonic` passed first; RuntimeGone
-        when it died before it took the event (start another and dispatch again)."""
+        when it died before it took the event (start another and dispatch again). With
+        `hold_answer`, the runtime's 202 for its answer may wait for `send_held_answer`
+        (the caller's answer first)."""
         lane = self.take_lane()
-        if lane is not None and self.answer_on_lane(lane, pending, until_monotonic):
+        if lane is not None and self.answer_on_lane(lane, pending, until_monotonic, hold_answer):
             self.finish(pending)
             return pending.outcome
         if not pending.delivered:

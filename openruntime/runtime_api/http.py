@@ -107,6 +107,7 @@ class _SocketRaw(io.RawIOBase):
         self.deadline: float | None = None
         self.wake_fd: int | None = None
         self.at_request_start = False
+        self.woken = False  # a wake-up came while a request was being read: acted on after it
         self._poller: select.poll | None = None
 
     def readable(self) -> bool:
@@ -119,6 +120,9 @@ class _SocketRaw(io.RawIOBase):
             except BlockingIOError:
                 self._wait_readable(self.deadline)
                 count = self._sock.recv_into(buffer)
+            else:
+                if time.monotonic() > self.deadline:  # a client that always has more ready
+                    raise TimeoutError("deadline passed")
         else:
             count = self._sock.recv_into(buffer)
         self.at_request_start = False
@@ -141,6 +145,7 @@ class _SocketRaw(io.RawIOBase):
                 drain_wakeups(fd)
                 if self.at_request_start:
                     raise Interrupted()
+                self.woken = True  # mid-request: the request is read whole first
 
 
 def drain_wakeups(fd: int) -> None:
@@ -168,18 +173,25 @@ class Connection:
         `wake_fd` (non-blocking, drained here) interrupts a wait for the next request."""
         raw = self._raw
         raw.deadline = deadline
+        raw.woken = False
         if wake_fd != raw.wake_fd:
             raw.wake_fd = wake_fd
             raw._poller = None
 
     def read_request(self, max_body: int, stream_if: StreamIf | None = None) -> Request | None:
         """The next request, as `read_request` reads it; Interrupted (see above) when the
-        wait for its first byte is cut short."""
-        self._raw.at_request_start = True
+        wait for its first byte is cut short, or was asked for while the last one was read
+        (nothing of the next one is read then: it stays for whoever serves it)."""
+        raw = self._raw
+        if raw.woken:
+            raw.woken = False
+            raise Interrupted()
+        raw.at_request_start = True
         try:
-            request = read_request(self.reader, max_body, stream_if)
+            head = read_head(self.reader)
         finally:
-            self._raw.at_request_start = False
+            raw.at_request_start = False  # from its first byte on, it is read whole
+        request = request_from_head(head, self.reader, max_body, stream_if)
         if request is not None:
             request.connection = self
         return request
@@ -283,7 +295,12 @@ StreamIf = Callable[[str, str, list[tuple[str, str]]], bool]  # (method, target,
 
 def read_request(reader: BinaryIO, max_body: int, stream_if: StreamIf | None = None) -> Request | None:
     """Read one request; None on a clean end of stream before any byte."""
-    head = read_head(reader)
+    return request_from_head(read_head(reader), reader, max_body, stream_if)
+
+
+def request_from_head(head: tuple[str, list[tuple[str, str]]] | None, reader: BinaryIO, max_body: int,
+                      stream_if: StreamIf | None = None) -> Request | None:
+    """The request whose head (`wire.read_head`'s) was just read, its body read from `reader`."""
     if head is None:
         return None
     request_line, headers = head
@@ -318,7 +335,7 @@ def _read_body(
     if not lengths:
         return b"", None
     length_text = lengths[0]
-    if not length_text.isdigit():
+    if not (length_text.isascii() and length_text.isdigit()):  # str.isdigit takes "²" too
         raise MalformedRequest(f"bad Content-Length {length_text!r}")
     length = int(length_text)
     if length > max_body:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 PREFIX = "/2018-06-01/runtime/"
 ACCEPTED = Response(202, b'{"status":"OK"}', [("Content-Type", JSON)])
 ANSWERED_KEPT = 64  # ids remembered for Lambda's 403 to a late second answer
+HELD_ANSWER_SEND_S = 1.0  # a runtime that has not taken its 202 by then has stopped reading
 
 
 class InitState:
@@ -281,15 +282,18 @@ class RuntimeAPIServer:
                 return None
             if self.waiting:
                 self._lane = None
+                if lane.poll is not None:
+                    self.polls -= 1  # its thread counts it (`next_event`)
                 self._http.serve_from(lane.connection, lane.poll)
                 return None
             drain_wakeups(self._wake[0])  # a wake-up meant for an earlier wait
             lane.busy = True
             return lane
 
-    def answer_on_lane(self, lane: _Lane, pending: Pending, until: float) -> bool:
+    def answer_on_lane(self, lane: _Lane, pending: Pending, until: float, hold: bool = False) -> bool:
         """From the owner's thread: `pending` to the runtime's `/next` on `lane`, and its
-        answer read there, by the monotonic time `until`. True: `pending.outcome` is set.
+        answer read there, by the monotonic time `until`; with `hold`, the 202 for that
+        answer waits for `send_held_answer`. True: `pending.outcome` is set.
         False: the lane is over (closed, timed out, or given back to a thread) and the
         threaded path goes on: `offer` it if it is not `delivered`, then `wait_answer`."""
         connection = lane.connection
@@ -297,12 +301,12 @@ class RuntimeAPIServer:
         with self.cond:
             self.in_flight[pending.request_id] = pending  # offered: it is in flight from here
         try:
+            connection.set_deadline(until, self._wake[0])
             if lane.held is not None and not self._send_held(lane):
                 return False
             # A /next read a while ago: its client may have given up on it since.
             if lane.poll is not None and connection.peer_closed():
                 return False
-            connection.set_deadline(until, self._wake[0])
             if lane.poll is None and not self._read_until_poll(lane):
                 return False
             with self.cond:
@@ -324,7 +328,7 @@ class RuntimeAPIServer:
                         lane.poll = request
                     keep = True
                     return pending.outcome is not None
-                if not self._answer_on_lane(lane, request, pending):
+                if not self._answer_on_lane(lane, request, pending if hold else None):
                     return False
             keep = True
             return True
@@ -336,6 +340,11 @@ class RuntimeAPIServer:
             return False
         except (TimeoutError, OSError):
             return False  # at the deadline the runtime is replaced, its connection with it
+        except Exception as exc:  # noqa: BLE001 - what would have ended a connection's thread
+            from openruntime.function_log import log
+
+            log(f"the runtime's connection failed: {exc!r}; it is closed", "ERROR", pending.request_id)
+            return False
         finally:
             connection.set_deadline(None, self._wake[0])
             with self.cond:
@@ -376,7 +385,12 @@ class RuntimeAPIServer:
             if lane is None or lane.held is None:
                 return
             lane.busy = True  # not closed under it meanwhile (`_discard_lane`)
-        kept = self._send_held(lane)
+        # A runtime that does not read its 202 (a full socket) must not hold the loop.
+        lane.connection.set_deadline(time.monotonic() + HELD_ANSWER_SEND_S, self._wake[0])
+        try:
+            kept = self._send_held(lane)
+        finally:
+            lane.connection.set_deadline(None, self._wake[0])
         with self.cond:
             lane.busy = False
             if not kept and self._lane is lane:

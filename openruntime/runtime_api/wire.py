@@ -30,7 +30,7 @@ def read_head(reader: BinaryIO) -> tuple[str, list[tuple[str, str]]] | None:
     end = buffered.find(b"\r\n\r\n")
     if end > 0 and buffered[0] not in b"\r\n":
         head = buffered[:end]
-        if head.count(b"\r") == head.count(b"\n"):  # CRLF throughout: no bare LF to split on
+        if head.count(b"\n") == head.count(b"\r\n"):  # CRLF throughout: no bare LF to split on
             reader.read(end + 4)
             lines = head.decode("latin-1").split("\r\n")
             if len(lines) > MAX_HEADER_COUNT + 1:

@@ -72,3 +72,49 @@ def test_a_streamed_answer_on_the_runtimes_one_connection_arrives_whole(tmp_path
     assert [r.function_error for r in results] == [None] * 3, [r.body for r in results]
     assert [r.body for r in results] == [
         b"".join(b"chunk %d;" % i for i in range(n)) for n in (3, 1, 5)]
+
+
+RAW_CLIENT = Path(__file__).parent / "clients" / "raw_lane_runtime.py"
+
+
+def raw(tmp_path: Path, pattern: str) -> Path:
+    return write_pipeline(tmp_path, yaml.safe_dump({"runtime": {
+        "command": [sys.executable, str(RAW_CLIENT)], "task_root": str(tmp_path), "grace_ms": 500,
+        "env": {"PATTERN": pattern}}}))
+
+
+@pytest.mark.parametrize("pattern", ["lost-wake", "lost-head"])
+def test_a_request_on_another_connection_mid_request_loses_nothing(tmp_path: Path, pattern: str) -> None:
+    # lost-wake: a /next on a second connection while a request on the first is half sent;
+    # lost-head: a post on a second connection while the answer's head is read and its body
+    # awaited. Either, mishandled, is a Sandbox.Timedout at 4 s.
+    with orchestrated(raw(tmp_path, pattern), timeout_s=4.0) as emulator:
+        results = [emulator.invoke(json.dumps({"n": n}).encode()) for n in range(3)]
+    assert [r.function_error for r in results] == [None] * 3, [r.body for r in results]
+    assert [r.json() for r in results] == [{"n": n} for n in range(3)]
+
+
+def test_a_content_length_in_unicode_digits_is_a_400_and_the_orchestrator_lives_on(tmp_path: Path) -> None:
+    log = tmp_path / "function.log"
+    with orchestrated(raw(tmp_path, "bad-length"), timeout_s=3.0, stderr_file=log) as emulator:
+        first = emulator.invoke(b'{"n": 1}')
+        pid = emulator.runtime_pid
+        bad = emulator.invoke(b'{"bad": true}')
+        after = emulator.invoke(b'{"n": 3}')
+        assert emulator.runtime_pid == pid
+    assert first.json() == {"n": 1} and after.json() == {"n": 3}
+    assert bad.json()["errorType"] == "Sandbox.Timedout"  # its answer was refused; it gave no other
+    assert "Traceback" not in log.read_text()
+
+
+def test_an_answer_that_never_ends_is_cut_at_the_deadline(tmp_path: Path) -> None:
+    # A Content-Length of 10^15 and data always ready: the orchestrator answers the timeout
+    # itself (alive), instead of reading on until Lambda's own timeout kills the sandbox.
+    with orchestrated(raw(tmp_path, "flood"), timeout_s=3.0) as emulator:
+        assert emulator.invoke(b'{"n": 1}').json() == {"n": 1}
+        pid = emulator.runtime_pid
+        flood = emulator.invoke(b'{"flood": true}')
+        after = emulator.invoke(b'{"n": 3}')
+        assert emulator.runtime_pid == pid
+    assert flood.function_error == "Unhandled" and flood.json()["errorType"] == "Sandbox.Timedout"
+    assert after.json() == {"n": 3}

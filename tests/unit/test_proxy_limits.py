@@ -39,6 +39,9 @@ def test_the_response_limit_is_exact(size: int, accepted: bool) -> None:
     try:
         thread = threading.Thread(target=runtime)
         thread.start()
+        # Its /next waits first: the event goes out on the lane (the orchestrator's own
+        # thread reads the answer), and the 202 is not held for an owner that did not ask.
+        proxy.wait_ready(30)
         invocation = Invocation("req-1", int(time.time() * 1000) + 30_000, "arn:aws:lambda:x", None, None,
                                 "application/json", b"{}", [("Lambda-Runtime-Aws-Request-Id", "req-1")])
         pending = proxy.dispatch(invocation, b"{}", "application/json")

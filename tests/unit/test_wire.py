@@ -49,6 +49,7 @@ HEADS = [
     b"POST /r HTTP/1.1\r\nContent-Length: 2\r\nX-Spaced:   padded value  \r\n\r\n{}",
     b"POST /r HTTP/1.1\nContent-Length: 2\n\n{}",  # bare LF throughout
     b"POST /r HTTP/1.1\r\nA: 1\nB: 2\r\n\r\n",  # mixed: never split on CRLF alone
+    b"POST /r HTTP/1.1\r\nX: a\rContent-Length: 5\nY: z\r\n\r\nhello",  # a bare CR and a bare LF
     b"\r\n\r\nGET /after-stray-crlf HTTP/1.1\r\nHost: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 0\r\n\r\nnext message",
     b"GET / HTTP/1.1\r\nno-colon-here\r\n\r\n",
@@ -72,5 +73,5 @@ def test_what_a_head_gives() -> None:
     assert head == ("POST /r HTTP/1.1", [("Content-Length", "2"), ("X-Spaced", "padded value")])
     assert rest == b"{}"
     assert read_all_ways(HEADS[-1])[0] == (None, b"")
-    assert read_all_ways(HEADS[6])[0][0] == "error"
+    assert read_all_ways(HEADS[7])[0][0] == "error"
     assert read_all_ways(HEADS[-2])[0][0] == "error" and read_all_ways(HEADS[-3])[0][0] != "error"

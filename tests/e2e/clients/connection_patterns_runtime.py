@@ -63,20 +63,13 @@ if pattern == "pool":
     while True:
         request_id, event = poll(polling)
         answer(answering, request_id, event)
-elif pattern == "alternate":
+elif pattern in ("alternate", "cross"):
     connections = [connection(), connection()]
-    turn = 0
-    while True:
-        conn = connections[turn % 2]
-        turn += 1
-        request_id, event = poll(conn)
-        answer(conn, request_id, event)
-elif pattern == "cross":
-    connections = [connection(), connection()]
+    elsewhere = 1 if pattern == "cross" else 0  # where it answers, counted from where it polled
     turn = 0
     while True:
         request_id, event = poll(connections[turn % 2])
-        answer(connections[(turn + 1) % 2], request_id, event)
+        answer(connections[(turn + elsewhere) % 2], request_id, event)
         turn += 1
 elif pattern == "close":
     while True:
