@@ -134,6 +134,7 @@ class RuntimeAPIServer:
         self._lane: _Lane | None = None
         # The owner's wait on the lane is cut short by a byte here (`_leave_lane_for`).
         self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC) if hand_over else (-1, -1)
+        self._woken = False  # a byte may be in the pipe
         self.generation = 0
         self.closed = False
         self.polled = False  # this generation's process has called /next: its init is over
@@ -286,7 +287,9 @@ class RuntimeAPIServer:
                     self.polls -= 1  # its thread counts it (`next_event`)
                 self._http.serve_from(lane.connection, lane.poll)
                 return None
-            drain_wakeups(self._wake[0])  # a wake-up meant for an earlier wait
+            if self._woken:  # a wake-up meant for an earlier wait (no read(2) otherwise)
+                drain_wakeups(self._wake[0])
+                self._woken = False
             lane.busy = True
             return lane
 
@@ -323,11 +326,8 @@ class RuntimeAPIServer:
                 if request is None:
                     return False
                 if _is_poll(request):  # it polls again unanswered: its answer went (or goes) elsewhere
-                    with self.cond:
-                        self._note_poll()
-                        lane.poll = request
-                    keep = True
-                    return pending.outcome is not None
+                    keep = self._hold_poll(lane, request)
+                    return keep and pending.outcome is not None
                 if not self._answer_on_lane(lane, request, pending if hold else None):
                     return False
             keep = True
@@ -359,14 +359,19 @@ class RuntimeAPIServer:
             if request is None:
                 return False
             if _is_poll(request):
-                with self.cond:
-                    if lane.generation != self.generation:
-                        return False
-                    self._note_poll()
-                    lane.poll = request
-                return True
+                return self._hold_poll(lane, request)
             if not self._answer_on_lane(lane, request):
                 return False
+
+    def _hold_poll(self, lane: _Lane, request: Request) -> bool:
+        """A `/next` read on `lane`, kept there for the next event; False when the lane's
+        runtime was replaced meanwhile."""
+        with self.cond:
+            if lane.generation != self.generation:
+                return False
+            self._note_poll()
+            lane.poll = request
+            return True
 
     def _read_on_lane(self, lane: _Lane) -> Request | None:
         """The next request on `lane`; None at its end (it is then dropped by the caller)."""
@@ -433,6 +438,7 @@ class RuntimeAPIServer:
         serve them all (call with `cond` held)."""
         lane = self._lane
         if lane is not None and lane.busy and request.connection is not lane.connection and not self.closed:
+            self._woken = True
             try:
                 os.write(self._wake[1], b"!")
             except BlockingIOError:

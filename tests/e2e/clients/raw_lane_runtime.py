@@ -52,6 +52,15 @@ def answer(sock, reader, request_id: str, value: dict) -> int:
     return read_response(reader)[0]
 
 
+def answer_until(conn, key: str) -> str:
+    """Answer events as usual up to the first with `key`; its request id."""
+    while True:
+        request_id, event = poll(*conn)
+        if event.get(key):
+            return request_id
+        answer(*conn, request_id, {"n": event.get("n")})
+
+
 def serve(conn) -> None:
     while True:
         request_id, event = poll(*conn)
@@ -89,31 +98,24 @@ elif pattern == "lost-head":
 elif pattern == "bad-length":
     conn = connection()
     while True:
-        request_id, event = poll(*conn)
-        if not event.get("bad"):
-            answer(*conn, request_id, {"n": event.get("n")})
-            continue
+        request_id = answer_until(conn, "bad")
         conn[0].sendall(f"POST {BASE}/invocation/{request_id}/response HTTP/1.1\r\nHost: x\r\n"
                         "Content-Length: ".encode() + b"\xb2\r\n\r\n{}")  # latin-1 "²"
         conn[1].readline()  # the 400
         conn = connection()
 elif pattern == "flood":
     conn = connection()
-    while True:
-        request_id, event = poll(*conn)
-        if not event.get("flood"):
-            answer(*conn, request_id, {"n": event.get("n")})
-            continue
-        conn[0].sendall(f"POST {BASE}/invocation/{request_id}/response HTTP/1.1\r\nHost: x\r\n"
-                        f"Content-Length: {10 ** 15}\r\n\r\n".encode())
-        block = b"\0" * (4 << 20)
+    request_id = answer_until(conn, "flood")
+    conn[0].sendall(f"POST {BASE}/invocation/{request_id}/response HTTP/1.1\r\nHost: x\r\n"
+                    f"Content-Length: {10 ** 15}\r\n\r\n".encode())
+    block = b"\0" * (4 << 20)
 
-        def flood() -> None:
-            while True:
-                conn[0].sendall(block)
+    def flood() -> None:
+        while True:
+            conn[0].sendall(block)
 
-        for _ in range(3):
-            threading.Thread(target=flood, daemon=True).start()
-        flood()
+    for _ in range(3):
+        threading.Thread(target=flood, daemon=True).start()
+    flood()
 else:
     sys.exit(f"unknown PATTERN {pattern!r}")
