@@ -1,4 +1,4 @@
-"""Per-invocation state folders of exec middlewares, under one folder per orchestrator.
+"""The folder of exec middlewares' per-invocation state files, one per orchestrator.
 
 `state_root()` is `$TMPDIR/openruntime-state-<pid>`: removed at a clean shutdown, and
 swept by the next orchestrator when its owner died without cleaning up (SIGKILL, reset).
@@ -16,7 +16,7 @@ def state_root() -> str:
     """This orchestrator's folder for invocation state: `$TMPDIR/openruntime-state-<pid>`.
 
     An orchestrator killed outright (SIGKILL, a sandbox reset) cannot remove its
-    invocations' state folders; the next one removes the folders of processes that are
+    invocations' state files; the next one removes the folders of processes that are
     gone, the first time it needs its own. A folder of that name that is not ours (another
     user's, a link) is not used: then a private temporary folder is."""
     global _state_root
@@ -39,7 +39,7 @@ def state_root() -> str:
 
 
 def remove_state_root() -> None:
-    """At a clean shutdown: this orchestrator's state folder goes (its invocations' are gone)."""
+    """At a clean shutdown: this orchestrator's state folder goes (with any state file left in it)."""
     global _state_root
     if _state_root is not None:
         import shutil

@@ -387,7 +387,7 @@ def test_state_folders_of_a_killed_orchestrator_are_removed_by_the_next(tmp_path
 
         threading.Thread(target=emulator.invoke, args=(b'{"wait": 1}',), daemon=True).start()
         deadline = time.monotonic() + 20
-        while not list(tmp.glob("openruntime-state-*/*/slow.state")):
+        while not list(tmp.glob("openruntime-state-*/*.slow.state")):
             assert time.monotonic() < deadline, "the middleware never ran"
             time.sleep(0.02)
         killed = emulator.runtime_pid
