@@ -118,6 +118,146 @@ class EarlyChild:
         self.args, self.cwd, self.pid, self.stderr_fd, self.status_fd = args, cwd, pid, stderr_fd, status_fd
 
 
+def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b"") -> PipedChild:
+    """Start `command` as the leader of a new session, its STDIN, STDOUT and STDERR on
+    pipes, `stdin` already in its STDIN (as much as the pipe holds; the rest is the
+    caller's to write, and STDIN is closed when all of it is there). `OSError` when it
+    cannot be started, as from `Popen`.
+
+    What `spawn(..., PIPE ×3)` does, through posix_spawn: glibc's vfork, no Python between
+    fork and exec, no file objects; ~0.2 ms where `Popen` takes ~0.35 ms. An exec
+    middleware pays a spawn on every hook call. The input is written first so that the
+    child never waits for this process: on a busy machine, each wait is a wait for a CPU.
+    The child gets SIGPIPE and SIGXFSZ back at their defaults (Python ignores them) and
+    only descriptors 0–2: this process's own are close-on-exec, and what it inherited is
+    made so once (`_seal_inherited_fds`)."""
+    global _inherited_sealed
+    if not _inherited_sealed:
+        _seal_inherited_fds()
+        _inherited_sealed = True
+    program = _find_program(command[0], env)
+    ours: list[int] = []
+    theirs: list[int] = []
+    try:
+        for _ in range(3):
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            ours.append(_above_2(read_end))
+            theirs.append(_above_2(write_end))
+        ours[0], theirs[0] = theirs[0], ours[0]  # STDIN: the child reads, this side writes
+        for fd in ours:
+            os.set_blocking(fd, False)  # this side's ends only: the child's stay blocking
+        written = _prefill(ours[0], stdin)
+        pid = os.posix_spawn(
+            program, list(command), env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
+            setsid=True, setsigdef=_DEFAULT_IN_CHILD,
+        )
+    except BaseException as exc:
+        if isinstance(exc, FileNotFoundError):
+            _programs.pop((command[0], env.get("PATH")), None)  # it went away: look again next time
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    _spawned.add(pid)
+    child = PipedChild(list(command), pid, ours[0], ours[1], ours[2], written)
+    if written == len(stdin):
+        child.close_stdin()
+    return child
+
+
+class PipedChild:
+    """A child of `spawn_piped`: `ChildProcess`'s bookkeeping, and this side's pipe ends
+    (non-blocking; -1 once closed)."""
+
+    def __init__(self, args: list[str], pid: int, stdin: int, stdout: int, stderr: int, written: int) -> None:
+        self.process = ChildProcess(args, pid, None)
+        self.pid = pid
+        self.stdin_fd, self.stdout_fd, self.stderr_fd = stdin, stdout, stderr
+        self.written = written  # of the input, already in the pipe
+
+    def close_stdin(self) -> None:
+        if self.stdin_fd >= 0:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+
+    def close_pipes(self) -> None:
+        self.close_stdin()
+        for fd in (self.stdout_fd, self.stderr_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.stdout_fd = self.stderr_fd = -1
+
+
+_PIPE_CAPACITY = 1 << 16
+_PIPE_MAX = 1 << 20  # /proc/sys/fs/pipe-max-size's default: what an unprivileged process may ask
+
+
+def _prefill(fd: int, data: bytes) -> int:
+    """Write what the pipe takes now (a bigger pipe first for a bigger input); bytes written."""
+    if not data:
+        return 0
+    if len(data) > _PIPE_CAPACITY:
+        import fcntl
+
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(len(data), _PIPE_MAX))
+        except OSError:
+            pass  # over the user's pipe quota: the caller writes the rest as it is read
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
+
+
+_DEFAULT_IN_CHILD = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, name))
+_inherited_sealed = False
+_programs: dict[tuple[str, str | None], str] = {}  # (command[0], PATH) → the file posix_spawn runs
+
+
+def _above_2(fd: int) -> int:
+    """`fd`, moved above 2 when it took the number of a closed STDIN/STDOUT/STDERR (posix_spawn's
+    dup2 onto 0–2 would then overwrite one end before it is used)."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
+
+
+def _find_program(name: str, env: Mapping[str, str]) -> str:
+    """`name` along the PATH of `env`, as `Popen` looks it up (the first executable file)."""
+    if os.path.dirname(name):
+        return name
+    key = (name, env.get("PATH"))
+    found = _programs.get(key)
+    if found is None:
+        for folder in os.get_exec_path(env):
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                found = _programs[key] = candidate
+                break
+        else:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+    return found
+
+
+def _seal_inherited_fds() -> None:
+    """Close-on-exec for every descriptor above 2 that this process inherited (Python makes
+    its own so): children never get them, as `Popen(close_fds=True)` promises."""
+    for fd in _open_fds():
+        try:
+            if os.get_inheritable(fd):
+                os.set_inheritable(fd, False)
+        except OSError:
+            pass  # closed meanwhile (the listing's own descriptor among them)
+
+
 def fork_exec(command: Sequence[str], env: Mapping[str, str], cwd: str | None) -> EarlyChild:
     """`spawn(command, env, cwd=cwd, stderr=PIPE, die_with_parent=True)` without
     `subprocess`; returns right after the fork (the child execs on another core while this
@@ -271,6 +411,7 @@ class ChildProcess:
             return
         if pid == self.pid:
             self.returncode = os.waitstatus_to_exitcode(status)
+            _spawned.discard(pid)  # its number is free again: an orphan may get it next
 
     def poll(self) -> int | None:
         if self.returncode is None and self._waitpid_lock.acquire(False):

@@ -18,17 +18,16 @@ from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation, is_json_type
 from openruntime.middleware.protocol import HookResult, InvocationScope, MAX_OUTPUT_BYTES, context_env, middleware_env
 from openruntime.middleware.stderr_lines import StderrLines, TAIL_BYTES
-from openruntime.processes import kill_group
-
-# json and subprocess are imported where used: a pipeline that has no exec middleware
-# never needs subprocess, and neither is worth ~15 ms (re, enum, locale) of a cold start.
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
-if TYPE_CHECKING:
-    import subprocess
+from openruntime.processes import PipedChild, kill_group, spawn_piped
 
 EXIT_RESPOND = 3
 EXIT_FAIL_WITH_ERROR = 4  # STDOUT is the middleware's own error object
 _READ_CHUNK = 1 << 16  # a pipe's capacity
+# How long a call waits for the program's exit alone before it watches the pipes too: a
+# quick program (compiled, a short script) is done by then; a Python or Node start takes
+# 20-80 ms, and one that fills a pipe meanwhile waits at most this long for it to be read.
+QUICK_EXIT_S = 0.002
+QUICK_EXIT_MAX_BYTES = 1 << 16  # beyond, its answer may not fit a pipe: read as it comes
 
 
 class ExecMiddleware:
@@ -59,27 +58,22 @@ class ExecMiddleware:
         env = dict(self.base_env)
         env.update(context_env(hook, invocation, content_type, scope.stages_json()))
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
-        import subprocess
-
         try:
-            process = subprocess.Popen(
-                [*self.command, hook],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=env, start_new_session=True,
-            )
+            child = spawn_piped([*self.command, hook], env, payload)
         except OSError as exc:
             raise MiddlewareFailure(
                 errors.MIDDLEWARE_EXIT_ERROR, f"middleware '{name}' hook '{hook}' could not start: {exc}",
                 name, hook,
             ) from None
+        process = child.process
         stderr = StderrLines(name, invocation.request_id)
         try:
-            stdout, outcome = _exchange(process, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES)
+            stdout, outcome = _exchange(child, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES)
             if outcome != EXITED:
                 kill_group(process)
                 process.wait()
-                if process.stderr is not None and not process.stderr.closed:
-                    stderr.feed(_drain_fd(process.stderr.fileno(), TAIL_BYTES))  # why it hung
+                if child.stderr_fd >= 0:
+                    stderr.feed(_drain_fd(child.stderr_fd, TAIL_BYTES))  # why it hung
                 stderr.finish()
                 if outcome == TOO_LARGE:
                     raise MiddlewareFailure(
@@ -95,7 +89,7 @@ class ExecMiddleware:
                 )
         finally:
             kill_group(process)  # children it left behind must not outlive the call
-            _close_pipes(process)
+            child.close_pipes()
         stderr.finish()
         status = process.wait()
         if status == EXIT_FAIL_WITH_ERROR:
@@ -125,7 +119,7 @@ EXITED, TIMED_OUT, TOO_LARGE = "exited", "timed out", "too large"
 
 
 def _exchange(
-    process: subprocess.Popen[bytes], payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int
+    child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int
 ) -> tuple[bytes, str]:
     """Feed STDIN, collect STDOUT and log STDERR as they come until the process exits:
     (stdout, EXITED), or what it wrote so far and TIMED_OUT, or TOO_LARGE as soon as STDOUT
@@ -135,31 +129,37 @@ def _exchange(
     readable), not when its pipes reach EOF: a background child that inherited STDOUT must
     not hold the call until the timeout (the protocol reads "until the process exits"; the
     caller then kills the group). Without pidfds (Linux < 5.3), EOF on both pipes it is.
+
+    The payload was in the pipe before the program started (spawn_piped), and a program
+    that exits quickly is waited for by its exit alone: one wake-up of this thread, where
+    reading as it comes costs one for its output, one for its exit and one for each EOF.
+    On a busy machine every wake-up is a wait for a CPU.
     """
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     try:
-        pidfd = os.pidfd_open(process.pid)
+        pidfd = os.pidfd_open(child.pid)
     except (AttributeError, OSError):
         pidfd = -1
     deadline = time.monotonic() + timeout_s
-    in_fd, out_fd, err_fd = process.stdin.fileno(), process.stdout.fileno(), process.stderr.fileno()
+    in_fd, out_fd, err_fd = child.stdin_fd, child.stdout_fd, child.stderr_fd
     out: list[bytes] = []
     out_size = 0
-    poller = select.poll()
-    for fd in (out_fd, err_fd):
-        os.set_blocking(fd, False)
-        poller.register(fd, select.POLLIN)
-    if pidfd >= 0:
-        poller.register(pidfd, select.POLLIN)
-    view = memoryview(payload)
-    if view:
-        os.set_blocking(in_fd, False)
-        poller.register(in_fd, select.POLLOUT)
-    else:
-        process.stdin.close()
-    reading = {out_fd, err_fd}
+    view = memoryview(payload)[child.written:]
     exited = False
+    reading = {out_fd, err_fd}
     try:
+        if pidfd >= 0 and not view and len(payload) <= QUICK_EXIT_MAX_BYTES:
+            # Meanwhile its output waits in the pipes (64 KiB each before it would block).
+            quick = select.poll()
+            quick.register(pidfd, select.POLLIN)
+            exited = bool(quick.poll(min(QUICK_EXIT_S, timeout_s) * 1000))
+        if not exited:
+            poller = select.poll()
+            for fd in (out_fd, err_fd):
+                poller.register(fd, select.POLLIN)
+            if pidfd >= 0:
+                poller.register(pidfd, select.POLLIN)
+            if view:
+                poller.register(in_fd, select.POLLOUT)
         while not exited:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -176,7 +176,7 @@ def _exchange(
                         view = view[:0]
                     if not view:
                         poller.unregister(in_fd)
-                        process.stdin.close()
+                        child.close_stdin()
                 elif fd in reading:
                     try:
                         data = os.read(fd, _READ_CHUNK)
@@ -221,12 +221,3 @@ def _drain_fd(fd: int, limit: int) -> bytes:
         parts.append(data)
         size += len(data)
     return b"".join(parts)
-
-
-def _close_pipes(process: subprocess.Popen[bytes]) -> None:
-    for stream in (process.stdin, process.stdout, process.stderr):
-        if stream is not None:
-            try:
-                stream.close()
-            except OSError:
-                pass
