@@ -1,0 +1,3 @@
+module openruntime/benchmarks/go_spawner
+
+go 1.19
