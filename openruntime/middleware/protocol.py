@@ -17,7 +17,7 @@ from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
 from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation, is_json_type
 from openruntime.locate import sdk_dir
-from openruntime.middleware.state import state_root
+from openruntime.middleware.state import give_back_state_file, take_state_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -68,35 +68,16 @@ class InvocationScope:
         return "[" + ",".join(self.stages) + "]"
 
     def state_file(self, name: str) -> str:
-        """The middleware's state file; it exists (empty) from its first hook call on.
-
-        A file of its own in the orchestrator's state folder, by a name nobody can guess
-        (it is created, never opened: nothing planted there is followed). No folder per
-        invocation: on Lambda's /tmp (ext4) an rmdir waits for the disk, ~0.1 ms, and on a
-        busy machine for a CPU after that."""
+        """The middleware's state file; it exists (empty) from its first hook call on, and
+        goes back to state.py's spares when the invocation ends."""
         path = self._files.get(name)
         if path is None:
-            while True:
-                path = os.path.join(state_root(), f"{os.urandom(8).hex()}.{name}.state")
-                try:
-                    # Created here so that `cat "$OPENRUNTIME_STATE_FILE"` works in `before` too.
-                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-                    break
-                except FileExistsError:
-                    continue
-            self._files[name] = path
+            path = self._files[name] = take_state_file(name)
         return path
 
     def close(self) -> None:
-        for path in self._files.values():
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError:  # a middleware made it a folder: it goes all the same
-                import shutil
-
-                shutil.rmtree(path, ignore_errors=True)
+        for name, path in self._files.items():
+            give_back_state_file(name, path)
         self._files.clear()
 
 

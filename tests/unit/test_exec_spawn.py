@@ -158,19 +158,48 @@ def test_a_quick_program_with_more_output_than_a_pipe_holds_is_read_whole(tmp_pa
     assert run(exec_mw(exe, "big"), b"{}", "text/plain") == b"a" * 1_048_576
 
 
-def test_the_state_file_is_a_file_of_its_own_and_goes_with_the_invocation(tmp_path: Path) -> None:
+def test_each_invocation_has_a_state_file_of_its_own_and_finds_it_empty(tmp_path: Path) -> None:
     exe = write_executable(tmp_path / "keeps", """
         #!/bin/sh
+        seen=$(cat "$OPENRUNTIME_STATE_FILE")
         cat > /dev/null
-        printf 'kept' > "$OPENRUNTIME_STATE_FILE"
+        printf 'kept by %s' "$OPENRUNTIME_STATE_FILE" > "$OPENRUNTIME_STATE_FILE"
+        printf '["%s", "%s"]' "$OPENRUNTIME_STATE_FILE" "$seen"
+    """)
+    mw = exec_mw(exe, "keeps")
+    first, second = InvocationScope(), InvocationScope()  # two at once (Managed Instances)
+    path, seen = json.loads(run(mw, scope=first))
+    other, other_seen = json.loads(run(mw, scope=second))
+    assert path != other and Path(path).parent == Path(other).parent  # one folder, a file each
+    assert (seen, other_seen) == ("", "")
+    assert Path(path).read_text() == f"kept by {path}"
+    first.close()
+    second.close()
+    for _ in range(3):  # later invocations: whichever file they get, it is empty
+        scope = InvocationScope()
+        path, seen = json.loads(run(mw, scope=scope))
+        assert seen == ""
+        scope.close()
+
+
+def test_a_state_file_made_into_a_link_is_removed_not_followed(tmp_path: Path) -> None:
+    """What the middleware made of its state file is not emptied through a link, nor handed
+    to the next invocation."""
+    target = tmp_path / "elsewhere"
+    target.write_text("precious")
+    exe = write_executable(tmp_path / "links", f"""
+        #!/bin/sh
+        cat > /dev/null
+        rm "$OPENRUNTIME_STATE_FILE"
+        ln -s {target} "$OPENRUNTIME_STATE_FILE"
         printf '"%s"' "$OPENRUNTIME_STATE_FILE"
     """)
-    scope, other = InvocationScope(), InvocationScope()
-    path = Path(json.loads(run(exec_mw(exe, "keeps"), scope=scope)))
-    other_path = Path(json.loads(run(exec_mw(exe, "keeps"), scope=other)))
-    assert path != other_path and path.parent == other_path.parent  # one folder, a file per invocation
-    assert path.read_text() == "kept" and path.name.endswith(".keeps.state")
+    scope = InvocationScope()
+    link = Path(json.loads(run(exec_mw(exe, "links"), scope=scope)))
+    assert link.is_symlink()
     scope.close()
-    assert not path.exists() and other_path.exists()
-    other.close()
-    assert not other_path.exists()
+    assert not link.exists() and not link.is_symlink()
+    assert target.read_text() == "precious"
+    scope = InvocationScope()
+    assert scope.state_file("links") != str(link)
+    scope.close()
