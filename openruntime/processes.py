@@ -48,18 +48,19 @@ def spawn(
     """
     import subprocess
 
-    process = subprocess.Popen(
-        list(command),
-        env=dict(env),
-        cwd=cwd,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        start_new_session=True,
-        close_fds=True,
-        preexec_fn=_set_parent_death_signal if die_with_parent and _prctl() else None,
-    )
-    _spawned.add(process.pid)
+    with _spawning():
+        process = subprocess.Popen(
+            list(command),
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_set_parent_death_signal if die_with_parent and _prctl() else None,
+        )
+        _spawned.add(process.pid)
     return process
 
 
@@ -147,11 +148,13 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
         for fd in ours:
             os.set_blocking(fd, False)  # this side's ends only: the child's stay blocking
         written = _prefill(ours[0], stdin)
-        pid = os.posix_spawn(
-            program, list(command), env,
-            file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
-            setsid=True, setsigdef=_DEFAULT_IN_CHILD,
-        )
+        with _spawning():
+            pid = os.posix_spawn(
+                program, list(command), env,
+                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
+                setsid=True, setsigdef=_DEFAULT_IN_CHILD,
+            )
+            _spawned.add(pid)
     except BaseException as exc:
         if isinstance(exc, FileNotFoundError):
             _programs.pop((command[0], env.get("PATH")), None)  # it went away: look again next time
@@ -161,7 +164,6 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
     finally:
         for fd in theirs:
             os.close(fd)
-    _spawned.add(pid)
     child = PipedChild(list(command), pid, ours[0], ours[1], ours[2], written)
     if written == len(stdin):
         child.close_stdin()
@@ -569,6 +571,25 @@ def kill_tree(process: Process, grace_s: float | None = None) -> None:
 # -- orphans: what a child started and left behind -------------------------------------------
 
 _spawned: set[int] = set()  # pids this process started itself: their owners reap them
+# A child can exit between its spawn and its pid's registration; the sweep must not reap
+# it then (its owner would read status 0: "respond" and "fail" would become "continue").
+# Spawns in flight are counted, and the sweep waits for none: it skips its turn.
+_sweep_lock = _thread.allocate_lock()
+_spawns_in_flight = 0
+
+
+class _spawning:
+    """`with _spawning():` around a spawn and the registration of its pid."""
+
+    def __enter__(self) -> None:
+        global _spawns_in_flight
+        with _sweep_lock:
+            _spawns_in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _spawns_in_flight
+        with _sweep_lock:
+            _spawns_in_flight -= 1
 _subreaper = False  # become_subreaper() succeeded: orphans come to this process
 
 
@@ -604,20 +625,23 @@ def reap_orphans() -> int:
     if not _subreaper:
         return 0
     reaped = 0
-    while True:
-        try:
-            found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return reaped
-        if found is None or found.si_pid in _spawned:
-            if len(_spawned) > 64:  # exec middlewares add one per run: keep the set small
-                _forget_reaped()
-            return reaped
-        try:
-            os.waitpid(found.si_pid, os.WNOHANG)
-        except ChildProcessError:
-            return reaped
-        reaped += 1
+    with _sweep_lock:
+        if _spawns_in_flight:
+            return 0  # another thread's child may not be registered yet: next time
+        while True:
+            try:
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return reaped
+            if found is None or found.si_pid in _spawned:
+                if len(_spawned) > 64:  # children of Popen stay listed: keep the set small
+                    _forget_reaped()
+                return reaped
+            try:
+                os.waitpid(found.si_pid, os.WNOHANG)
+            except ChildProcessError:
+                return reaped
+            reaped += 1
 
 
 def _forget_reaped() -> None:

@@ -17,7 +17,7 @@ from openruntime.config import CREDENTIAL_ENV, MiddlewareConfig
 from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation, is_json_type
 from openruntime.locate import sdk_dir
-from openruntime.middleware.state import give_back_state_file, take_state_file
+from openruntime.middleware.state import remove_state_file, take_state_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -69,15 +69,15 @@ class InvocationScope:
 
     def state_file(self, name: str) -> str:
         """The middleware's state file; it exists (empty) from its first hook call on, and
-        goes back to state.py's spares when the invocation ends."""
+        is deleted when the invocation ends (state.py)."""
         path = self._files.get(name)
         if path is None:
             path = self._files[name] = take_state_file(name)
         return path
 
     def close(self) -> None:
-        for name, path in self._files.items():
-            give_back_state_file(name, path)
+        for path in self._files.values():
+            remove_state_file(path)
         self._files.clear()
 
 

@@ -484,11 +484,8 @@ def test_state_is_private_to_the_middleware_and_the_invocation(cr: Cleanroom, la
             if call["hook"] == "before":
                 assert call["state_file_existed"] is True and call["state_file_size"] == 0  # "empty at before"
             files.add(call["state_file"])
-        for result in (first, second):  # one per middleware and invocation, the same in its hooks
-            (a_before, a_after), (b_before, b_after) = (cr.calls(result.request_id, name) for name in "ab")
-            assert a_before["state_file"] == a_after["state_file"] != b_before["state_file"] == b_after["state_file"]
-        # Emptied (or removed) when the invocation ended; a later one may get the same path.
-        assert not any(Path(f).exists() and Path(f).stat().st_size for f in files)
+        assert len(files) == 4  # one per middleware and invocation
+        assert not any(Path(f).exists() for f in files)  # deleted when the invocation ended
 
 
 @pytest.mark.parametrize("lang", PERSISTENT)

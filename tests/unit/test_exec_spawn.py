@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -44,17 +45,14 @@ def driver(script: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def test_statuses_hold_while_another_thread_reaps_orphans(tmp_path: Path) -> None:
     """Managed Instances mode: one poller sweeps orphans after its invocation while another
-    waits for its exec middleware. The sweep must never reap that middleware: its status
-    (3: respond, 4: its own error) would be lost, and Popen reads a lost status as 0."""
-    exe = write_executable(tmp_path / "answers", """
-        #!/bin/sh
-        case $(cat) in
-          respond) printf '{"answered": true}'; exit 3 ;;
-          *) printf '{"errorType": "Denied", "errorMessage": "no"}'; exit 4 ;;
-        esac
-    """)
+    starts an exec middleware. The sweep must never reap that middleware, not even in the
+    instant between its spawn and its registration: its status would be lost, and a lost
+    status reads as 0 ("continue" instead of "respond", "fail" or a crash). `false` exits
+    at once; a busy thread widens the window as a loaded machine does."""
+    false = shutil.which("false")
+    assert false is not None
     done = driver(f"""
-        import json, os, threading, time
+        import collections, json, os, sys, threading, time
         from openruntime.config import MiddlewareConfig
         from openruntime.errors import MiddlewareFailure
         from openruntime.invocation import Invocation
@@ -63,28 +61,30 @@ def test_statuses_hold_while_another_thread_reaps_orphans(tmp_path: Path) -> Non
         from openruntime.processes import become_subreaper, reap_orphans
 
         assert become_subreaper()
+        sys.setswitchinterval(0.0002)  # the busy thread hands the GIL back soon
         stop = threading.Event()
         def sweep():
             while not stop.is_set():
                 reap_orphans()
-        threading.Thread(target=sweep, daemon=True).start()
-        mw = ExecMiddleware(MiddlewareConfig(name="answers"), [{str(exe)!r}], dict(os.environ))
-        wrong = []
-        for i in range(150):
-            payload = b"respond" if i % 2 else b"fail"
-            inv = Invocation("r", int(time.time() * 1000) + 60_000, "arn", None, None, "text/plain", payload)
+        def burn():
+            while not stop.is_set():
+                pass
+        for work in (sweep, burn):
+            threading.Thread(target=work, daemon=True).start()
+        mw = ExecMiddleware(MiddlewareConfig(name="false"), [{false!r}], dict(os.environ))
+        outcomes = collections.Counter()
+        for i in range(300):
+            inv = Invocation("r", int(time.time() * 1000) + 60_000, "arn", None, None, "text/plain", b"x")
             try:
-                result = mw.call("before", payload, "text/plain", inv, InvocationScope(), 10.0)
-                outcome = "respond" if result.respond else "continue: " + result.payload.decode()
+                mw.call("before", b"x", "text/plain", inv, InvocationScope(), 10.0)
+                outcomes["continue"] += 1
             except MiddlewareFailure as failure:
-                outcome = "fail" if failure.error_type == "Denied" else failure.error_type
-            if outcome != payload.decode():
-                wrong.append(outcome)
+                outcomes[failure.details.get("exitStatus", failure.error_type)] += 1
         stop.set()
-        print(json.dumps(wrong))
+        print(json.dumps(outcomes))
     """)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert json.loads(done.stdout) == {"1": 300}
 
 
 def test_a_descriptor_the_orchestrator_inherited_does_not_reach_the_middleware(tmp_path: Path) -> None:
@@ -203,3 +203,52 @@ def test_a_state_file_made_into_a_link_is_removed_not_followed(tmp_path: Path) -
     scope = InvocationScope()
     assert scope.state_file("links") != str(link)
     scope.close()
+
+
+def test_a_process_left_behind_cannot_write_into_a_later_invocations_state(tmp_path: Path) -> None:
+    """A middleware's daemon (its own session: the call's group kill misses it) that keeps
+    writing to the state file writes to a deleted file, never to the next invocation's."""
+    exe = write_executable(tmp_path / "lingers", f"""
+        #!/bin/sh
+        cat > /dev/null
+        if [ "$OPENRUNTIME_HOOK" = before ]; then
+          rm -f {tmp_path}/detached
+          setsid sh -c 'exec 3>>"$OPENRUNTIME_STATE_FILE"; touch {tmp_path}/detached; sleep 0.4
+                        echo late >&3; echo late >> "$OPENRUNTIME_STATE_FILE"' > /dev/null 2>&1 < /dev/null &
+          until [ -e {tmp_path}/detached ]; do sleep 0.01; done  # in its own session: out of reach
+          printf '{{}}'
+        else
+          printf '{{"state": "%s"}}' "$(tr '\\n' ' ' < "$OPENRUNTIME_STATE_FILE")"
+        fi
+    """)
+    mw = exec_mw(exe, "lingers")
+    first = InvocationScope()
+    mw.call("before", b"{}", "application/json", invocation(), first, 10.0)
+    first.close()
+    second = InvocationScope()
+    second.state_file("lingers")
+    time.sleep(0.8)  # the first invocation's daemon has written by now
+    after = mw.call("after", b"{}", "application/json", invocation(), second, 10.0).payload
+    second.close()
+    assert json.loads(after) == {"state": ""}
+
+
+def test_a_middleware_that_removes_the_state_folder_breaks_nothing_after_it(tmp_path: Path) -> None:
+    wipes = write_executable(tmp_path / "wipes", """
+        #!/bin/sh
+        cat > /dev/null
+        rm -rf "$(dirname "$OPENRUNTIME_STATE_FILE")"
+        printf '{}'
+    """)
+    keeps = write_executable(tmp_path / "keeps", """
+        #!/bin/sh
+        cat > /dev/null
+        test -f "$OPENRUNTIME_STATE_FILE" && printf '{"state file": true}'
+    """)
+    scope = InvocationScope()
+    assert run(exec_mw(wipes, "wipes"), scope=scope) == b"{}"
+    scope.close()
+    for _ in range(2):
+        scope = InvocationScope()
+        assert run(exec_mw(keeps, "keeps"), scope=scope) == b'{"state file": true}'
+        scope.close()
