@@ -76,8 +76,8 @@ class InvocationScope:
         return path
 
     def close(self) -> None:
-        for path in self._files.values():
-            remove_state_file(path)
+        for name, path in self._files.items():
+            remove_state_file(name, path)
         self._files.clear()
 
 

@@ -7,9 +7,12 @@ swept by the next orchestrator when its owner died without cleaning up (SIGKILL,
 from __future__ import annotations
 
 import os
+import stat
 
 STATE_ROOT_PREFIX = "openruntime-state-"
 _state_root: str | None = None
+_ready: dict[str, list[str]] = {}  # by middleware: new, empty state files, never handed out
+_MAX_READY = 16  # per middleware: as many as invocations run at once, within reason
 
 
 def state_root() -> str:
@@ -42,14 +45,40 @@ def take_state_file(name: str) -> str:
     """A new, empty file for middleware `name`'s state in one invocation, by a name nobody
     can guess, created (never opened: nothing planted there is followed). A file, not a
     folder per invocation: on ext4 (Lambda's /tmp) an rmdir waits for the disk, 107 µs
-    p50. Never a file of an earlier invocation: a process that one left behind may still
-    hold it open."""
+    p50. Never a file an earlier invocation had: a process that one left behind may still
+    hold it open. Usually one that `remove_state_file` made ready (one lstat here)."""
+    try:
+        path = _ready[name].pop()  # one list.pop: two pollers never get the same file
+    except (KeyError, IndexError):
+        pass
+    else:
+        try:
+            info = os.stat(path, follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and not info.st_size:
+                return path
+        except OSError:
+            pass  # gone with its folder
+        _discard(path)
     try:
         return _new_state_file(name)
     except FileNotFoundError:  # a middleware removed the folder: make it again
         global _state_root
         _state_root = None
         return _new_state_file(name)
+
+
+def remove_state_file(name: str, path: str) -> None:
+    """The invocation ended: its state file goes (what a middleware made of it too), and a
+    new one is made ready for the next invocation. Both happen after the answer was posted
+    (`InvocationRun.close`): on ext4 a create and an unlink cost 31 µs p50 and 2.4 ms p99
+    (they wait for the journal), which a hook call would otherwise pay."""
+    _discard(path)
+    ready = _ready.setdefault(name, [])
+    if len(ready) < _MAX_READY:
+        try:
+            ready.append(_new_state_file(name))
+        except OSError:
+            pass  # the next call creates its own, and says why if it cannot
 
 
 def _new_state_file(name: str) -> str:
@@ -62,8 +91,7 @@ def _new_state_file(name: str) -> str:
             continue
 
 
-def remove_state_file(path: str) -> None:
-    """The invocation ended: its state file goes (what a middleware made of it too)."""
+def _discard(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -82,6 +110,7 @@ def remove_state_root() -> None:
 
         shutil.rmtree(_state_root, ignore_errors=True)
         _state_root = None
+        _ready.clear()
 
 
 def _sweep_state_roots(base: str) -> None:

@@ -40,6 +40,11 @@ class InvocationRun:
         self.scope = InvocationScope()
         self.timings: dict[str, float] = {}
 
+    def close(self) -> None:
+        """The invocation is over: its state goes. Its owner calls this once the answer is
+        upstream (the files' unlink and create are then off the caller's path)."""
+        self.scope.close()
+
 
 class Chain:
     """The pipeline's middlewares around a handler call (see the module docstring); one
@@ -50,36 +55,34 @@ class Chain:
         self.grace_ms = grace_ms
 
     def run(self, run: InvocationRun, call_handler: HandlerCall) -> Outcome:
+        """The invocation's outcome; `run.close()` is the caller's, after it is posted."""
         invocation = run.invocation
-        try:
-            payload, content_type = invocation.body, invocation.content_type
-            outcome: Outcome | None = None
-            entered: list[Middleware] = []  # the layers to unwind, outermost first
-            for middleware in self.middlewares:
-                if not middleware.handles("before"):
-                    entered.append(middleware)
-                    continue
-                try:
-                    result = self._call(middleware, "before", payload, content_type, run)
-                except MiddlewareFailure as failure:
-                    if middleware.config.on_error == "skip":
-                        _log_skip(invocation, failure)
-                        continue
-                    outcome = Outcome.error(failure.body(invocation.request_id), failure.error_type)
-                    break
-                if result.respond:
-                    outcome = Outcome(result.payload, result.content_type)
-                    break
+        payload, content_type = invocation.body, invocation.content_type
+        outcome: Outcome | None = None
+        entered: list[Middleware] = []  # the layers to unwind, outermost first
+        for middleware in self.middlewares:
+            if not middleware.handles("before"):
                 entered.append(middleware)
-                payload, content_type = result.payload, result.content_type
-            if outcome is None:
-                started, started_ns = time.perf_counter(), time.time_ns()
-                outcome = call_handler(payload, content_type)
-                run.timings["handler"] = elapsed = time.perf_counter() - started
-                run.scope.add_stage(None, "handler", started_ns, int(elapsed * 1e9))
-            return self._unwind(entered, outcome, run)
-        finally:
-            run.scope.close()
+                continue
+            try:
+                result = self._call(middleware, "before", payload, content_type, run)
+            except MiddlewareFailure as failure:
+                if middleware.config.on_error == "skip":
+                    _log_skip(invocation, failure)
+                    continue
+                outcome = Outcome.error(failure.body(invocation.request_id), failure.error_type)
+                break
+            if result.respond:
+                outcome = Outcome(result.payload, result.content_type)
+                break
+            entered.append(middleware)
+            payload, content_type = result.payload, result.content_type
+        if outcome is None:
+            started, started_ns = time.perf_counter(), time.time_ns()
+            outcome = call_handler(payload, content_type)
+            run.timings["handler"] = elapsed = time.perf_counter() - started
+            run.scope.add_stage(None, "handler", started_ns, int(elapsed * 1e9))
+        return self._unwind(entered, outcome, run)
 
     def _unwind(self, layers: Sequence[Middleware], outcome: Outcome, run: InvocationRun) -> Outcome:
         invocation = run.invocation

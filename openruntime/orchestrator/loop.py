@@ -228,16 +228,19 @@ class Orchestrator:
         line and the runtime's 202 for its answer: the caller's answer goes out first."""
         invocation.answer_by_ms = invocation.deadline_ms - self.grace_ms
         run = InvocationRun(invocation)
-        started = time.perf_counter()
-        outcome = self.chain.run(run, lambda payload, ctype: self._call_runtime(invocation, payload, ctype))
-        elapsed = time.perf_counter() - started
-        if outcome.stream is not None:  # its line first: the stream's own line follows the post
-            write_invocation_log(invocation, outcome, elapsed, run.timings)
-            self.post(invocation, outcome, upstream)
-        else:
-            self.post(invocation, outcome, upstream)
-            write_invocation_log(invocation, outcome, elapsed, run.timings)
-        self.proxy.send_held_answer()
+        try:
+            started = time.perf_counter()
+            outcome = self.chain.run(run, lambda payload, ctype: self._call_runtime(invocation, payload, ctype))
+            elapsed = time.perf_counter() - started
+            if outcome.stream is not None:  # its line first: the stream's own line follows the post
+                write_invocation_log(invocation, outcome, elapsed, run.timings)
+                self.post(invocation, outcome, upstream)
+            else:
+                self.post(invocation, outcome, upstream)
+                write_invocation_log(invocation, outcome, elapsed, run.timings)
+            self.proxy.send_held_answer()
+        finally:
+            run.close()  # the middlewares' state: after the answer, not before it
 
     def _call_runtime(self, invocation: Invocation, payload: bytes, content_type: str) -> Outcome:
         assert self.runtime is not None

@@ -100,7 +100,10 @@ HANDLER_ERROR = Outcome.error(b'{"errorType":"ValueError","errorMessage":"boom"}
 def run(middlewares: list[FakeMiddleware], handler: Handler, body: bytes = b'{"n":1}',
         grace_ms: int = 0, remaining_ms: int = 60_000) -> tuple[Outcome, dict[str, float]]:
     run = InvocationRun(invocation(body, remaining_ms))
-    outcome = Chain(middlewares, grace_ms).run(run, handler)
+    try:
+        outcome = Chain(middlewares, grace_ms).run(run, handler)
+    finally:
+        run.close()  # as the orchestrator does, once the answer is posted
     return outcome, run.timings
 
 
