@@ -176,7 +176,6 @@ class PipedChild:
 
     def __init__(self, args: list[str], pid: int, stdin: int, stdout: int, stderr: int, written: int) -> None:
         self.process = ChildProcess(args, pid, None)
-        self.pid = pid
         self.stdin_fd, self.stdout_fd, self.stderr_fd = stdin, stdout, stderr
         self.written = written  # of the input, already in the pipe
 
@@ -234,7 +233,7 @@ def _above_2(fd: int) -> int:
 
 def _find_program(name: str, env: Mapping[str, str]) -> str:
     """`name` along the PATH of `env`, as `Popen` looks it up (the first executable file)."""
-    if os.path.dirname(name):
+    if "/" in name:
         return name
     key = (name, env.get("PATH"))
     found = _programs.get(key)
@@ -590,6 +589,8 @@ class _spawning:
         global _spawns_in_flight
         with _sweep_lock:
             _spawns_in_flight -= 1
+
+
 _subreaper = False  # become_subreaper() succeeded: orphans come to this process
 
 

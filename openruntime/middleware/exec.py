@@ -136,7 +136,7 @@ def _exchange(
     On a busy machine every wake-up is a wait for a CPU.
     """
     try:
-        pidfd = os.pidfd_open(child.pid)
+        pidfd = os.pidfd_open(child.process.pid)
     except (AttributeError, OSError):
         pidfd = -1
     deadline = time.monotonic() + timeout_s
