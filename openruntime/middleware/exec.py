@@ -56,7 +56,7 @@ class ExecMiddleware:
     ) -> HookResult:
         name = self.config.name
         env = dict(self.base_env)
-        env.update(context_env(hook, invocation, content_type, scope.stages_json()))
+        env.update(context_env(hook, invocation, content_type, scope.stages_json(), scope.outcome))
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
         try:
             child = spawn_piped([*self.command, hook], env, payload)

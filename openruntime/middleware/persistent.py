@@ -285,7 +285,8 @@ class PersistentMiddleware:
             f'"tenant_id":{"null" if invocation.tenant_id is None else _json_str(invocation.tenant_id)},'
             f'"content_type":{_json_str(content_type)},"middleware":{self._name_json},'
             f'"state":{"null" if state is None else _dump_state(state)},"stages":{scope.stages_json()},'
-            f'"event_bytes":{len(invocation.body)},"length":{len(payload)}}}\n'
+            f'"event_bytes":{len(invocation.body)},{"" if scope.outcome is None else _outcome_key(scope.outcome)}'
+            f'"length":{len(payload)}}}\n'
         ).encode()
         try:
             self._write(child, header, payload, deadline)
@@ -392,6 +393,10 @@ class PersistentMiddleware:
             have += count
         view.release()
         return header, bytes(body_buffer)
+
+
+def _outcome_key(outcome: str) -> str:
+    return f'"outcome":"{outcome}",'  # "response", "error" or "stream": no escaping needed
 
 
 def _preview(header: object) -> str:

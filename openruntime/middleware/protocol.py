@@ -51,10 +51,12 @@ class InvocationScope:
     """Per-invocation state of every middleware (exec: files; persistent: JSON values), and
     the stages timed so far, which every hook call's context carries (`stages`)."""
 
-    __slots__ = ("values", "_files", "stages")
+    __slots__ = ("values", "_files", "stages", "outcome")
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        # What was posted, for the `done` hooks: "response", "error" or "stream".
+        self.outcome: str | None = None
         self._files: dict[str, str] = {}
         # Each a JSON array `[middleware or null, hook or "handler", start Unix µs, µs]`,
         # encoded once when the stage ends (add_stage).
@@ -132,7 +134,9 @@ def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict
     return visible
 
 
-def context_env(hook: str, invocation: Invocation, content_type: str, stages_json: str = "[]") -> dict[str, str]:
+def context_env(
+    hook: str, invocation: Invocation, content_type: str, stages_json: str = "[]", outcome: str | None = None,
+) -> dict[str, str]:
     env = {
         "OPENRUNTIME_HOOK": hook,
         "OPENRUNTIME_STAGES": stages_json,
@@ -146,6 +150,8 @@ def context_env(hook: str, invocation: Invocation, content_type: str, stages_jso
         env["_X_AMZN_TRACE_ID"] = invocation.trace_id
     if invocation.tenant_id:
         env["OPENRUNTIME_TENANT_ID"] = invocation.tenant_id
+    if outcome is not None:
+        env["OPENRUNTIME_OUTCOME"] = outcome
     return env
 
 

@@ -12,6 +12,11 @@ stream: an `after` or `error` hook is not called for it, unless its entry says
 `on_stream: buffer`; then the stream is collected (Lambda's 6 MB buffered limit) and the
 hook gets it whole, and what goes upstream is a buffered response. Either is said once
 in the log, per middleware, so that a stream never turns buffered unannounced.
+
+`done` hooks come after all that, once the answer is posted (`Chain.done`, called by the
+loop), so the caller never waits for them: observers (metrics, traces). Each gets what its
+`after`/`error` would have got at its place in the onion (a middleware below `http` sees the
+handler's failure, not http's 500); one the invocation never reached, what was posted.
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ class InvocationRun:
     keep across hooks (`scope`), and where its time went (`timings`: stage → seconds,
     for the invocation's log line)."""
 
-    __slots__ = ("invocation", "scope", "timings")
+    __slots__ = ("invocation", "scope", "timings", "left_out", "unwound")
 
     def __init__(self, invocation: Invocation) -> None:
         self.invocation = invocation
         self.scope = InvocationScope()
         self.timings: dict[str, float] = {}
+        self.left_out: set[str] = set()  # skipped after a failure (on_error: skip): no `done` either
+        self.unwound: dict[str, Outcome] = {}  # what reached each `done` middleware's layer, unwinding
 
     def close(self) -> None:
         """The invocation is over: its state goes. Its owner calls this once the answer is
@@ -69,6 +76,7 @@ class Chain:
             except MiddlewareFailure as failure:
                 if middleware.config.on_error == "skip":
                     _log_skip(invocation, failure)
+                    run.left_out.add(middleware.config.name)
                     continue
                 outcome = Outcome.error(failure.body(invocation.request_id), failure.error_type)
                 break
@@ -87,6 +95,8 @@ class Chain:
     def _unwind(self, layers: Sequence[Middleware], outcome: Outcome, run: InvocationRun) -> Outcome:
         invocation = run.invocation
         for middleware in reversed(layers):
+            if middleware.handles("done"):
+                run.unwound[middleware.config.name] = outcome
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
@@ -113,6 +123,31 @@ class Chain:
             else:
                 outcome = Outcome(result.payload, result.content_type)
         return outcome
+
+    def done(self, run: InvocationRun, posted: Outcome) -> None:
+        """The `done` hooks, in pipeline order, once `posted` is upstream (module docstring).
+        They change nothing; a failure is logged, and their time ends at Lambda's deadline,
+        not the grace period before it: the answer is out."""
+        invocation, scope = run.invocation, run.scope
+        for middleware in self.middlewares:
+            name = middleware.config.name
+            if not middleware.handles("done") or name in run.left_out:
+                continue
+            outcome = run.unwound.get(name, posted)
+            if outcome.stream is not None:
+                scope.outcome, payload, content_type = "stream", b"", outcome.content_type
+            elif outcome.is_error:
+                scope.outcome, payload, content_type = "error", outcome.body, JSON
+            else:
+                scope.outcome, payload, content_type = "response", outcome.body, outcome.content_type
+            timeout_s = min(middleware.config.timeout_ms / 1000, max(invocation.remaining_ms() / 1000, 0.001))
+            started, started_ns = time.perf_counter(), time.time_ns()
+            try:
+                middleware.call("done", payload, content_type, invocation, scope, timeout_s)
+            except MiddlewareFailure as failure:
+                log(f"{failure.message} (a done hook: the answer was already posted)", "WARN", invocation.request_id)
+            finally:
+                scope.add_stage(name, "done", started_ns, int((time.perf_counter() - started) * 1e9))
 
     def _call(self, middleware: Middleware, hook: str, payload: bytes, content_type: str, run: InvocationRun) -> HookResult:
         invocation = run.invocation

@@ -239,6 +239,7 @@ class Orchestrator:
                 self.post(invocation, outcome, upstream)
                 write_invocation_log(invocation, outcome, elapsed, run.timings)
             self.proxy.send_held_answer()
+            self.chain.done(run, outcome)  # observers, off the caller's path: before the next /next
         finally:
             run.close()  # the middlewares' state: after the answer, not before it
 

@@ -65,7 +65,7 @@ def test_validate_reports_file_line_and_field(tmp_path: Path) -> None:
     """)
     done = run_cli("validate", str(pipeline))
     assert done.returncode == 1
-    assert f"{pipeline}:5: middlewares[0].hooks[1]: expected one of before, after, error, before_snapshot, after_restore, got 'sideways'" \
+    assert f"{pipeline}:5: middlewares[0].hooks[1]: expected one of before, after, error, done, before_snapshot, after_restore, got 'sideways'" \
         in done.stderr.decode()
     ok = run_cli("validate", "pipeline.example.yml")
     assert ok.returncode == 0 and b"middleware stamp" in ok.stdout

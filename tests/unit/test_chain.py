@@ -263,3 +263,85 @@ def test_state_files_and_values_are_scoped_to_the_invocation() -> None:
     run(mws, Handler())
     run(mws, Handler())
     assert len(set(seen)) == 2 and not any(os.path.exists(p) for p in seen)
+
+
+class Seen:
+    """A `done` behaviour that keeps what it was given: (outcome kind, payload)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str | None, bytes]] = []
+
+    def __call__(self, payload: bytes, scope: InvocationScope) -> HookResult:
+        self.got.append((scope.outcome, payload))
+        return HookResult(b'{"ignored":true}', "application/json", respond=True)
+
+
+def run_and_post(middlewares: list[FakeMiddleware], handler: Handler, grace_ms: int = 0,
+                 remaining_ms: int = 60_000) -> Outcome:
+    """One invocation as the loop serves it: the chain, the post (here: nothing), `done`."""
+    run = InvocationRun(invocation(b'{"n":1}', remaining_ms))
+    chain = Chain(middlewares, grace_ms)
+    try:
+        posted = chain.run(run, handler)
+        chain.done(run, posted)
+    finally:
+        run.close()
+    return posted
+
+
+def test_done_hooks_come_last_in_pipeline_order_and_change_nothing() -> None:
+    rec = Recorder()
+    seen_a, seen_c = Seen(), Seen()
+    mws = [FakeMiddleware("a", rec, hooks=("before", "after", "done"), after=tag("a.after"), done=seen_a),
+           FakeMiddleware("b", rec, after=tag("b.after")),
+           FakeMiddleware("c", rec, hooks=("done",), done=seen_c)]
+    posted = run_and_post(mws, Handler())
+    assert rec.calls == ["a.before", "b.before", "b.after", "a.after", "a.done", "c.done"]
+    assert json.loads(posted.body)["tags"] == ["b.after", "a.after"]  # the done answers changed nothing
+    # Each sees what its after would have seen at its place: `c`, innermost, the handler's answer.
+    assert seen_a.got == [("response", json.dumps({"n": 1, "tags": ["b.after"]}).encode())]
+    assert seen_c.got == [("response", b'{"n":1}')]
+
+
+def test_a_done_hook_below_an_error_mapper_sees_the_failure_and_above_it_the_mapped_answer() -> None:
+    rec = Recorder()
+    outer, inner = Seen(), Seen()
+    mws = [FakeMiddleware("outer", rec, hooks=("done",), done=outer),
+           FakeMiddleware("http", rec, error=respond(b'{"statusCode":500}')),
+           FakeMiddleware("inner", rec, hooks=("done",), done=inner)]
+    posted = run_and_post(mws, Handler(HANDLER_ERROR))
+    assert not posted.is_error and posted.body == b'{"statusCode":500}'
+    assert outer.got == [("response", b'{"statusCode":500}')]
+    assert inner.got == [("error", HANDLER_ERROR.body)]
+
+
+def test_done_runs_for_layers_never_reached_but_not_for_one_left_out_under_skip() -> None:
+    rec = Recorder()
+    below, skipped = Seen(), Seen()
+    mws = [FakeMiddleware("skipped", rec, hooks=("before", "done"), on_error="skip", before=fail(), done=skipped),
+           FakeMiddleware("gate", rec, before=respond(b'{"denied":true}')),
+           FakeMiddleware("below", rec, hooks=("before", "done"), done=below)]
+    run_and_post(mws, Handler())
+    assert skipped.got == []  # as for after/error: it is left out of the rest of the invocation
+    assert below.got == [("response", b'{"denied":true}')]  # never entered: it sees what was posted
+
+
+def test_a_failing_done_hook_is_logged_and_the_next_one_still_runs(capfd: pytest.CaptureFixture[str]) -> None:
+    rec = Recorder()
+    last = Seen()
+    mws = [FakeMiddleware("broken", rec, hooks=("done",), done=fail("Middleware.Timeout")),
+           FakeMiddleware("last", rec, hooks=("done",), done=last)]
+    posted = run_and_post(mws, Handler())
+    assert posted.body == b'{"n":1}' and not posted.is_error
+    assert last.got == [("response", b'{"n":1}')]
+    err = capfd.readouterr().err
+    assert "Middleware.Timeout" in err and "the answer was already posted" in err
+
+
+def test_done_hooks_get_time_up_to_the_deadline_not_the_grace_period_before_it() -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("a", rec, hooks=("before", "done"), timeout_ms=60_000)]
+    run_and_post(mws, Handler(), grace_ms=2_000, remaining_ms=10_000)
+    before_s, done_s = rec.timeouts
+    assert 7.5 < before_s <= 8.0  # the deadline less the grace period
+    assert 9.5 < done_s <= 10.0  # the deadline itself: the answer is already out

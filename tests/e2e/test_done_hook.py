@@ -1,0 +1,118 @@
+"""The `done` hook: observers run once the answer is posted, inside the invocation's phase.
+
+A real orchestrator under the real emulator, with a Python-SDK middleware whose `done`
+hook is held at a gate that only the test opens. The caller's answer comes while the
+gate is shut (the caller never waits for an observer); the invocation's phase, as Lambda
+counts it (END, REPORT's duration), ends only after the hook, before the next /next; the
+hook sees what was posted, or the handler's failure when it sits below a mapper.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from openruntime.emulator.sandbox import Emulator, InvokeResult
+from tests.conftest import orchestrated, write_executable, write_pipeline
+from tests.e2e.test_middleware_modes import SDK_DIR
+
+pytestmark = pytest.mark.slow
+
+OBSERVER = f'''
+#!{sys.executable}
+import json, os, sys, time
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import done, run
+
+@done(raw=True)
+def observed(payload, ctx):
+    seen = os.environ["SEEN"]
+    with open(seen, "a") as f:
+        f.write(json.dumps({{"id": ctx.request_id, "outcome": ctx.outcome, "payload": payload.decode(),
+                            "handler": any(s[1] == "handler" for s in ctx.stages or [])}}) + "\\n")
+    gate = os.environ["GATE"]
+    while not os.path.exists(gate):  # held until the test has the caller's answer
+        time.sleep(0.005)
+    ctx.log("observed " + ctx.request_id)
+    return {{"this": "is ignored"}}
+
+run()
+'''
+
+MAPPER = f'''
+#!{sys.executable}
+import sys
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import Respond, error, run
+
+@error
+def mapped(err, ctx):
+    return Respond({{"statusCode": 500, "body": err["errorType"]}})
+
+run()
+'''
+
+APP = '''
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("boom")
+    return {"echo": event}
+'''
+
+
+def invoke_in_thread(emulator: Emulator, payload: bytes) -> tuple[threading.Thread, list[InvokeResult]]:
+    results: list[InvokeResult] = []
+    thread = threading.Thread(target=lambda: results.append(emulator.invoke(payload)), daemon=True)
+    thread.start()
+    return thread, results
+
+
+@pytest.mark.parametrize("mode", ["persistent", "exec"])
+def test_the_caller_is_answered_before_the_done_hook_ends_and_the_phase_after_it(tmp_path: Path, mode: str) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    write_executable(tmp_path / "bin" / "observer", OBSERVER)
+    write_executable(tmp_path / "bin" / "mapper", MAPPER)
+    seen, gate = tmp_path / "seen.jsonl", tmp_path / "gate"
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime: {{name: python, handler: app.handler, task_root: .}}
+        middlewares:
+          - {{name: outer, command: ./bin/observer, hooks: [done], mode: {mode}, timeout_ms: 60000,
+             env: {{SEEN: {seen}, GATE: {gate}}}}}
+          - {{name: mapper, command: ./bin/mapper, hooks: [error], mode: persistent}}
+          - {{name: inner, command: ./bin/observer, hooks: [done], mode: {mode}, timeout_ms: 60000,
+             env: {{SEEN: {seen}, GATE: {gate}}}}}
+        """)
+    lines: list[str] = []
+    with orchestrated(pipeline, timeout_s=60, stderr_file=tmp_path / "function.log") as emulator:
+        emulator.log = lines.append
+        thread, results = invoke_in_thread(emulator, b'{"fail": true}')
+        thread.join(30)  # a deadlock guard: the answer must not wait for the gate the test holds
+        assert results, "the caller waited for a done hook"
+        answered_at = time.monotonic()
+        first = results[0]
+        assert first.function_error is None and first.json() == {"statusCode": 500, "body": "ValueError"}
+        assert f"END RequestId: {first.request_id}" not in lines  # the phase goes on: the hook runs
+        time.sleep(0.3)
+        gate.touch()
+        second = emulator.invoke(b'{"n": 2}')  # the next /next came after the hooks: nothing overlaps
+        assert second.function_error is None and second.json() == {"echo": {"n": 2}}
+    records = [json.loads(line) for line in seen.read_text().splitlines()]
+    firsts = [r for r in records if r["id"] == first.request_id]
+    # Pipeline order; each sees what its layer of the onion saw: below the mapper, the failure.
+    assert [(r["outcome"], json.loads(r["payload"]).get("statusCode") or json.loads(r["payload"])["errorType"])
+            for r in firsts] == [("response", 500), ("error", "ValueError")]
+    assert all(r["handler"] for r in records)  # the stages, the handler's included
+    assert [r["outcome"] for r in records if r["id"] == second.request_id] == ["response", "response"]
+    report = next(line for line in lines if line.startswith(f"REPORT RequestId: {first.request_id}"))
+    duration_ms = float(report.split("\tDuration: ")[1].split(" ms")[0])
+    # Causality, not speed: the hook ended after the gate opened, 0.3 s after the answer.
+    assert duration_ms >= 300, report
+    assert time.monotonic() - answered_at >= 0.3
+    log = (tmp_path / "function.log").read_text()
+    assert log.count(f"observed {first.request_id}") == 2 and log.count(f"observed {second.request_id}") == 2
+    assert "is ignored" not in log and "WARN" not in log
