@@ -42,7 +42,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const HOOKS = ['before', 'after', 'error'];
+const HOOKS = ['before', 'after', 'error', 'done'];
 const PROTOCOL = 2;
 const EXIT_CONTINUE = 0;
 const EXIT_FAIL = 1; // no error object could be written, or the hook never finished
@@ -131,6 +131,9 @@ class Context {
     this.eventBytes = Number.isSafeInteger(fields.eventBytes) && fields.eventBytes >= 0 ? fields.eventBytes : null;
     // Invocation-scoped and private to this middleware; any JSON value.
     this.state = fields.state === undefined ? null : fields.state;
+    // In a `done` hook, what was posted: 'response', 'error' (the payload is the error JSON)
+    // or 'stream' (a streamed response: no payload); null in the other hooks.
+    this.outcome = typeof fields.outcome === 'string' ? fields.outcome : null;
     // Persistent mode: lines for the answer frame (not enumerable: not part of the context's data).
     Object.defineProperty(this, '_log', { value: null, writable: true });
     Object.defineProperty(this, '_logSize', { value: 0, writable: true });
@@ -185,6 +188,8 @@ function register(hook, fn, options) {
 const before = (fn, options) => register('before', fn, options);
 const after = (fn, options) => register('after', fn, options);
 const error = (fn, options) => register('error', fn, options);
+// Once the answer is posted: an observer's hook (its answer is not used, nobody waits for it).
+const done = (fn, options) => register('done', fn, options);
 
 // ------------------------------------------------------------------------ calling
 
@@ -291,7 +296,8 @@ async function runExec(hook) {
   const write = claimStdout();
   const handler = handlers.get(hook);
   if (!handler) {
-    await writeAll(write, [payload]); // a hook this middleware does not implement passes through
+    // A hook this middleware does not implement passes through (what `done` writes is not used).
+    if (hook !== 'done') await writeAll(write, [payload]);
     return EXIT_CONTINUE;
   }
   const env = process.env;
@@ -306,6 +312,7 @@ async function runExec(hook) {
     tenantId: env.OPENRUNTIME_TENANT_ID,
     stages: parseStages(env.OPENRUNTIME_STAGES),
     eventBytes: env.OPENRUNTIME_EVENT_BYTES ? Number(env.OPENRUNTIME_EVENT_BYTES) : null,
+    outcome: env.OPENRUNTIME_OUTCOME,
   });
   const stateFile = env.OPENRUNTIME_STATE_FILE;
   const { state, stored } = readState(stateFile);
@@ -338,6 +345,7 @@ async function runExec(hook) {
     }
     return EXIT_FAIL_WITH_ERROR;
   }
+  if (hook === 'done') return EXIT_CONTINUE; // what it answers is not used
   await writeAll(write, [outcome.data]); // exec mode cannot carry a new content type
   return outcome.action === 'respond' ? EXIT_RESPOND : EXIT_CONTINUE;
 }
@@ -419,7 +427,8 @@ class FrameReader {
 
 async function answer(header, payload) {
   const handler = handlers.get(header.hook);
-  if (!handler) return { head: { action: 'continue', length: payload.length }, data: payload };
+  const answered = header.hook === 'done' ? Buffer.alloc(0) : payload; // `done`: its answer is not used
+  if (!handler) return { head: { action: 'continue', length: answered.length }, data: answered };
   const stateIn = header.state === undefined ? null : header.state;
   const ctx = new Context({
     hook: header.hook,
@@ -433,6 +442,7 @@ async function answer(header, payload) {
     tenantId: header.tenant_id,
     stages: header.stages,
     eventBytes: header.event_bytes,
+    outcome: header.outcome,
   });
   ctx._log = [];
   let action;
@@ -444,6 +454,11 @@ async function answer(header, payload) {
     if (!(err instanceof Fail)) process.stderr.write(`${(err && err.stack) || err}\n`);
     action = 'fail';
     data = errorPayload(errorOf(err));
+    contentType = undefined;
+  }
+  if (header.hook === 'done' && action !== 'fail') {
+    action = 'continue';
+    data = answered;
     contentType = undefined;
   }
   const head = { action, length: data.length };
@@ -499,7 +514,7 @@ async function runPersistent() {
 
 function usage() {
   const name = path.basename(process.argv[1] || 'middleware');
-  return `usage: ${name} before|after|error     exec mode: payload on STDIN, result on STDOUT\n`
+  return `usage: ${name} before|after|error|done  exec mode: payload on STDIN, result on STDOUT\n`
     + `       ${name} --persistent              persistent mode: framed protocol on STDIN/STDOUT\n`;
 }
 
@@ -536,5 +551,5 @@ function run(argv = process.argv.slice(2)) {
 }
 
 module.exports = {
-  Context, Fail, after, before, error, isJsonContentType, replace, respond, run,
+  Context, Fail, after, before, done, error, isJsonContentType, replace, respond, run,
 };

@@ -75,12 +75,13 @@ __all__ = [
     "Respond",
     "after",
     "before",
+    "done",
     "error",
     "is_json_content_type",
     "run",
 ]
 
-HOOKS: Final = ("before", "after", "error")
+HOOKS: Final = ("before", "after", "error", "done")
 PROTOCOL: Final = 2
 EXIT_CONTINUE: Final = 0
 EXIT_FAIL: Final = 1  # no error object could be written (exec), or a broken stream
@@ -106,7 +107,8 @@ class Context:
     """
 
     __slots__ = ("hook", "request_id", "deadline_ms", "function_arn", "trace_id",
-                 "content_type", "middleware", "state", "tenant_id", "stages", "event_bytes", "_log", "_log_size")
+                 "content_type", "middleware", "state", "tenant_id", "stages", "event_bytes", "outcome",
+                 "_log", "_log_size")
 
     def __init__(
         self,
@@ -121,6 +123,7 @@ class Context:
         tenant_id: str | None = None,
         stages: list[Any] | None = None,
         event_bytes: int | None = None,
+        outcome: str | None = None,
     ) -> None:
         self.hook = hook
         self.request_id = request_id
@@ -140,6 +143,9 @@ class Context:
         # The invocation's event as Lambda delivered it, in bytes (before any middleware
         # changed it); None from an orchestrator that does not report it.
         self.event_bytes = event_bytes
+        # In a `done` hook, what was posted: "response", "error" (the payload is the error
+        # JSON) or "stream" (a streamed response: no payload); None in the other hooks.
+        self.outcome = outcome
         self._log: list[str] | None = None  # persistent mode: lines for the answer frame
         self._log_size = 0
 
@@ -284,6 +290,17 @@ def error(fn: F | None = None, /, *, raw: bool = False) -> Any:
     return _register("error", fn, raw)
 
 
+@overload
+def done(fn: F, /) -> F: ...
+@overload
+def done(*, raw: bool = False) -> Callable[[F], F]: ...
+def done(fn: F | None = None, /, *, raw: bool = False) -> Any:
+    """Register the observer hook: `@done` or `@done(raw=True)`. It runs once the answer
+    is posted (`ctx.outcome` says which kind) and gets what was posted; what it returns
+    is ignored, and the caller does not wait for it."""
+    return _register("done", fn, raw)
+
+
 # ---------------------------------------------------------------------------- calling
 
 
@@ -422,6 +439,7 @@ def _context_from_env(hook: str) -> Context:
         tenant_id=env.get("OPENRUNTIME_TENANT_ID") or None,
         stages=_stages(env.get("OPENRUNTIME_STAGES")),
         event_bytes=_int_or_none(env.get("OPENRUNTIME_EVENT_BYTES")),
+        outcome=env.get("OPENRUNTIME_OUTCOME") or None,
     )
 
 
@@ -465,8 +483,9 @@ def _run_exec(hook: str) -> int:
     out = _claim_stdout()
     handler = _handlers.get(hook)
     if handler is None:  # a hook this middleware does not implement passes through
-        out.write(payload)
-        out.flush()
+        if hook != "done":  # (what a `done` hook writes is not used)
+            out.write(payload)
+            out.flush()
         return EXIT_CONTINUE
     ctx = _context_from_env(hook)
     state_path = os.environ.get("OPENRUNTIME_STATE_FILE")
@@ -497,6 +516,8 @@ def _run_exec(hook: str) -> int:
         except BrokenPipeError:
             return EXIT_FAIL
         return EXIT_FAIL_WITH_ERROR
+    if hook == "done":  # what it answers is not used
+        return EXIT_CONTINUE
     # Exec mode has no channel for a new content type; the orchestrator keeps the old one.
     try:
         out.write(data)
@@ -524,6 +545,8 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
     hook = header.get("hook")
     handler = _handlers.get(hook) if isinstance(hook, str) else None
     if handler is None:  # not registered (the orchestrator normally skips it): pass through
+        if hook == "done":
+            payload = b""
         return _dump_header({"action": "continue", "length": len(payload)}).encode(), payload
     state_in = header.get("state")
     ctx = Context(
@@ -538,6 +561,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
         tenant_id=header.get("tenant_id") or None,
         stages=header.get("stages") if isinstance(header.get("stages"), list) else None,
         event_bytes=_non_negative_int(header.get("event_bytes")),
+        outcome=header.get("outcome") if isinstance(header.get("outcome"), str) else None,
     )
     ctx._log = []
     content_type: str | None = None
@@ -547,6 +571,8 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
         if not isinstance(exc, Fail):
             _print_trace(exc)
         action, data = "fail", _error_payload(_exception_error(exc))
+    if hook == "done" and action != "fail":  # what a `done` hook answers is not used: not sent back
+        action, data, content_type = "continue", b"", None
     answer: dict[str, Any] = {"action": action, "length": len(data)}
     if content_type and action != "fail":
         answer["content_type"] = content_type
@@ -609,7 +635,7 @@ def _run_persistent() -> int:
 
 # ---------------------------------------------------------------------------- entry point
 
-_USAGE = """usage: {name} before|after|error     exec mode: payload on STDIN, result on STDOUT
+_USAGE = """usage: {name} before|after|error|done  exec mode: payload on STDIN, result on STDOUT
        {name} --persistent              persistent mode: framed protocol on STDIN/STDOUT
 """
 

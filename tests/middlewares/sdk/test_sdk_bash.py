@@ -115,3 +115,16 @@ def test_persistent_mode_is_refused_clearly() -> None:
     proc = subprocess.run([str(ECHO), "--persistent"], input=b"", capture_output=True, env=clean_env(), timeout=20)
     assert proc.returncode == 2
     assert b"mode: exec" in proc.stderr
+
+
+def test_a_done_hook_is_written_as_a_function_named_done_and_its_output_is_dropped(tmp_path: Path) -> None:
+    lib = Path(__file__).resolve().parents[3] / "middlewares" / "lib" / "bash" / "openruntime-middleware.sh"
+    observer = tmp_path / "observer"
+    observer.write_text(f'#!/usr/bin/env bash\nsource {str(lib)!r}\n'
+                        'function done { or_log "saw $OPENRUNTIME_OUTCOME $(wc -c)"; echo ignored; }\nor_run "$@"\n')
+    observer.chmod(0o755)
+    result = run_exec(observer, "done", b'{"statusCode": 200}', env={"OPENRUNTIME_OUTCOME": "response"})
+    assert result.status == 0 and "saw response 19" in result.stderr
+    # Not defined: `done` passes nothing through (what it writes is not used).
+    silent = run_exec(ECHO, "done", b'{"statusCode": 200}')
+    assert (silent.status, silent.stdout) == (0, b"")

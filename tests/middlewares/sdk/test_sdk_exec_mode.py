@@ -192,3 +192,11 @@ def test_a_new_content_type_in_exec_mode_is_said_not_silently_dropped() -> None:
     result = run_exec(FIXTURES / "echo_py", "before", b'{"action": "text"}')
     assert result.status == 0 and result.stdout == b"plain text"
     assert "the new content type 'text/plain' is kept in persistent mode only" in result.stderr
+
+
+def test_a_done_hook_reads_the_outcome_and_writes_nothing_back(exe: Path, tmp_path: Path) -> None:
+    from test_sdk_persistent_mode import observer
+
+    result = run_exec(observer(tmp_path, exe.name), "done", b'{"errorType": "X"}', env={"OPENRUNTIME_OUTCOME": "error"})
+    assert (result.status, result.stdout) == (0, b""), result.stderr
+    assert "done error 18" in result.stderr

@@ -277,3 +277,42 @@ def test_python_ctx_log_from_a_thread_while_the_answer_is_taken_loses_nothing(sp
         time.sleep(0.05)
     assert "Traceback" not in stderr
     assert sorted(seen) == sorted(f"race {call} {i}" for call in range(6) for i in range(300))
+
+
+def observer(tmp_path: Path, exe_name: str) -> Path:
+    """A middleware with only a `done` hook that logs what it saw and returns something."""
+    lib = Path(__file__).resolve().parents[3] / "middlewares" / "lib"
+    path = tmp_path / "observer"
+    if exe_name == "echo_py":
+        path.write_text(
+            "#!/usr/bin/env python3\nimport sys\n"
+            f"sys.path.insert(0, {str(lib / 'python')!r})\n"
+            "from openruntime_middleware import Respond, done, run\n"
+            "@done(raw=True)\n"
+            "def seen(payload, ctx):\n"
+            "    ctx.log(f'{ctx.hook} {ctx.outcome} {len(payload)}')\n"
+            "    return Respond({'ignored': True})\n"
+            "run()\n"
+        )
+    else:
+        path.write_text(
+            "#!/usr/bin/env node\n"
+            f"const mw = require({json.dumps(str(lib / 'node' / 'openruntime-middleware.js'))});\n"
+            "mw.done((payload, ctx) => { ctx.log(`${ctx.hook} ${ctx.outcome} ${payload.length}`);"
+            " return mw.respond({ ignored: true }); }, { raw: true });\nmw.run();\n"
+        )
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("exe", SDKS)
+def test_a_done_hook_gets_the_outcome_and_answers_nothing_back(exe: Path, spawn: Spawn, tmp_path: Path) -> None:
+    mw = spawn(observer(tmp_path, exe.name))
+    assert mw.ready is not None and mw.ready.header["hooks"] == ["done"]
+    answer = mw.call("done", b'{"statusCode": 200}', extra={"outcome": "response"})
+    # Whatever the hook returned, nothing comes back: the orchestrator would not use it.
+    assert (answer.action, answer.payload, answer.header["length"]) == ("continue", b"", 0)
+    assert answer.header["log"] == ["done response 19"]
+    failed = mw.call("done", b'{"errorType": "X"}', extra={"outcome": "error"})
+    assert (failed.action, failed.payload, failed.header["log"]) == ("continue", b"", ["done error 18"])
+    assert mw.alive()
