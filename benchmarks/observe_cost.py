@@ -3,8 +3,12 @@
 invocations, as ratios against the same pipeline without them, interleaved; a no-op middleware on the same SDK shows what
 the hops themselves cost.
 
-    python3 benchmarks/observe_cost.py              # 5 repetitions x 10 warm invokes, ~2 min
+    python3 benchmarks/observe_cost.py              # 5 repetitions x 10 warm invokes, ~3 min
     python3 benchmarks/observe_cost.py --reps 9 --warm 20
+    python3 benchmarks/observe_cost.py --only none,"metrics persistent, done"
+
+Each middleware runs with the hooks its configuration names: `done` (after the post, the
+README entries) against `after`/`error` (inside the invocation, as before `done` existed).
 
 Every repetition starts each configuration once on a fresh emulator, in the same order:
 the first invoke (bootstrap start → answer at the caller) is its cold start, the median
@@ -58,18 +62,22 @@ server.serve_forever()
 
 
 def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
-    def entry(name: str, mode: str, env: dict[str, str]) -> dict[str, Any]:
+    def entry(name: str, mode: str, hooks: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
         command = REPO / "middlewares" / name / name if name != "noop" else REPO / "benchmarks" / "middlewares" / "noop"
-        return {"name": name, "command": str(command), "mode": mode, "hooks": ["before", "after", "error"], "env": env}
+        return {"name": name, "command": str(command), "mode": mode, "hooks": hooks, "env": env or {}}
     trace_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url}
+    inside, done = ["after", "error"], ["done"]
     return {
         "none": [],
-        "noop exec": [entry("noop", "exec", {})],  # the SDK's hop alone, for reference
-        "noop persistent": [entry("noop", "persistent", {})],
-        "metrics exec": [entry("metrics", "exec", {})],
-        "metrics persistent": [entry("metrics", "persistent", {})],
-        "trace exec": [entry("trace", "exec", trace_env)],
-        "trace persistent": [entry("trace", "persistent", trace_env)],
+        # The SDK's hops alone, for reference: one on the way in, one on the way out.
+        "noop exec": [entry("noop", "exec", ["before", "after", "error"])],
+        "noop persistent": [entry("noop", "persistent", ["before", "after", "error"])],
+        "metrics exec, after": [entry("metrics", "exec", inside)],
+        "metrics exec, done": [entry("metrics", "exec", done)],
+        "metrics persistent, after": [entry("metrics", "persistent", inside)],
+        "metrics persistent, done": [entry("metrics", "persistent", done)],
+        "trace persistent, after": [entry("trace", "persistent", ["before", *inside], trace_env)],
+        "trace persistent, done": [entry("trace", "persistent", ["before", *done], trace_env)],
     }
 
 
@@ -98,10 +106,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warm", type=int, default=10)
+    parser.add_argument("--only", help="comma-separated configuration names (`none` is always run)")
     args = parser.parse_args()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
     table = configs(f"http://127.0.0.1:{receiver.stdout.readline().strip()}")
+    if args.only:
+        wanted = {"none", *(name.strip() for name in args.only.split(","))}
+        unknown = wanted - set(table)
+        if unknown:
+            parser.error(f"unknown configuration {', '.join(sorted(unknown))}; known: {', '.join(table)}")
+        table = {name: entries for name, entries in table.items() if name in wanted}
     cold: dict[str, list[float]] = {name: [] for name in table}
     warm: dict[str, list[float]] = {name: [] for name in table}
     with tempfile.TemporaryDirectory(prefix="observe-cost-") as tmp:
@@ -120,12 +135,12 @@ def main() -> int:
             print(f"repetition {rep}/{args.reps}", file=sys.stderr)
     receiver.terminate()
     receiver.wait()
-    print(f"{'configuration':<20} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}")
+    print(f"{'configuration':<26} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}")
     for name in table:
         cold_ratio = statistics.median(a / b for a, b in zip(cold[name], cold["none"]))
         warm_ratio = statistics.median(a / b for a, b in zip(warm[name], warm["none"]))
         added = statistics.median(a - b for a, b in zip(warm[name], warm["none"]))
-        print(f"{name:<20} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
+        print(f"{name:<26} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
               f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f}")
     return 0
 

@@ -31,7 +31,7 @@ def test_built_ins_by_name_get_the_hooks_and_mode_they_are_written_for(tmp_path:
     got = {m.name: (m.hooks, m.mode) for m in pipeline.middlewares}
     assert got["http"] == (("before", "after", "error"), "persistent")  # its error hook turns a raise into a 500
     assert got["log"] == (("before", "after", "error"), "persistent")
-    assert got["metrics"] == (("after", "error"), "persistent")
+    assert got["metrics"] == (("done",), "persistent")  # an observer: once the answer is posted
     assert got["stamp"] == (("before", "after"), "exec")  # no middleware.json: the generic defaults
 
 

@@ -69,7 +69,7 @@ def test_an_error_counts_as_an_error_with_its_type(tmp_path: Path) -> None:
 def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
     process = Persistent(METRICS, env={"TMPDIR": str(tmp_path), "METRICS_NAMESPACE": "Shop"})
     try:
-        assert process.start().header["hooks"] == ["before", "after", "error"]
+        assert process.start().header["hooks"] == ["before", "after", "error", "done"]
         for index, fixture in enumerate(["sqs-batch.json", "dynamodb-stream.json"]):
             request_id = f"req-{index}"
             event = raw(fixture)
@@ -79,16 +79,26 @@ def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
             assert result.payload == b'{"ok":1}'
         err = process.call("error", b'{"errorType":"X","errorMessage":"y"}', state=None, request_id="req-2")
         assert err.action == "continue"
+        # `done` (its README entry): what was posted, after the post; nothing comes back.
+        stages = [[None, "handler", 1_700_000_000_000_000, 2500]]
+        posted = process.call("done", b'{"ok":1}', request_id="req-3",
+                              extra={"outcome": "response", "stages": stages, "event_bytes": 77})
+        assert (posted.action, posted.payload) == ("continue", b"")
+        failed = process.call("done", b'{"errorType":"Sandbox.Timedout","errorMessage":"late"}', request_id="req-4",
+                              extra={"outcome": "error", "stages": stages, "event_bytes": 77})
+        assert (failed.action, failed.payload) == ("continue", b"")
         assert process.close_stdin() == 0
         documents = emf_lines(process.log())
     finally:
         if process.alive():
             process.kill()
-    assert [d["requestId"] for d in documents] == ["req-0", "req-1", "req-2"]
-    assert [d["ColdStart"] for d in documents] == [1, 0, 0]
-    assert [d["Success"] for d in documents] == [1, 1, 0]
+    assert [d["requestId"] for d in documents] == ["req-0", "req-1", "req-2", "req-3", "req-4"]
+    assert [d["ColdStart"] for d in documents] == [1, 0, 0, 0, 0]
+    assert [d["Success"] for d in documents] == [1, 1, 0, 1, 0]
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shop" for d in documents)
     assert "Duration" not in documents[2]  # an error hook without a `before`: no duration to tell
+    assert (documents[3]["ResponseSize"], documents[3]["RequestSize"], documents[3]["HandlerDuration"]) == (8, 77, 2.5)
+    assert "ResponseSize" not in documents[4] and documents[4]["Error"] == 1
 
 
 def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:

@@ -51,12 +51,14 @@ def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
     assert 0 < ok["HandlerDuration"] <= ok["Duration"] and 0 < failed["HandlerDuration"] <= failed["Duration"]
 
 
+@pytest.mark.parametrize("hooks", [["done"], ["after", "error"]], ids=["done", "after-error"])
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
-def test_after_and_error_alone_measure_the_invocation_from_what_the_orchestrator_reports(
-        tmp_path: Path, mode: str) -> None:
-    """The README's entry: no `before`, one hop per invocation. The request size is the event
-    as Lambda delivered it, even when a middleware inside changed it; the duration runs from
-    the first stage the orchestrator timed (that middleware's `before`)."""
+def test_without_before_it_measures_the_invocation_from_what_the_orchestrator_reports(
+        tmp_path: Path, mode: str, hooks: list[str]) -> None:
+    """The README's entry (`done`, after the post) and the one before it (`after`/`error`,
+    inside the invocation): no `before`. The request size is the event as Lambda delivered
+    it, even when a middleware inside changed it; the duration runs from the first stage the
+    orchestrator timed (that middleware's `before`)."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "app.py").write_text("def handler(event, context):\n    return {'seen': len(event['padding'])}\n")
@@ -65,7 +67,7 @@ def test_after_and_error_alone_measure_the_invocation_from_what_the_orchestrator
                     "printf '{\"padding\":\"%05000d\",\"event\":' 0; cat; printf '}'\n")
     grow.chmod(0o755)
     pipeline = pipeline_for(tmp_path, app, [
-        {"name": "metrics", "command": str(middleware("metrics")), "mode": mode, "hooks": ["after", "error"],
+        {"name": "metrics", "command": str(middleware("metrics")), "mode": mode, "hooks": hooks,
          "env": {"METRICS_DIMENSIONS": "service,event_source"}},
         {"name": "grow", "command": str(grow), "hooks": ["before"]},
     ])

@@ -126,12 +126,12 @@ def test_an_unsampled_trace_exports_nothing_and_says_so_once(tmp_path: Path) -> 
 
 
 def call(process: Persistent, hook: str, payload: bytes, state: object, request_id: str,
-         timeout: float | None = None) -> Frame:
+         timeout: float | None = None, outcome: str | None = None) -> Frame:
     """A request frame as the orchestrator writes it, with our X-Ray header."""
     header = {"hook": hook, "request_id": request_id, "deadline_ms": time.time_ns() // 10**6 + 60_000,
               "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:orders", "trace_id": XRAY,
               "tenant_id": None, "content_type": "application/json", "middleware": "trace", "state": state,
-              "length": len(payload)}
+              **({"outcome": outcome} if outcome else {}), "length": len(payload)}
     process.send_raw(json.dumps(header).encode() + b"\n" + payload)
     return process.read_frame() if timeout is None else process.read_frame(timeout)
 
@@ -141,7 +141,7 @@ def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
         process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url,
                                          "TRACE_EXPORTERS": "otlp,xray", "AWS_XRAY_DAEMON_ADDRESS": address})
         try:
-            assert process.start().header["hooks"] == ["before", "after", "error"]
+            assert process.start().header["hooks"] == ["before", "after", "error", "done"]
             for request_id in ("a", "b"):
                 answer = call(process, "before", raw("kinesis.json"), None, request_id)
                 assert answer.payload == raw("kinesis.json")
@@ -156,6 +156,32 @@ def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
     cold = [next(a["value"]["boolValue"] for a in span["attributes"] if a["key"] == "faas.coldstart") for span in roots]
     assert cold == [True, False]
     assert [s["id"] for s in segments] == [span["spanId"] for span in roots]
+
+
+def test_the_done_hook_exports_what_was_posted_and_answers_nothing_back(tmp_path: Path) -> None:
+    """Its README entry, `hooks: [before, done]`: the export after the post, the HTTP status
+    or the error type of what the caller got."""
+    event = raw("apigw-v2-http-request.json")
+    with otlp_collector() as (url, received):
+        process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url})
+        try:
+            process.start()
+            posts = [("response", b'{"statusCode": 503, "body": "busy"}'),
+                     ("error", b'{"errorType": "Sandbox.Timedout", "errorMessage": "late"}'), ("stream", b"")]
+            for request_id, (outcome, posted) in zip("abc", posts):
+                state = call(process, "before", event, None, request_id).header["state"]
+                answer = call(process, "done", posted, state, request_id, outcome=outcome)
+                assert (answer.header["action"], answer.payload) == ("continue", b"")
+            assert process.close_stdin() == 0
+        finally:
+            if process.alive():
+                process.kill()
+    roots = [span for span in received.spans() if span["kind"] == 2]
+    attributes = [{a["key"]: next(iter(a["value"].values())) for a in root["attributes"]} for root in roots]
+    assert [a["faas.invocation_id"] for a in attributes] == ["a", "b", "c"]
+    assert attributes[0]["http.response.status_code"] in (503, "503") and "error.type" not in attributes[0]
+    assert attributes[1]["error.type"] == "Sandbox.Timedout"
+    assert "http.response.status_code" not in attributes[2] and "error.type" not in attributes[2]
 
 
 @pytest.mark.parametrize("drop_idle", [False, True], ids=["kept-alive", "dropped-while-idle"])

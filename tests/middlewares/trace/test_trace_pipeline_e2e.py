@@ -15,12 +15,14 @@ from tests.conftest import orchestrated
 XRAY = "Root=1-6571e3b0-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1"
 
 
+@pytest.mark.parametrize("hooks", [["before", "done"], ["before", "after", "error"]], ids=["done", "after-error"])
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
-def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str) -> None:
+def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str, hooks: list[str]) -> None:
+    """Its README entry exports in `done`, after the post; the entry before it, in `after`."""
     with otlp_collector() as (url, received), xray_daemon() as (address, sock):
         pipeline = pipeline_for(tmp_path, hello_app, [{
             "name": "trace", "command": str(middleware("trace")), "mode": mode,
-            "hooks": ["before", "after", "error"],
+            "hooks": hooks,
             "env": {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "TRACE_EXPORTERS": "otlp,xray",
                     "AWS_XRAY_DAEMON_ADDRESS": address},
         }, {"name": "log", "command": str(middleware("log")), "mode": mode, "hooks": ["before", "after"]}])
