@@ -5,14 +5,15 @@ the hops themselves cost.
 
     python3 benchmarks/observe_cost.py              # 5 repetitions x 10 warm invokes, ~3 min
     python3 benchmarks/observe_cost.py --reps 9 --warm 20
-    python3 benchmarks/observe_cost.py --only none,"metrics persistent, done"
+    python3 benchmarks/observe_cost.py --only "metrics persistent, done" --only "metrics persistent, after"
 
 Each middleware runs with the hooks its configuration names: `done` (after the post, the
 README entries) against `after`/`error` (inside the invocation, as before `done` existed).
 
 Every repetition starts each configuration once on a fresh emulator, in the same order:
 the first invoke (bootstrap start → answer at the caller) is its cold start, the median
-of the next `--warm` invokes its warm latency. The first repetition is discarded. "paired"
+of the next `--warm` invokes its warm latency, each started once the previous invocation's
+phase has ended (END, as Lambda counts it); "phase" is the invoke to its END. The first repetition is discarded. "paired"
 is the median over repetitions of the ratio to the bare pipeline of the same repetition,
 which the drift of a shared machine affects less than a ratio of medians. trace exports
 to an OTLP/HTTP receiver on loopback in a process of its own (a real POST per invocation).
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,10 @@ XRAY = "Root=1-6571e3b0-0123456789abcdef01234567;Parent=1122334455667788;Sampled
 # The OTLP receiver runs in a process of its own, as a collector would: in this one it
 # would compete with the emulator for the interpreter lock.
 RECEIVER = """
-import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as collectors do (Go sets TCP_NODELAY): else a 40 ms delayed ACK
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
@@ -81,44 +84,64 @@ def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int) -> tuple[float, float]:
+def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int) -> tuple[float, float, float]:
+    """(cold ms, warm ms, warm phase ms). Each warm invoke starts once the previous
+    invocation's phase has ended (END: the orchestrator asked for the next event), as on a
+    sandbox that is idle when the call comes: "warm" is what its caller waits for; "phase"
+    runs to END, what Lambda bills and holds the sandbox for (`done` hooks included)."""
     pipeline = folder / "pipeline.yml"
     pipeline.write_text(yaml.safe_dump({"runtime": {"name": "python", "handler": "app.handler",
                                                     "task_root": str(folder / "app")}, "middlewares": middlewares}))
     env = {"OPENRUNTIME_PIPELINE": str(pipeline), "PYTHONPATH": str(REPO), "TMPDIR": str(folder / "tmp")}
     (folder / "tmp").mkdir(exist_ok=True)
+    ended: dict[str, float] = {}
+    changed = threading.Condition()
+
+    def on_log(line: str) -> None:
+        if line.startswith("END RequestId: "):
+            with changed:
+                ended[line.split()[2]] = time.perf_counter()
+                changed.notify_all()
+
+    def phase_end(request_id: str) -> float:
+        with changed:
+            assert changed.wait_for(lambda: request_id in ended, timeout=30), f"no END for {request_id}"
+            return ended[request_id]
+
     with Emulator(command=[sys.executable, "-m", "openruntime", "bootstrap"], cwd=folder, env=env,
-                  function=FunctionSettings(timeout_s=60.0), log=lambda line: None,
+                  function=FunctionSettings(timeout_s=60.0), log=on_log,
                   child_stderr=subprocess.DEVNULL) as emulator:
         started = time.perf_counter()
         first = emulator.invoke(EVENT, trace_id=XRAY)
         cold = time.perf_counter() - started
         assert first.function_error is None, first.body[:300]
-        times = []
+        phase_end(first.request_id)
+        times, phases = [], []
         for _ in range(warm):
             started = time.perf_counter()
-            emulator.invoke(EVENT, trace_id=XRAY)
+            result = emulator.invoke(EVENT, trace_id=XRAY)
             times.append(time.perf_counter() - started)
-    return cold * 1000, statistics.median(times) * 1000
+            phases.append(phase_end(result.request_id) - started)
+    return cold * 1000, statistics.median(times) * 1000, statistics.median(phases) * 1000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warm", type=int, default=10)
-    parser.add_argument("--only", help="comma-separated configuration names (`none` is always run)")
+    parser.add_argument("--only", action="append", help="a configuration to run (repeatable; `none` always runs)")
     args = parser.parse_args()
+    known = list(configs(""))
+    if args.only and (unknown := set(args.only) - set(known)):
+        parser.error(f"unknown configuration {', '.join(sorted(unknown))}; known: {'; '.join(known)}")
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
     table = configs(f"http://127.0.0.1:{receiver.stdout.readline().strip()}")
     if args.only:
-        wanted = {"none", *(name.strip() for name in args.only.split(","))}
-        unknown = wanted - set(table)
-        if unknown:
-            parser.error(f"unknown configuration {', '.join(sorted(unknown))}; known: {', '.join(table)}")
-        table = {name: entries for name, entries in table.items() if name in wanted}
+        table = {name: entries for name, entries in table.items() if name == "none" or name in args.only}
     cold: dict[str, list[float]] = {name: [] for name in table}
     warm: dict[str, list[float]] = {name: [] for name in table}
+    phase: dict[str, list[float]] = {name: [] for name in table}
     with tempfile.TemporaryDirectory(prefix="observe-cost-") as tmp:
         folder = Path(tmp)
         (folder / "app").mkdir()
@@ -128,20 +151,24 @@ def main() -> int:
         '''))
         for rep in range(args.reps + 1):
             for name, middlewares in table.items():
-                first, median = run_one(folder, middlewares, args.warm)
+                first, median, phase_median = run_one(folder, middlewares, args.warm)
                 if rep:  # the first repetition warms caches and is discarded
                     cold[name].append(first)
                     warm[name].append(median)
+                    phase[name].append(phase_median)
             print(f"repetition {rep}/{args.reps}", file=sys.stderr)
     receiver.terminate()
     receiver.wait()
-    print(f"{'configuration':<26} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}")
+    print(f"{'configuration':<26} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}"
+          f" {'phase ms':>9} {'+phase ms':>9}")
     for name in table:
         cold_ratio = statistics.median(a / b for a, b in zip(cold[name], cold["none"]))
         warm_ratio = statistics.median(a / b for a, b in zip(warm[name], warm["none"]))
         added = statistics.median(a - b for a, b in zip(warm[name], warm["none"]))
+        phase_added = statistics.median(a - b for a, b in zip(phase[name], phase["none"]))
         print(f"{name:<26} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
-              f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f}")
+              f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f} "
+              f"{statistics.median(phase[name]):>9.2f} {phase_added:>9.2f}")
     return 0
 
 
