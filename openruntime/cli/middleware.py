@@ -61,6 +61,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                      help="the payload's content type (default: application/json)")
     run.add_argument("--state", metavar="JSON", default=None,
                      help="the invocation state `before` would have left (for after/error hooks)")
+    run.add_argument("--outcome", choices=("response", "error", "stream"), default=None,
+                     help="for --hook done: what the payload is, as the orchestrator tells it (default: "
+                     "response, or error for the error JSON of a failed invocation)")
     run.add_argument("--timeout-ms", type=int, default=None, metavar="MS",
                      help="the hook's timeout and the deadline's distance (default: the middleware's timeout_ms)")
     run.set_defaults(run=run_middleware)
@@ -165,6 +168,8 @@ def _call_once(args: argparse.Namespace, config: MiddlewareConfig, middleware: M
         body=payload,
     )
     scope = InvocationScope()
+    if args.hook == "done":
+        scope.outcome = args.outcome or "response"
     if state is not None:  # what `before` would have left for this hook
         if config.mode == "persistent":
             scope.values[config.name] = state
@@ -185,7 +190,8 @@ def _call_once(args: argparse.Namespace, config: MiddlewareConfig, middleware: M
             started = time.perf_counter()
             result = middleware.call(args.hook, payload, args.content_type, invocation, scope,
                                      config.timeout_ms / 1000)
-            check_output(result.payload, result.content_type, config.name, args.hook)
+            if args.hook != "done":  # what a done hook answers is not used: nothing to check
+                check_output(result.payload, result.content_type, config.name, args.hook)
         except MiddlewareFailure as failure:
             info("action: fail\n")
             info(f"duration_ms: {(time.perf_counter() - started) * 1000:.3f}\n")

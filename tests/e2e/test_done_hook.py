@@ -19,7 +19,7 @@ import pytest
 
 from openruntime.emulator.sandbox import Emulator, InvokeResult
 from tests.conftest import orchestrated, write_executable, write_pipeline
-from tests.e2e.test_middleware_modes import SDK_DIR
+from tests.e2e.test_middleware_modes import SDK_DIR, middleware_run
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +116,25 @@ def test_the_caller_is_answered_before_the_done_hook_ends_and_the_phase_after_it
     log = (tmp_path / "function.log").read_text()
     assert log.count(f"observed {first.request_id}") == 2 and log.count(f"observed {second.request_id}") == 2
     assert "is ignored" not in log and "WARN" not in log
+
+
+@pytest.mark.parametrize("mode", ["persistent", "exec"])
+def test_middleware_run_calls_a_done_hook_with_the_outcome_asked_for(tmp_path: Path, mode: str) -> None:
+    """`openruntime middleware run --hook done`: a done hook tried alone, as the pipeline calls it."""
+    observer = write_executable(tmp_path / "observer", f'''
+        #!{sys.executable}
+        import sys
+        sys.path.insert(0, {str(SDK_DIR)!r})
+        from openruntime_middleware import done, run
+
+        @done(raw=True)
+        def observed(payload, ctx):
+            ctx.log(f"outcome={{ctx.outcome}} bytes={{len(payload)}}")
+            return "not used"
+
+        run()
+        ''')
+    err = b'{"errorType": "X", "errorMessage": "y"}'
+    result = middleware_run(str(observer), "--hook", "done", "--outcome", "error", "--mode", mode, stdin=err)
+    assert result.returncode == 0, result.stderr.decode()
+    assert f"outcome=error bytes={len(err)}" in result.stderr.decode() and b"not used" not in result.stdout
