@@ -93,7 +93,7 @@ class Orchestrator:
         """Everything before the first upstream `/next`; raises InitFailure."""
         # Before serving: a runtime started early may already wait in the listen backlog,
         # and its first /next must belong to the current generation, not be reset by it.
-        self.proxy.new_generation()
+        generation = self.proxy.new_generation()
         # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): the runtime's restore/next and
         # restore/error go to Lambda, on a connection of their own (a request thread asks).
         restore_client = self.upstream.another() if hasattr(self.upstream, "another") else self.upstream
@@ -112,7 +112,8 @@ class Orchestrator:
         try:
             if early is not None and early.error is not None:
                 raise early.error
-            self.runtime.start(early.process if early else None)  # first: it boots while the middlewares are prepared
+            # First: it boots while the middlewares are prepared.
+            self.runtime.start(early.process if early else None, generation=generation)
         except OSError as exc:
             raise InitFailure(
                 errors.RUNTIME_INVALID_ENTRYPOINT, f"cannot start runtime {launch.command[0]!r}: {exc}"
@@ -141,8 +142,7 @@ class Orchestrator:
             # exit is the function's init failing, which is reported, not run twice.)
             assert self.early is not None
             self.early.by_script = None
-            self.proxy.new_generation()
-            self.runtime.start()
+            self.runtime.start(generation=self.proxy.new_generation())
             self._await_runtime_ready()
             return
         if state == InitState.TIMED_OUT:
@@ -163,16 +163,19 @@ class Orchestrator:
         message = f"runtime {self.runtime.command[0]!r} exited before it asked for an event"
         raise InitFailure(errors.RUNTIME_EXIT_ERROR, f"{message}: {tail}" if tail else message)
 
-    def _on_runtime_exit(self, runtime: SubRuntime, status: int) -> None:
+    def _on_runtime_exit(self, runtime: SubRuntime, status: int, generation: int | None = None) -> None:
         """Called from the watcher thread when the sub-runtime dies on its own: it only tells
-        the proxy, which is where the orchestrator learns of it (`proxy.runtime_gone`)."""
+        the proxy, which is where the orchestrator learns of it (`proxy.runtime_gone`). The
+        proxy ignores the exit of a process older than its current runtime: one that died
+        as it was replaced must not mark its successor gone (the successor would be
+        replaced while it lives on, and its own exit then goes unheard)."""
         tail = runtime.stderr_tail()
         current = self.proxy.current_request_id()
         message = errors.exit_error_message(current, status)
         if tail:
             message = f"{message}; stderr: {tail[-512:]}"
         body = errors.error_body(errors.RUNTIME_EXIT_ERROR, message, current, exitStatus=status, stderrTail=tail)
-        self.proxy.runtime_exited(Outcome.error(body, errors.RUNTIME_EXIT_ERROR))
+        self.proxy.runtime_exited(Outcome.error(body, errors.RUNTIME_EXIT_ERROR), generation)
 
     def _snapshot(self, restore: Callable[[], None]) -> None:
         """SnapStart, from the runtime's restore/next (on the proxy's thread): the
@@ -218,8 +221,7 @@ class Orchestrator:
                 raise FatalUpstreamError(
                     f"the runtime failed {self._crashes} times in a row; exiting so Lambda recycles the sandbox"
                 )
-            self.proxy.new_generation()
-            self.runtime.start()
+            self.runtime.start(generation=self.proxy.new_generation())
 
     # -- invocations ----------------------------------------------------------------------------
 

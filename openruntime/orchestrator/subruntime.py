@@ -21,13 +21,16 @@ if TYPE_CHECKING:
     from openruntime.processes import Process
 
 TAIL_BYTES = 4096
-ExitCallback = Callable[["SubRuntime", int], None]
+# (the runtime, its exit status, the generation it was started for): an exit is always the
+# exit of the process that was started for that generation, never of the one after it.
+ExitCallback = Callable[["SubRuntime", int, "int | None"], None]
 
 
 class SubRuntime:
     """The language runtime's process: `start` (or adopt one started early), `stop` with a
     grace period, `kill` outright; `on_exit(self, status)` is called, from a watcher
-    thread, when it dies on its own (never after `stop` or `kill`)."""
+    thread, when it dies on its own (never after `stop` or `kill`), with the `generation`
+    it was started for."""
 
     def __init__(
         self, command: Sequence[str], env: Mapping[str, str], cwd: str | None, on_exit: ExitCallback
@@ -40,23 +43,27 @@ class SubRuntime:
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self._stopping = False
+        # `_process` and `_stopping` change together: a watcher must not see the new
+        # process's `_stopping` beside the old process (its exit would be the new one's).
+        self._lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, started: Process | None = None) -> None:
+    def start(self, started: Process | None = None, generation: int | None = None) -> None:
         """Start the runtime, or adopt `started` (spawned early, with STDERR on a pipe, or
-        started by /opt/bootstrap, with none: then its last words are only in the log)."""
+        started by /opt/bootstrap, with none: then its last words are only in the log).
+        `generation` is handed back with its exit."""
         self._tail.clear()
         self._tail_size = 0
-        self._stopping = False
         process = started or spawn(self.command, self.env, cwd=self.cwd, stderr=PIPE, die_with_parent=True)
-        self._process = process
+        with self._lock:
+            self._process, self._stopping = process, False
         copier = threading.Thread(target=self._copy_stderr, args=(process,), name="runtime-stderr", daemon=True)
         copier.start()
         threading.Thread(
-            target=self._watch, args=(process, copier), name="runtime-watch", daemon=True
+            target=self._watch, args=(process, copier, generation), name="runtime-watch", daemon=True
         ).start()
 
     def _copy_stderr(self, process: Process) -> None:
@@ -80,11 +87,13 @@ class SubRuntime:
                 self._tail_size -= len(self._tail.popleft())
         process.stderr.close()
 
-    def _watch(self, process: Process, copier: threading.Thread) -> None:
+    def _watch(self, process: Process, copier: threading.Thread, generation: int | None) -> None:
         status = process.wait()
         copier.join(0.5)  # its last words, unless a grandchild still holds the pipe
-        if self._process is process and not self._stopping:
-            self._on_exit(self, status)
+        with self._lock:
+            on_its_own = self._process is process and not self._stopping
+        if on_its_own:
+            self._on_exit(self, status, generation)
 
     def stderr_tail(self, limit: int = 1024) -> str:
         data = b"".join(self._tail)[-limit:]
@@ -93,12 +102,14 @@ class SubRuntime:
     def kill(self) -> None:
         """SIGKILL it and all it started, in any session (a wedged runtime gets no say): the
         restarted runtime gets a clean sandbox, as after Lambda's reset. No exit callback."""
-        process, self._stopping = self._process, True
+        with self._lock:
+            process, self._stopping = self._process, True
         if process is not None:
             kill_tree(process)
             process.wait()
 
     def stop(self, grace_s: float = 0.3) -> None:
-        process, self._stopping = self._process, True
+        with self._lock:
+            process, self._stopping = self._process, True
         if process is not None:
             kill_tree(process, grace_s)

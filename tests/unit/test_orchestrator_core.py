@@ -81,11 +81,13 @@ class ThreadRuntime:
     - "exit-before-taking": exit (as a process would) once the event is waiting, without
       taking it;
     - "exit-holding": take the event, then exit without answering;
-    - "hang": take the event and never answer (until stopped).
+    - "hang": take the event and never answer (until stopped);
+    - "hang-exit-late": the same, and once it is killed, its exit is reported only after the
+      next runtime has started (a watcher thread that ran late, as on a loaded machine).
     """
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], cwd: str | None,
-                 on_exit: Callable[[Any, int], None], script: list[str], proxy: Callable[[], Any],
+                 on_exit: Callable[[Any, int, int | None], None], script: list[str], proxy: Callable[[], Any],
                  starts: list[int]) -> None:
         self.command = list(command)
         self.address = env["AWS_LAMBDA_RUNTIME_API"]
@@ -94,9 +96,12 @@ class ThreadRuntime:
         self._proxy = proxy
         self._starts = starts
         self._stopped = threading.Event()
+        self._generation: int | None = None  # the proxy's, as the orchestrator started it
+        self._late_exit = False
 
-    def start(self, started: object = None) -> None:
+    def start(self, started: object = None, generation: int | None = None) -> None:
         self._stopped = threading.Event()
+        self._generation = generation
         self._starts.append(len(self._starts) + 1)
         threading.Thread(target=self._serve, args=(self._stopped, len(self._starts)), daemon=True).start()
 
@@ -126,7 +131,8 @@ class ThreadRuntime:
             if step == "exit-holding":
                 self._exit(stopped, 137)
                 return
-            if step == "hang":
+            if step in ("hang", "hang-exit-late"):
+                self._late_exit = step == "hang-exit-late"
                 stopped.wait()
                 return
             answer = json.dumps({"echo": json.loads(event), "generation": generation}).encode()
@@ -136,13 +142,23 @@ class ThreadRuntime:
     def _exit(self, stopped: threading.Event, status: int) -> None:
         if not stopped.is_set():
             stopped.set()
-            self._on_exit(self, status)
+            self._on_exit(self, status, self._generation)
 
     def stop(self, grace_s: float = 0.3) -> None:
         self._stopped.set()
 
     def kill(self) -> None:
         self._stopped.set()
+        if self._late_exit:
+            self._late_exit = False
+            started, generation = len(self._starts), self._generation
+
+            def report_late() -> None:
+                while len(self._starts) == started:  # until the next runtime has started
+                    time.sleep(0.005)
+                self._on_exit(self, -9, generation)
+
+            threading.Thread(target=report_late, daemon=True).start()
 
     def stderr_tail(self, limit: int = 1024) -> str:
         return ""
@@ -211,6 +227,20 @@ def test_a_handler_past_the_deadline_is_answered_before_it_and_the_runtime_repla
     assert upstream.answers()[1] == ("req-1", '{"echo": {"n": 2}, "generation": 2}')
     assert starts == [1, 2]
     assert time.monotonic() - started < 10  # (a bound against a hang, not a timing)
+
+
+def test_a_replaced_runtimes_exit_reported_late_does_not_take_its_successor_down() -> None:
+    """The killed runtime's exit arrives once its successor has started (a watcher thread
+    that ran late): it must not mark the successor gone. Before, it did: a third runtime
+    started beside the second, which lived on unwatched, and the crash of whichever of the
+    two took an event later went unheard until the invocation timed out."""
+    upstream = MemoryUpstream(b'{"n": 1}', deadline_s=0.6)
+    for number in (1, 2, 3):
+        upstream.queue.put(invocation(f"req-{number}", b'{"n": %d}' % number, 30))
+    _, starts = orchestrate(upstream, "hang-exit-late", "echo", "echo", "echo", grace_ms=200)
+    assert upstream.answers()[0] == ("req-0", f"error:{errors.SANDBOX_TIMEDOUT}")
+    assert upstream.answers()[1:] == [(f"req-{n}", '{"echo": {"n": %d}, "generation": 2}' % n) for n in (1, 2, 3)]
+    assert starts == [1, 2]
 
 
 def test_a_response_lambda_refuses_as_too_large_becomes_lambdas_own_error() -> None:
