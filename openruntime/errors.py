@@ -157,7 +157,7 @@ class MiddlewareFailure(LambdaError):
 
         try:
             error = json.loads(payload) if payload.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             error = {"errorMessage": payload[:500].decode("utf-8", "replace").rstrip()}
         if not isinstance(error, dict):
             error = {"errorMessage": json.dumps(error)[:500]}

@@ -945,8 +945,8 @@ def _start_each(middlewares: list[Any]) -> list[str]:
 
 def onion(middlewares: list[tuple[str, tuple[str, ...]]]) -> list[str]:
     """The hooks an invocation goes through, in order: `before`s in pipeline order, the
-    handler, then `after`s (or `error`s, on a failure) in reverse, so that middleware
-    order is never a surprise."""
+    handler, then `after`s (or `error`s, on a failure) in reverse, and the `done`s in
+    pipeline order once the answer is out, so that middleware order is never a surprise."""
     lines = [f"{'  ' * depth}→ {name}.before" for depth, (name, hooks) in enumerate(middlewares) if "before" in hooks]
     lines.append(f"{'  ' * len(middlewares)}handler")
     for depth in range(len(middlewares) - 1, -1, -1):
@@ -954,4 +954,7 @@ def onion(middlewares: list[tuple[str, tuple[str, ...]]]) -> list[str]:
         back = [hook for hook in ("after", "error") if hook in hooks]
         if back:
             lines.append(f"{'  ' * depth}← {name}.{' / '.join(back)}")
+    observers = [f"{name}.done" for name, hooks in middlewares if "done" in hooks]
+    if observers:
+        lines.append(f"then, once the answer is posted: {', '.join(observers)}")
     return lines

@@ -31,6 +31,9 @@ from openruntime.invocation import JSON, Invocation, Outcome
 from openruntime.middleware.protocol import HookResult, InvocationScope, Middleware, check_output, credentials_hint
 
 HandlerCall = Callable[[bytes, str], Outcome]
+# `done` hooks end this long before Lambda's deadline: the orchestrator's next /next must
+# come before it, or Lambda counts the invocation as timed out and resets the sandbox.
+DONE_RESERVE_MS = 50
 
 
 class InvocationRun:
@@ -95,8 +98,7 @@ class Chain:
     def _unwind(self, layers: Sequence[Middleware], outcome: Outcome, run: InvocationRun) -> Outcome:
         invocation = run.invocation
         for middleware in reversed(layers):
-            if middleware.handles("done"):
-                run.unwound[middleware.config.name] = outcome
+            _note_unwound(run, middleware, outcome)
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
@@ -108,6 +110,7 @@ class Chain:
                 _say_once(middleware, "buffer", f"middleware '{middleware.config.name}' (on_stream: buffer): "
                           "streamed responses are collected, up to 6 MB, and posted buffered")
                 outcome = self._collect(outcome, run)
+                _note_unwound(run, middleware, outcome)  # what its after/error gets: the collected answer
                 hook = "error" if outcome.is_error else "after"
             content_type = JSON if outcome.is_error else outcome.content_type
             try:
@@ -125,27 +128,40 @@ class Chain:
         return outcome
 
     def done(self, run: InvocationRun, posted: Outcome) -> None:
-        """The `done` hooks, in pipeline order, once `posted` is upstream (module docstring).
-        They change nothing; a failure is logged, and their time ends at Lambda's deadline,
-        not the grace period before it: the answer is out."""
+        """The `done` hooks, in pipeline order, once `posted` (what the caller got) is
+        upstream: see the module docstring. They change nothing, and a failure is only
+        logged. Their time ends DONE_RESERVE_MS before Lambda's deadline (not at the grace
+        period: the answer is out), so that the next /next still comes within it."""
         invocation, scope = run.invocation, run.scope
+        # Every hook call's context says when its time ends: for these, this.
+        invocation.answer_by_ms = invocation.deadline_ms - DONE_RESERVE_MS
         for middleware in self.middlewares:
             name = middleware.config.name
             if not middleware.handles("done") or name in run.left_out:
                 continue
             outcome = run.unwound.get(name, posted)
+            if outcome.stream is not None:  # a stream passed it: how it ended is known now
+                outcome = posted
             if outcome.stream is not None:
                 scope.outcome, payload, content_type = "stream", b"", outcome.content_type
             elif outcome.is_error:
                 scope.outcome, payload, content_type = "error", outcome.body, JSON
             else:
                 scope.outcome, payload, content_type = "response", outcome.body, outcome.content_type
-            timeout_s = min(middleware.config.timeout_ms / 1000, max(invocation.remaining_ms() / 1000, 0.001))
+            left_s = (invocation.answer_by_ms - time.time() * 1000) / 1000
+            if left_s <= 0:
+                log(f"middleware '{name}' hook 'done' skipped: no time left before the function's timeout",
+                    "WARN", invocation.request_id)
+                continue
             started, started_ns = time.perf_counter(), time.time_ns()
             try:
-                middleware.call("done", payload, content_type, invocation, scope, timeout_s)
+                middleware.call("done", payload, content_type, invocation, scope,
+                                min(middleware.config.timeout_ms / 1000, left_s))
             except MiddlewareFailure as failure:
                 log(f"{failure.message} (a done hook: the answer was already posted)", "WARN", invocation.request_id)
+            except Exception as exc:  # noqa: BLE001 - a runner bug must not end the orchestrator's loop
+                log(f"middleware '{name}' hook 'done' failed in the orchestrator: {type(exc).__name__}: {exc}",
+                    "ERROR", invocation.request_id)
             finally:
                 scope.add_stage(name, "done", started_ns, int((time.perf_counter() - started) * 1e9))
 
@@ -199,6 +215,12 @@ class Chain:
                 run.invocation.request_id, run.invocation.timeout_s()), run.invocation.request_id)
             return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
         return collected
+
+
+def _note_unwound(run: InvocationRun, middleware: Middleware, outcome: Outcome) -> None:
+    """What reached `middleware`'s layer, unwinding: what its `done` hook will get."""
+    if middleware.handles("done"):
+        run.unwound[middleware.config.name] = outcome
 
 
 _said: set[tuple[str, str]] = set()

@@ -236,12 +236,13 @@ class Orchestrator:
             elapsed = time.perf_counter() - started
             if outcome.stream is not None:  # its line first: the stream's own line follows the post
                 write_invocation_log(invocation, outcome, elapsed, run.timings)
-                self.post(invocation, outcome, upstream)
-            else:
-                self.post(invocation, outcome, upstream)
+            posting, posting_ns = time.perf_counter(), time.time_ns()
+            posted = self.post(invocation, outcome, upstream)
+            run.scope.add_stage(None, "post", posting_ns, int((time.perf_counter() - posting) * 1e9))
+            if outcome.stream is None:
                 write_invocation_log(invocation, outcome, elapsed, run.timings)
             self.proxy.send_held_answer()
-            self.chain.done(run, outcome)  # observers, off the caller's path: before the next /next
+            self.chain.done(run, posted)  # observers, off the caller's path: before the next /next
         finally:
             run.close()  # the middlewares' state: after the answer, not before it
 
@@ -288,22 +289,28 @@ class Orchestrator:
         )
         return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
 
-    def post(self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient | None = None) -> None:
+    def post(self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient | None = None) -> Outcome:
+        """`outcome` upstream; returns what the caller got: Lambda's own error for a response
+        it refused as too large, and for a stream, the error it ended with, if any."""
         upstream = upstream or self.upstream
         if outcome.stream is not None:
-            status, body = self._post_stream(invocation, outcome, upstream)
+            status, body, posted = self._post_stream(invocation, outcome, upstream)
         else:
-            status, body = upstream.post_outcome(invocation, outcome)
+            (status, body), posted = upstream.post_outcome(invocation, outcome), outcome
         if status == 413 and not outcome.is_error:
             size = len(outcome.body)
             error = errors.error_body(
                 errors.FUNCTION_RESPONSE_TOO_LARGE, errors.response_too_large_message(size), invocation.request_id
             )
-            status, body = upstream.post_outcome(invocation, Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE))
+            posted = Outcome.error(error, errors.FUNCTION_RESPONSE_TOO_LARGE)
+            status, body = upstream.post_outcome(invocation, posted)
         if status not in (200, 202):
             log(f"the Runtime API refused the answer ({status}): {body[:300]!r}", "ERROR", invocation.request_id)
+        return posted
 
-    def _post_stream(self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient) -> tuple[int, bytes]:
+    def _post_stream(
+        self, invocation: Invocation, outcome: Outcome, upstream: RuntimeAPIClient
+    ) -> tuple[int, bytes, Outcome]:
         """A streamed response upstream as the runtime writes it. One that runs past the
         deadline (less the grace period) is ended there with Sandbox.Timedout in its
         trailers, and the runtime replaced, as for a buffered answer."""
@@ -314,7 +321,10 @@ class Orchestrator:
         until = time.monotonic() + (invocation.remaining_ms() - self.grace_ms) / 1000
         ended: dict[str, str] = {}
 
+        posted = outcome  # a stream that ended well; one that failed: its error, below
+
         def chunks() -> Iterator[bytes]:
+            nonlocal posted
             try:
                 yield from stream.chunks(until)
             except StreamTimeout:
@@ -322,13 +332,16 @@ class Orchestrator:
                 body = errors.error_body(errors.SANDBOX_TIMEDOUT, errors.timeout_message(
                     invocation.request_id, invocation.timeout_s()), invocation.request_id)
                 ended.update(_error_trailers(errors.SANDBOX_TIMEDOUT, body))
+                posted = Outcome.error(body, errors.SANDBOX_TIMEDOUT)
                 return
             if stream.error_type is not None:
                 ended.update(_error_trailers(stream.error_type, stream.error_body or b""))
+                posted = Outcome.error(stream.error_body or b"", stream.error_type)
 
         started = time.perf_counter()
         try:
-            return upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
+            status, body = upstream.post_stream(invocation, stream.content_type, chunks(), lambda: ended)
+            return status, body, posted
         finally:
             # The invocation's line was written as the stream started; this says how it ended.
             error_type = ended.get("Lambda-Runtime-Function-Error-Type")

@@ -138,3 +138,51 @@ def test_middleware_run_calls_a_done_hook_with_the_outcome_asked_for(tmp_path: P
     result = middleware_run(str(observer), "--hook", "done", "--outcome", "error", "--mode", mode, stdin=err)
     assert result.returncode == 0, result.stderr.decode()
     assert f"outcome=error bytes={len(err)}" in result.stderr.decode() and b"not used" not in result.stdout
+
+
+SLOW_OBSERVER = f'''
+#!{sys.executable}
+import sys, time
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import done, run
+
+@done
+def observed(payload, ctx):
+    print(f"done ({{ctx.outcome}}) with {{ctx.remaining_time_ms()}} ms left", file=sys.stderr, flush=True)
+    if ctx.outcome == "error":
+        time.sleep(30)  # an export that hangs, after the timeout
+
+run()
+'''
+
+
+def test_a_done_hook_that_overruns_is_cut_before_the_function_timeout_and_the_sandbox_stays(tmp_path: Path) -> None:
+    """After a timed-out invocation (answered at the grace period), a done hook that hangs
+    gets the time left less a reserve: the orchestrator's next /next still comes before
+    the function's timeout, so Lambda neither counts a timeout nor resets the sandbox."""
+    (tmp_path / "app.py").write_text("import time\ndef handler(event, context):\n"
+                                     "    time.sleep(event.get('sleep', 0))\n    return {'ok': True}\n")
+    write_executable(tmp_path / "bin" / "slow", SLOW_OBSERVER)
+    pipeline = write_pipeline(tmp_path, """
+        runtime: {name: python, handler: app.handler, task_root: .}
+        middlewares:
+          - {name: slow, command: ./bin/slow, hooks: [done], mode: persistent, timeout_ms: 60000}
+        """)
+    lines: list[str] = []
+    log = tmp_path / "function.log"
+    with orchestrated(pipeline, timeout_s=2, stderr_file=log) as emulator:
+        emulator.log = lines.append
+        assert emulator.invoke(b"{}").json() == {"ok": True}  # the cold start, out of the way
+        late = emulator.invoke(b'{"sleep": 5}')
+        assert late.json()["errorType"] == "Sandbox.Timedout"
+        after = emulator.invoke(b"{}")
+        assert after.json() == {"ok": True}
+    report = next(line for line in lines if line.startswith(f"REPORT RequestId: {late.request_id}"))
+    assert "Status: timeout" not in report, report  # the phase ended (next /next) within the timeout
+    next_report = next(line for line in lines if line.startswith(f"REPORT RequestId: {after.request_id}"))
+    assert "Init Duration" not in next_report  # the sandbox was not reset
+    said = log.read_text()
+    # After the timeout, its context's deadline is its own: ahead of it, not the one passed.
+    left = next(int(line.split(" with ")[1].split(" ms")[0]) for line in said.splitlines() if "done (error)" in line)
+    assert 0 < left < 200, said[-2000:]
+    assert "hook 'done' did not answer within" in said

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from openruntime.orchestrator.chain import Chain, InvocationRun
+from openruntime.orchestrator.chain import DONE_RESERVE_MS, Chain, InvocationRun
 from openruntime.config import MiddlewareConfig
 from openruntime.invocation import Invocation, Outcome
 from openruntime.errors import MiddlewareFailure
@@ -277,12 +277,13 @@ class Seen:
 
 
 def run_and_post(middlewares: list[FakeMiddleware], handler: Handler, grace_ms: int = 0,
-                 remaining_ms: int = 60_000) -> Outcome:
-    """One invocation as the loop serves it: the chain, the post (here: nothing), `done`."""
+                 remaining_ms: int = 60_000, post: Callable[[Outcome], Outcome] = lambda outcome: outcome) -> Outcome:
+    """One invocation as the loop serves it: the chain, the post (`post`: what the caller
+    got, here without a network), `done`."""
     run = InvocationRun(invocation(b'{"n":1}', remaining_ms))
     chain = Chain(middlewares, grace_ms)
     try:
-        posted = chain.run(run, handler)
+        posted = post(chain.run(run, handler))
         chain.done(run, posted)
     finally:
         run.close()
@@ -338,10 +339,80 @@ def test_a_failing_done_hook_is_logged_and_the_next_one_still_runs(capfd: pytest
     assert "Middleware.Timeout" in err and "the answer was already posted" in err
 
 
-def test_done_hooks_get_time_up_to_the_deadline_not_the_grace_period_before_it() -> None:
+def test_done_hooks_get_time_up_to_just_before_the_deadline_not_the_grace_period() -> None:
     rec = Recorder()
-    mws = [FakeMiddleware("a", rec, hooks=("before", "done"), timeout_ms=60_000)]
-    run_and_post(mws, Handler(), grace_ms=2_000, remaining_ms=10_000)
+    deadlines: list[int] = []
+
+    def note_deadline(payload: bytes, scope: InvocationScope) -> HookResult:
+        return HookResult(payload, "application/json")
+
+    class Noting(FakeMiddleware):
+        def call(self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
+                 scope: InvocationScope, timeout_s: float) -> HookResult:
+            deadlines.append(invocation.answer_by_ms)  # what its context says (deadline_ms)
+            return super().call(hook, payload, content_type, invocation, scope, timeout_s)
+
+    mws = [Noting("a", rec, hooks=("before", "done"), timeout_ms=60_000, done=note_deadline)]
+    run = InvocationRun(invocation(b'{"n":1}', 10_000))
+    lambda_deadline = run.invocation.deadline_ms
+    run.invocation.answer_by_ms = lambda_deadline - 2_000  # as the loop sets it: the grace period
+    chain = Chain(mws, 2_000)
+    chain.done(run, chain.run(run, Handler()))
+    run.close()
     before_s, done_s = rec.timeouts
     assert 7.5 < before_s <= 8.0  # the deadline less the grace period
-    assert 9.5 < done_s <= 10.0  # the deadline itself: the answer is already out
+    assert 9.5 < done_s <= 10.0 - DONE_RESERVE_MS / 1000  # the answer is out: up to just before the deadline
+    # Each hook's context says when its own time ends.
+    assert deadlines == [lambda_deadline - 2_000, lambda_deadline - DONE_RESERVE_MS]
+
+
+def test_a_done_hook_with_no_time_left_is_skipped_and_said(capfd: pytest.CaptureFixture[str]) -> None:
+    rec = Recorder()
+    mws = [FakeMiddleware("late", rec, hooks=("done",))]
+    run_and_post(mws, Handler(), remaining_ms=5)  # less than the reserve for the next /next
+    assert rec.calls == []
+    assert "hook 'done' skipped: no time left" in capfd.readouterr().err
+
+
+def test_a_done_hook_failing_in_an_unexpected_way_is_logged_and_the_next_one_runs(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    def deep(payload: bytes, scope: InvocationScope) -> HookResult:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    rec = Recorder()
+    last = Seen()
+    mws = [FakeMiddleware("odd", rec, hooks=("done",), done=deep), FakeMiddleware("last", rec, hooks=("done",), done=last)]
+    run_and_post(mws, Handler())  # it returns: the orchestrator's loop goes on
+    assert last.got == [("response", b'{"n":1}')]
+    assert "hook 'done' failed in the orchestrator: RecursionError" in capfd.readouterr().err
+
+
+def test_a_done_hook_sees_how_a_stream_ended_and_with_buffer_what_its_after_saw() -> None:
+    from openruntime.response_stream import ResponseStream
+
+    rec = Recorder()
+    passed, buffered = Seen(), Seen()
+    mws = [FakeMiddleware("passed", rec, hooks=("after", "error", "done"), done=passed),
+           FakeMiddleware("buffered", rec, hooks=("after", "error", "done"), done=buffered)]
+    mws[1].config = mws[1].config.replace(on_stream="buffer")
+    stream = ResponseStream("text/plain")
+    stream.put(b"partial")
+    stream.finish("Function.Crashed", b'{"errorType":"Function.Crashed"}')
+    failed = Outcome.error(b'{"errorType":"Function.Crashed"}', "Function.Crashed")
+    run_and_post(mws, Handler(Outcome.streamed(stream)), post=lambda outcome: failed)
+    # The buffering layer saw the collected error; the one outside it, what was posted.
+    assert buffered.got == [("error", b'{"errorType":"Function.Crashed"}')]
+    assert passed.got == [("error", failed.body)]
+    good = ResponseStream("text/plain")
+    good.put(b"all of it")
+    good.finish()
+    seen = Seen()
+    run_and_post([FakeMiddleware("o", Recorder(), hooks=("done",), done=seen)], Handler(Outcome.streamed(good)))
+    assert seen.got == [("stream", b"")]  # a stream that ended well: no payload, its bytes are gone
+    broken = ResponseStream("text/plain")
+    broken.finish("Sandbox.Timedout", b"{}")
+    timed_out = Outcome.error(b'{"errorType":"Sandbox.Timedout"}', "Sandbox.Timedout")
+    seen_error = Seen()
+    run_and_post([FakeMiddleware("o", Recorder(), hooks=("done",), done=seen_error)],
+                 Handler(Outcome.streamed(broken)), post=lambda outcome: timed_out)
+    assert seen_error.got == [("error", timed_out.body)]  # on_stream: pass, and the stream failed

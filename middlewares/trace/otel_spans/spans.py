@@ -81,7 +81,8 @@ def invocation_spans(state: dict[str, Any], end_ns: int, hook_start_ns: int, me:
         children, own_start = _stage_spans(stages, root_id, me)
         if own_start is not None:
             start_ns = min(start_ns, own_start)
-        children = [span for span in children if span.start_ns >= start_ns]
+        # Inside the invocation's span only: not the hooks after the answer (other `done`s).
+        children = [span for span in children if start_ns <= span.start_ns < end_ns]
         timed = sum(span.end_ns - span.start_ns for span in children)
         attributes = {**attributes, "openruntime.orchestrator_ms": round((end_ns - start_ns - timed) / 1e6, 3)}
     else:

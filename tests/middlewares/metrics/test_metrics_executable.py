@@ -80,7 +80,7 @@ def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
         err = process.call("error", b'{"errorType":"X","errorMessage":"y"}', state=None, request_id="req-2")
         assert err.action == "continue"
         # `done` (its README entry): what was posted, after the post; nothing comes back.
-        stages = [[None, "handler", 1_700_000_000_000_000, 2500]]
+        stages = [[None, "handler", 1_700_000_000_000_000, 2500], [None, "post", 1_700_000_000_003_000, 500]]
         posted = process.call("done", b'{"ok":1}', request_id="req-3",
                               extra={"outcome": "response", "stages": stages, "event_bytes": 77})
         assert (posted.action, posted.payload) == ("continue", b"")
@@ -98,6 +98,8 @@ def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shop" for d in documents)
     assert "Duration" not in documents[2]  # an error hook without a `before`: no duration to tell
     assert (documents[3]["ResponseSize"], documents[3]["RequestSize"], documents[3]["HandlerDuration"]) == (8, 77, 2.5)
+    # In `done`, Duration runs to the end of the orchestrator's post: what the caller waited for.
+    assert documents[3]["Duration"] == documents[4]["Duration"] == 3.5
     assert "ResponseSize" not in documents[4] and documents[4]["Error"] == 1
 
 
