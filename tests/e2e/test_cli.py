@@ -453,6 +453,17 @@ def test_validate_draws_the_order_of_an_invocation() -> None:
         "← stamp.after", "← timing.after", "← envelope.after", "← log.after / error"]
 
 
+def test_validate_draws_the_done_hooks_after_the_answer(tmp_path: Path) -> None:
+    write_pipeline(tmp_path, """
+        runtime: {name: python, handler: app.handler, task_root: .}
+        middlewares: [trace, metrics]
+    """)
+    done = run_cli("validate", "pipeline.yml", cwd=tmp_path)
+    lines = done.stdout.decode().split("  the order of an invocation:\n")[1].splitlines()
+    assert [line.strip() for line in lines] == [
+        "→ trace.before", "handler", "then, once the answer is posted: trace.done, metrics.done"]
+
+
 def test_serve_watch_restarts_the_sandbox_when_the_code_changes(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text("def handler(event, context):\n    return 'first version'\n")
