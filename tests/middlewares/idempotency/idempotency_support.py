@@ -29,15 +29,26 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# `python -m moto.server`, one request at a time: its server is threaded, and moto's
+# DynamoDB checks a ConditionExpression and then writes, not atomically, so concurrent
+# conditional puts could both win there (in CI under load: 3 of 4 racers claimed one key),
+# which DynamoDB itself never lets happen. Served one by one, each put is atomic, as there.
+MOTO_SERVER = """
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=False)
+"""
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """`python -m moto.server` on a free loopback port; its URL."""
+    """moto's server (MOTO_SERVER) on a free loopback port; its URL."""
     try:
         import moto.server  # noqa: F401
     except ImportError:
         pytest.fail("moto[server] is not installed (pip install -e '.[test]')", pytrace=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+        [sys.executable, "-c", MOTO_SERVER],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert process.stdout is not None
