@@ -63,6 +63,8 @@ class Chain:
     def __init__(self, middlewares: Sequence[Middleware], grace_ms: int = 0) -> None:
         self.middlewares = list(middlewares)
         self.grace_ms = grace_ms
+        # Any `done` hook at all: else the loop skips timing the post for them.
+        self.observed = any("done" in middleware.config.hooks for middleware in self.middlewares)
 
     def run(self, run: InvocationRun, call_handler: HandlerCall) -> Outcome:
         """The invocation's outcome; `run.close()` is the caller's, after it is posted."""

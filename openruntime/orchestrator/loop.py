@@ -238,11 +238,13 @@ class Orchestrator:
                 write_invocation_log(invocation, outcome, elapsed, run.timings)
             posting, posting_ns = time.perf_counter(), time.time_ns()
             posted = self.post(invocation, outcome, upstream)
-            run.scope.add_stage(None, "post", posting_ns, int((time.perf_counter() - posting) * 1e9))
+            posting = time.perf_counter() - posting
             if outcome.stream is None:
                 write_invocation_log(invocation, outcome, elapsed, run.timings)
             self.proxy.send_held_answer()
-            self.chain.done(run, posted)  # observers, off the caller's path: before the next /next
+            if self.chain.observed:  # observers, off the caller's path: before the next /next
+                run.scope.add_stage(None, "post", posting_ns, int(posting * 1e9))
+                self.chain.done(run, posted)
         finally:
             run.close()  # the middlewares' state: after the answer, not before it
 
