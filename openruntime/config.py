@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
 
-# before/after/error: each invocation, on its way. done: each invocation, once its answer is
-# posted (observers: metrics, traces; the caller does not wait for them).
+# before/after/error: each invocation, on its way. received/done: each invocation, once its
+# answer is posted, with the event and with the answer (observers: metrics, traces; the
+# caller does not wait for them).
 # before_snapshot/after_restore: SnapStart, once, around the snapshot (a middleware holding
 # a connection drops it, then opens it again).
-HOOKS = ("before", "after", "error", "done", "before_snapshot", "after_restore")
+HOOKS = ("before", "after", "error", "received", "done", "before_snapshot", "after_restore")
 SNAPSTART_HOOKS = ("before_snapshot", "after_restore")
 MODES = ("exec", "persistent")
 ON_ERROR = ("fail", "skip")

@@ -17,6 +17,9 @@ in the log, per middleware, so that a stream never turns buffered unannounced.
 loop), so the caller never waits for them: observers (metrics, traces). Each gets what its
 `after`/`error` would have got at its place in the onion (a middleware below `http` sees the
 handler's failure, not http's 500); one the invocation never reached, what was posted.
+An observer that needs the event lists `received`: it gets the event as Lambda delivered
+it, then too, just before its `done` (a trace's parent and trigger, with no hop before the
+answer).
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ class Chain:
     def __init__(self, middlewares: Sequence[Middleware], grace_ms: int = 0) -> None:
         self.middlewares = list(middlewares)
         self.grace_ms = grace_ms
-        # Any `done` hook at all: else the loop skips timing the post for them.
-        self.observed = any("done" in middleware.config.hooks for middleware in self.middlewares)
+        # Any observer at all (`received`, `done`): else the loop skips timing the post for them.
+        self.observed = any(hook in middleware.config.hooks for middleware in self.middlewares
+                            for hook in ("received", "done"))
 
     def run(self, run: InvocationRun, call_handler: HandlerCall) -> Outcome:
         """The invocation's outcome; `run.close()` is the caller's, after it is posted."""
@@ -130,18 +134,24 @@ class Chain:
         return outcome
 
     def done(self, run: InvocationRun, posted: Outcome) -> None:
-        """The `done` hooks, in pipeline order, once `posted` (what the caller got) is
-        upstream: see the module docstring. They change nothing, and a failure is only
-        logged. Their time ends DONE_RESERVE_MS before Lambda's deadline (not at the grace
-        period: the answer is out), so that the next /next still comes within it."""
+        """The observers' hooks once `posted` (what the caller got) is upstream, in pipeline
+        order, for each middleware its `received` (the event as Lambda delivered it) and
+        then its `done` (see the module docstring). They change nothing but the
+        middleware's own state, and a failure is only logged. Their time ends
+        DONE_RESERVE_MS before Lambda's deadline (not at the grace period: the answer is
+        out), so that the next /next still comes within it."""
         invocation, scope = run.invocation, run.scope
         # Every hook call's context says when its time ends: for these, this.
         invocation.answer_by_ms = invocation.deadline_ms - DONE_RESERVE_MS
         for middleware in self.middlewares:
-            name = middleware.config.name
-            if not middleware.handles("done") or name in run.left_out:
+            if middleware.config.name in run.left_out:
                 continue
-            outcome = run.unwound.get(name, posted)
+            if middleware.handles("received"):
+                scope.outcome = None
+                self._observe(middleware, "received", invocation.body, invocation.content_type, run)
+            if not middleware.handles("done"):
+                continue
+            outcome = run.unwound.get(middleware.config.name, posted)
             if outcome.stream is not None:  # a stream passed it: how it ended is known now
                 outcome = posted
             if outcome.stream is not None:
@@ -150,22 +160,28 @@ class Chain:
                 scope.outcome, payload, content_type = "error", outcome.body, JSON
             else:
                 scope.outcome, payload, content_type = "response", outcome.body, outcome.content_type
-            left_s = (invocation.answer_by_ms - time.time() * 1000) / 1000
-            if left_s <= 0:
-                log(f"middleware '{name}' hook 'done' skipped: no time left before the function's timeout",
-                    "WARN", invocation.request_id)
-                continue
-            started, started_ns = time.perf_counter(), time.time_ns()
-            try:
-                middleware.call("done", payload, content_type, invocation, scope,
-                                min(middleware.config.timeout_ms / 1000, left_s))
-            except MiddlewareFailure as failure:
-                log(f"{failure.message} (a done hook: the answer was already posted)", "WARN", invocation.request_id)
-            except Exception as exc:  # noqa: BLE001 - a runner bug must not end the orchestrator's loop
-                log(f"middleware '{name}' hook 'done' failed in the orchestrator: {type(exc).__name__}: {exc}",
-                    "ERROR", invocation.request_id)
-            finally:
-                scope.add_stage(name, "done", started_ns, int((time.perf_counter() - started) * 1e9))
+            self._observe(middleware, "done", payload, content_type, run)
+
+    @staticmethod
+    def _observe(middleware: Middleware, hook: str, payload: bytes, content_type: str, run: InvocationRun) -> None:
+        """One observer's hook call: within the time left, its answer unused, its failure logged."""
+        invocation, name = run.invocation, middleware.config.name
+        left_s = (invocation.answer_by_ms - time.time() * 1000) / 1000
+        if left_s <= 0:
+            log(f"middleware '{name}' hook '{hook}' skipped: no time left before the function's timeout",
+                "WARN", invocation.request_id)
+            return
+        started, started_ns = time.perf_counter(), time.time_ns()
+        try:
+            middleware.call(hook, payload, content_type, invocation, run.scope,
+                            min(middleware.config.timeout_ms / 1000, left_s))
+        except MiddlewareFailure as failure:
+            log(f"{failure.message} (a {hook} hook: the answer was already posted)", "WARN", invocation.request_id)
+        except Exception as exc:  # noqa: BLE001 - a runner bug must not end the orchestrator's loop
+            log(f"middleware '{name}' hook '{hook}' failed in the orchestrator: {type(exc).__name__}: {exc}",
+                "ERROR", invocation.request_id)
+        finally:
+            run.scope.add_stage(name, hook, started_ns, int((time.perf_counter() - started) * 1e9))
 
     def _call(self, middleware: Middleware, hook: str, payload: bytes, content_type: str, run: InvocationRun) -> HookResult:
         invocation = run.invocation

@@ -65,7 +65,7 @@ def test_validate_reports_file_line_and_field(tmp_path: Path) -> None:
     """)
     done = run_cli("validate", str(pipeline))
     assert done.returncode == 1
-    assert f"{pipeline}:5: middlewares[0].hooks[1]: expected one of before, after, error, done, before_snapshot, after_restore, got 'sideways'" \
+    assert f"{pipeline}:5: middlewares[0].hooks[1]: expected one of before, after, error, received, done, before_snapshot, after_restore, got 'sideways'" \
         in done.stderr.decode()
     ok = run_cli("validate", "pipeline.example.yml")
     assert ok.returncode == 0 and b"middleware stamp" in ok.stdout
@@ -461,7 +461,7 @@ def test_validate_draws_the_done_hooks_after_the_answer(tmp_path: Path) -> None:
     done = run_cli("validate", "pipeline.yml", cwd=tmp_path)
     lines = done.stdout.decode().split("  the order of an invocation:\n")[1].splitlines()
     assert [line.strip() for line in lines] == [
-        "→ trace.before", "handler", "then, once the answer is posted: trace.done, metrics.done"]
+        "handler", "then, once the answer is posted: trace.received, trace.done, metrics.done"]
 
 
 def test_serve_watch_restarts_the_sandbox_when_the_code_changes(tmp_path: Path) -> None:

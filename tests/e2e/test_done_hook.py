@@ -186,3 +186,42 @@ def test_a_done_hook_that_overruns_is_cut_before_the_function_timeout_and_the_sa
     left = next(int(line.split(" with ")[1].split(" ms")[0]) for line in said.splitlines() if "done (error)" in line)
     assert 0 < left < 200, said[-2000:]
     assert "hook 'done' did not answer within" in said
+
+
+EVENT_OBSERVER = f'''
+#!{sys.executable}
+import sys
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import done, received, run
+
+@received
+def event(event, ctx):
+    ctx.state = {{"event": event}}
+
+@done
+def answer(answer, ctx):
+    ctx.log({{"event": ctx.state["event"], "answer": answer, "outcome": ctx.outcome}})
+
+run()
+'''
+
+
+@pytest.mark.parametrize("mode", ["persistent", "exec"])
+def test_received_gets_the_event_as_delivered_after_the_answer_and_done_its_state(tmp_path: Path, mode: str) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    write_executable(tmp_path / "bin" / "watch", EVENT_OBSERVER)
+    write_executable(tmp_path / "bin" / "wrap", "#!/bin/sh\nprintf '{\"wrapped\":'; cat; printf '}'\n")
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime: {{name: python, handler: app.handler, task_root: .}}
+        middlewares:
+          - {{name: watch, command: ./bin/watch, hooks: [received, done], mode: {mode}}}
+          - {{name: wrap, command: ./bin/wrap, hooks: [before]}}
+        """)
+    log = tmp_path / "function.log"
+    with orchestrated(pipeline, stderr_file=log) as emulator:
+        result = emulator.invoke(b'{"n": 1}')
+    assert result.json() == {"echo": {"wrapped": {"n": 1}}}
+    line = next(json.loads(text[text.index("{"):]) for text in log.read_text().splitlines() if '"outcome"' in text)
+    assert line["event"] == {"n": 1}  # as Lambda delivered it, not as `wrap` made it
+    assert line["answer"] == {"echo": {"wrapped": {"n": 1}}} and line["outcome"] == "response"
+    assert line["requestId"] == result.request_id

@@ -416,3 +416,23 @@ def test_a_done_hook_sees_how_a_stream_ended_and_with_buffer_what_its_after_saw(
     run_and_post([FakeMiddleware("o", Recorder(), hooks=("done",), done=seen_error)],
                  Handler(Outcome.streamed(broken)), post=lambda outcome: timed_out)
     assert seen_error.got == [("error", timed_out.body)]  # on_stream: pass, and the stream failed
+
+
+def test_received_gets_the_event_as_lambda_delivered_it_just_before_its_done() -> None:
+    rec = Recorder()
+    got: list[tuple[str, str | None, bytes]] = []
+
+    def keep(hook: str) -> Behaviour:
+        def behaviour(payload: bytes, scope: InvocationScope) -> HookResult:
+            got.append((hook, scope.outcome, payload))
+            return HookResult(b"ignored", "application/json", respond=True)
+        return behaviour
+
+    mws = [FakeMiddleware("watch", rec, hooks=("received", "done"), received=keep("received"), done=keep("done")),
+           FakeMiddleware("changer", rec, hooks=("before",), before=replace(b'{"changed":true}')),
+           FakeMiddleware("last", rec, hooks=("done",))]
+    posted = run_and_post(mws, Handler())
+    assert posted.body == b'{"changed":true}'  # their answers changed nothing
+    assert rec.calls == ["changer.before", "watch.received", "watch.done", "last.done"]
+    # The event as Lambda delivered it, not as `changer` made it; no outcome in `received`.
+    assert got == [("received", None, b'{"n":1}'), ("done", "response", b'{"changed":true}')]

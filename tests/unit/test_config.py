@@ -88,7 +88,7 @@ def test_one_read_names_every_problem_of_the_file_in_order() -> None:
         parse_pipeline(text, "p.yml")
     assert [p.text for p in raised.value.problems] == [
         "p.yml:4: middlewares[0].mode: expected one of exec, persistent, got 'persistant' (did you mean 'persistent'?)",
-        "p.yml:5: middlewares[0].hooks[1]: expected one of before, after, error, done, before_snapshot, after_restore, "
+        "p.yml:5: middlewares[0].hooks[1]: expected one of before, after, error, received, done, before_snapshot, after_restore, "
         "got 'aftr' (did you mean 'after'?)",
         "p.yml:6: middlewares[0].timout_ms: unknown field (did you mean 'timeout_ms'?); expected one of: "
         "aws_credentials, command, env, env_allow, hooks, mode, name, on_error, on_stream, timeout_ms",
@@ -152,7 +152,7 @@ def test_compiled_pipeline_equals_its_source_and_names_file_and_field(tmp_path: 
     ({"runtime": {"name": "a b c"}, "middlewares": [{"name": "x", "hooks": "before"}]},
      "pipeline.json: middlewares[0].hooks: expected a list of strings, got str"),
     ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "hooks": ["bfore"]}]},
-     "pipeline.json: middlewares[0].hooks: expected one of before, after, error, done, before_snapshot, after_restore, got 'bfore'"),
+     "pipeline.json: middlewares[0].hooks: expected one of before, after, error, received, done, before_snapshot, after_restore, got 'bfore'"),
     ({"runtime": {"name": "python"}, "middlewares": [{"name": "x", "timeout_ms": "soon"}]},
      "pipeline.json: middlewares[0].timeout_ms: expected a whole number from 1 to 900000, got 'soon'"),
     ({"runtime": {"name": "python", "grace_ms": 99999999999}},

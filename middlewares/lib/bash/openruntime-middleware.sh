@@ -189,18 +189,19 @@ or_run() {
       or_log "$(basename "$0"): the bash helper serves exec mode only; declare this middleware with mode: exec"
       exit 2 ;;
     -h|--help)
-      printf 'usage: %s before|after|error|done   (payload on STDIN, result on STDOUT)\n' "$(basename "$0")"
+      printf 'usage: %s before|after|error|received|done   (payload on STDIN, result on STDOUT)\n' "$(basename "$0")"
       exit 0 ;;
     '')
-      or_log "usage: $(basename "$0") before|after|error|done"
+      or_log "usage: $(basename "$0") before|after|error|received|done"
       exit 2 ;;
   esac
   export OPENRUNTIME_HOOK=$hook
   # `done` is a reserved word: its hook is written `function done { …; }` and called quoted.
-  if [[ $hook == before || $hook == after || $hook == error || $hook == done ]] && declare -F "$hook" > /dev/null; then
+  if [[ $hook == before || $hook == after || $hook == error || $hook == received || $hook == done ]] \
+      && declare -F "$hook" > /dev/null; then
     "$hook"
     exit $?
   fi
-  [[ $hook == done ]] && exec cat > /dev/null  # what a `done` hook writes is not used
+  [[ $hook == received || $hook == done ]] && exec cat > /dev/null  # an observer's output is not used
   exec cat
 }

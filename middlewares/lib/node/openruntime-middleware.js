@@ -42,7 +42,9 @@
 const fs = require('fs');
 const path = require('path');
 
-const HOOKS = ['before', 'after', 'error', 'done'];
+const HOOKS = ['before', 'after', 'error', 'received', 'done'];
+// Observers' hooks, once the answer is posted: what they answer is not used (only state).
+const OBSERVER_HOOKS = ['received', 'done'];
 const PROTOCOL = 2;
 const EXIT_CONTINUE = 0;
 const EXIT_FAIL = 1; // no error object could be written, or the hook never finished
@@ -190,6 +192,8 @@ const after = (fn, options) => register('after', fn, options);
 const error = (fn, options) => register('error', fn, options);
 // Once the answer is posted: an observer's hook (its answer is not used, nobody waits for it).
 const done = (fn, options) => register('done', fn, options);
+// The event as Lambda delivered it, for an observer, just before its `done` (state carries over).
+const received = (fn, options) => register('received', fn, options);
 
 // ------------------------------------------------------------------------ calling
 
@@ -297,7 +301,7 @@ async function runExec(hook) {
   const handler = handlers.get(hook);
   if (!handler) {
     // A hook this middleware does not implement passes through (what `done` writes is not used).
-    if (hook !== 'done') await writeAll(write, [payload]);
+    if (!OBSERVER_HOOKS.includes(hook)) await writeAll(write, [payload]);
     return EXIT_CONTINUE;
   }
   const env = process.env;
@@ -345,7 +349,7 @@ async function runExec(hook) {
     }
     return EXIT_FAIL_WITH_ERROR;
   }
-  if (hook === 'done') return EXIT_CONTINUE; // what it answers is not used
+  if (OBSERVER_HOOKS.includes(hook)) return EXIT_CONTINUE; // what it answers is not used
   await writeAll(write, [outcome.data]); // exec mode cannot carry a new content type
   return outcome.action === 'respond' ? EXIT_RESPOND : EXIT_CONTINUE;
 }
@@ -427,7 +431,8 @@ class FrameReader {
 
 async function answer(header, payload) {
   const handler = handlers.get(header.hook);
-  const answered = header.hook === 'done' ? Buffer.alloc(0) : payload; // `done`: its answer is not used
+  // An observer's answer is not used: no payload goes back.
+  const answered = OBSERVER_HOOKS.includes(header.hook) ? Buffer.alloc(0) : payload;
   if (!handler) return { head: { action: 'continue', length: answered.length }, data: answered };
   const stateIn = header.state === undefined ? null : header.state;
   const ctx = new Context({
@@ -456,7 +461,7 @@ async function answer(header, payload) {
     data = errorPayload(errorOf(err));
     contentType = undefined;
   }
-  if (header.hook === 'done' && action !== 'fail') {
+  if (OBSERVER_HOOKS.includes(header.hook) && action !== 'fail') {
     action = 'continue';
     data = answered;
     contentType = undefined;
@@ -514,7 +519,7 @@ async function runPersistent() {
 
 function usage() {
   const name = path.basename(process.argv[1] || 'middleware');
-  return `usage: ${name} before|after|error|done  exec mode: payload on STDIN, result on STDOUT\n`
+  return `usage: ${name} before|after|error|received|done  exec mode: payload on STDIN, result on STDOUT\n`
     + `       ${name} --persistent              persistent mode: framed protocol on STDIN/STDOUT\n`;
 }
 
@@ -551,5 +556,5 @@ function run(argv = process.argv.slice(2)) {
 }
 
 module.exports = {
-  Context, Fail, after, before, done, error, isJsonContentType, replace, respond, run,
+  Context, Fail, after, before, done, error, isJsonContentType, received, replace, respond, run,
 };

@@ -78,10 +78,13 @@ __all__ = [
     "done",
     "error",
     "is_json_content_type",
+    "received",
     "run",
 ]
 
-HOOKS: Final = ("before", "after", "error", "done")
+HOOKS: Final = ("before", "after", "error", "received", "done")
+# Observers' hooks, once the answer is posted: what they answer is not used (only `state`).
+OBSERVER_HOOKS: Final = ("received", "done")
 PROTOCOL: Final = 2
 EXIT_CONTINUE: Final = 0
 EXIT_FAIL: Final = 1  # no error object could be written (exec), or a broken stream
@@ -301,6 +304,17 @@ def done(fn: F | None = None, /, *, raw: bool = False) -> Any:
     return _register("done", fn, raw)
 
 
+@overload
+def received(fn: F, /) -> F: ...
+@overload
+def received(*, raw: bool = False) -> Callable[[F], F]: ...
+def received(fn: F | None = None, /, *, raw: bool = False) -> Any:
+    """Register the observer's event hook: `@received` or `@received(raw=True)`. It gets the
+    event as Lambda delivered it, once the answer is posted and just before `done`; what
+    it returns is ignored, what it sets in `ctx.state` reaches `done`."""
+    return _register("received", fn, raw)
+
+
 # ---------------------------------------------------------------------------- calling
 
 
@@ -483,7 +497,7 @@ def _run_exec(hook: str) -> int:
     out = _claim_stdout()
     handler = _handlers.get(hook)
     if handler is None:  # a hook this middleware does not implement passes through
-        if hook != "done":  # (what a `done` hook writes is not used)
+        if hook not in OBSERVER_HOOKS:  # (what an observer's hook writes is not used)
             out.write(payload)
             out.flush()
         return EXIT_CONTINUE
@@ -516,7 +530,7 @@ def _run_exec(hook: str) -> int:
         except BrokenPipeError:
             return EXIT_FAIL
         return EXIT_FAIL_WITH_ERROR
-    if hook == "done":  # what it answers is not used
+    if hook in OBSERVER_HOOKS:  # what it answers is not used
         return EXIT_CONTINUE
     # Exec mode has no channel for a new content type; the orchestrator keeps the old one.
     try:
@@ -545,7 +559,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
     hook = header.get("hook")
     handler = _handlers.get(hook) if isinstance(hook, str) else None
     if handler is None:  # not registered (the orchestrator normally skips it): pass through
-        if hook == "done":
+        if hook in OBSERVER_HOOKS:
             payload = b""
         return _dump_header({"action": "continue", "length": len(payload)}).encode(), payload
     state_in = header.get("state")
@@ -571,7 +585,7 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes]:
         if not isinstance(exc, Fail):
             _print_trace(exc)
         action, data = "fail", _error_payload(_exception_error(exc))
-    if hook == "done" and action != "fail":  # what a `done` hook answers is not used: not sent back
+    if hook in OBSERVER_HOOKS and action != "fail":  # what an observer answers is not used: not sent back
         action, data, content_type = "continue", b"", None
     answer: dict[str, Any] = {"action": action, "length": len(data)}
     if content_type and action != "fail":
@@ -635,7 +649,7 @@ def _run_persistent() -> int:
 
 # ---------------------------------------------------------------------------- entry point
 
-_USAGE = """usage: {name} before|after|error|done  exec mode: payload on STDIN, result on STDOUT
+_USAGE = """usage: {name} before|after|error|received|done  exec mode: payload on STDIN, result on STDOUT
        {name} --persistent              persistent mode: framed protocol on STDIN/STDOUT
 """
 

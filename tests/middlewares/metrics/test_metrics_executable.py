@@ -69,7 +69,7 @@ def test_an_error_counts_as_an_error_with_its_type(tmp_path: Path) -> None:
 def test_persistent_mode_says_the_same_per_invocation(tmp_path: Path) -> None:
     process = Persistent(METRICS, env={"TMPDIR": str(tmp_path), "METRICS_NAMESPACE": "Shop"})
     try:
-        assert process.start().header["hooks"] == ["before", "after", "error", "done"]
+        assert process.start().header["hooks"] == ["before", "after", "error", "received", "done"]
         for index, fixture in enumerate(["sqs-batch.json", "dynamodb-stream.json"]):
             request_id = f"req-{index}"
             event = raw(fixture)

@@ -15,8 +15,11 @@ from mw_harness import middleware
 from tests.conftest import orchestrated
 
 
+@pytest.mark.parametrize("hooks", [["received", "done"], ["before", "after", "error"]], ids=["observer", "inside"])
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
-def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
+def test_metrics_in_a_pipeline(tmp_path: Path, mode: str, hooks: list[str]) -> None:
+    """With the event for the event_source dimension: after the answer (`received`,
+    `done`), or on the caller's path (`before`, `after`, `error`); the same line."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "app.py").write_text(textwrap.dedent('''
@@ -27,7 +30,7 @@ def test_metrics_in_a_pipeline(tmp_path: Path, mode: str) -> None:
     '''))
     pipeline = pipeline_for(tmp_path, app, [{
         "name": "metrics", "command": str(middleware("metrics")), "mode": mode,
-        "hooks": ["before", "after", "error"],
+        "hooks": hooks,
         "env": {"METRICS_NAMESPACE": "Shop", "METRICS_DIMENSIONS": "service,function_name,event_source",
                 "METRICS_ERROR_TYPE_DIMENSION": "true"},
     }])
@@ -86,4 +89,4 @@ def test_without_before_it_measures_the_invocation_from_what_the_orchestrator_re
         assert 0 < document["HandlerDuration"] < document["Duration"] < 10_000
     # The event_source dimension needs the event, which only `before` gets: said once.
     assert [d["event_source"] for d in documents] == ["unknown", "unknown"]
-    assert log.read_text().count("add `before` to this middleware's hooks") == 1
+    assert log.read_text().count("add `received` (after the answer) or `before` to this middleware's hooks") == 1

@@ -200,3 +200,12 @@ def test_a_done_hook_reads_the_outcome_and_writes_nothing_back(exe: Path, tmp_pa
     result = run_exec(observer(tmp_path, exe.name), "done", b'{"errorType": "X"}', env={"OPENRUNTIME_OUTCOME": "error"})
     assert (result.status, result.stdout) == (0, b""), result.stderr
     assert "done error 18" in result.stderr
+
+
+def test_received_writes_the_state_and_nothing_on_stdout(exe: Path, tmp_path: Path) -> None:
+    from test_sdk_persistent_mode import event_observer
+
+    state = tmp_path / "state"
+    result = run_exec(event_observer(tmp_path, exe.name), "received", b'{"event": "as delivered"}', state_file=state)
+    assert (result.status, result.stdout) == (0, b""), result.stderr
+    assert json.loads(state.read_text()) == {"eventBytes": 25}

@@ -279,30 +279,31 @@ def test_python_ctx_log_from_a_thread_while_the_answer_is_taken_loses_nothing(sp
     assert sorted(seen) == sorted(f"race {call} {i}" for call in range(6) for i in range(300))
 
 
-def observer(tmp_path: Path, exe_name: str) -> Path:
-    """A middleware with only a `done` hook that logs what it saw and returns something."""
+def sdk_middleware(path: Path, exe_name: str, python: str, node: str) -> Path:
+    """An executable on the Python or the Node SDK (as `exe_name` says), with these hooks."""
     lib = Path(__file__).resolve().parents[3] / "middlewares" / "lib"
-    path = tmp_path / "observer"
     if exe_name == "echo_py":
-        path.write_text(
-            "#!/usr/bin/env python3\nimport sys\n"
-            f"sys.path.insert(0, {str(lib / 'python')!r})\n"
-            "from openruntime_middleware import Respond, done, run\n"
-            "@done(raw=True)\n"
-            "def seen(payload, ctx):\n"
-            "    ctx.log(f'{ctx.hook} {ctx.outcome} {len(payload)}')\n"
-            "    return Respond({'ignored': True})\n"
-            "run()\n"
-        )
+        head = f"#!/usr/bin/env python3\nimport sys\nsys.path.insert(0, {str(lib / 'python')!r})\n"
+        path.write_text(head + python + "run()\n")
     else:
-        path.write_text(
-            "#!/usr/bin/env node\n"
-            f"const mw = require({json.dumps(str(lib / 'node' / 'openruntime-middleware.js'))});\n"
-            "mw.done((payload, ctx) => { ctx.log(`${ctx.hook} ${ctx.outcome} ${payload.length}`);"
-            " return mw.respond({ ignored: true }); }, { raw: true });\nmw.run();\n"
-        )
+        sdk = json.dumps(str(lib / "node" / "openruntime-middleware.js"))
+        path.write_text(f"#!/usr/bin/env node\nconst mw = require({sdk});\n" + node + "mw.run();\n")
     path.chmod(0o755)
     return path
+
+
+def observer(tmp_path: Path, exe_name: str) -> Path:
+    """A middleware with only a `done` hook that logs what it saw and returns something."""
+    return sdk_middleware(
+        tmp_path / "observer", exe_name,
+        "from openruntime_middleware import Respond, done, run\n"
+        "@done(raw=True)\n"
+        "def seen(payload, ctx):\n"
+        "    ctx.log(f'{ctx.hook} {ctx.outcome} {len(payload)}')\n"
+        "    return Respond({'ignored': True})\n",
+        "mw.done((payload, ctx) => { ctx.log(`${ctx.hook} ${ctx.outcome} ${payload.length}`);"
+        " return mw.respond({ ignored: true }); }, { raw: true });\n",
+    )
 
 
 @pytest.mark.parametrize("exe", SDKS)
@@ -316,3 +317,30 @@ def test_a_done_hook_gets_the_outcome_and_answers_nothing_back(exe: Path, spawn:
     failed = mw.call("done", b'{"errorType": "X"}', extra={"outcome": "error"})
     assert (failed.action, failed.payload, failed.header["log"]) == ("continue", b"", ["done error 18"])
     assert mw.alive()
+
+
+def event_observer(tmp_path: Path, exe_name: str) -> Path:
+    """`received` keeps the event's size in the state; `done` logs it beside the outcome."""
+    return sdk_middleware(
+        tmp_path / "event_observer", exe_name,
+        "from openruntime_middleware import done, received, run\n"
+        "@received(raw=True)\n"
+        "def got(event, ctx):\n"
+        "    ctx.state = {'eventBytes': len(event)}\n"
+        "    return b'not used'\n"
+        "@done(raw=True)\n"
+        "def seen(payload, ctx):\n"
+        "    ctx.log(f\"{ctx.outcome} {ctx.state['eventBytes']}\")\n",
+        "mw.received((event, ctx) => { ctx.state = { eventBytes: event.length }; return 'not used'; }, { raw: true });\n"
+        "mw.done((payload, ctx) => { ctx.log(`${ctx.outcome} ${ctx.state.eventBytes}`); }, { raw: true });\n",
+    )
+
+
+@pytest.mark.parametrize("exe", SDKS)
+def test_received_keeps_state_for_done_and_sends_no_payload_back(exe: Path, spawn: Spawn, tmp_path: Path) -> None:
+    mw = spawn(event_observer(tmp_path, exe.name))
+    assert mw.ready is not None and mw.ready.header["hooks"] == ["received", "done"]
+    got = mw.call("received", b'{"event": "as delivered"}')
+    assert (got.action, got.payload, got.header["state"]) == ("continue", b"", {"eventBytes": 25})
+    answer = mw.call("done", b'{"ok": 1}', state=got.header["state"], extra={"outcome": "response"})
+    assert (answer.payload, answer.header["log"]) == (b"", ["response 25"])

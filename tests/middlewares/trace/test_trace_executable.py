@@ -141,7 +141,7 @@ def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
         process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url,
                                          "TRACE_EXPORTERS": "otlp,xray", "AWS_XRAY_DAEMON_ADDRESS": address})
         try:
-            assert process.start().header["hooks"] == ["before", "after", "error", "done"]
+            assert process.start().header["hooks"] == ["before", "after", "error", "received", "done"]
             for request_id in ("a", "b"):
                 answer = call(process, "before", raw("kinesis.json"), None, request_id)
                 assert answer.payload == raw("kinesis.json")
@@ -158,9 +158,9 @@ def test_persistent_mode_exports_each_invocation(tmp_path: Path) -> None:
     assert [s["id"] for s in segments] == [span["spanId"] for span in roots]
 
 
-def test_the_done_hook_exports_what_was_posted_and_answers_nothing_back(tmp_path: Path) -> None:
-    """Its README entry, `hooks: [before, done]`: the export after the post, the HTTP status
-    or the error type of what the caller got."""
+def test_received_and_done_export_what_was_posted_and_answer_nothing_back(tmp_path: Path) -> None:
+    """Its README entry, `hooks: [received, done]`: both after the post, the parent read
+    from the event by `received`, the HTTP status or the error type of what the caller got."""
     event = raw("apigw-v2-http-request.json")
     with otlp_collector() as (url, received):
         process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url})
@@ -169,8 +169,9 @@ def test_the_done_hook_exports_what_was_posted_and_answers_nothing_back(tmp_path
             posts = [("response", b'{"statusCode": 503, "body": "busy"}'),
                      ("error", b'{"errorType": "Sandbox.Timedout", "errorMessage": "late"}'), ("stream", b"")]
             for request_id, (outcome, posted) in zip("abc", posts):
-                state = call(process, "before", event, None, request_id).header["state"]
-                answer = call(process, "done", posted, state, request_id, outcome=outcome)
+                seen = call(process, "received", event, None, request_id)
+                assert (seen.header["action"], seen.payload) == ("continue", b"")  # the event is not sent back
+                answer = call(process, "done", posted, seen.header["state"], request_id, outcome=outcome)
                 assert (answer.header["action"], answer.payload) == ("continue", b"")
             assert process.close_stdin() == 0
         finally:
@@ -179,6 +180,9 @@ def test_the_done_hook_exports_what_was_posted_and_answers_nothing_back(tmp_path
     roots = [span for span in received.spans() if span["kind"] == 2]
     attributes = [{a["key"]: next(iter(a["value"].values())) for a in root["attributes"]} for root in roots]
     assert [a["faas.invocation_id"] for a in attributes] == ["a", "b", "c"]
+    # What `received` read (the parent, the trigger) reached `done` through the state.
+    assert [root["traceId"] for root in roots] == [XRAY_TRACE_ID] * 3
+    assert all(a["faas.trigger"] == "http" and a["openruntime.event_source"] == "apigw-v2" for a in attributes)
     assert attributes[0]["http.response.status_code"] in (503, "503") and "error.type" not in attributes[0]
     assert attributes[1]["error.type"] == "Sandbox.Timedout"
     assert "http.response.status_code" not in attributes[2] and "error.type" not in attributes[2]

@@ -15,10 +15,12 @@ from tests.conftest import orchestrated
 XRAY = "Root=1-6571e3b0-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1"
 
 
-@pytest.mark.parametrize("hooks", [["before", "done"], ["before", "after", "error"]], ids=["done", "after-error"])
+@pytest.mark.parametrize("hooks", [["received", "done"], ["before", "done"], ["before", "after", "error"]],
+                         ids=["received-done", "before-done", "after-error"])
 @pytest.mark.parametrize("mode", ["exec", "persistent"])
 def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str, hooks: list[str]) -> None:
-    """Its README entry exports in `done`, after the post; the entry before it, in `after`."""
+    """Its README entry reads the event and exports after the post (`received`, `done`);
+    the entries before it read it in `before`, and export in `done` or `after`."""
     with otlp_collector() as (url, received), xray_daemon() as (address, sock):
         pipeline = pipeline_for(tmp_path, hello_app, [{
             "name": "trace", "command": str(middleware("trace")), "mode": mode,
@@ -40,7 +42,8 @@ def test_trace_in_a_pipeline(tmp_path: Path, hello_app: Path, mode: str, hooks: 
     stages = [span for span in received.spans() if span["parentSpanId"] == root["spanId"]]
     # In `done`, the orchestrator's post of the answer too: the caller's wait ends with it.
     posted = ["post"] if "done" in hooks else []
-    assert [span["name"] for span in stages] == ["trace before", "log before", "handler", "log after", *posted]
+    own = ["trace before"] if "before" in hooks else []  # `received` is after the answer: not in the span
+    assert [span["name"] for span in stages] == [*own, "log before", "handler", "log after", *posted]
     start, end = int(root["startTimeUnixNano"]), int(root["endTimeUnixNano"])
     for earlier, later in zip(stages, stages[1:]):
         assert int(earlier["endTimeUnixNano"]) <= int(later["startTimeUnixNano"]) + 1000  # µs rounding
