@@ -7,8 +7,9 @@ the hops themselves cost.
     python3 benchmarks/observe_cost.py --reps 9 --warm 20
     python3 benchmarks/observe_cost.py --only "metrics persistent, done" --only "metrics persistent, after"
 
-Each middleware runs with the hooks its configuration names: `done` (after the post, the
-README entries) against `after`/`error` (inside the invocation, as before `done` existed).
+Each middleware runs with the hooks its configuration names: `done` and `received` (after
+the post, the README entries) against `before`/`after`/`error` (inside the invocation, as
+before those existed).
 
 Every repetition starts each configuration once on a fresh emulator, in the same order:
 the first invoke (bootstrap start → answer at the caller) is its cold start, the median
@@ -80,7 +81,8 @@ def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
         "metrics persistent, after": [entry("metrics", "persistent", inside)],
         "metrics persistent, done": [entry("metrics", "persistent", done)],
         "trace persistent, after": [entry("trace", "persistent", ["before", *inside], trace_env)],
-        "trace persistent, done": [entry("trace", "persistent", ["before", *done], trace_env)],
+        "trace persistent, before/done": [entry("trace", "persistent", ["before", *done], trace_env)],
+        "trace persistent, received/done": [entry("trace", "persistent", ["received", *done], trace_env)],
     }
 
 

@@ -225,3 +225,47 @@ def test_received_gets_the_event_as_delivered_after_the_answer_and_done_its_stat
     assert line["event"] == {"n": 1}  # as Lambda delivered it, not as `wrap` made it
     assert line["answer"] == {"echo": {"wrapped": {"n": 1}}} and line["outcome"] == "response"
     assert line["requestId"] == result.request_id
+
+
+HELD_OBSERVER = f'''
+#!{sys.executable}
+import os, sys, time
+gate = os.environ["GATE"]
+while not os.path.exists(gate):  # its start, held until the test has the first answer
+    time.sleep(0.005)
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import done, run
+
+@done
+def answer(answer, ctx):
+    ctx.log("observed " + ctx.request_id)
+
+run()
+'''
+
+
+def test_an_observer_does_not_hold_up_the_first_answer_and_one_that_cannot_start_only_says_so(
+        tmp_path: Path) -> None:
+    """Init does not wait for a middleware that only observes: the cold start's answer
+    comes while its start is held; and an observer that fails to start (bad settings)
+    leaves the function serving, each invocation saying why."""
+    (tmp_path / "app.py").write_text(APP)
+    write_executable(tmp_path / "bin" / "held", HELD_OBSERVER)
+    gate = tmp_path / "gate"
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime: {{name: python, handler: app.handler, task_root: .}}
+        middlewares:
+          - {{name: held, command: ./bin/held, hooks: [done], mode: persistent, env: {{GATE: {gate}}}}}
+          - {{name: metrics, hooks: [done], env: {{METRICS_DIMENSIONS: colour}}}}
+        """)
+    log = tmp_path / "function.log"
+    with orchestrated(pipeline, stderr_file=log) as emulator:
+        thread, results = invoke_in_thread(emulator, b'{"n": 1}')
+        thread.join(30)  # a deadlock guard: the answer must not wait for the observer's start
+        assert results and results[0].json() == {"echo": {"n": 1}}, "the first answer waited for an observer"
+        gate.touch()
+        second = emulator.invoke(b'{"n": 2}')
+        assert second.json() == {"echo": {"n": 2}}
+    said = log.read_text()
+    assert f"observed {results[0].request_id}" in said and f"observed {second.request_id}" in said
+    assert said.count("Metrics.ConfigError: METRICS_DIMENSIONS: 'colour'") >= 2, said[-3000:]
