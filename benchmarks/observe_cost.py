@@ -144,23 +144,25 @@ def main() -> int:
     cold: dict[str, list[float]] = {name: [] for name in table}
     warm: dict[str, list[float]] = {name: [] for name in table}
     phase: dict[str, list[float]] = {name: [] for name in table}
-    with tempfile.TemporaryDirectory(prefix="observe-cost-") as tmp:
-        folder = Path(tmp)
-        (folder / "app").mkdir()
-        (folder / "app" / "app.py").write_text(textwrap.dedent('''
-            def handler(event, context):
-                return {"statusCode": 200, "body": "ok"}
-        '''))
-        for rep in range(args.reps + 1):
-            for name, middlewares in table.items():
-                first, median, phase_median = run_one(folder, middlewares, args.warm)
-                if rep:  # the first repetition warms caches and is discarded
-                    cold[name].append(first)
-                    warm[name].append(median)
-                    phase[name].append(phase_median)
-            print(f"repetition {rep}/{args.reps}", file=sys.stderr)
-    receiver.terminate()
-    receiver.wait()
+    try:
+        with tempfile.TemporaryDirectory(prefix="observe-cost-") as tmp:
+            folder = Path(tmp)
+            (folder / "app").mkdir()
+            (folder / "app" / "app.py").write_text(textwrap.dedent('''
+                def handler(event, context):
+                    return {"statusCode": 200, "body": "ok"}
+            '''))
+            for rep in range(args.reps + 1):
+                for name, middlewares in table.items():
+                    first, median, phase_median = run_one(folder, middlewares, args.warm)
+                    if rep:  # the first repetition warms caches and is discarded
+                        cold[name].append(first)
+                        warm[name].append(median)
+                        phase[name].append(phase_median)
+                print(f"repetition {rep}/{args.reps}", file=sys.stderr)
+    finally:  # a failed run must not leave the receiver behind
+        receiver.terminate()
+        receiver.wait()
     print(f"{'configuration':<26} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}"
           f" {'phase ms':>9} {'+phase ms':>9}")
     for name in table:
