@@ -163,14 +163,14 @@ def main() -> int:
     finally:  # a failed run must not leave the receiver behind
         receiver.terminate()
         receiver.wait()
-    print(f"{'configuration':<26} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}"
+    print(f"{'configuration':<34} {'cold ms':>9} {'paired x':>9} {'warm ms':>9} {'paired x':>9} {'+warm ms':>9}"
           f" {'phase ms':>9} {'+phase ms':>9}")
     for name in table:
         cold_ratio = statistics.median(a / b for a, b in zip(cold[name], cold["none"]))
         warm_ratio = statistics.median(a / b for a, b in zip(warm[name], warm["none"]))
         added = statistics.median(a - b for a, b in zip(warm[name], warm["none"]))
         phase_added = statistics.median(a - b for a, b in zip(phase[name], phase["none"]))
-        print(f"{name:<26} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
+        print(f"{name:<34} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
               f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f} "
               f"{statistics.median(phase[name]):>9.2f} {phase_added:>9.2f}")
     return 0
