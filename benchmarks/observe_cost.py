@@ -76,6 +76,7 @@ def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
         # The SDK's hops alone, for reference: one on the way in, one on the way out.
         "noop exec": [entry("noop", "exec", ["before", "after", "error"])],
         "noop persistent": [entry("noop", "persistent", ["before", "after", "error"])],
+        "noop persistent, done": [entry("noop", "persistent", ["done"])],  # an observer's hop alone
         "metrics exec, after": [entry("metrics", "exec", inside)],
         "metrics exec, done": [entry("metrics", "exec", done)],
         "metrics persistent, after": [entry("metrics", "persistent", inside)],
@@ -86,7 +87,7 @@ def configs(otlp_url: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int) -> tuple[float, float, float]:
+def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int, gap_s: float) -> tuple[float, float, float]:
     """(cold ms, warm ms, warm phase ms). Each warm invoke starts once the previous
     invocation's phase has ended (END: the orchestrator asked for the next event), as on a
     sandbox that is idle when the call comes: "warm" is what its caller waits for; "phase"
@@ -124,6 +125,7 @@ def run_one(folder: Path, middlewares: list[dict[str, Any]], warm: int) -> tuple
             result = emulator.invoke(EVENT, trace_id=XRAY)
             times.append(time.perf_counter() - started)
             phases.append(phase_end(result.request_id) - started)
+            time.sleep(gap_s)
     return cold * 1000, statistics.median(times) * 1000, statistics.median(phases) * 1000
 
 
@@ -131,6 +133,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warm", type=int, default=10)
+    parser.add_argument("--gap-ms", type=float, default=0.0,
+                        help="a pause after each invocation's END before the next invoke (default 0)")
     parser.add_argument("--only", action="append", help="a configuration to run (repeatable; `none` always runs)")
     args = parser.parse_args()
     known = list(configs(""))
@@ -154,7 +158,7 @@ def main() -> int:
             '''))
             for rep in range(args.reps + 1):
                 for name, middlewares in table.items():
-                    first, median, phase_median = run_one(folder, middlewares, args.warm)
+                    first, median, phase_median = run_one(folder, middlewares, args.warm, args.gap_ms / 1000)
                     if rep:  # the first repetition warms caches and is discarded
                         cold[name].append(first)
                         warm[name].append(median)
