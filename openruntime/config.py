@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 # before_snapshot/after_restore: SnapStart, once, around the snapshot (a middleware holding
 # a connection drops it, then opens it again).
 HOOKS = ("before", "after", "error", "received", "done", "before_snapshot", "after_restore")
-OBSERVER_HOOKS = ("received", "done")
 SNAPSTART_HOOKS = ("before_snapshot", "after_restore")
 MODES = ("exec", "persistent")
 ON_ERROR = ("fail", "skip")

@@ -176,7 +176,10 @@ class Chain:
             middleware.call(hook, payload, content_type, invocation, run.scope,
                             min(middleware.config.timeout_ms / 1000, left_s))
         except MiddlewareFailure as failure:
-            log(f"{failure.message} (a {hook} hook: the answer was already posted)", "WARN", invocation.request_id)
+            said = failure.message
+            if not said.startswith(f"middleware '{name}'"):  # its own error object: say whose
+                said = f"middleware '{name}' hook '{hook}' failed: {failure.error_type}: {said}"
+            log(f"{said} (the answer was already posted)", "WARN", invocation.request_id)
         except Exception as exc:  # noqa: BLE001 - a runner bug must not end the orchestrator's loop
             log(f"middleware '{name}' hook '{hook}' failed in the orchestrator: {type(exc).__name__}: {exc}",
                 "ERROR", invocation.request_id)

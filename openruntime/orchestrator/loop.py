@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 
 from openruntime import errors
-from openruntime.config import OBSERVER_HOOKS, Pipeline, max_concurrency
+from openruntime.config import Pipeline, max_concurrency
 from openruntime.errors import FatalUpstreamError, InitFailure, MiddlewareFailure, RuntimeGone, ShutdownRequested
 from openruntime.function_log import log
 from openruntime.invocation import JSON, Invocation, Outcome
@@ -122,11 +122,6 @@ class Orchestrator:
         for middleware in self.middlewares:
             middleware.start()
         for middleware in self.middlewares:  # they all boot in parallel with the runtime
-            if set(middleware.config.hooks) <= set(OBSERVER_HOOKS):
-                # An observer is not waited for: it is first called after the first answer
-                # (which its start must not delay), and one that cannot start never takes
-                # the function down: each invocation then logs why.
-                continue
             try:
                 middleware.await_ready()
             except MiddlewareFailure as failure:

@@ -337,6 +337,7 @@ def test_a_failing_done_hook_is_logged_and_the_next_one_still_runs(capfd: pytest
     assert last.got == [("response", b'{"n":1}')]
     err = capfd.readouterr().err
     assert "Middleware.Timeout" in err and "the answer was already posted" in err
+    assert "middleware 'broken' hook 'done' failed: Middleware.Timeout" in err  # whose failure it was
 
 
 def test_done_hooks_get_time_up_to_just_before_the_deadline_not_the_grace_period() -> None:

@@ -109,3 +109,21 @@ def test_bad_settings_stop_it_at_start_naming_the_variable() -> None:
     assert result.returncode == 1 and result.stdout == b""  # no ready frame
     assert result.stderr.decode().strip().startswith("Metrics.ConfigError: METRICS_DIMENSIONS: 'colour'")
     assert "Traceback" not in result.stderr.decode()
+
+
+def test_received_beside_before_keeps_what_before_measured(tmp_path: Path) -> None:
+    """[before, received, done]: `received` adds the event source only; the cold start and
+    the request size stay as `before` counted them."""
+    process = Persistent(METRICS, env={"TMPDIR": str(tmp_path), "METRICS_DIMENSIONS": "service,event_source"})
+    try:
+        process.start()
+        event = raw("sqs-batch.json")
+        state = process.call("before", event, request_id="req-0").header.get("state")
+        state = process.call("received", event, state=state, request_id="req-0").header.get("state")
+        process.call("done", b'{"ok":1}', state=state, request_id="req-0", extra={"outcome": "response"})
+        assert process.close_stdin() == 0
+        document, = emf_lines(process.log())
+    finally:
+        if process.alive():
+            process.kill()
+    assert (document["ColdStart"], document["RequestSize"], document["event_source"]) == (1, len(event), "sqs")

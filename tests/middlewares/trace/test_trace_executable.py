@@ -283,3 +283,23 @@ def test_an_https_collector_answering_a_byte_at_a_time_is_cut_off_at_the_timeout
     finally:
         listener.close()
     assert "export failed" in after and "within 1000 ms" in after, after
+
+
+def test_received_beside_before_keeps_what_before_read(tmp_path: Path) -> None:
+    """[before, received, done]: `before` read the event and counted the cold start;
+    `received` leaves its state alone."""
+    with otlp_collector() as (url, received):
+        process = Persistent(TRACE, env={"TMPDIR": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": url})
+        try:
+            process.start()
+            state = call(process, "before", raw("kinesis.json"), None, "a").header["state"]
+            again = call(process, "received", raw("kinesis.json"), state, "a").header["state"]
+            assert again == state
+            call(process, "done", b"{}", again, "a", outcome="response")
+            assert process.close_stdin() == 0
+        finally:
+            if process.alive():
+                process.kill()
+    root, = [span for span in received.spans() if span["kind"] == 2]
+    attributes = {a["key"]: next(iter(a["value"].values())) for a in root["attributes"]}
+    assert attributes["faas.coldstart"] is True and root["traceId"] == XRAY_TRACE_ID
