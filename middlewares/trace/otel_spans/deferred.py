@@ -25,9 +25,14 @@ FLUSH_AT_EXIT_S = 0.15
 
 
 class DeferredExports:
-    def __init__(self, on_dropped: Callable[[int], None], limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, on_dropped: Callable[[int], None], limit: int = QUEUE_LIMIT,
+                 on_unsent: Callable[[int, float], None] | None = None) -> None:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(limit)
         self._on_dropped = on_dropped
+        # What was still queued or being sent when the exit's bound ran out: said, not lost quietly.
+        self._on_unsent = on_unsent
+        self._pending = 0
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="trace-export", daemon=True)
         self._thread.start()
         atexit.register(self.flush, FLUSH_AT_EXIT_S)
@@ -36,18 +41,28 @@ class DeferredExports:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
     def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending += 1
         try:
             self._jobs.put_nowait(job)
         except queue.Full:
+            with self._lock:
+                self._pending -= 1
             self._on_dropped(1)
 
     def flush(self, within_s: float) -> None:
-        """Send what is queued, then stop the thread (at most `within_s`)."""
+        """Send what is queued, then stop the thread (at most `within_s`); what is left
+        then is said (`on_unsent`)."""
         try:
             self._jobs.put(None, timeout=within_s)
         except queue.Full:
-            return
-        self._thread.join(within_s)
+            pass
+        else:
+            self._thread.join(within_s)
+        with self._lock:
+            unsent = self._pending
+        if unsent and self._on_unsent is not None:
+            self._on_unsent(unsent, within_s)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -57,3 +72,6 @@ class DeferredExports:
                 import traceback
 
                 traceback.print_exc()
+            finally:
+                with self._lock:
+                    self._pending -= 1

@@ -233,7 +233,11 @@ def test_deferred_export_answers_before_the_collector_does_and_flushes_at_shutdo
             if process.alive():
                 process.kill()
         received.wait(3)
-    assert len(received.requests) == 3
+    # Sent at the exit, within the 150 ms the orchestrator's shutdown leaves; on a machine
+    # too busy for that, what could not go is said, never lost quietly.
+    unsent = [int(line.split("trace: ")[1].split()[0]) for line in process.stderr().splitlines()
+              if "spans not exported within the 150 ms" in line]
+    assert len(received.requests) + sum(unsent) == 3, (received.requests, process.stderr())
 
 
 def test_exec_mode_ignores_deferred_and_sends_in_the_hook(tmp_path: Path) -> None:
