@@ -86,6 +86,9 @@ class PersistentMiddleware:
         self._child: _Child | None = None
         self._turn = threading.Lock()  # one call at a time per process
         self._start_error: OSError | None = None
+        # Set by `stop`: nothing starts a process after it (a call under way on another
+        # poller thread, ending in `_replace`, or a lazy start at its next call).
+        self._stopped = False
         self._ready = False
         self._hooks: frozenset[str] = frozenset(config.hooks)
         self._name_json = _json_str(config.name)
@@ -100,6 +103,9 @@ class PersistentMiddleware:
         (at init, the orchestrator turns it into an init error instead of dying)."""
         self._ready = False
         self._start_error = None
+        if self._stopped:
+            self._start_error = OSError("the orchestrator is shutting down")
+            return
         try:
             # die_with_parent: EOF on STDIN tells a middleware the orchestrator is gone only
             # when it reads; one busy (or badly written) must not outlive a killed bootstrap.
@@ -148,6 +154,7 @@ class PersistentMiddleware:
         self._ready = True
 
     def stop(self) -> None:
+        self._stopped = True
         child, self._child = self._child, None
         self._ready = False
         if child is None:

@@ -216,6 +216,21 @@ def test_a_missing_executable_fails_the_call_not_the_orchestrator(tmp_path: Path
     assert failure.value.error_type == "Middleware.NotFound" and "could not be started" in failure.value.message
 
 
+def test_after_stop_a_call_starts_no_new_process(tmp_path: Path, started: list[PersistentMiddleware]) -> None:
+    """At shutdown, a call still coming (another poller's, in Managed Instances mode) fails
+    saying why; it does not start a process the shutdown would then leave behind."""
+    mw = persistent_mw(tmp_path, ECHO)
+    started.append(mw)
+    mw.start()
+    mw.await_ready(5)
+    assert call(mw, b'{"n":1}') == b'{"n":1}'
+    mw.stop()
+    with pytest.raises(MiddlewareFailure) as failure:
+        call(mw)
+    assert "the orchestrator is shutting down" in failure.value.message
+    assert mw.starts == 1
+
+
 def test_exec_middleware_that_ignores_its_stdin_still_succeeds(tmp_path: Path) -> None:
     exe = write_executable(tmp_path / "ignore", "#!/bin/sh\nprintf '{\"ignored\": true}'\n")
     mw = ExecMiddleware(MiddlewareConfig(name="ignore"), [str(exe)], dict(os.environ))
