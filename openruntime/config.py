@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # before_snapshot/after_restore: SnapStart, once, around the snapshot (a middleware holding
 # a connection drops it, then opens it again).
 HOOKS = ("before", "after", "error", "received", "done", "before_snapshot", "after_restore")
+OBSERVER_HOOKS = ("received", "done")  # called once the answer is posted; what they answer is not used
 SNAPSTART_HOOKS = ("before_snapshot", "after_restore")
 MODES = ("exec", "persistent")
 ON_ERROR = ("fail", "skip")

@@ -954,7 +954,9 @@ def onion(middlewares: list[tuple[str, tuple[str, ...]]]) -> list[str]:
         back = [hook for hook in ("after", "error") if hook in hooks]
         if back:
             lines.append(f"{'  ' * depth}← {name}.{' / '.join(back)}")
-    observers = [f"{name}.{hook}" for name, hooks in middlewares for hook in ("received", "done") if hook in hooks]
+    from openruntime.config import OBSERVER_HOOKS
+
+    observers = [f"{name}.{hook}" for name, hooks in middlewares for hook in OBSERVER_HOOKS if hook in hooks]
     if observers:
         lines.append(f"then, once the answer is posted: {', '.join(observers)}")
     return lines

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from openruntime.config import HOOKS, MODES
+from openruntime.config import HOOKS, MODES, OBSERVER_HOOKS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _call_once(args: argparse.Namespace, config: MiddlewareConfig, middleware: M
             started = time.perf_counter()
             result = middleware.call(args.hook, payload, args.content_type, invocation, scope,
                                      config.timeout_ms / 1000)
-            if args.hook not in ("received", "done"):  # what an observer answers is not used: not checked
+            if args.hook not in OBSERVER_HOOKS:  # what an observer answers is not used: not checked
                 check_output(result.payload, result.content_type, config.name, args.hook)
         except MiddlewareFailure as failure:
             info("action: fail\n")

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from openruntime import errors
+from openruntime.config import OBSERVER_HOOKS
 from openruntime.errors import MiddlewareFailure, error_type_of
 from openruntime.function_log import log
 from openruntime.invocation import JSON, Invocation, Outcome
@@ -68,7 +69,7 @@ class Chain:
         self.grace_ms = grace_ms
         # Any observer at all (`received`, `done`): else the loop skips timing the post for them.
         self.observed = any(hook in middleware.config.hooks for middleware in self.middlewares
-                            for hook in ("received", "done"))
+                            for hook in OBSERVER_HOOKS)
 
     def run(self, run: InvocationRun, call_handler: HandlerCall) -> Outcome:
         """The invocation's outcome; `run.close()` is the caller's, after it is posted."""
@@ -104,7 +105,7 @@ class Chain:
     def _unwind(self, layers: Sequence[Middleware], outcome: Outcome, run: InvocationRun) -> Outcome:
         invocation = run.invocation
         for middleware in reversed(layers):
-            _note_unwound(run, middleware, outcome)
+            self._note_unwound(run, middleware, outcome)
             hook = "error" if outcome.is_error else "after"
             if not middleware.handles(hook):
                 continue
@@ -116,7 +117,7 @@ class Chain:
                 _say_once(middleware, "buffer", f"middleware '{middleware.config.name}' (on_stream: buffer): "
                           "streamed responses are collected, up to 6 MB, and posted buffered")
                 outcome = self._collect(outcome, run)
-                _note_unwound(run, middleware, outcome)  # what its after/error gets: the collected answer
+                self._note_unwound(run, middleware, outcome)  # what its after/error gets: the collected answer
                 hook = "error" if outcome.is_error else "after"
             content_type = JSON if outcome.is_error else outcome.content_type
             try:
@@ -161,6 +162,11 @@ class Chain:
             else:
                 scope.outcome, payload, content_type = "response", outcome.body, outcome.content_type
             self._observe(middleware, "done", payload, content_type, run)
+
+    def _note_unwound(self, run: InvocationRun, middleware: Middleware, outcome: Outcome) -> None:
+        """What reached `middleware`'s layer, unwinding: what its `done` hook will get."""
+        if self.observed and middleware.handles("done"):
+            run.unwound[middleware.config.name] = outcome
 
     @staticmethod
     def _observe(middleware: Middleware, hook: str, payload: bytes, content_type: str, run: InvocationRun) -> None:
@@ -236,12 +242,6 @@ class Chain:
                 run.invocation.request_id, run.invocation.timeout_s()), run.invocation.request_id)
             return Outcome.error(body, errors.SANDBOX_TIMEDOUT)
         return collected
-
-
-def _note_unwound(run: InvocationRun, middleware: Middleware, outcome: Outcome) -> None:
-    """What reached `middleware`'s layer, unwinding: what its `done` hook will get."""
-    if middleware.handles("done"):
-        run.unwound[middleware.config.name] = outcome
 
 
 _said: set[tuple[str, str]] = set()
