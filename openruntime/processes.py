@@ -70,35 +70,12 @@ _libc_prctl: Any = None
 
 
 def _prctl() -> Any:
-    """libc's prctl on Linux (None elsewhere); loaded once, before any fork.
-
-    Built from `_ctypes`, the extension ctypes wraps: importing ctypes itself costs ~2 ms
-    of the cold start (it defines every C type); prctl needs an int and a function type.
-    """
+    """libc's prctl on Linux (None elsewhere); loaded once, before any fork."""
     global _libc_prctl
     if _libc_prctl is None:
-        _libc_prctl = False
-        try:
-            import _ctypes
+        from openruntime import libc
 
-            class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
-                _type_ = "i"
-
-            class _Function(_ctypes.CFuncPtr):  # ctypes.CDLL(None, use_errno=True)._FuncPtr
-                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-                _restype_ = _Int
-
-            class _Process:  # what CFuncPtr((name, library)) reads: the dlopen handle
-                _handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]
-
-            _libc_prctl = _Function(("prctl", _Process))  # type: ignore[arg-type]
-        except (ImportError, OSError, AttributeError, TypeError):
-            try:
-                import ctypes
-
-                _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
-            except (ImportError, OSError, AttributeError):
-                pass
+        _libc_prctl = libc.function("prctl") or False
     return _libc_prctl or None
 
 
