@@ -16,6 +16,8 @@ import errno
 import os
 import time
 
+from openruntime.short_slice import short_slice
+
 SIGKILL = _signal.SIGKILL
 SIGTERM = _signal.SIGTERM
 
@@ -125,7 +127,7 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
         for fd in ours:
             os.set_blocking(fd, False)  # this side's ends only: the child's stay blocking
         written = _prefill(ours[0], stdin)
-        with _spawning():
+        with _spawning(), short_slice():  # the child starts on a short slice: short_slice.py
             pid = os.posix_spawn(
                 program, list(command), env,
                 file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],

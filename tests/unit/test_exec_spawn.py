@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from openruntime import short_slice
 from openruntime.config import MiddlewareConfig
 from openruntime.errors import MiddlewareFailure
 from openruntime.invocation import Invocation
@@ -252,3 +253,40 @@ def test_a_middleware_that_removes_the_state_folder_breaks_nothing_after_it(tmp_
         scope = InvocationScope()
         assert run(exec_mw(keeps, "keeps"), scope=scope) == b'{"state file": true}'
         scope.close()
+
+
+def _slice_ns(sched: str) -> int | None:
+    """se.slice from a /proc/<pid>/sched text, in ns (None where the kernel does not say)."""
+    for line in sched.splitlines():
+        if line.startswith("se.slice"):
+            return int(float(line.split(":", 1)[1]))
+    return None
+
+
+custom_slices = pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "aarch64") or not short_slice._kernel_at_least(os.uname().release, (6, 12))
+    or _slice_ns(Path("/proc/thread-self/sched").read_text()) is None,
+    reason="custom slices (sched_setattr's sched_runtime for SCHED_OTHER) need Linux 6.12+ on x86_64 or aarch64",
+)
+
+
+@custom_slices
+def test_an_exec_middleware_starts_on_a_short_slice_and_the_spawning_thread_keeps_its_own(tmp_path: Path) -> None:
+    """With every CPU busy, an exec'd program waited a scheduler tick (4 ms) behind a
+    CPU-bound neighbour before it ran; one on a shorter slice preempts it (short_slice.py)."""
+    reports = write_executable(tmp_path / "reports", """
+        #!/bin/sh
+        cat > /dev/null
+        printf '{"slice": %s}' "$(sed -n 's/^se\\.slice *: *//p' /proc/$$/sched)"
+    """)
+    own_before = _slice_ns(Path("/proc/thread-self/sched").read_text())
+    assert json.loads(run(exec_mw(reports))) == {"slice": short_slice.SLICE_NS}
+    assert _slice_ns(Path("/proc/thread-self/sched").read_text()) == own_before != short_slice.SLICE_NS
+
+
+@pytest.mark.parametrize(("release", "at_least_6_12"), [
+    ("6.18.44-fc-v1300", True), ("6.12.0", True), ("7.0-rc1", True), ("6.11.9", False),
+    ("5.10.226-214.880.amzn2.x86_64", False), ("6", False), ("custom", False),
+])
+def test_the_kernel_release_decides_whether_a_short_slice_is_asked_for(release: str, at_least_6_12: bool) -> None:
+    assert short_slice._kernel_at_least(release, (6, 12)) is at_least_6_12

@@ -1,0 +1,102 @@
+"""A short CPU slice for the processes of exec middlewares, so that on a busy machine
+they start when they are spawned, not a scheduler tick later.
+
+Linux's scheduler since 6.6 (EEVDF) lets a running task finish its slice (RUN_TO_PARITY)
+before a task that wakes, or arrives, takes the CPU, unless the newcomer asks for a
+shorter slice (PREEMPT_SHORT, 6.12+). The slice ends at a tick: 4 ms at HZ=250. An
+exec'd program is moved to the least busy CPU (exec balancing), so with every CPU busy an
+exec middleware's process sat a tick behind a CPU-bound neighbour in most calls (perf
+sched, docs/benchmarks.md): 3-4x a Go spawner's call at four busy loops on two CPUs. A Go
+spawner escapes it only through its runtime's monitor thread, which wakes every 20-100 µs
+while the program is busy and so makes the scheduler choose again that often.
+
+`sched_setattr` with `sched_runtime` sets a SCHED_OTHER thread's slice without privilege.
+The spawning thread asks for the shortest (0.1 ms) around posix_spawn: the child inherits
+it at fork and keeps it for its short life; the thread goes back to the default at once
+(a thread that kept it measured worse; nothing in openruntime gives its threads another
+slice, so the default is theirs). The runtime and persistent
+middlewares keep the default: theirs is the user's code, and a shorter slice means more
+switches under load. Elsewhere (other kernels, other architectures, a seccomp filter that
+refuses the call) this does nothing, after one try.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from typing import Any
+
+SLICE_NS = 100_000  # the shortest the kernel takes
+_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}  # syscall numbers
+_SCHED_FLAG_KEEP_POLICY = 0x08  # SCHED_BATCH or SCHED_IDLE stay what they are
+_setattr: Any = None  # the call once looked up; False where it is not available
+_attrs: dict[int, tuple[bytes, bytes]] = {}  # nice → (short, default)
+
+
+def _available() -> Any:
+    global _setattr
+    if _setattr is None:
+        _setattr = False
+        number = _SCHED_SETATTR.get(os.uname().machine)
+        if number is not None and _kernel_at_least(os.uname().release, (6, 12)):
+            from openruntime import libc
+
+            syscall = libc.function("syscall")
+            if syscall is not None:
+                setattr_number, this_thread, no_flags = libc.long(number), libc.long(0), libc.long(0)
+                _setattr = lambda attr: syscall(setattr_number, this_thread, attr, no_flags)  # noqa: E731
+    return _setattr
+
+
+def _kernel_at_least(release: str, wanted: tuple[int, int]) -> bool:
+    """Whether a release string ("6.18.44-fc-v1300") is at least `wanted` (major, minor)."""
+    numbers = []
+    for part in release.split(".")[:2]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            return False
+        numbers.append(int(digits))
+    return len(numbers) == 2 and (numbers[0], numbers[1]) >= wanted
+
+
+def sched_attr(nice: int, slice_ns: int) -> bytes:
+    """struct sched_attr (its first version, 56 bytes, little-endian as both architectures
+    above are): SCHED_OTHER's fields, the policy kept, `slice_ns` as the slice (0: the
+    kernel's default)."""
+    return b"".join((
+        (56).to_bytes(4, "little"), (0).to_bytes(4, "little"), _SCHED_FLAG_KEEP_POLICY.to_bytes(8, "little"),
+        nice.to_bytes(4, "little", signed=True), (0).to_bytes(4, "little"), slice_ns.to_bytes(8, "little"),
+        bytes(24),  # deadline, period (SCHED_DEADLINE's); util_min, util_max (unclamped: not asked)
+    ))
+
+
+class short_slice:
+    """`with short_slice():` around a spawn: the calling thread runs on SLICE_NS while in
+    it, so that its child starts with that slice; its own comes back on the way out."""
+
+    __slots__ = ("_restore",)
+
+    def __enter__(self) -> None:
+        global _setattr
+        self._restore: bytes | None = None
+        call = _available()
+        if not call:
+            return
+        nice = os.getpriority(os.PRIO_PROCESS, 0)  # this thread's: sched_setattr sets it too
+        attrs = _attrs.get(nice)
+        if attrs is None:
+            attrs = _attrs[nice] = (sched_attr(nice, SLICE_NS), sched_attr(nice, 0))
+        if call(attrs[0]) != 0:
+            _setattr = False  # refused (EPERM under seccomp, EINVAL for a real-time thread): not again
+            return
+        self._restore = attrs[1]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._restore is not None:
+            _setattr(self._restore)
