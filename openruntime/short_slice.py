@@ -11,18 +11,25 @@ spawner escapes it only through its runtime's monitor thread, which wakes every 
 while the program is busy and so makes the scheduler choose again that often.
 
 `sched_setattr` with `sched_runtime` sets a SCHED_OTHER thread's slice without privilege.
-The spawning thread asks for the shortest (0.1 ms) around posix_spawn: the child inherits
-it at fork and keeps it for its short life; the thread goes back to the default at once
-(a thread that kept it measured worse; nothing in openruntime gives its threads another
-slice, so the default is theirs). The runtime and persistent
-middlewares keep the default: theirs is the user's code, and a shorter slice means more
-switches under load. Elsewhere (other kernels, other architectures, a seccomp filter that
-refuses the call) this does nothing, after one try.
+The spawning thread asks for the shortest (0.1 ms) around posix_spawn and then goes back to
+the kernel's default (a thread that kept it measured worse; nothing in openruntime gives
+its threads another slice, so the default is theirs). The child inherits the short slice
+at fork, and so does whatever it starts: resetting it once the program runs measured
+0.05-0.1 ms slower at load 4. That costs a CPU-bound middleware little: slices end at a
+tick, so under contention it is switched at most once a tick either way (at HZ=250 the
+default 1.4 ms slice ends within every tick too). The runtime and persistent middlewares
+keep the default: long-lived processes, theirs is the user's code.
+
+Where it cannot work (kernels before 6.12, other architectures or a 32-bit Python, a
+seccomp filter that refuses the call) it does nothing, after one try; a thread it cannot
+apply to (a real-time one) spawns as before.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -37,16 +44,17 @@ _attrs: dict[int, tuple[bytes, bytes]] = {}  # nice → (short, default)
 
 def _available() -> Any:
     global _setattr
-    if _setattr is None:
-        _setattr = False
-        number = _SCHED_SETATTR.get(os.uname().machine)
-        if number is not None and _kernel_at_least(os.uname().release, (6, 12)):
+    if _setattr is None:  # threads that get here together each look it up: one answer, set once
+        found: Any = False
+        number = _SCHED_SETATTR.get(os.uname().machine)  # the kernel's; 64-bit numbers for a 64-bit Python
+        if number is not None and sys.maxsize > 2**32 and _kernel_at_least(os.uname().release, (6, 12)):
             from openruntime import libc
 
-            syscall = libc.function("syscall")
+            syscall = libc.function("syscall", returns="long")
             if syscall is not None:
                 setattr_number, this_thread, no_flags = libc.long(number), libc.long(0), libc.long(0)
-                _setattr = lambda attr: syscall(setattr_number, this_thread, attr, no_flags)  # noqa: E731
+                found = lambda attr: syscall(setattr_number, this_thread, attr, no_flags)  # noqa: E731
+        _setattr = found
     return _setattr
 
 
@@ -76,14 +84,18 @@ def sched_attr(nice: int, slice_ns: int) -> bytes:
     ))
 
 
+# Refusals that hold for every thread of this process: stop asking.
+_PROCESS_WIDE = (errno.ENOSYS, errno.EPERM, errno.EACCES)
+
+
 class short_slice:
     """`with short_slice():` around a spawn: the calling thread runs on SLICE_NS while in
-    it, so that its child starts with that slice; its own comes back on the way out."""
+    it, so that its child starts with that slice; the thread is on the default slice again
+    on the way out."""
 
-    __slots__ = ("_restore",)
+    __slots__ = ("_call", "_restore")
 
     def __enter__(self) -> None:
-        global _setattr
         self._restore: bytes | None = None
         call = _available()
         if not call:
@@ -93,10 +105,20 @@ class short_slice:
         if attrs is None:
             attrs = _attrs[nice] = (sched_attr(nice, SLICE_NS), sched_attr(nice, 0))
         if call(attrs[0]) != 0:
-            _setattr = False  # refused (EPERM under seccomp, EINVAL for a real-time thread): not again
+            _refused()  # EINVAL: a real-time thread, nothing to shorten; the others go on
             return
-        self._restore = attrs[1]
+        self._call, self._restore = call, attrs[1]
 
     def __exit__(self, *exc: object) -> None:
-        if self._restore is not None:
-            _setattr(self._restore)
+        # The call this thread used on the way in: another thread may have turned it off since.
+        if self._restore is not None and self._call(self._restore) != 0:
+            global _setattr
+            _setattr = False  # it could set the slice and not set it back: not again
+
+
+def _refused() -> None:
+    global _setattr
+    from openruntime import libc
+
+    if libc.get_errno() in _PROCESS_WIDE:
+        _setattr = False

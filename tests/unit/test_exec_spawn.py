@@ -290,3 +290,104 @@ def test_an_exec_middleware_starts_on_a_short_slice_and_the_spawning_thread_keep
 ])
 def test_the_kernel_release_decides_whether_a_short_slice_is_asked_for(release: str, at_least_6_12: bool) -> None:
     assert short_slice._kernel_at_least(release, (6, 12)) is at_least_6_12
+
+
+REPORTS_SLICE_AND_NICE = """
+    import json, os, sys, threading
+    from openruntime.processes import spawn_piped
+    from openruntime.middleware.exec import _exchange
+    from openruntime.middleware.stderr_lines import StderrLines
+
+    def slice_ns(path):  # None for a real-time task
+        return next((int(float(l.split(":", 1)[1])) for l in open(path) if l.startswith("se.slice")), None)
+
+    def child_report():
+        # the child's own slice, nice (field 19 of /proc/PID/stat) and policy (field 41)
+        # (a real-time task's /proc/PID/sched has no se.slice)
+        script = 'cut -d" " -f19,41 /proc/$$/stat; sed -n "s/^se.slice *: *//p" /proc/$$/sched'
+        child = spawn_piped(["sh", "-c", script], dict(os.environ))
+        out, _ = _exchange(child, b"", 10.0, StderrLines("t", lambda line: None), 1 << 20)
+        child.process.wait(); child.close_pipes()
+        fields = [int(float(field)) for field in out.decode().split()]
+        return {"nice": fields[0], "policy": fields[1], "slice": fields[2] if len(fields) > 2 else None}
+
+    def own():
+        return {"slice": slice_ns("/proc/thread-self/sched"), "nice": os.getpriority(os.PRIO_PROCESS, 0),
+                "policy": os.sched_getscheduler(0)}
+"""
+
+
+@custom_slices
+def test_a_reniced_spawning_thread_keeps_its_nice_and_its_child_gets_it_too() -> None:
+    """sched_setattr sets a thread's nice as well as its slice: the thread's own must be
+    what it writes, or a spawn would renice the orchestrator."""
+    result = driver(REPORTS_SLICE_AND_NICE + """
+    default = own()["slice"]
+    os.nice(5)
+    print(json.dumps({"child": child_report(), "own": own(), "default": default}))
+    """)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["child"] == {"slice": 100_000, "nice": 5, "policy": 0}
+    assert seen["own"] == {"slice": seen["default"], "nice": 5, "policy": 0}
+
+
+@custom_slices
+@pytest.mark.skipif(os.geteuid() != 0, reason="a real-time thread needs CAP_SYS_NICE")
+def test_a_real_time_thread_spawns_as_before_and_other_threads_still_get_the_short_slice() -> None:
+    """The kernel refuses a slice for a SCHED_FIFO thread: that refusal is the thread's,
+    not the process's."""
+    result = driver(REPORTS_SLICE_AND_NICE + """
+    seen = {}
+    def real_time():
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        seen["real-time child"], seen["real-time own"] = child_report(), own()
+    thread = threading.Thread(target=real_time)
+    thread.start(); thread.join()
+    seen["later child"] = child_report()
+    print(json.dumps(seen))
+    """)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["real-time child"]["policy"] == os.SCHED_FIFO == seen["real-time own"]["policy"]
+    assert seen["later child"] == {"slice": 100_000, "nice": 0, "policy": 0}
+
+
+@custom_slices
+def test_threads_spawning_at_once_each_get_their_default_slice_back() -> None:
+    """Managed Instances mode: several pollers spawn exec middlewares side by side."""
+    result = driver(REPORTS_SLICE_AND_NICE + """
+    default = own()["slice"]
+    seen = []
+    def spawns():
+        children = {child_report()["slice"] for _ in range(40)}
+        seen.append((sorted(children), own()["slice"]))
+    threads = [threading.Thread(target=spawns) for _ in range(4)]
+    for thread in threads: thread.start()
+    for thread in threads: thread.join()
+    print(json.dumps({"seen": seen, "default": default}))
+    """)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["seen"] == [[[100_000], report["default"]]] * 4
+
+
+@custom_slices
+def test_a_thread_mid_spawn_gets_its_slice_back_when_another_turns_the_short_slice_off() -> None:
+    """One thread's refusal (or failure) turns the feature off for the process; a thread
+    already inside its spawn must still go back to the default, with the call it used."""
+    default = _slice_ns(Path("/proc/thread-self/sched").read_text())
+    with short_slice.short_slice():
+        assert _slice_ns(Path("/proc/thread-self/sched").read_text()) == short_slice.SLICE_NS
+        saved, short_slice._setattr = short_slice._setattr, False
+    try:
+        assert _slice_ns(Path("/proc/thread-self/sched").read_text()) == default
+    finally:
+        short_slice._setattr = saved
+
+
+def test_prctl_reports_its_failure_as_minus_one() -> None:
+    from openruntime.processes import _prctl
+
+    prctl = _prctl()
+    assert prctl is not None and prctl(9999, 0, 0, 0, 0) == -1
