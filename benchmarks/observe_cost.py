@@ -4,7 +4,7 @@ invocations, as ratios against the same pipeline without them, interleaved; a no
 the hops themselves cost.
 
     python3 benchmarks/observe_cost.py              # 5 repetitions x 10 warm invokes, ~3 min
-    python3 benchmarks/observe_cost.py --reps 9 --warm 20
+    python3 benchmarks/observe_cost.py --reps 40 --warm 30 --gap-ms 2 --only "trace persistent, received/done"
     python3 benchmarks/observe_cost.py --only "metrics persistent, done" --only "metrics persistent, after"
 
 Each middleware runs with the hooks its configuration names: `done` and `received` (after
@@ -23,6 +23,7 @@ to an OTLP/HTTP receiver on loopback in a process of its own (a real POST per in
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -177,6 +178,15 @@ def main() -> int:
         print(f"{name:<34} {statistics.median(cold[name]):>9.1f} {cold_ratio:>9.2f} "
               f"{statistics.median(warm[name]):>9.2f} {warm_ratio:>9.2f} {added:>9.2f} "
               f"{statistics.median(phase[name]):>9.2f} {phase_added:>9.2f}")
+    # How sure the caller's figure is: the repetitions' differences resampled (bootstrap).
+    resample = random.Random(0)
+    print("\n+warm ms (what the caller waits for, above the bare pipeline): median [95% interval]")
+    for name in table:
+        if name == "none":
+            continue
+        added_each = [a - b for a, b in zip(warm[name], warm["none"])]
+        medians = sorted(statistics.median(resample.choices(added_each, k=len(added_each))) for _ in range(2000))
+        print(f"  {name:<34} {statistics.median(added_each):+.3f} [{medians[50]:+.3f}, {medians[1949]:+.3f}]")
     return 0
 
 
