@@ -13,7 +13,7 @@ the exit status:
 Each side is a process of its own, in a session of its own, as an orchestrator is in its
 sandbox (with autogroup scheduling, a session is what shares the CPU fairly: a spawner that
 shared the driver's session would be charged for the driver's CPU, or the other's). The
-driver asks each for a batch of calls in turn, at each load: `--loads 0,1,2` starts that
+driver asks each for a batch of calls in turn (a new random order every round), at each load: `--loads 0,1,2` starts that
 many CPU-bound processes (busy loops) beside them for the section, each in its own
 session like any other program. The default program is a no-op compiled from C here
 (`cc`), so the figures are the spawners', not a slow start's: `--program PATH` measures
@@ -23,6 +23,7 @@ another (benchmarks/middlewares/noop-exec, the Python SDK's).
     python3 benchmarks/exec_vs_go.py --n 1000 --loads 0,2,4
     git worktree add /tmp/before <commit>
     python3 benchmarks/exec_vs_go.py --tree before=/tmp/before   # that checkout's exec runner too
+    python3 benchmarks/exec_vs_go.py --loads 0,1,2,3,4 --n 400 --repeat 10   # ~5 min; a summary of the runs
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,6 +132,27 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
 
 
+def summarise(runs: dict[int, list[dict[str, list[float]]]]) -> None:
+    """Per load, over the runs: each spawner's p50 of all its calls pooled, and its p50 in
+    each run against the mean of the two Go spawners' p50s in that run (one Go spawner
+    alone is a noisy yardstick: at high load the two differ by up to 1.7x in a run), as the
+    median of those ratios, their range, and in how many runs it was over 1.00."""
+    print("\nover the runs: p50 of all calls pooled; p50 / the two Go spawners' mean p50 in each run, "
+          "median [lowest-highest], runs over 1.00")
+    keys = list(next(iter(runs.values()))[0])
+    print(f"{'load':>4}  " + "".join(f"{key:>34}" for key in keys))
+    for load, samples in runs.items():
+        cells = ""
+        for key in keys:
+            pooled = pct([value for run in samples for value in run[key]], 0.5)
+            ratios = [pct(run[key], 0.5) / statistics.mean((pct(run["Go"], 0.5), pct(run["Go, again"], 0.5)))
+                      for run in samples]
+            cell = (f"{pooled * 1000:.3f} ms {statistics.median(ratios):.2f} "
+                    f"[{min(ratios):.2f}-{max(ratios):.2f}] {sum(r > 1.0 for r in ratios)}/{len(ratios)}")
+            cells += f"{cell:>34}"
+        print(f"{load:>4}  {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=600, help="hook calls per side and load (default 600)")
@@ -137,6 +161,9 @@ def main() -> None:
     parser.add_argument("--program", help="the exec middleware to spawn (default: a C no-op built here)")
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
                         help="another checkout's exec runner, as a spawner of its own")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every section this many times and end with a summary per load (default 1)")
+    parser.add_argument("--seed", type=int, default=1, help="of the spawners' order in each round (default 1)")
     parser.add_argument("--serve-ours", help=argparse.SUPPRESS)  # the openruntime side's process
     args = parser.parse_args()
     if args.serve_ours:
@@ -182,7 +209,9 @@ def main() -> None:
             print(f"{'load':>4}  " + "".join(f"{key:>24}" for key in spawners) + "  load avg")
             for spawner in spawners.values():
                 batch(spawner, 20)  # warm-up: page cache, both binaries
-            for load in loads:
+            shuffler = random.Random(args.seed)
+            runs: dict[int, list[dict[str, list[float]]]] = {load: [] for load in loads}
+            for load in [load for _ in range(args.repeat) for load in loads]:
                 samples: dict[str, list[float]] = {key: [] for key in spawners}
                 with ExitStack() as burners:
                     for _ in range(load):
@@ -191,16 +220,22 @@ def main() -> None:
                         burners.callback(burner.kill)
                     time.sleep(0.3 if load else 0)
                     for round_ in range(max(args.n // args.batch, 1)):
-                        order = list(spawners) if round_ % 2 == 0 else list(spawners)[::-1]
+                        # A new order every round: in a fixed or alternating one a spawner's
+                        # place (who ran just before it, how long it waited) biased it by
+                        # 5-20% at high load, "Go, again" against "Go" included.
+                        order = shuffler.sample(list(spawners), len(spawners))
                         for key in order:
                             samples[key].extend(batch(spawners[key], args.batch))
                     load_avg = os.getloadavg()[0]
                 go_p50 = pct(samples["Go"], 0.5)
+                runs[load].append(samples)
                 cells = "".join(
                     f"{f'{pct(v, 0.5) * 1000:.3f} ({pct(v, 0.9) * 1000:.2f}) {pct(v, 0.5) / go_p50:.2f}x':>24}"
                     for v in samples.values()
                 )
                 print(f"{load:>4}  {cells}  {load_avg:8.2f}", flush=True)
+            if args.repeat > 1:
+                summarise(runs)
             for spawner in spawners.values():
                 assert spawner.stdin is not None
                 spawner.stdin.close()
