@@ -225,3 +225,56 @@ def test_received_gets_the_event_as_delivered_after_the_answer_and_done_its_stat
     assert line["event"] == {"n": 1}  # as Lambda delivered it, not as `wrap` made it
     assert line["answer"] == {"echo": {"wrapped": {"n": 1}}} and line["outcome"] == "response"
     assert line["requestId"] == result.request_id
+
+
+def test_an_observer_can_reach_the_functions_own_process_under_awslambdaric(tmp_path: Path) -> None:
+    """A `done` hook that reads what the function's process serves from a thread of its own
+    (an in-process metrics endpoint). awslambdaric posts the answer without releasing the
+    GIL, and aws-lambda-ric blocks Node's event loop likewise: were the runtime's 202 for its
+    answer held through the observers, no thread of the function could answer them, and
+    each would wait out its own timeout (a change that did so was undone: docs/benchmarks.md)."""
+    pytest.importorskip("awslambdaric")
+    port_file = tmp_path / "port"
+    (tmp_path / "app.py").write_text(f'''
+import http.server, threading
+COUNT = 0
+class Counter(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = str(COUNT).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counter)
+open({str(port_file)!r}, "w").write(str(server.server_address[1]))
+threading.Thread(target=server.serve_forever, daemon=True).start()
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    return {{"n": COUNT}}
+''')
+    seen = tmp_path / "seen.jsonl"
+    write_executable(tmp_path / "bin" / "observer", f'''
+#!{sys.executable}
+import json, sys, time, urllib.request
+sys.path.insert(0, {str(SDK_DIR)!r})
+from openruntime_middleware import done, run
+@done(raw=True)
+def observed(payload, ctx):
+    port = open({str(port_file)!r}).read()
+    try:
+        got = urllib.request.urlopen(f"http://127.0.0.1:{{port}}/", timeout=1).read().decode()
+    except Exception as exc:
+        got = type(exc).__name__
+    with open({str(seen)!r}, "a") as f:
+        f.write(json.dumps(got) + "\\n")
+run()
+''')
+    pipeline = write_pipeline(tmp_path, f"""
+        runtime: {{command: [{sys.executable}, -m, awslambdaric], handler: app.handler, task_root: .}}
+        middlewares:
+          - {{name: obs, command: ./bin/observer, hooks: [done], mode: persistent, timeout_ms: 5000}}
+        """)
+    with orchestrated(pipeline, timeout_s=20) as emulator:
+        for _ in range(3):
+            assert emulator.invoke(b"{}").function_error is None
+    assert [json.loads(line) for line in seen.read_text().splitlines()] == ["1", "2", "3"]
