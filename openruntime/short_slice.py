@@ -60,28 +60,17 @@ def _available() -> Any:
 
 def _kernel_at_least(release: str, wanted: tuple[int, int]) -> bool:
     """Whether a release string ("6.18.44-fc-v1300") is at least `wanted` (major, minor)."""
-    numbers = []
-    for part in release.split(".")[:2]:
-        digits = ""
-        for ch in part:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if not digits:
-            return False
-        numbers.append(int(digits))
-    return len(numbers) == 2 and (numbers[0], numbers[1]) >= wanted
+    numbers = release.split("-", 1)[0].split(".")[:2]
+    return len(numbers) == 2 and all(n.isdigit() for n in numbers) and (int(numbers[0]), int(numbers[1])) >= wanted
 
 
 def sched_attr(nice: int, slice_ns: int) -> bytes:
     """struct sched_attr (its first version, 56 bytes, little-endian as both architectures
-    above are): SCHED_OTHER's fields, the policy kept, `slice_ns` as the slice (0: the
-    kernel's default)."""
-    return b"".join((
-        (56).to_bytes(4, "little"), (0).to_bytes(4, "little"), _SCHED_FLAG_KEEP_POLICY.to_bytes(8, "little"),
-        nice.to_bytes(4, "little", signed=True), (0).to_bytes(4, "little"), slice_ns.to_bytes(8, "little"),
-        bytes(24),  # deadline, period (SCHED_DEADLINE's); util_min, util_max (unclamped: not asked)
-    ))
+    above are): size, policy, flags, nice, priority, runtime (the slice; 0: the kernel's
+    default), then deadline, period and the utilisation clamps, unused here."""
+    import struct
+
+    return struct.pack("<IIQiIQ24x", 56, 0, _SCHED_FLAG_KEEP_POLICY, nice, 0, slice_ns)
 
 
 # Refusals that hold for every thread of this process: stop asking.
