@@ -26,7 +26,10 @@ _READ_CHUNK = 1 << 16  # a pipe's capacity
 # How long a call waits for the program's exit alone before it watches the pipes too: a
 # quick program (compiled, a short script) is done by then; a Python or Node start takes
 # 20-80 ms, and one that fills a pipe meanwhile waits at most this long for it to be read.
-QUICK_EXIT_S = 0.002
+# Not shorter: a timeout that ends before the scheduler's next tick (4 ms at HZ=250) arms
+# the CPU's timer for it, and in a VM that write is a VM exit: 2 ms cost 13-17 µs more a
+# call than a timeout past the tick (docs/benchmarks.md).
+QUICK_EXIT_S = 0.010
 QUICK_EXIT_MAX_BYTES = 1 << 16  # beyond, its answer may not fit a pipe: read as it comes
 
 
@@ -55,8 +58,7 @@ class ExecMiddleware:
         scope: InvocationScope, timeout_s: float,
     ) -> HookResult:
         name = self.config.name
-        env = dict(self.base_env)
-        env.update(context_env(hook, invocation, content_type, scope.stages_json(), scope.outcome))
+        env = context_env(hook, invocation, content_type, scope.stages_json(), scope.outcome, self.base_env)
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
         try:
             child = spawn_piped([*self.command, hook], env, payload)
@@ -139,6 +141,24 @@ def _exchange(
         pidfd = os.pidfd_open(child.process.pid)
     except (AttributeError, OSError):
         pidfd = -1
+    try:
+        if pidfd >= 0 and child.stdin_fd < 0 and len(payload) <= QUICK_EXIT_MAX_BYTES:
+            # Meanwhile its output waits in the pipes (64 KiB each before it would block).
+            quick = select.poll()
+            quick.register(pidfd, select.POLLIN)
+            if quick.poll(min(QUICK_EXIT_S, timeout_s) * 1000):
+                return _collect(child, stderr, max_stdout, b"", True, True)
+        return _watch(child, payload, timeout_s, stderr, max_stdout, pidfd)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def _watch(
+    child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int, pidfd: int
+) -> tuple[bytes, str]:
+    """`_exchange` for a program still running: write, read and log as it comes until it
+    exits (its pidfd, or EOF on both pipes without one) or the time is up."""
     deadline = time.monotonic() + timeout_s
     in_fd, out_fd, err_fd = child.stdin_fd, child.stdout_fd, child.stderr_fd
     out: list[bytes] = []
@@ -146,78 +166,85 @@ def _exchange(
     view = memoryview(payload)[child.written:]
     exited = False
     reading = {out_fd, err_fd}
-    try:
-        if pidfd >= 0 and not view and len(payload) <= QUICK_EXIT_MAX_BYTES:
-            # Meanwhile its output waits in the pipes (64 KiB each before it would block).
-            quick = select.poll()
-            quick.register(pidfd, select.POLLIN)
-            exited = bool(quick.poll(min(QUICK_EXIT_S, timeout_s) * 1000))
-        if not exited:
-            poller = select.poll()
-            for fd in (out_fd, err_fd):
-                poller.register(fd, select.POLLIN)
-            if pidfd >= 0:
-                poller.register(pidfd, select.POLLIN)
-            if view:
-                poller.register(in_fd, select.POLLOUT)
-        while not exited:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return b"".join(out), TIMED_OUT
-            for fd, events in poller.poll(remaining * 1000):
-                if fd == pidfd:
-                    exited = True
-                elif fd == in_fd:
-                    try:
-                        view = view[os.write(in_fd, view):]
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # it stopped reading (EPIPE): what it has is all it gets
-                        view = view[:0]
-                    if not view:
-                        poller.unregister(in_fd)
-                        child.close_stdin()
-                elif fd in reading:
-                    try:
-                        data = os.read(fd, _READ_CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if not data:
-                        poller.unregister(fd)
-                        reading.discard(fd)
-                        exited = exited or (pidfd < 0 and not reading)
-                    elif fd == err_fd:
-                        stderr.feed(data)
-                    else:
-                        out_size += len(data)
-                        if out_size > max_stdout:
-                            return b"", TOO_LARGE
-                        out.append(data)
-        # Everything it wrote before exiting is in the pipes now; still bounded.
-        if err_fd in reading:
-            stderr.feed(_drain_fd(err_fd, _READ_CHUNK * 64))
-        if out_fd in reading:
-            rest = _drain_fd(out_fd, max_stdout - out_size + 1)
-            if out_size + len(rest) > max_stdout:
-                return b"", TOO_LARGE
-            out.append(rest)
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
-    return b"".join(out), EXITED
+    poller = select.poll()
+    for fd in (out_fd, err_fd):
+        poller.register(fd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    if view:
+        poller.register(in_fd, select.POLLOUT)
+    while not exited:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(out), TIMED_OUT
+        for fd, events in poller.poll(remaining * 1000):
+            if fd == pidfd:
+                exited = True
+            elif fd == in_fd:
+                try:
+                    view = view[os.write(in_fd, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:  # it stopped reading (EPIPE): what it has is all it gets
+                    view = view[:0]
+                if not view:
+                    poller.unregister(in_fd)
+                    child.close_stdin()
+            elif fd in reading:
+                try:
+                    data = os.read(fd, _READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    poller.unregister(fd)
+                    reading.discard(fd)
+                    exited = exited or (pidfd < 0 and not reading)
+                elif fd == err_fd:
+                    stderr.feed(data)
+                else:
+                    out_size += len(data)
+                    if out_size > max_stdout:
+                        return b"", TOO_LARGE
+                    out.append(data)
+    return _collect(child, stderr, max_stdout - out_size, b"".join(out), out_fd in reading, err_fd in reading)
+
+
+def _collect(
+    child: PipedChild, stderr: StderrLines, max_stdout: int, stdout: bytes, read_stdout: bool, read_stderr: bool
+) -> tuple[bytes, str]:
+    """The program exited: everything it wrote is in the pipes now. `stdout` and what is
+    left of STDOUT (at most `max_stdout` more bytes), STDERR logged; still bounded."""
+    if read_stderr:
+        logged = _drain_fd(child.stderr_fd, _READ_CHUNK * 64)
+        if logged:
+            stderr.feed(logged)
+    if read_stdout:
+        rest = _drain_fd(child.stdout_fd, max_stdout + 1)
+        if len(rest) > max_stdout:
+            return b"", TOO_LARGE
+        stdout = stdout + rest if stdout else rest
+    return stdout, EXITED
 
 
 def _drain_fd(fd: int, limit: int) -> bytes:
     """What a non-blocking pipe holds right now, up to `limit` bytes."""
-    parts = []
-    size = 0
+    wanted = min(_READ_CHUNK, limit)
+    try:
+        data = os.read(fd, wanted)
+    except OSError:  # BlockingIOError among them: empty
+        return b""
+    if len(data) < wanted:  # a pipe's read takes all it holds: empty now (or at EOF)
+        return data
+    parts = [data]
+    size = len(data)
     while size < limit:
+        wanted = min(_READ_CHUNK, limit - size)
         try:
-            data = os.read(fd, min(_READ_CHUNK, limit - size))
-        except (BlockingIOError, OSError):
-            break
-        if not data:
+            data = os.read(fd, wanted)
+        except OSError:
             break
         parts.append(data)
         size += len(data)
+        if len(data) < wanted:
+            break
     return b"".join(parts)

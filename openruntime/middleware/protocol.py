@@ -136,8 +136,11 @@ def middleware_env(config: MiddlewareConfig, environ: Mapping[str, str]) -> dict
 
 def context_env(
     hook: str, invocation: Invocation, content_type: str, stages_json: str = "[]", outcome: str | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """The variables that tell an exec middleware about its call, after those of `base`."""
     env = {
+        **(base or {}),
         "OPENRUNTIME_HOOK": hook,
         "OPENRUNTIME_STAGES": stages_json,
         "OPENRUNTIME_EVENT_BYTES": str(len(invocation.body)),

@@ -62,6 +62,8 @@ class StderrLines:
 
     def finish(self) -> None:
         """The end of a call or of the stream: the unfinished line, and what was dropped."""
+        if not self._partial and not self._dropped:
+            return  # nothing to flush or report: most calls
         with self._lock:
             self._finish()
 

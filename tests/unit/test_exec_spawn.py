@@ -159,6 +159,40 @@ def test_a_quick_program_with_more_output_than_a_pipe_holds_is_read_whole(tmp_pa
     assert run(exec_mw(exe, "big"), b"{}", "text/plain") == b"a" * 1_048_576
 
 
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 65_537, 200_000])
+def test_outputs_around_the_pipe_size_come_back_whole(tmp_path: Path, size: int) -> None:
+    """A quick program's STDOUT is read once it exited, a read at a time until one comes
+    back short; a bigger one blocks on its full pipe until the call reads as it comes."""
+    exe = write_executable(tmp_path / "many", f"#!/bin/sh\ncat > /dev/null\nhead -c {size} /dev/zero | tr '\\0' b\n")
+    assert run(exec_mw(exe, "many"), b"{}", "application/octet-stream") == b"b" * size
+
+
+def test_an_orchestrator_without_stdin_stdout_and_stderr_still_gives_a_middleware_its_pipes(
+    tmp_path: Path,
+) -> None:
+    """With descriptors 0-2 closed, the call's pipes take those numbers (the parent's ends
+    among them); the middleware still gets its input, and the call its output and status."""
+    exe = write_executable(tmp_path / "echo-both", "#!/bin/sh\ncat\necho to-stderr >&2\nexit 3\n")
+    report = tmp_path / "report.json"
+    done = driver(f"""
+        import json, os, time
+        from openruntime.config import MiddlewareConfig
+        from openruntime.invocation import Invocation
+        from openruntime.middleware.exec import ExecMiddleware
+        from openruntime.middleware.protocol import InvocationScope
+        for fd in (0, 1, 2):
+            os.close(fd)
+        mw = ExecMiddleware(MiddlewareConfig(name="both"), [{str(exe)!r}], dict(os.environ))
+        body = b'{{"hello": "world"}}'
+        inv = Invocation("req-1", int(time.time() * 1000) + 60_000, "arn:fn", None, None, "application/json", body)
+        result = mw.call("before", body, "application/json", inv, InvocationScope(), 10.0)
+        with open({str(report)!r}, "w") as out:
+            json.dump({{"payload": result.payload.decode(), "respond": result.respond}}, out)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(report.read_text()) == {"payload": '{"hello": "world"}', "respond": True}
+
+
 def test_each_invocation_has_a_state_file_of_its_own_and_finds_it_empty(tmp_path: Path) -> None:
     exe = write_executable(tmp_path / "keeps", """
         #!/bin/sh
