@@ -111,39 +111,50 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
     The child gets SIGPIPE and SIGXFSZ back at their defaults (Python ignores them) and
     only descriptors 0–2: this process's own are close-on-exec, and what it inherited is
     made so once (`_seal_inherited_fds`)."""
-    global _inherited_sealed
+    global _inherited_sealed, _spawns_in_flight
     if not _inherited_sealed:
         _seal_inherited_fds()
         _inherited_sealed = True
     program = _find_program(command[0], env)
-    ours: list[int] = []
-    theirs: list[int] = []
+    argv = list(command)
+    # Straight-line, few calls: in a hook call each bytecode costs ~36 ns, several times
+    # what a warm loop shows (the caches are cold between spawns; docs/benchmarks.md).
+    fds: tuple[int, ...] = ()
     try:
-        for _ in range(3):
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)
-            ours.append(_above_2(read_end))
-            theirs.append(_above_2(write_end))
-        ours[0], theirs[0] = theirs[0], ours[0]  # STDIN: the child reads, this side writes
-        for fd in ours:
-            os.set_blocking(fd, False)  # this side's ends only: the child's stay blocking
-        written = _prefill(ours[0], stdin)
-        with _spawning(), short_slice():  # the child starts on a short slice: short_slice.py
-            pid = os.posix_spawn(
-                program, list(command), env,
-                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
-                setsid=True, setsigdef=_DEFAULT_IN_CHILD,
-            )
+        fds = os.pipe2(os.O_CLOEXEC)
+        fds += os.pipe2(os.O_CLOEXEC)
+        fds += os.pipe2(os.O_CLOEXEC)
+        if min(fds) < 3:
+            moving, fds = fds, ()
+            fds = _above_2(moving)
+        stdin_read, stdin_write, stdout_read, stdout_write, stderr_read, stderr_write = fds
+        os.set_blocking(stdin_write, False)  # this side's ends only: the child's stay blocking
+        os.set_blocking(stdout_read, False)
+        os.set_blocking(stderr_read, False)
+        written = _prefill(stdin_write, stdin) if stdin else 0
+        with _sweep_lock:
+            _spawns_in_flight += 1  # see _spawning
+        try:
+            with short_slice():  # the child starts on a short slice: short_slice.py
+                pid = os.posix_spawn(
+                    program, argv, env,
+                    file_actions=[(_DUP2, stdin_read, 0), (_DUP2, stdout_write, 1), (_DUP2, stderr_write, 2)],
+                    setsid=True, setsigdef=_DEFAULT_IN_CHILD,
+                )
             _spawned.add(pid)
+        finally:
+            with _sweep_lock:
+                _spawns_in_flight -= 1
     except BaseException as exc:
         if isinstance(exc, FileNotFoundError):
             _programs.pop((command[0], env.get("PATH")), None)  # it went away: look again next time
-        for fd in ours:
+        for fd in fds:
             os.close(fd)
         raise
-    finally:
-        for fd in theirs:
-            os.close(fd)
-    child = PipedChild(list(command), pid, ours[0], ours[1], ours[2], written)
+    os.close(stdin_read)
+    os.close(stdout_write)
+    os.close(stderr_write)
+    child = PipedChild(argv, pid, stdin_write, stdout_read, stderr_read, written)
     if written == len(stdin):
         child.close_stdin()
     return child
@@ -164,11 +175,10 @@ class PipedChild:
             self.stdin_fd = -1
 
     def close_pipes(self) -> None:
-        self.close_stdin()
-        for fd in (self.stdout_fd, self.stderr_fd):
+        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
             if fd >= 0:
                 os.close(fd)
-        self.stdout_fd = self.stderr_fd = -1
+        self.stdin_fd = self.stdout_fd = self.stderr_fd = -1
 
 
 _PIPE_CAPACITY = 1 << 16
@@ -192,22 +202,32 @@ def _prefill(fd: int, data: bytes) -> int:
         return 0
 
 
+_DUP2 = os.POSIX_SPAWN_DUP2
 _DEFAULT_IN_CHILD = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, name))
 _inherited_sealed = False
 _programs: dict[tuple[str, str | None], str] = {}  # (command[0], PATH) → the file posix_spawn runs
 
 
-def _above_2(fd: int) -> int:
-    """`fd`, moved above 2 when it took the number of a closed STDIN/STDOUT/STDERR (posix_spawn's
-    dup2 onto 0–2 would then overwrite one end before it is used)."""
-    if fd > 2:
-        return fd
+def _above_2(fds: tuple[int, ...]) -> tuple[int, ...]:
+    """`fds`, each moved above 2 when it took the number of a closed STDIN/STDOUT/STDERR
+    (posix_spawn's dup2 onto 0-2 would then overwrite one end before it is used). When a
+    move fails, every one of `fds` is closed."""
     import fcntl
 
+    moved = list(fds)
     try:
-        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    finally:
-        os.close(fd)
+        for index, fd in enumerate(fds):
+            if fd <= 2:
+                moved[index] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+                os.close(fd)
+    except BaseException:
+        for fd in {*fds, *moved}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # closed already: the one moved before the failure
+        raise
+    return tuple(moved)
 
 
 def _find_program(name: str, env: Mapping[str, str]) -> str:

@@ -40,10 +40,11 @@ _SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}  # syscall numbers
 _SCHED_FLAG_KEEP_POLICY = 0x08  # SCHED_BATCH or SCHED_IDLE stay what they are
 _setattr: Any = None  # the call once looked up; False where it is not available
 _attrs: dict[int, tuple[bytes, bytes]] = {}  # nice → (short, default)
+_no_flags: Any = None  # sched_setattr's last argument, a C long
 
 
 def _available() -> Any:
-    global _setattr
+    global _setattr, _no_flags
     if _setattr is None:  # threads that get here together each look it up: one answer, set once
         found: Any = False
         number = _SCHED_SETATTR.get(os.uname().machine)  # the kernel's; 64-bit numbers for a 64-bit Python
@@ -52,8 +53,11 @@ def _available() -> Any:
 
             syscall = libc.function("syscall", returns="long")
             if syscall is not None:
-                setattr_number, this_thread, no_flags = libc.long(number), libc.long(0), libc.long(0)
-                found = lambda attr: syscall(setattr_number, this_thread, attr, no_flags)  # noqa: E731
+                from functools import partial
+
+                _no_flags = libc.long(0)
+                # No Python frame between the caller and the call; each costs on this path.
+                found = partial(syscall, libc.long(number), libc.long(0))  # (attr, flags): this thread
         _setattr = found
     return _setattr
 
@@ -93,14 +97,14 @@ class short_slice:
         attrs = _attrs.get(nice)
         if attrs is None:
             attrs = _attrs[nice] = (sched_attr(nice, SLICE_NS), sched_attr(nice, 0))
-        if call(attrs[0]) != 0:
+        if call(attrs[0], _no_flags) != 0:
             _refused()  # EINVAL: a real-time thread, nothing to shorten; the others go on
             return
         self._call, self._restore = call, attrs[1]
 
     def __exit__(self, *exc: object) -> None:
         # The call this thread used on the way in: another thread may have turned it off since.
-        if self._restore is not None and self._call(self._restore) != 0:
+        if self._restore is not None and self._call(self._restore, _no_flags) != 0:
             global _setattr
             _setattr = False  # it could set the slice and not set it back: not again
 
