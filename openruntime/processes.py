@@ -221,11 +221,8 @@ def _above_2(fds: tuple[int, ...]) -> tuple[int, ...]:
                 moved[index] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
                 os.close(fd)
     except BaseException:
-        for fd in {*fds, *moved}:
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # closed already: the one moved before the failure
+        for fd in moved:  # what is open: each copy, and each original not yet moved (the failed one)
+            os.close(fd)
         raise
     return tuple(moved)
 

@@ -40,6 +40,7 @@ class ExecMiddleware:
         self.config = config
         self.command = command
         self.base_env = middleware_env(config, environ)
+        self.quick = True  # its next call is waited for by its exit alone at first (_exchange)
 
     def start(self) -> None:
         pass  # nothing runs between calls
@@ -70,7 +71,9 @@ class ExecMiddleware:
         process = child.process
         stderr = StderrLines(name, invocation.request_id)
         try:
-            stdout, outcome = _exchange(child, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES)
+            stdout, outcome, self.quick = _exchange(
+                child, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES, self.quick
+            )
             if outcome != EXITED:
                 kill_group(process)
                 process.wait()
@@ -121,11 +124,13 @@ EXITED, TIMED_OUT, TOO_LARGE = "exited", "timed out", "too large"
 
 
 def _exchange(
-    child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int
-) -> tuple[bytes, str]:
+    child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int,
+    quick: bool = True,
+) -> tuple[bytes, str, bool]:
     """Feed STDIN, collect STDOUT and log STDERR as they come until the process exits:
     (stdout, EXITED), or what it wrote so far and TIMED_OUT, or TOO_LARGE as soon as STDOUT
-    passes `max_stdout` bytes. Memory stays bounded whatever it writes.
+    passes `max_stdout` bytes. Memory stays bounded whatever it writes. The third value:
+    whether the program's next call should be waited for as a quick one (below).
 
     Unlike `communicate()`, this stops when the process itself exits (its pidfd turns
     readable), not when its pipes reach EOF: a background child that inherited STDOUT must
@@ -135,34 +140,42 @@ def _exchange(
     The payload was in the pipe before the program started (spawn_piped), and a program
     that exits quickly is waited for by its exit alone: one wake-up of this thread, where
     reading as it comes costs one for its output, one for its exit and one for each EOF.
-    On a busy machine every wake-up is a wait for a CPU.
+    On a busy machine every wake-up is a wait for a CPU. That is a bet (`quick`), made
+    again for a program whose last call exited within QUICK_EXIT_S and filled no pipe: one
+    that writes more than a pipe holds would sit blocked on it for the whole quick wait.
     """
+    started = time.monotonic()
+    deadline = started + timeout_s  # the quick wait counts in the timeout
     try:
         pidfd = os.pidfd_open(child.process.pid)
     except (AttributeError, OSError):
         pidfd = -1
     try:
-        if pidfd >= 0 and child.stdin_fd < 0 and len(payload) <= QUICK_EXIT_MAX_BYTES:
+        if quick and pidfd >= 0 and child.stdin_fd < 0 and len(payload) <= QUICK_EXIT_MAX_BYTES:
             # Meanwhile its output waits in the pipes (64 KiB each before it would block).
-            quick = select.poll()
-            quick.register(pidfd, select.POLLIN)
-            if quick.poll(min(QUICK_EXIT_S, timeout_s) * 1000):
-                return _collect(child, stderr, max_stdout, b"", True, True)
-        return _watch(child, payload, timeout_s, stderr, max_stdout, pidfd)
+            exit_poll = select.poll()
+            exit_poll.register(pidfd, select.POLLIN)
+            if exit_poll.poll(min(QUICK_EXIT_S, timeout_s) * 1000):
+                stdout, outcome, _ = _collect(child, stderr, max_stdout, b"", True, True)
+                return stdout, outcome, True
+        stdout, outcome, filled_a_pipe = _watch(child, payload, deadline, stderr, max_stdout, pidfd)
+        return stdout, outcome, (
+            outcome == EXITED and not filled_a_pipe and time.monotonic() - started < QUICK_EXIT_S
+        )
     finally:
         if pidfd >= 0:
             os.close(pidfd)
 
 
 def _watch(
-    child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int, pidfd: int
-) -> tuple[bytes, str]:
+    child: PipedChild, payload: bytes, deadline: float, stderr: StderrLines, max_stdout: int, pidfd: int
+) -> tuple[bytes, str, bool]:
     """`_exchange` for a program still running: write, read and log as it comes until it
-    exits (its pidfd, or EOF on both pipes without one) or the time is up."""
-    deadline = time.monotonic() + timeout_s
+    exits (its pidfd, or EOF on both pipes without one) or `deadline` (monotonic) passes.
+    The third value: whether STDOUT or STDERR took more than a pipe holds."""
     in_fd, out_fd, err_fd = child.stdin_fd, child.stdout_fd, child.stderr_fd
     out: list[bytes] = []
-    out_size = 0
+    out_size = err_size = 0
     view = memoryview(payload)[child.written:]
     exited = False
     reading = {out_fd, err_fd}
@@ -176,7 +189,7 @@ def _watch(
     while not exited:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b"".join(out), TIMED_OUT
+            return b"".join(out), TIMED_OUT, True
         for fd, events in poller.poll(remaining * 1000):
             if fd == pidfd:
                 exited = True
@@ -200,20 +213,26 @@ def _watch(
                     reading.discard(fd)
                     exited = exited or (pidfd < 0 and not reading)
                 elif fd == err_fd:
+                    err_size += len(data)
                     stderr.feed(data)
                 else:
                     out_size += len(data)
                     if out_size > max_stdout:
-                        return b"", TOO_LARGE
+                        return b"", TOO_LARGE, True
                     out.append(data)
-    return _collect(child, stderr, max_stdout - out_size, b"".join(out), out_fd in reading, err_fd in reading)
+    stdout, outcome, err_rest = _collect(
+        child, stderr, max_stdout - out_size, b"".join(out), out_fd in reading, err_fd in reading
+    )
+    return stdout, outcome, max(len(stdout), err_size + err_rest) > QUICK_EXIT_MAX_BYTES
 
 
 def _collect(
     child: PipedChild, stderr: StderrLines, max_stdout: int, stdout: bytes, read_stdout: bool, read_stderr: bool
-) -> tuple[bytes, str]:
+) -> tuple[bytes, str, int]:
     """The program exited: everything it wrote is in the pipes now. `stdout` and what is
-    left of STDOUT (at most `max_stdout` more bytes), STDERR logged; still bounded."""
+    left of STDOUT (at most `max_stdout` more bytes), STDERR logged (and its size given);
+    still bounded."""
+    logged = b""
     if read_stderr:
         logged = _drain_fd(child.stderr_fd, _READ_CHUNK * 64)
         if logged:
@@ -221,30 +240,24 @@ def _collect(
     if read_stdout:
         rest = _drain_fd(child.stdout_fd, max_stdout + 1)
         if len(rest) > max_stdout:
-            return b"", TOO_LARGE
+            return b"", TOO_LARGE, len(logged)
         stdout = stdout + rest if stdout else rest
-    return stdout, EXITED
+    return stdout, EXITED, len(logged)
 
 
 def _drain_fd(fd: int, limit: int) -> bytes:
-    """What a non-blocking pipe holds right now, up to `limit` bytes."""
-    wanted = min(_READ_CHUNK, limit)
-    try:
-        data = os.read(fd, wanted)
-    except OSError:  # BlockingIOError among them: empty
-        return b""
-    if len(data) < wanted:  # a pipe's read takes all it holds: empty now (or at EOF)
-        return data
-    parts = [data]
-    size = len(data)
+    """What a non-blocking pipe holds right now, up to `limit` bytes. Read until EAGAIN or
+    EOF, not until a short read: a writer in packet mode (O_DIRECT, `dd oflag=direct`)
+    makes each read return one write's bytes."""
+    parts = []
+    size = 0
     while size < limit:
-        wanted = min(_READ_CHUNK, limit - size)
         try:
-            data = os.read(fd, wanted)
-        except OSError:
+            data = os.read(fd, min(_READ_CHUNK, limit - size))
+        except OSError:  # BlockingIOError among them: empty now
+            break
+        if not data:
             break
         parts.append(data)
         size += len(data)
-        if len(data) < wanted:
-            break
     return b"".join(parts)

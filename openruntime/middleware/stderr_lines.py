@@ -61,7 +61,9 @@ class StderrLines:
             self._feed(data)
 
     def finish(self) -> None:
-        """The end of a call or of the stream: the unfinished line, and what was dropped."""
+        """The end of a call or of the stream: the unfinished line, and what was dropped.
+        Called by the thread that feeds it (exec: the call's; persistent: the reader's), so
+        the look before the lock cannot miss a line that is being fed."""
         if not self._partial and not self._dropped:
             return  # nothing to flush or report: most calls
         with self._lock:
