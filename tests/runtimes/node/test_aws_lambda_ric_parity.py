@@ -212,7 +212,7 @@ def test_same_results_behind_the_orchestrator(tmp_path, handler):
             result = emu.invoke(json.dumps({"x": 1}).encode())
         bodies.append((result.function_error, json.loads(result.body)))
     (our_error, ours), (their_error, theirs) = bodies
-    assert our_error == their_error
+    assert our_error == their_error, bodies
     if our_error:
         assert (ours["errorType"], ours["errorMessage"]) == (theirs["errorType"], theirs["errorMessage"])
         assert ours["trace"][0] == theirs["trace"][0]
