@@ -55,6 +55,10 @@ HEADS = [
     b"GET / HTTP/1.1\r\nno-colon-here\r\n\r\n",
     b"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
     b"GET / HTTP/1.1\r\nName : space before colon\r\n\r\n",
+    b"GET / HTTP/1.1\r\nName\t: tab before colon\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n folded: continuation\r\n\r\n",  # obs-fold: refused
+    b"GET / HTTP/1.1\r\n\xa0Name: latin-1 space\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX-Twice: 1\r\nx-twice: 2\r\nX-Url: http://a:b@c:8/\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\n",  # cut off before the blank line
     b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(MAX_HEADER_COUNT)) + b"\r\n",
     b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(MAX_HEADER_COUNT + 1)) + b"\r\n",
@@ -73,5 +77,10 @@ def test_what_a_head_gives() -> None:
     assert head == ("POST /r HTTP/1.1", [("Content-Length", "2"), ("X-Spaced", "padded value")])
     assert rest == b"{}"
     assert read_all_ways(HEADS[-1])[0] == (None, b"")
+    twice = next(h for h in HEADS if b"X-Twice" in h)
+    assert read_all_ways(twice)[0][0] == (
+        "GET / HTTP/1.1", [("X-Twice", "1"), ("x-twice", "2"), ("X-Url", "http://a:b@c:8/")])
+    for bad in (b"Name\t:", b" folded", b"\xa0Name"):
+        assert read_all_ways(next(h for h in HEADS if bad in h))[0][0] == "error"
     assert read_all_ways(HEADS[7])[0][0] == "error"
     assert read_all_ways(HEADS[-2])[0][0] == "error" and read_all_ways(HEADS[-3])[0][0] != "error"
