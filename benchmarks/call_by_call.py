@@ -4,18 +4,21 @@
     git worktree add /tmp/before <commit>                      # e.g. an earlier commit
     python3 benchmarks/call_by_call.py --n 4000 --tree before=/tmp/before
 
-Configurations, each on its own emulator, called in turn one invocation at a time (the
-order reversed every round, so that neither keeps caches and scheduler state warm for
-the next): the bundled Python runtime alone; behind this checkout's orchestrator with no
-middleware; behind each `--tree`'s orchestrator (its checkout on PYTHONPATH); behind
-benchmarks/floor_relay.py, the least a Python proxy can do. Budget (DESIGN.md): the
-orchestrator's p50 at most 1.15x the runtime's.
+Configurations, each on its own emulator, called in turn one invocation at a time, in a
+new random order every round (`--seed`; in a fixed order a configuration's place biased
+it by up to 40 µs): the bundled Python runtime alone; behind this checkout's orchestrator
+with no middleware, twice (the second shows how far two identical configurations differ:
+the resolution of every other figure); behind each `--tree`'s orchestrator; behind
+benchmarks/floor_relay.py, the least a Python proxy can do. Every orchestrator runs its
+checkout from PYTHONPATH, whatever is installed. Budget (DESIGN.md): the orchestrator's
+p50 at most 1.15x the runtime's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -35,6 +38,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="calls per configuration (default 3000)")
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
                         help="another checkout's orchestrator, as a configuration of its own")
+    parser.add_argument("--seed", type=int, default=1, help="of the order in each round (default 1)")
     args = parser.parse_args()
     ws = harness.make_workspace()
     function = FunctionSettings(handler=harness.HANDLER, timeout_s=120.0)
@@ -52,7 +56,8 @@ def main() -> None:
     with ExitStack() as stack:
         emulators = {
             "runtime directly": stack.enter_context(harness.emulator(ws, harness.DIRECT)),
-            "orchestrator (this checkout)": stack.enter_context(harness.emulator(ws, harness.ORCH0)),
+            "orchestrator (this checkout)": stack.enter_context(tree("this", str(HERE.parent))),
+            "orchestrator (this checkout, again)": stack.enter_context(tree("this-again", str(HERE.parent))),
             **{f"orchestrator ({name})": stack.enter_context(tree(name, path))
                for name, path in (t.split("=", 1) for t in args.tree)},
             "floor relay (benchmarks/floor_relay.py)": stack.enter_context(Emulator(
@@ -66,8 +71,9 @@ def main() -> None:
                 raise SystemExit(f"unexpected answer {result.body[:200]!r}")
         samples: dict[str, list[float]] = {key: [] for key in emulators}
         keys = list(emulators)
-        for i in range(args.n):
-            for key in keys if i % 2 == 0 else keys[::-1]:
+        shuffler = random.Random(args.seed)
+        for _ in range(args.n):
+            for key in shuffler.sample(keys, len(keys)):
                 started = time.perf_counter()
                 emulators[key].invoke(harness.EVENT)
                 samples[key].append(time.perf_counter() - started)
