@@ -31,6 +31,7 @@ _READ_CHUNK = 1 << 16  # a pipe's capacity
 # call than a timeout past the tick (docs/benchmarks.md).
 QUICK_EXIT_S = 0.010
 QUICK_EXIT_MAX_BYTES = 1 << 16  # beyond, its answer may not fit a pipe: read as it comes
+MAX_CALLS_WATCHED = 64  # after bets lost in a row, at most this many calls are watched before the next bet
 
 
 class ExecMiddleware:
@@ -40,7 +41,7 @@ class ExecMiddleware:
         self.config = config
         self.command = command
         self.base_env = middleware_env(config, environ)
-        self.quick = True  # its next call is waited for by its exit alone at first (_exchange)
+        self.bets = {hook: QuickExitBet() for hook in config.hooks}  # per hook: each writes its own sizes
 
     def start(self) -> None:
         pass  # nothing runs between calls
@@ -58,6 +59,7 @@ class ExecMiddleware:
         self, hook: str, payload: bytes, content_type: str, invocation: Invocation,
         scope: InvocationScope, timeout_s: float,
     ) -> HookResult:
+        started = time.monotonic()  # the spawn counts in the timeout too
         name = self.config.name
         env = context_env(hook, invocation, content_type, scope.stages_json(), scope.outcome, self.base_env)
         env["OPENRUNTIME_STATE_FILE"] = scope.state_file(name)
@@ -70,10 +72,11 @@ class ExecMiddleware:
             ) from None
         process = child.process
         stderr = StderrLines(name, invocation.request_id)
+        bet = self.bets.get(hook) or self.bets.setdefault(hook, QuickExitBet())
         try:
-            stdout, outcome, self.quick = _exchange(
-                child, payload, max(timeout_s, 0.001), stderr, MAX_OUTPUT_BYTES, self.quick
-            )
+            left_s = max(timeout_s - (time.monotonic() - started), 0.001)
+            stdout, outcome, won = _exchange(child, payload, left_s, stderr, MAX_OUTPUT_BYTES, bet.make())
+            bet.settle(won)
             if outcome != EXITED:
                 kill_group(process)
                 process.wait()
@@ -123,14 +126,43 @@ def _is_textual(content_type: str | None) -> bool:
 EXITED, TIMED_OUT, TOO_LARGE = "exited", "timed out", "too large"
 
 
+class QuickExitBet:
+    """Whether a hook's next call is waited for by its exit alone (`_exchange`): a bet that
+    the program exits within QUICK_EXIT_S without blocking on a full pipe. Lost, the next
+    call is watched as it writes, and after k losses in a row the next 2^k calls (at most
+    MAX_CALLS_WATCHED) are; a win starts afresh. A program that lost once by chance (a
+    cold page cache) is back after two calls; one that always fills a pipe, or blocks on
+    one in packet mode, costs a lost quick wait every 64 calls."""
+
+    __slots__ = ("lost", "watch")
+
+    def __init__(self) -> None:
+        self.lost = 0  # bets lost in a row
+        self.watch = 0  # calls to watch before the next bet
+
+    def make(self) -> bool:
+        if self.watch:
+            self.watch -= 1
+            return False
+        return True
+
+    def settle(self, won: bool | None) -> None:
+        """`won`: what `_exchange` said (None: no bet was made, or it could not be)."""
+        if won:
+            self.lost = 0
+        elif won is False:
+            self.lost += 1
+            self.watch = min(2 ** self.lost, MAX_CALLS_WATCHED)
+
+
 def _exchange(
     child: PipedChild, payload: bytes, timeout_s: float, stderr: StderrLines, max_stdout: int,
     quick: bool = True,
-) -> tuple[bytes, str, bool]:
+) -> tuple[bytes, str, bool | None]:
     """Feed STDIN, collect STDOUT and log STDERR as they come until the process exits:
     (stdout, EXITED), or what it wrote so far and TIMED_OUT, or TOO_LARGE as soon as STDOUT
     passes `max_stdout` bytes. Memory stays bounded whatever it writes. The third value:
-    whether the program's next call should be waited for as a quick one (below).
+    whether a bet on a quick exit (`quick`, below) was won; None when none was made.
 
     Unlike `communicate()`, this stops when the process itself exits (its pidfd turns
     readable), not when its pipes reach EOF: a background child that inherited STDOUT must
@@ -140,28 +172,24 @@ def _exchange(
     The payload was in the pipe before the program started (spawn_piped), and a program
     that exits quickly is waited for by its exit alone: one wake-up of this thread, where
     reading as it comes costs one for its output, one for its exit and one for each EOF.
-    On a busy machine every wake-up is a wait for a CPU. That is a bet (`quick`), made
-    again for a program whose last call exited within QUICK_EXIT_S and filled no pipe: one
-    that writes more than a pipe holds would sit blocked on it for the whole quick wait.
+    On a busy machine every wake-up is a wait for a CPU. That is a bet (`QuickExitBet`): a
+    program that writes more than a pipe holds sits blocked on it for the whole quick wait.
     """
-    started = time.monotonic()
-    deadline = started + timeout_s  # the quick wait counts in the timeout
+    deadline = time.monotonic() + timeout_s  # the quick wait counts in the timeout
     try:
         pidfd = os.pidfd_open(child.process.pid)
     except (AttributeError, OSError):
         pidfd = -1
     try:
+        won: bool | None = None
         if quick and pidfd >= 0 and child.stdin_fd < 0 and len(payload) <= QUICK_EXIT_MAX_BYTES:
             # Meanwhile its output waits in the pipes (64 KiB each before it would block).
             exit_poll = select.poll()
             exit_poll.register(pidfd, select.POLLIN)
             if exit_poll.poll(min(QUICK_EXIT_S, timeout_s) * 1000):
-                stdout, outcome, _ = _collect(child, stderr, max_stdout, b"", True, True)
-                return stdout, outcome, True
-        stdout, outcome, filled_a_pipe = _watch(child, payload, deadline, stderr, max_stdout, pidfd)
-        return stdout, outcome, (
-            outcome == EXITED and not filled_a_pipe and time.monotonic() - started < QUICK_EXIT_S
-        )
+                return (*_collect(child, stderr, max_stdout, b"", True, True), True)
+            won = False
+        return (*_watch(child, payload, deadline, stderr, max_stdout, pidfd), won)
     finally:
         if pidfd >= 0:
             os.close(pidfd)
@@ -169,13 +197,12 @@ def _exchange(
 
 def _watch(
     child: PipedChild, payload: bytes, deadline: float, stderr: StderrLines, max_stdout: int, pidfd: int
-) -> tuple[bytes, str, bool]:
+) -> tuple[bytes, str]:
     """`_exchange` for a program still running: write, read and log as it comes until it
-    exits (its pidfd, or EOF on both pipes without one) or `deadline` (monotonic) passes.
-    The third value: whether STDOUT or STDERR took more than a pipe holds."""
+    exits (its pidfd, or EOF on both pipes without one) or `deadline` (monotonic) passes."""
     in_fd, out_fd, err_fd = child.stdin_fd, child.stdout_fd, child.stderr_fd
     out: list[bytes] = []
-    out_size = err_size = 0
+    out_size = 0
     view = memoryview(payload)[child.written:]
     exited = False
     reading = {out_fd, err_fd}
@@ -189,7 +216,7 @@ def _watch(
     while not exited:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b"".join(out), TIMED_OUT, True
+            return b"".join(out), TIMED_OUT
         for fd, events in poller.poll(remaining * 1000):
             if fd == pidfd:
                 exited = True
@@ -213,26 +240,20 @@ def _watch(
                     reading.discard(fd)
                     exited = exited or (pidfd < 0 and not reading)
                 elif fd == err_fd:
-                    err_size += len(data)
                     stderr.feed(data)
                 else:
                     out_size += len(data)
                     if out_size > max_stdout:
-                        return b"", TOO_LARGE, True
+                        return b"", TOO_LARGE
                     out.append(data)
-    stdout, outcome, err_rest = _collect(
-        child, stderr, max_stdout - out_size, b"".join(out), out_fd in reading, err_fd in reading
-    )
-    return stdout, outcome, max(len(stdout), err_size + err_rest) > QUICK_EXIT_MAX_BYTES
+    return _collect(child, stderr, max_stdout - out_size, b"".join(out), out_fd in reading, err_fd in reading)
 
 
 def _collect(
     child: PipedChild, stderr: StderrLines, max_stdout: int, stdout: bytes, read_stdout: bool, read_stderr: bool
-) -> tuple[bytes, str, int]:
+) -> tuple[bytes, str]:
     """The program exited: everything it wrote is in the pipes now. `stdout` and what is
-    left of STDOUT (at most `max_stdout` more bytes), STDERR logged (and its size given);
-    still bounded."""
-    logged = b""
+    left of STDOUT (at most `max_stdout` more bytes), STDERR logged; still bounded."""
     if read_stderr:
         logged = _drain_fd(child.stderr_fd, _READ_CHUNK * 64)
         if logged:
@@ -240,9 +261,9 @@ def _collect(
     if read_stdout:
         rest = _drain_fd(child.stdout_fd, max_stdout + 1)
         if len(rest) > max_stdout:
-            return b"", TOO_LARGE, len(logged)
+            return b"", TOO_LARGE
         stdout = stdout + rest if stdout else rest
-    return stdout, EXITED, len(logged)
+    return stdout, EXITED
 
 
 def _drain_fd(fd: int, limit: int) -> bytes:

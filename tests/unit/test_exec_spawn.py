@@ -176,25 +176,31 @@ def test_output_written_in_packet_mode_comes_back_whole(tmp_path: Path) -> None:
         assert run(exec_mw(exe, "packets"), b"{}", "text/plain") == b"0123456789abcdef and more"
 
 
-def test_a_program_that_fills_a_pipe_is_read_as_it_writes_from_its_next_call_on(tmp_path: Path) -> None:
-    """The first call bets on a quick exit and waits for it alone; a program that wrote more
-    than a pipe holds lost that bet, so its next call reads as it writes from the start. A
-    quick call with a small answer makes the bet again."""
+def test_a_hook_that_fills_a_pipe_is_watched_and_bet_on_less_and_less_often(tmp_path: Path) -> None:
+    """A call is first waited for by its exit alone (a bet on a quick exit); a program that
+    blocks on a full pipe loses the bet, and the next 2, then 4, ... calls of that hook read
+    as it writes. A win starts afresh; each hook has its own bet."""
     size_file = tmp_path / "size"
     exe = write_executable(tmp_path / "sized", f"#!/bin/sh\ncat > /dev/null\nhead -c $(cat {size_file}) /dev/zero\n")
-    mw = exec_mw(exe, "sized")
-    size_file.write_text("200000")
-    assert mw.quick
-    assert run(mw, b"{}", "application/octet-stream") == bytes(200_000)
-    assert not mw.quick
-    assert run(mw, b"{}", "application/octet-stream") == bytes(200_000)
-    assert not mw.quick
+    mw = exec_mw(exe, "sized", hooks=("before", "after"))
+    bet = mw.bets["before"]
+    big = 2 << 20  # more than a pipe holds, with 4 KiB pages (64 KiB) or 64 KiB pages (1 MiB)
+    size_file.write_text(str(big))
+    states = []
+    for _ in range(4):
+        assert run(mw, b"{}", "application/octet-stream") == bytes(big)
+        states.append((bet.lost, bet.watch))
+    assert states == [(1, 2), (1, 1), (1, 0), (2, 4)]
     size_file.write_text("10")
-    for _ in range(20):  # a quick exit: within QUICK_EXIT_S, which a loaded machine may miss once
+    for _ in range(4):  # still watched: the bet was lost twice in a row
         assert run(mw, b"{}", "application/octet-stream") == bytes(10)
-        if mw.quick:
+    assert (bet.lost, bet.watch) == (2, 0)
+    for _ in range(200):  # a quick exit within QUICK_EXIT_S, which a loaded machine may miss a few times
+        assert run(mw, b"{}", "application/octet-stream") == bytes(10)
+        if bet.lost == 0:
             break
-    assert mw.quick
+    assert (bet.lost, bet.watch) == (0, 0)
+    assert (mw.bets["after"].lost, mw.bets["after"].watch) == (0, 0)
 
 
 def test_an_orchestrator_without_stdin_stdout_and_stderr_still_gives_a_middleware_its_pipes(
