@@ -5,13 +5,14 @@
     python3 benchmarks/call_by_call.py --n 4000 --tree before=/tmp/before
 
 Configurations, each on its own emulator, called in turn one invocation at a time, in a
-new random order every round (`--seed`; in a fixed order a configuration's place biased
-it by up to 40 µs): the bundled Python runtime alone; behind this checkout's orchestrator
+new random order every round (`--seed`), each emulator as quiet as the others (no START,
+END and REPORT lines: writing them cost 14–42 µs a call): the bundled Python runtime alone; behind this checkout's orchestrator
 with no middleware, twice (the second shows how far two identical configurations differ:
 the resolution of every other figure); behind each `--tree`'s orchestrator; behind
 benchmarks/floor_relay.py, the least a Python proxy can do. Every orchestrator runs its
-checkout from PYTHONPATH, whatever is installed. Budget (DESIGN.md): the orchestrator's
-p50 at most 1.15x the runtime's.
+checkout from PYTHONPATH, whatever is installed (its runtime inherits it: nothing is
+imported per warm call). Budget (DESIGN.md): the orchestrator's p50 at most 1.15x the
+runtime's.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main() -> None:
         shutil.copy(ws.pipeline(harness.ORCH0), pipeline)
         env = {**base_env, "OPENRUNTIME_PIPELINE": str(pipeline), "PYTHONPATH": path}
         return Emulator(command=harness.ORCHESTRATOR, cwd=ws.app, env=env, function=function,
-                        child_stdout=subprocess.DEVNULL, child_stderr=ws.log_file(name))
+                        child_stdout=subprocess.DEVNULL, child_stderr=ws.log_file(name), log=harness.quiet)
 
     floor = [sys.executable, str(HERE / "floor_relay.py"), str(harness.RUNTIME_BOOTSTRAP), harness.HANDLER]
     load = os.getloadavg()[0]
@@ -62,7 +63,7 @@ def main() -> None:
                for name, path in (t.split("=", 1) for t in args.tree)},
             "floor relay (benchmarks/floor_relay.py)": stack.enter_context(Emulator(
                 command=floor, cwd=ws.app, env=base_env, function=function,
-                child_stdout=subprocess.DEVNULL, child_stderr=ws.log_file("floor"))),
+                child_stdout=subprocess.DEVNULL, child_stderr=ws.log_file("floor"), log=harness.quiet)),
         }
         for em in emulators.values():
             for _ in range(200):

@@ -227,13 +227,13 @@ def pipeline_yaml(config: Config, task_root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _quiet(line: str) -> None:
+def quiet(line: str) -> None:
     pass
 
 
 @contextmanager
 def emulator(
-    ws: Workspace, config: Config, fmt: str = "json", log: Callable[[str], None] = _quiet,
+    ws: Workspace, config: Config, fmt: str = "json", log: Callable[[str], None] = quiet,
     no_site: bool = False, bytecode: bool = True,
 ) -> Iterator[Emulator]:
     """An emulator whose bootstrap is the runtime itself (direct) or the orchestrator.
