@@ -119,7 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     rie = find_rie(args.rie)
     try:
-        import awslambdaric  # noqa: F401
+        import awslambdaric  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         raise SystemExit("under_rie: needs awslambdaric (pip install awslambdaric)") from None
     folder = Path(tempfile.mkdtemp(prefix="openruntime-under-rie-"))
