@@ -16,16 +16,16 @@ import errno
 import os
 import time
 
-from openruntime.short_slice import short_slice
-
 SIGKILL = _signal.SIGKILL
 SIGTERM = _signal.SIGTERM
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import IO, Any, TypeAlias
+
+    from openruntime.short_slice import short_slice
 
     Process: TypeAlias = "subprocess.Popen[bytes] | ChildProcess"  # what spawn or adopt gave
 
@@ -75,10 +75,88 @@ def _prctl() -> Any:
     """libc's prctl on Linux (None elsewhere); loaded once, before any fork."""
     global _libc_prctl
     if _libc_prctl is None:
-        from openruntime import libc
-
-        _libc_prctl = libc.function("prctl") or False
+        _libc_prctl = libc_function("prctl") or False
     return _libc_prctl or None
+
+
+# -- libc's functions for the calls `os` lacks (prctl, syscall) -------------------------------
+# Built from `_ctypes`, the extension ctypes wraps: importing ctypes itself costs ~2 ms of the
+# cold start (it defines every C type). Here, not in a module of their own: prctl is loaded
+# on every cold start (fork_exec), and a module more costs 0.1-0.6 ms to import there.
+
+_libc_functions: dict[tuple[str, bool], Any] = {}
+_libc_make: Callable[[str, bool], Any] | None = None  # (name, returns a long) → the function
+_c_long: Any = None
+
+
+def libc_function(name: str, returns_long: bool = False) -> Any | None:
+    """libc's `name`, errno kept for `libc_errno`; None where it cannot be loaded. It returns
+    a C int, or a C long (`returns_long`: syscall's). Python ints are passed as C ints: wrap
+    in `c_long()` what must be a long."""
+    key = (name, returns_long)
+    if key not in _libc_functions:
+        try:
+            _libc_functions[key] = _libc_loader()(name, returns_long)
+        except (ImportError, OSError, AttributeError, TypeError):
+            _libc_functions[key] = None
+    return _libc_functions[key]
+
+
+def c_long(value: int) -> Any:
+    """`value` as a C long: what a variadic function such as syscall() reads."""
+    _libc_loader()
+    return _c_long(value)
+
+
+def libc_errno() -> int:
+    """errno as the last call through `libc_function` left it."""
+    import _ctypes
+
+    return int(_ctypes.get_errno())
+
+
+def _libc_loader() -> Callable[[str, bool], Any]:
+    global _libc_make, _c_long
+    if _libc_make is None:
+        try:
+            import _ctypes
+
+            handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]
+
+            class _Process:  # what CFuncPtr((name, library)) reads: the dlopen handle
+                _handle = handle
+
+            class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
+                _type_ = "i"
+
+            class _Long(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_long
+                _type_ = "l"
+
+            class _ReturnsInt(_ctypes.CFuncPtr):  # ctypes.CDLL(None, use_errno=True)._FuncPtr
+                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+                _restype_ = _Int
+
+            class _ReturnsLong(_ctypes.CFuncPtr):
+                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+                _restype_ = _Long
+
+            def make(name: str, returns_long: bool) -> Any:
+                return (_ReturnsLong if returns_long else _ReturnsInt)((name, _Process))  # type: ignore[arg-type]
+
+            _c_long = _Long
+        except (AttributeError, TypeError):
+            import ctypes
+
+            library = ctypes.CDLL(None, use_errno=True)
+
+            def make(name: str, returns_long: bool) -> Any:
+                loaded = getattr(library, name)
+                loaded.restype = ctypes.c_long if returns_long else ctypes.c_int
+                return loaded
+
+            _c_long = ctypes.c_long
+        _libc_make = make
+    return _libc_make
 
 
 def _set_parent_death_signal() -> None:
@@ -111,8 +189,10 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
     The child gets SIGPIPE and SIGXFSZ back at their defaults (Python ignores them) and
     only descriptors 0–2: this process's own are close-on-exec, and what it inherited is
     made so once (`_seal_inherited_fds`)."""
-    global _inherited_sealed, _spawns_in_flight
-    if not _inherited_sealed:
+    global _inherited_sealed, short_slice
+    if not _inherited_sealed:  # the first spawn: not on the cold start's path
+        from openruntime.short_slice import short_slice
+
         _seal_inherited_fds()
         _inherited_sealed = True
     program = _find_program(command[0], env)
@@ -131,20 +211,14 @@ def spawn_piped(command: Sequence[str], env: Mapping[str, str], stdin: bytes = b
         os.set_blocking(stdin_write, False)  # this side's ends only: the child's stay blocking
         os.set_blocking(stdout_read, False)
         os.set_blocking(stderr_read, False)
-        written = _prefill(stdin_write, stdin) if stdin else 0
-        with _sweep_lock:
-            _spawns_in_flight += 1  # see _spawning
-        try:
-            with short_slice():  # the child starts on a short slice: short_slice.py
-                pid = os.posix_spawn(
-                    program, argv, env,
-                    file_actions=[(_DUP2, stdin_read, 0), (_DUP2, stdout_write, 1), (_DUP2, stderr_write, 2)],
-                    setsid=True, setsigdef=_DEFAULT_IN_CHILD,
-                )
+        written = _prefill(stdin_write, stdin)
+        with _spawning(), short_slice():  # the child starts on a short slice: short_slice.py
+            pid = os.posix_spawn(
+                program, argv, env,
+                file_actions=[(_DUP2, stdin_read, 0), (_DUP2, stdout_write, 1), (_DUP2, stderr_write, 2)],
+                setsid=True, setsigdef=_DEFAULT_IN_CHILD,
+            )
             _spawned.add(pid)
-        finally:
-            with _sweep_lock:
-                _spawns_in_flight -= 1
     except BaseException as exc:
         if isinstance(exc, FileNotFoundError):
             _programs.pop((command[0], env.get("PATH")), None)  # it went away: look again next time

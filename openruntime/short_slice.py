@@ -47,17 +47,18 @@ def _available() -> Any:
     global _setattr, _no_flags
     if _setattr is None:  # threads that get here together each look it up: one answer, set once
         found: Any = False
-        number = _SCHED_SETATTR.get(os.uname().machine)  # the kernel's; 64-bit numbers for a 64-bit Python
-        if number is not None and sys.maxsize > 2**32 and _kernel_at_least(os.uname().release, (6, 12)):
-            from openruntime import libc
+        system = os.uname()
+        number = _SCHED_SETATTR.get(system.machine)  # the kernel's; 64-bit numbers for a 64-bit Python
+        if number is not None and sys.maxsize > 2**32 and _kernel_at_least(system.release, (6, 12)):
+            from openruntime.processes import c_long, libc_function
 
-            syscall = libc.function("syscall", returns="long")
+            syscall = libc_function("syscall", returns_long=True)
             if syscall is not None:
                 from functools import partial
 
-                _no_flags = libc.long(0)
+                _no_flags = c_long(0)  # also the pid argument: 0 is this thread
                 # No Python frame between the caller and the call; each costs on this path.
-                found = partial(syscall, libc.long(number), libc.long(0))  # (attr, flags): this thread
+                found = partial(syscall, c_long(number), _no_flags)  # (attr, flags)
         _setattr = found
     return _setattr
 
@@ -111,7 +112,7 @@ class short_slice:
 
 def _refused() -> None:
     global _setattr
-    from openruntime import libc
+    from openruntime.processes import libc_errno
 
-    if libc.get_errno() in _PROCESS_WIDE:
+    if libc_errno() in _PROCESS_WIDE:
         _setattr = False
