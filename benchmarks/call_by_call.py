@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -70,22 +69,12 @@ def main() -> None:
                 result = em.invoke(harness.EVENT)
             if result.body != b'{"hello": "world", "n": 1}':
                 raise SystemExit(f"unexpected answer {result.body[:200]!r}")
-        samples: dict[str, list[float]] = {key: [] for key in emulators}
-        keys = list(emulators)
-        shuffler = random.Random(args.seed)
-        for _ in range(args.n):
-            for key in shuffler.sample(keys, len(keys)):
-                started = time.perf_counter()
-                emulators[key].invoke(harness.EVENT)
-                samples[key].append(time.perf_counter() - started)
+        samples = harness.interleave(
+            {key: partial(em.invoke, harness.EVENT) for key, em in emulators.items()}, args.n, args.seed)
     ws.close()
     shutil.rmtree(ws.root, ignore_errors=True)
-    direct = harness.pct(samples["runtime directly"], 50)
-    print(f"call by call, n={args.n} each, p50; load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
-    for key, values in samples.items():
-        p50 = harness.pct(values, 50)
-        print(f"  {key:42} {p50 * 1000:7.3f} ms  {p50 / direct:5.2f}x  +{(p50 - direct) * 1e6:4.0f} us")
-
+    harness.print_p50s(f"call by call, n={args.n} each, p50; load average {load:.2f} -> {os.getloadavg()[0]:.2f}",
+                       samples, "runtime directly")
 
 if __name__ == "__main__":
     main()

@@ -177,7 +177,7 @@ def main() -> None:
         runner = ExecMiddleware(config, command, os.environ)
         # The Go side's children get the environment ours get (same size, same variables).
         scope = InvocationScope()
-        child_env = {**runner.base_env, **context_env("before", invocation(), "application/json", "[]"),
+        child_env = {**context_env("before", invocation(), "application/json", "[]", base=runner.base_env),
                      "OPENRUNTIME_STATE_FILE": scope.state_file("noop")}
         scope.close()
         (folder / "payload").write_bytes(PAYLOAD)

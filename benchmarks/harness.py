@@ -35,7 +35,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +151,29 @@ def pct(values: Sequence[float], q: float) -> float:
         return statistics.median(ordered)
     rank = max(1, -(-len(ordered) * q // 100))  # ceil without floats
     return ordered[int(rank) - 1]
+
+
+def interleave(calls: Mapping[str, Callable[[], object]], n: int, seed: int) -> dict[str, list[float]]:
+    """Each call `n` times, one at a time, all of them in a new random order every round (in
+    a fixed order a configuration's place biased it by up to 40 µs); seconds per call."""
+    samples: dict[str, list[float]] = {key: [] for key in calls}
+    keys = list(calls)
+    shuffler = random.Random(seed)
+    for _ in range(n):
+        for key in shuffler.sample(keys, len(keys)):
+            started = time.perf_counter()
+            calls[key]()
+            samples[key].append(time.perf_counter() - started)
+    return samples
+
+
+def print_p50s(title: str, samples: Mapping[str, Sequence[float]], baseline: str) -> None:
+    """Each configuration's p50, and its ratio to and excess over `baseline`'s."""
+    base = pct(samples[baseline], 50)
+    print(title)
+    for key, values in samples.items():
+        p50 = pct(values, 50)
+        print(f"  {key:42} {p50 * 1000:7.3f} ms  {p50 / base:5.2f}x  +{(p50 - base) * 1e6:4.0f} us")
 
 
 def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:

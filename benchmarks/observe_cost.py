@@ -42,6 +42,7 @@ import yaml  # noqa: E402
 from openruntime.emulator.sandbox import Emulator, FunctionSettings  # noqa: E402
 
 EVENT = (REPO / "tests" / "fixtures" / "aws-events" / "apigw-v2-http-request.json").read_bytes()
+RESAMPLES = 2000  # of the bootstrap interval
 XRAY = "Root=1-6571e3b0-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1"
 
 
@@ -185,8 +186,9 @@ def main() -> int:
         if name == "none":
             continue
         added_each = [a - b for a, b in zip(warm[name], warm["none"])]
-        medians = sorted(statistics.median(resample.choices(added_each, k=len(added_each))) for _ in range(2000))
-        print(f"  {name:<34} {statistics.median(added_each):+.3f} [{medians[50]:+.3f}, {medians[1949]:+.3f}]")
+        medians = sorted(statistics.median(resample.choices(added_each, k=len(added_each))) for _ in range(RESAMPLES))
+        low, high = medians[int(RESAMPLES * 0.025)], medians[int(RESAMPLES * 0.975) - 1]
+        print(f"  {name:<34} {statistics.median(added_each):+.3f} [{low:+.3f}, {high:+.3f}]")
     return 0
 
 

@@ -25,23 +25,21 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
-import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import harness  # noqa: E402
+
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-EVENT = json.dumps({"hello": "world"}).encode()
-HANDLER_SOURCE = 'def handler(event, context):\n    return {"hello": event.get("hello"), "n": 1}\n'
 
 
 def find_rie(given: str | None) -> str:
@@ -68,7 +66,7 @@ def free_port() -> int:
 
 
 class RIE:
-    """One RIE running `command` in `folder`; `invoke()` times one call over a kept-alive connection."""
+    """One RIE running `command` in `folder`; `invoke()` is one call over a kept-alive connection."""
 
     def __init__(self, rie: str, command: list[str], folder: Path, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -78,17 +76,14 @@ class RIE:
             cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.connection: http.client.HTTPConnection | None = None
 
-    def invoke(self) -> float:
+    def invoke(self) -> None:
         if self.connection is None:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        started = time.perf_counter()
-        self.connection.request("POST", INVOKE_PATH, body=EVENT, headers={"Content-Type": "application/json"})
+        self.connection.request("POST", INVOKE_PATH, body=harness.EVENT, headers={"Content-Type": "application/json"})
         response = self.connection.getresponse()
         body = response.read()
-        elapsed = time.perf_counter() - started
         if response.status != 200 or b'"n": 1' not in body:
             raise SystemExit(f"under_rie: unexpected answer {response.status} {body[:200]!r}")
-        return elapsed
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 30
@@ -118,55 +113,41 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="of the order in each round (default 1)")
     args = parser.parse_args()
     rie = find_rie(args.rie)
+    if not harness.runtime_available("awslambdaric"):
+        raise SystemExit("under_rie: needs awslambdaric (pip install awslambdaric)")
+    ws = harness.make_workspace()  # app.py echoes the event; the pipelines run awslambdaric by command
     try:
-        import awslambdaric  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
-        raise SystemExit("under_rie: needs awslambdaric (pip install awslambdaric)") from None
-    folder = Path(tempfile.mkdtemp(prefix="openruntime-under-rie-"))
-    try:
-        (folder / "app.py").write_text(HANDLER_SOURCE)
-        (folder / "pipeline.yml").write_text(
-            f"runtime: {{command: [{json.dumps(sys.executable)}, -m, awslambdaric], handler: app.handler, task_root: .}}\n")
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OPENRUNTIME_", "PYTHONPATH"))}
+        bare = harness.direct_command(harness.RIC_DIRECT)
 
         def orchestrator(checkout: str) -> tuple[list[str], dict[str, str]]:
-            return ([sys.executable, "-m", "openruntime", "bootstrap"],
-                    {**base_env, "OPENRUNTIME_PIPELINE": str(folder / "pipeline.yml"), "PYTHONPATH": checkout})
+            return (harness.ORCHESTRATOR, {**base_env, "PYTHONPATH": checkout,
+                                           "OPENRUNTIME_PIPELINE": str(ws.pipeline(harness.RIC_ORCH0, "yml"))})
 
         configurations = {
-            "awslambdaric directly": ([sys.executable, "-m", "awslambdaric", "app.handler"], base_env),
+            "awslambdaric directly": (bare, base_env),
             "orchestrator (this checkout)": orchestrator(str(HERE.parent)),
             "orchestrator (this checkout, again)": orchestrator(str(HERE.parent)),
             **{f"orchestrator ({name})": orchestrator(str(Path(path).resolve()))
                for name, path in (t.split("=", 1) for t in args.tree)},
-            "floor relay (benchmarks/floor_relay.py)": (
-                [sys.executable, str(HERE / "floor_relay.py"), sys.executable, "-m", "awslambdaric", "app.handler"],
-                base_env),
+            "floor relay (benchmarks/floor_relay.py)": ([sys.executable, str(HERE / "floor_relay.py"), *bare], base_env),
         }
         load = os.getloadavg()[0]
         with ExitStack() as stack:
             emulators: dict[str, RIE] = {}
             for key, (command, env) in configurations.items():
-                emulators[key] = RIE(rie, command, folder, env)
+                emulators[key] = RIE(rie, command, ws.app, env)
                 stack.callback(emulators[key].close)
             for emulator in emulators.values():
                 emulator.wait_ready()
                 for _ in range(200):
                     emulator.invoke()
-            samples: dict[str, list[float]] = {key: [] for key in emulators}
-            shuffler = random.Random(args.seed)
-            keys = list(emulators)
-            for _ in range(args.n):
-                for key in shuffler.sample(keys, len(keys)):
-                    samples[key].append(emulators[key].invoke())
-        direct = statistics.median(samples["awslambdaric directly"])
-        print(f"under AWS RIE ({Path(rie).name}), call by call, n={args.n} each, p50; "
-              f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
-        for key, values in samples.items():
-            p50 = statistics.median(values)
-            print(f"  {key:40} {p50 * 1000:7.3f} ms  {p50 / direct:5.2f}x  +{(p50 - direct) * 1e6:4.0f} us")
+            samples = harness.interleave({key: em.invoke for key, em in emulators.items()}, args.n, args.seed)
+        harness.print_p50s(f"under AWS RIE ({Path(rie).name}), call by call, n={args.n} each, p50; "
+                           f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}", samples, "awslambdaric directly")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        ws.close()
+        shutil.rmtree(ws.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
